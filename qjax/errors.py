@@ -1,0 +1,66 @@
+"""Exception types raised by qjax.
+
+Every error a user can cause derives from :class:`QjaxError`. Messages name the
+bad value, what was expected, and how to fix it; the CLI prints them as one line
+and exits non-zero, so a traceback always means a bug in qjax.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "QjaxError",
+    "CircuitError",
+    "UnknownGateError",
+    "WireError",
+    "ParameterShapeError",
+    "ObservableError",
+    "PrecisionError",
+    "ConversionError",
+    "ConfigError",
+    "CheckpointError",
+    "BackendError",
+]
+
+
+class QjaxError(Exception):
+    """Base class of every error caused by user input."""
+
+
+class CircuitError(QjaxError, ValueError):
+    """A circuit is malformed (bad gate arguments, bad parameter references)."""
+
+
+class UnknownGateError(CircuitError):
+    """A gate name is not in qjax's gate table."""
+
+
+class WireError(CircuitError):
+    """A wire index is out of range or repeated within one gate."""
+
+
+class ParameterShapeError(QjaxError, ValueError):
+    """A parameter or input vector has the wrong shape for the compiled circuit."""
+
+
+class ObservableError(QjaxError, ValueError):
+    """An observable is malformed or does not fit the circuit."""
+
+
+class PrecisionError(QjaxError, ValueError):
+    """A dtype was requested that JAX cannot honour in its current mode."""
+
+
+class ConversionError(QjaxError, ValueError):
+    """A Qiskit or PennyLane object cannot be converted to qjax."""
+
+
+class ConfigError(QjaxError, ValueError):
+    """A configuration value is invalid."""
+
+
+class CheckpointError(QjaxError):
+    """A checkpoint is missing, corrupt or belongs to another configuration."""
+
+
+class BackendError(QjaxError):
+    """A backend cannot run the requested work (too wide, unsupported option)."""

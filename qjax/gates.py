@@ -1,0 +1,176 @@
+"""The gate table: every gate qjax knows, keyed by canonical name.
+
+Each entry gives the number of wires, the number of angles and a function that
+builds the gate's unitary from its angles. Matrices use PennyLane's convention:
+within a gate the first wire is the most significant bit, so for ``CNOT`` the
+first wire is the control. Angles are radians.
+
+Adding a gate means adding one entry here; the simulator, converters and
+gradient code look gates up by name and need no other change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import jax.numpy as jnp
+import numpy as np
+
+from qjax.errors import UnknownGateError
+
+__all__ = ["GateSpec", "GATES", "gate_spec", "canonical_name"]
+
+MatrixFn = Callable[[jnp.ndarray, jnp.dtype], jnp.ndarray]
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    """One gate: ``matrix(angles, dtype)`` returns its ``(2**k, 2**k)`` unitary.
+
+    ``angles`` is a ``(num_params,)`` real array. ``diagonal`` marks gates whose
+    unitary is diagonal in the computational basis for every angle.
+    """
+
+    name: str
+    num_wires: int
+    num_params: int
+    matrix: MatrixFn
+    diagonal: bool = False
+    aliases: tuple[str, ...] = ()
+
+
+def _const(m) -> MatrixFn:
+    m = np.asarray(m, dtype=np.complex128)
+    return lambda angles, dtype: jnp.asarray(m, dtype=dtype)
+
+
+def _controlled(base: MatrixFn) -> MatrixFn:
+    """``|0><0| ⊗ I + |1><1| ⊗ U`` with the control as the first wire."""
+
+    def matrix(angles, dtype):
+        u = base(angles, dtype)
+        k = u.shape[0]
+        out = jnp.eye(2 * k, dtype=dtype)
+        return out.at[k:, k:].set(u)
+
+    return matrix
+
+
+def _rx(angles, dtype):
+    c, s = jnp.cos(angles[0] / 2), jnp.sin(angles[0] / 2)
+    return jnp.stack([jnp.stack([c, -1j * s]), jnp.stack([-1j * s, c])]).astype(dtype)
+
+
+def _ry(angles, dtype):
+    c, s = jnp.cos(angles[0] / 2), jnp.sin(angles[0] / 2)
+    return jnp.stack([jnp.stack([c, -s]), jnp.stack([s, c])]).astype(dtype)
+
+
+def _rz(angles, dtype):
+    e = jnp.exp(-0.5j * angles[0])
+    return jnp.diag(jnp.stack([e, jnp.conj(e)])).astype(dtype)
+
+
+def _phase(angles, dtype):
+    return jnp.diag(jnp.stack([jnp.ones_like(angles[0]) + 0j, jnp.exp(1j * angles[0])])).astype(dtype)
+
+
+def _u3(angles, dtype):
+    theta, phi, lam = angles[0], angles[1], angles[2]
+    c, s = jnp.cos(theta / 2), jnp.sin(theta / 2)
+    return jnp.stack(
+        [
+            jnp.stack([c + 0j, -jnp.exp(1j * lam) * s]),
+            jnp.stack([jnp.exp(1j * phi) * s, jnp.exp(1j * (phi + lam)) * c]),
+        ]
+    ).astype(dtype)
+
+
+def _pauli_rotation(pauli_pair: np.ndarray) -> MatrixFn:
+    """``exp(-i θ/2 P⊗P)`` for a two-qubit Pauli product ``P⊗P`` (it squares to I)."""
+
+    def matrix(angles, dtype):
+        c, s = jnp.cos(angles[0] / 2), jnp.sin(angles[0] / 2)
+        return (c * np.eye(4) - 1j * s * pauli_pair).astype(dtype)
+
+    return matrix
+
+
+def _rzz(angles, dtype):
+    e = jnp.exp(-0.5j * angles[0])
+    return jnp.diag(jnp.stack([e, jnp.conj(e), jnp.conj(e), e])).astype(dtype)
+
+
+def _cphase(angles, dtype):
+    one = jnp.ones_like(angles[0]) + 0j
+    return jnp.diag(jnp.stack([one, one, one, jnp.exp(1j * angles[0])])).astype(dtype)
+
+
+def _unitary(angles, dtype):  # the matrix itself lives on the Operation
+    raise TypeError("Unitary has no table matrix; use Operation.matrix")
+
+
+_X = np.array([[0, 1], [1, 0]])
+_Y = np.array([[0, -1j], [1j, 0]])
+_Z = np.diag([1, -1])
+_SWAP = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
+_SQRT2 = np.sqrt(0.5)
+
+_SPECS = [
+    GateSpec("I", 1, 0, _const(np.eye(2)), diagonal=True, aliases=("Identity", "id")),
+    GateSpec("H", 1, 0, _const(_SQRT2 * np.array([[1, 1], [1, -1]])), aliases=("Hadamard",)),
+    GateSpec("X", 1, 0, _const(_X), aliases=("PauliX",)),
+    GateSpec("Y", 1, 0, _const(_Y), aliases=("PauliY",)),
+    GateSpec("Z", 1, 0, _const(_Z), diagonal=True, aliases=("PauliZ",)),
+    GateSpec("S", 1, 0, _const(np.diag([1, 1j])), diagonal=True),
+    GateSpec("Sdg", 1, 0, _const(np.diag([1, -1j])), diagonal=True),
+    GateSpec("T", 1, 0, _const(np.diag([1, np.exp(0.25j * np.pi)])), diagonal=True),
+    GateSpec("Tdg", 1, 0, _const(np.diag([1, np.exp(-0.25j * np.pi)])), diagonal=True),
+    GateSpec("SX", 1, 0, _const(0.5 * np.array([[1 + 1j, 1 - 1j], [1 - 1j, 1 + 1j]]))),
+    GateSpec("RX", 1, 1, _rx),
+    GateSpec("RY", 1, 1, _ry),
+    GateSpec("RZ", 1, 1, _rz, diagonal=True),
+    GateSpec("PhaseShift", 1, 1, _phase, diagonal=True, aliases=("P", "U1", "Phase")),
+    GateSpec("U3", 1, 3, _u3, aliases=("U",)),
+    GateSpec("CNOT", 2, 0, _controlled(_const(_X)), aliases=("CX",)),
+    GateSpec("CY", 2, 0, _controlled(_const(_Y))),
+    GateSpec("CZ", 2, 0, _controlled(_const(_Z)), diagonal=True),
+    GateSpec("SWAP", 2, 0, _const(_SWAP)),
+    GateSpec("iSWAP", 2, 0, _const([[1, 0, 0, 0], [0, 0, 1j, 0], [0, 1j, 0, 0], [0, 0, 0, 1]])),
+    GateSpec("CRX", 2, 1, _controlled(_rx)),
+    GateSpec("CRY", 2, 1, _controlled(_ry)),
+    GateSpec("CRZ", 2, 1, _controlled(_rz), diagonal=True),
+    GateSpec("CPhase", 2, 1, _cphase, diagonal=True, aliases=("ControlledPhaseShift", "CP", "CU1")),
+    GateSpec("RXX", 2, 1, _pauli_rotation(np.kron(_X, _X)), aliases=("IsingXX",)),
+    GateSpec("RYY", 2, 1, _pauli_rotation(np.kron(_Y, _Y)), aliases=("IsingYY",)),
+    GateSpec("RZZ", 2, 1, _rzz, diagonal=True, aliases=("IsingZZ",)),
+    GateSpec("Toffoli", 3, 0, _controlled(_controlled(_const(_X))), aliases=("CCX", "CCNOT")),
+    GateSpec("CSWAP", 3, 0, _controlled(_const(_SWAP)), aliases=("Fredkin",)),
+    GateSpec("Unitary", 0, 0, _unitary, aliases=("QubitUnitary",)),
+]
+
+GATES: dict[str, GateSpec] = {spec.name: spec for spec in _SPECS}
+"""Canonical gate name → :class:`GateSpec`. ``Unitary`` takes any number of wires."""
+
+_LOOKUP: dict[str, str] = {}
+for _spec in _SPECS:
+    for _name in (_spec.name, *_spec.aliases):
+        _LOOKUP[_name.lower()] = _spec.name
+
+
+def canonical_name(name: str) -> str:
+    """Canonical table name of ``name`` or one of its aliases (case-insensitive)."""
+    try:
+        return _LOOKUP[str(name).lower()]
+    except KeyError:
+        known = ", ".join(GATES)
+        raise UnknownGateError(
+            f"unknown gate {name!r}; qjax supports {known} (and aliases such as CX, P, U, CCX). "
+            "Decompose it into these gates or pass its matrix as a Unitary."
+        ) from None
+
+
+def gate_spec(name: str) -> GateSpec:
+    """The :class:`GateSpec` of ``name`` (canonical or alias)."""
+    return GATES[canonical_name(name)]
