@@ -19,6 +19,7 @@ __all__ = [
     "ConfigError",
     "CheckpointError",
     "BackendError",
+    "TrainingInterrupted",
 ]
 
 
@@ -64,3 +65,12 @@ class CheckpointError(QjaxError):
 
 class BackendError(QjaxError):
     """A backend cannot run the requested work (too wide, unsupported option)."""
+
+
+class TrainingInterrupted(QjaxError):
+    """Training stopped on SIGINT/SIGTERM after saving a checkpoint."""
+
+    def __init__(self, message: str, *, step: int, signum: int):
+        super().__init__(message)
+        self.step = step
+        self.signum = signum

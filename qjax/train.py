@@ -1,0 +1,149 @@
+"""The command-line entry point: ``python -m qjax.train +experiment=vqe``.
+
+A thin Hydra layer over the Python API: validate the config, build the
+experiment, ask the configured backend for an objective, run :func:`qjax.fit`
+with checkpoints in a deterministic directory, and write the run directory
+(``metrics.jsonl``, ``result.json``, ``manifest.json``, ``convergence.png``).
+User errors end with one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from qjax.errors import QjaxError, TrainingInterrupted
+
+log = logging.getLogger("qjax")
+
+CHEMICAL_ACCURACY_HA = 1.6e-3
+
+
+def _run_dir() -> Path:
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path.cwd()
+
+
+def run(cfg: DictConfig) -> dict:
+    """Train one configuration; returns the ``result.json`` dict."""
+    from qjax.config import config_hash, default_checkpoint_dir, to_container, validate
+
+    rc = validate(cfg)  # before anything heavy: bad config fails fast
+    import jax
+
+    if rc.precision == "double":
+        jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    from qjax.backends import make_backend
+    from qjax.checkpointing import CheckpointOptions
+    from qjax.experiments import build_experiment
+    from qjax.optimizers import build_optimizer
+    from qjax.tracking import (MetricsWriter, circuit_summary, code_version, package_versions,
+                               plot_convergence, write_json)
+    from qjax.training import fit
+
+    started = time.perf_counter()
+    run_dir = _run_dir()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    chash = config_hash(cfg)
+    ckpt_dir = rc.checkpoint.dir or default_checkpoint_dir(cfg)
+    ckpt = CheckpointOptions(dir=os.path.abspath(ckpt_dir), every=rc.checkpoint.every, keep=rc.checkpoint.keep,
+                             resume=rc.checkpoint.resume, config_hash=chash)
+
+    experiment = build_experiment(rc)
+    problem = experiment.problem
+    backend_options = {k: v for k, v in vars(rc.backend).items() if k != "name"}
+    backend = make_backend(rc.backend.name, dtype=jnp.complex128 if rc.precision == "double" else jnp.complex64,
+                           **backend_options)
+    objective = backend.objective(experiment.circuit, problem.observable, gradient=rc.gradient)
+    optimizer = build_optimizer(rc.optimizer, rc.schedule, rc.trainer.steps)
+
+    manifest = {
+        "seed": rc.seed,
+        "config": to_container(cfg),
+        "config_hash": chash,
+        "backend": backend.describe(),
+        "packages": package_versions(),
+        "code_version": code_version(),
+        "circuit": circuit_summary(experiment.circuit),
+        "mitigation": vars(rc.mitigation),
+        "calibration": None,
+        "job_ids": [],
+        "checkpoint_dir": ckpt.dir,
+        "fallbacks": [],
+        "run_dir": str(run_dir.resolve()),
+    }
+    write_json(run_dir / "manifest.json", manifest)
+    log.info("%s on %s: %d qubits, %d parameters, %d Pauli terms; checkpoints in %s", rc.experiment,
+             rc.backend.name, experiment.circuit.num_wires, experiment.circuit.num_params,
+             len(problem.observable.terms), ckpt.dir)
+
+    writer = MetricsWriter(run_dir / "metrics.jsonl")
+    try:
+        outcome = fit(objective, experiment.initial_params, optimizer, steps=rc.trainer.steps, seed=rc.seed,
+                      checkpoint=ckpt, tol=rc.trainer.tol, patience=rc.trainer.patience,
+                      log_every=rc.trainer.log_every, loss_name=experiment.loss_name, on_metrics=writer,
+                      job_stats=backend.stats)
+    finally:
+        writer.close()
+
+    stats = backend.stats()
+    result = {
+        "experiment": rc.experiment,
+        "problem": problem.name,
+        "backend": rc.backend.name,
+        "steps": outcome.steps,
+        "wall_time_s": time.perf_counter() - started,
+        "num_jobs": outcome.metrics[-1]["num_jobs"] if outcome.metrics else stats["num_jobs"],
+        "shots_total": stats["shots_total"],
+        "final_params": outcome.params,
+        "loss": outcome.loss,
+        "energy": outcome.loss,
+        "exact_energy": problem.exact_energy,
+        "error": outcome.loss - problem.exact_energy,
+        "converged": outcome.converged,
+        "resumed_from": outcome.resumed_from,
+        "already_finished": outcome.already_finished,
+    }
+    write_json(run_dir / "result.json", result)
+    manifest["backend"] = backend.describe()
+    write_json(run_dir / "manifest.json", manifest)
+    if outcome.metrics:
+        plot_convergence(outcome.metrics, run_dir / "convergence.png", exact=problem.exact_energy,
+                         label=experiment.loss_name, title=f"{rc.experiment} {problem.name} on {rc.backend.name}")
+    accuracy = " (within chemical accuracy)" if abs(result["error"]) <= CHEMICAL_ACCURACY_HA else ""
+    again = "already finished, not trained again; " if outcome.already_finished else ""
+    print(f"{rc.experiment} {problem.name}: energy {result['energy']:.7f} Ha, exact {problem.exact_energy:.7f} Ha, "
+          f"error {result['error']:.2e} Ha{accuracy}; {again}{outcome.steps} steps, "
+          f"{result['wall_time_s']:.1f} s; results in {run_dir}", flush=True)
+    return result
+
+
+@hydra.main(config_path="pkg://qjax.conf", config_name="config", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> None:
+    try:
+        run(cfg)
+    except TrainingInterrupted as exc:
+        print(f"qjax: {exc}", file=sys.stderr, flush=True)
+        sys.exit(128 + exc.signum)
+    except QjaxError as exc:
+        print(f"qjax: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+def main() -> None:
+    """Console entry point (``qjax-train`` / ``python -m qjax.train``)."""
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()
