@@ -1,0 +1,299 @@
+"""Compile a :class:`~qjax.circuit.Circuit` into pure JAX statevector functions.
+
+``compile`` does all the Python work once: it reads the circuit's linear angle
+map, looks every gate up in the table, precomputes fixed matrices, marks diagonal
+gates and groups observables into bit-mask plans. The functions it returns contain
+only array math, so ``jax.jit``, ``jax.vmap`` and ``jax.grad`` compose with them and
+a second call with new parameters does not retrace.
+
+Conventions (see DESIGN.md, "Qubit order"): the state is a ``(2**n,)`` vector whose
+index has wire 0 as its most significant bit; internally it is a ``(2,)*n`` tensor
+with axis ``w`` = wire ``w``. Within a gate the first wire is the most significant
+(``CNOT(control, target)``).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from qjax.circuit import Circuit
+from qjax.errors import CircuitError, ConfigError, ObservableError, ParameterShapeError, PrecisionError
+from qjax.gates import GATES, MatrixFn
+from qjax.observables import PauliPlan, PauliSum, as_pauli_sums, expval_plan, plan_expval
+
+__all__ = ["compile", "Compiled", "GRADIENT_METHODS"]
+
+GRADIENT_METHODS = ("auto", "backprop", "adjoint", "parameter_shift")
+
+
+class Compiled(NamedTuple):
+    """What :func:`compile` returns: pure functions plus the facts they were built from.
+
+    Functions (P = ``num_params``, F = ``num_inputs``, n = ``circuit.num_wires``,
+    ``real`` = float32 for complex64 and float64 for complex128):
+
+    - ``state(params, x=None)``: ``params (P,)``, ``x (F,)`` → ``(2**n,) dtype``.
+    - ``probs(params, x=None)`` → ``(2**n,) real``.
+    - ``sample(key, params, shots, x=None)`` → ``(shots, n) int32`` bits, wire 0 first.
+      ``shots`` is a Python int; under ``jit`` mark it static (``static_argnums=2``).
+    - ``expval(params, x=None)`` → ``() real`` for one observable, ``(k,) real`` for a
+      list. Its reverse-mode derivative follows ``gradient``; ``adjoint`` and
+      ``parameter_shift`` are ``custom_vjp`` rules (use backprop for forward mode).
+
+    ``params=None`` is accepted when P = 0.
+    """
+
+    state: Callable
+    probs: Callable
+    sample: Callable
+    expval: Callable
+    circuit: Circuit
+    observables: tuple[PauliSum, ...]
+    num_params: int
+    num_inputs: int
+    dtype: Any
+    gradient: str
+
+
+class Step(NamedTuple):
+    """One operation, resolved at compile time.
+
+    ``fixed`` is the matrix of an angle-free gate (complex128 numpy; the diagonal
+    only, when ``diagonal``); ``matrix_fn(angles, dtype)`` builds the others from the
+    slice ``angles[start:stop]``.
+    """
+
+    gate: str
+    wires: tuple[int, ...]
+    start: int
+    stop: int
+    diagonal: bool
+    fixed: np.ndarray | None
+    matrix_fn: MatrixFn | None
+
+
+class Program(NamedTuple):
+    """A circuit lowered to :class:`Step` s and the arrays of its linear angle map."""
+
+    num_wires: int
+    steps: tuple[Step, ...]
+    A: np.ndarray  # (G, P)
+    B: np.ndarray  # (G, F)
+    c: np.ndarray  # (G,)
+    dtype: Any
+
+    @property
+    def real_dtype(self):
+        return jnp.finfo(self.dtype).dtype
+
+    def angles(self, params, x):
+        """``A @ params + B @ x + c``: ``(G,)`` real."""
+        rd = self.real_dtype
+        out = jnp.asarray(self.c, rd)
+        if self.A.shape[1]:
+            out = out + jnp.asarray(self.A, rd) @ params
+        if self.B.shape[1]:
+            out = out + jnp.asarray(self.B, rd) @ x
+        return out
+
+    def matrix(self, step: Step, angles):
+        """The step's unitary ``(2**k, 2**k)``, or its diagonal ``(2**k,)`` for diagonal steps."""
+        if step.fixed is not None:
+            return jnp.asarray(step.fixed, self.dtype)
+        u = step.matrix_fn(angles[step.start : step.stop], self.dtype)
+        return jnp.diagonal(u) if step.diagonal else u
+
+    def matrix_jacobian(self, step: Step, angles):
+        """``d matrix / d angles``: ``(2**k, 2**k, p)`` (``(2**k, p)`` for diagonal steps)."""
+        a = angles[step.start : step.stop]
+        jac = jax.jacfwd(lambda t: step.matrix_fn(t, self.dtype))(a)
+        return jnp.diagonal(jac, axis1=0, axis2=1).T if step.diagonal else jac
+
+    def initial_state(self):
+        n = self.num_wires
+        return jnp.zeros((2,) * n, self.dtype).at[(0,) * n].set(1)
+
+    def run(self, angles):
+        """The final state as a ``(2,)*n`` tensor."""
+        psi = self.initial_state()
+        for step in self.steps:
+            psi = apply(psi, self.matrix(step, angles), step)
+        return psi
+
+
+def apply(psi, u, step: Step):
+    """Apply ``u`` (matrix, or diagonal when ``step.diagonal``) to ``step.wires`` of ``psi`` ``(2,)*n``."""
+    wires, k, n = step.wires, len(step.wires), psi.ndim
+    if step.diagonal:
+        # Reorder the gate's axes to ascending wires, then broadcast over the rest.
+        d = jnp.transpose(u.reshape((2,) * k), np.argsort(wires))
+        shape = [2 if a in wires else 1 for a in range(n)]
+        return psi * d.reshape(shape)
+    out = jnp.tensordot(u.reshape((2,) * (2 * k)), psi, axes=(tuple(range(k, 2 * k)), wires))
+    return jnp.moveaxis(out, tuple(range(k)), wires)
+
+
+def dagger(u, step: Step):
+    """Adjoint of a matrix (or of a diagonal) returned by :meth:`Program.matrix`."""
+    return jnp.conj(u) if step.diagonal else jnp.conj(u).T
+
+
+def lower(circuit: Circuit, dtype) -> Program:
+    """Resolve ``circuit`` into a :class:`Program` (Python only; no tracing)."""
+    lm = circuit.linear_map()
+    steps = []
+    for op, (start, stop) in zip(circuit.operations, lm.slices):
+        spec = GATES[op.gate]
+        if op.gate == "Unitary":
+            m = op.matrix_array()
+            diagonal = bool(np.allclose(m, np.diag(np.diag(m)), atol=0.0))
+            steps.append(Step(op.gate, op.wires, start, stop, diagonal, np.diag(m) if diagonal else m, None))
+        elif spec.num_params == 0:
+            m = _exact_fixed_matrix(spec)
+            steps.append(Step(op.gate, op.wires, start, stop, spec.diagonal, np.diag(m) if spec.diagonal else m, None))
+        else:
+            steps.append(Step(op.gate, op.wires, start, stop, spec.diagonal, None, spec.matrix))
+    return Program(circuit.num_wires, tuple(steps), lm.A, lm.B, lm.c, dtype)
+
+
+def _exact_fixed_matrix(spec) -> np.ndarray:
+    """A parameter-free gate's matrix in complex128 (evaluated in x64 so T/SX stay exact)."""
+    with jax.enable_x64(True):
+        return np.asarray(spec.matrix(jnp.zeros((0,)), jnp.complex128), dtype=np.complex128)
+
+
+def _x64() -> bool:
+    return bool(jax.config.jax_enable_x64)
+
+
+def _check_dtype(dtype):
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in (jnp.dtype(jnp.complex64), jnp.dtype(jnp.complex128)):
+        raise PrecisionError(f"dtype={dtype!r} is not supported; use jnp.complex64 (default) or jnp.complex128")
+    _check_x64(dt)
+    return dt
+
+
+def _check_x64(dt):
+    if dt == jnp.dtype(jnp.complex128) and not _x64():
+        raise PrecisionError(
+            "dtype=complex128 needs JAX's 64-bit mode, which is off; call "
+            'jax.config.update("jax_enable_x64", True) before compiling (CLI: precision=double), '
+            "or use dtype=jnp.complex64"
+        )
+
+
+def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient: str = "auto") -> Compiled:
+    """Compile ``circuit`` (and optionally observables) into pure JAX functions.
+
+    Args:
+      circuit: the :class:`~qjax.circuit.Circuit` to simulate from ``|0…0>``.
+      observables: None, one observable, or a list/tuple of them. Each is a
+        :class:`PauliSum` (or a Pauli string, qiskit ``SparsePauliOp`` or PennyLane
+        operator, converted with the same wire rules).
+      dtype: ``jnp.complex64`` or ``jnp.complex128`` (needs ``jax_enable_x64``).
+      gradient: how ``expval`` is differentiated: ``"auto"`` (= ``"backprop"``),
+        ``"backprop"``, ``"adjoint"`` or ``"parameter_shift"``.
+
+    Returns:
+      a :class:`Compiled` named tuple.
+    """
+    if not isinstance(circuit, Circuit):
+        raise CircuitError(f"compile needs a qjax.Circuit, got {type(circuit).__name__}; convert it first")
+    dt = _check_dtype(dtype)
+    if gradient not in GRADIENT_METHODS:
+        raise ConfigError(f"gradient={gradient!r} is not known; choose one of {', '.join(GRADIENT_METHODS)}")
+    single = observables is not None and not isinstance(observables, (list, tuple))
+    obs = () if observables is None else as_pauli_sums([observables] if single else observables)
+    n, P, F = circuit.num_wires, circuit.num_params, circuit.num_inputs
+    plans = tuple(expval_plan(o, n) for o in obs)
+    program = lower(circuit, dt)
+    rd = program.real_dtype
+
+    def inputs(params, x):
+        """Validate at trace time (shapes are static) and return ``(G,)`` angles."""
+        _check_x64(dt)
+        if params is None and P == 0:
+            params = jnp.zeros((0,), rd)
+        if params is None or jnp.shape(params) != (P,):
+            shape = None if params is None else jnp.shape(params)
+            raise ParameterShapeError(
+                f"params has shape {shape} but the circuit has {P} trainable parameter(s); pass a ({P},) array"
+                + (" (under vmap: a (batch, P) array mapped over axis 0)" if shape and len(shape) > 1 else "")
+            )
+        if jnp.iscomplexobj(params):
+            raise ParameterShapeError("params must be real angles (radians), got a complex array")
+        if F == 0:
+            if x is not None and jnp.shape(x) != (0,):
+                raise ParameterShapeError(
+                    f"x has shape {jnp.shape(x)} but the circuit reads no Input features; call without x"
+                )
+            x = jnp.zeros((0,), rd)
+        elif x is None or jnp.shape(x) != (F,):
+            got = "no x" if x is None else f"x with shape {jnp.shape(x)}"
+            raise ParameterShapeError(
+                f"got {got} but the circuit reads {F} input feature(s) (Input(0..{F - 1})); pass x as a ({F},) array"
+            )
+        return program.angles(jnp.asarray(params).astype(rd), jnp.asarray(x).astype(rd))
+
+    def state(params, x=None):
+        return program.run(inputs(params, x)).reshape(-1)
+
+    def probs(params, x=None):
+        psi = state(params, x)
+        return jnp.real(psi) ** 2 + jnp.imag(psi) ** 2
+
+    shifts = np.arange(n - 1, -1, -1, dtype=np.int32)
+
+    def sample(key, params, shots, x=None):
+        if isinstance(shots, bool) or not isinstance(shots, numbers.Integral) or shots < 1:
+            raise ConfigError(
+                f"shots={shots!r} must be a positive Python int (under jit mark it static: "
+                "jax.jit(compiled.sample, static_argnums=2))"
+            )
+        p = probs(params, x)
+        index = jax.random.choice(key, 2**n, shape=(int(shots),), p=p / jnp.sum(p))
+        return (index[:, None] >> shifts) & 1
+
+    values = _expval_values(circuit, program, plans, gradient)
+
+    def expval(params, x=None):
+        if not plans:
+            raise ObservableError(
+                "this circuit was compiled without observables; pass them to "
+                "compile(circuit, observables=PauliSum.from_string('Z0'), ...) to use expval"
+            )
+        out = values(inputs(params, x))
+        return out[0] if single else out
+
+    return Compiled(state, probs, sample, expval, circuit, obs, P, F, dt, gradient)
+
+
+def expectation_values(program: Program, plans: tuple[PauliPlan, ...]) -> Callable:
+    """``angles (G,) -> (k,) real``: every observable's expectation on the final state."""
+
+    def values(angles):
+        psi = program.run(angles)
+        return jnp.stack([plan_expval(psi, plan) for plan in plans])
+
+    return values
+
+
+def _expval_values(circuit: Circuit, program: Program, plans, gradient: str) -> Callable:
+    values = expectation_values(program, plans)
+    if not plans or gradient in ("auto", "backprop"):
+        return values
+    from qjax import gradients  # gradients builds on this module's Program
+
+    trainable = tuple(bool(program.A[g].any() or program.B[g].any()) for g in range(len(program.c)))
+    if gradient == "adjoint":
+        return gradients.adjoint_values(program, plans, trainable)
+    return gradients.parameter_shift_values(values, circuit)
