@@ -15,10 +15,12 @@ axis ``w`` is wire ``w`` (wire 0 = most significant bit of the flat index).
 
 from __future__ import annotations
 
+import functools
 import numbers
 import re
 from typing import Any, Iterable, NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -396,7 +398,14 @@ class PauliSum:
         n = int(np.log2(state.shape[-1]))
         if state.ndim != 1 or 2**n != state.shape[0]:
             raise ObservableError(f"expval needs a (2**n,) state vector, got shape {state.shape}")
-        return plan_expval(state.reshape((2,) * n), expval_plan(self, n))
+        return _jitted_expval(self, n)(state)
+
+
+@functools.lru_cache(maxsize=64)
+def _jitted_expval(obs: PauliSum, n: int):
+    # One jitted kernel per (observable, width): far cheaper than dispatching its ops eagerly.
+    plan = expval_plan(obs, n)
+    return jax.jit(lambda state: plan_expval(state.reshape((2,) * n), plan))
 
 
 def _z_diagonal(terms, n: int) -> np.ndarray:
