@@ -167,15 +167,23 @@ def _convert_op(op, trainable_slots: list, first_param: int, wire_index: dict) -
     return ops
 
 
-def _wire_index(tape, wire_order) -> dict:
+def _is_index(w) -> bool:
+    return isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w >= 0
+
+
+def _wire_index(tape, wire_order, device_wires) -> tuple[dict, int]:
+    """Map each wire label of the tape to a qjax wire; also return the number of wires."""
     labels = list(tape.wires)
-    if wire_order is None and all(isinstance(w, (int, np.integer)) and w >= 0 for w in labels):
-        return {w: int(w) for w in labels}
-    order = list(wire_order if wire_order is not None else labels)
+    if wire_order is None:
+        known = labels + list(device_wires or [])
+        if all(_is_index(w) for w in known):
+            return {w: int(w) for w in labels}, max([int(w) + 1 for w in known] + [1])
+        wire_order = list(device_wires) if device_wires else labels
+    order = list(wire_order)
     missing = [w for w in labels if w not in order]
     if missing:
         raise ConversionError(f"wires {missing} of the tape are not in wire_order {order}; add them")
-    return {w: k for k, w in enumerate(order)}
+    return {w: k for k, w in enumerate(order)}, max(len(order), 1)
 
 
 def from_pennylane(
@@ -205,14 +213,7 @@ def from_pennylane(
         raise ConversionError(
             f"from_pennylane expects a QNode or a QuantumScript/QuantumTape, got {type(tape_or_qnode).__name__}"
         )
-    if wire_order is None and device_wires is not None and not all(
-        isinstance(w, (int, np.integer)) and w >= 0 for w in tape.wires
-    ):
-        wire_order = list(device_wires)
-    wire_index = _wire_index(tape, wire_order)
-    num_wires = max(wire_index.values(), default=-1) + 1
-    if device_wires is not None and wire_order is None and all(isinstance(w, (int, np.integer)) for w in device_wires):
-        num_wires = max([num_wires] + [int(w) + 1 for w in device_wires])
+    wire_index, num_wires = _wire_index(tape, wire_order, device_wires)
 
     num_data = sum(len(op.data) for op in tape.operations)
     if trainable is None:
@@ -225,7 +226,9 @@ def from_pennylane(
         chosen = {int(i) for i in trainable}
         bad = sorted(i for i in chosen if not 0 <= i < num_data)
         if bad:
-            raise ConversionError(f"trainable indices {bad} are out of range: the tape's gates have {num_data} parameters")
+            raise ConversionError(
+                f"trainable indices {bad} are out of range: the tape's gates have {num_data} parameters"
+            )
 
     ops, values, index = [], [], 0
     for op in tape.operations:

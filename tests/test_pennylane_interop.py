@@ -76,9 +76,8 @@ def test_double_excitation_shares_one_parameter():
     ry = [op.angles[0] for op in circuit.operations if op.gate == "RY"]
     assert sorted(set(ry), key=repr) == sorted({Param(0) / 8, -Param(0) / 8}, key=repr)
     for theta in (0.4, -2.1):  # exact, no global phase: the decomposition is real
-        np.testing.assert_allclose(
-            unitary(circuit, [theta]), qml.matrix(qml.DoubleExcitation(theta, wires=[3, 1, 0, 2]), wire_order=range(4)), atol=ATOL
-        )
+        expected = qml.matrix(qml.DoubleExcitation(theta, wires=[3, 1, 0, 2]), wire_order=range(4))
+        np.testing.assert_allclose(unitary(circuit, [theta]), expected, atol=ATOL)
 
 
 def test_trainable_params_follow_the_tape():
@@ -169,3 +168,16 @@ def test_bad_inputs_are_refused():
         from_pennylane("not a tape")
     with pytest.raises(ConversionError, match="only used with a QNode"):
         from_pennylane(qml.tape.QuantumScript([qml.RX(0.1, 0)]), 1.0)
+
+
+def test_integer_wires_keep_their_index_and_device_width():
+    dev = qml.device("default.qubit", wires=4)
+
+    @qml.qnode(dev)
+    def model():
+        qml.CNOT(wires=[2, 0])
+        return qml.state()
+
+    circuit, params = from_pennylane(model)
+    assert circuit.num_wires == 4 and params.size == 0
+    assert circuit.operations[0].wires == (2, 0)

@@ -44,7 +44,9 @@ def reference_unitary(circuit: Circuit, params=(), x=()) -> np.ndarray:
         if op.gate == "Unitary":
             ops.append(qml.QubitUnitary(op.matrix_array(), wires=op.wires))
             continue
-        angles = [sum(c * params[i] for i, c in a.params) + sum(c * x[j] for j, c in a.inputs) + a.offset for a in op.angles]
+        angles = [
+            sum(c * params[i] for i, c in a.params) + sum(c * x[j] for j, c in a.inputs) + a.offset for a in op.angles
+        ]
         ops.append(_PENNYLANE[op.gate](*angles, wires=op.wires))
     return qml.matrix(qml.tape.QuantumScript(ops), wire_order=range(circuit.num_wires))
 
@@ -288,7 +290,8 @@ def test_from_qasm_reports_parse_errors():
 
 
 def test_operation_list_round_trip_with_unitary_and_inputs():
-    c = Circuit(2, (Operation("RY", (1,), (Input(1),)), Operation("Unitary", (1, 0), (), random_unitary(4, seed=4).data)))
+    u = random_unitary(4, seed=4).data
+    c = Circuit(2, (Operation("RY", (1,), (Input(1),)), Operation("Unitary", (1, 0), (), u)))
     assert from_qiskit(to_qiskit(c), inputs="x") == c
 
 
