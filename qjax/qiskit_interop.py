@@ -121,7 +121,7 @@ def _table_equivalent(op: Gate) -> str | None:
         return name
     try:
         standard_qubits = cls(*op.params).num_qubits
-    except TypeError:  # a different number of angles than the standard gate
+    except (TypeError, ValueError):  # a different number or kind of arguments than the standard gate
         return None
     if op.definition is None or op.num_qubits != standard_qubits:
         return None
@@ -328,7 +328,9 @@ def to_qasm(circuit: Circuit, version: int = 3, params=None, x=None) -> str:
     OpenQASM 2 has no free parameters: give ``params`` (and ``x``) for circuits that
     have them. OpenQASM 3 writes unbound ones as ``input float[64] θ_<i>`` /
     ``x_<j>`` with zero-padded indices, so ``from_qasm(to_qasm(c), inputs="x")``
-    keeps qjax's parameter order (OpenQASM names sort as strings).
+    keeps qjax's parameter order (OpenQASM names sort as strings). Qiskit's
+    exporters write a ``Unitary`` as a gate definition (its decomposition), so it
+    comes back from :func:`from_qasm` as equivalent table gates, up to global phase.
     """
     qc = to_qiskit(circuit, params, x)
     if version == 2:
