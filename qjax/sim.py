@@ -23,7 +23,7 @@ import numpy as np
 
 from qjax.circuit import Circuit
 from qjax.errors import CircuitError, ConfigError, ObservableError, ParameterShapeError, PrecisionError
-from qjax.gates import GATES, MatrixFn
+from qjax.gates import GATES
 from qjax.observables import PauliPlan, PauliSum, as_pauli_sums, expval_plan, plan_expval
 
 __all__ = ["compile", "Compiled", "GRADIENT_METHODS"]
@@ -63,9 +63,10 @@ class Compiled(NamedTuple):
 class Step(NamedTuple):
     """One operation, resolved at compile time.
 
-    ``fixed`` is the matrix of an angle-free gate (complex128 numpy; the diagonal
-    only, when ``diagonal``); ``matrix_fn(angles, dtype)`` builds the others from the
-    slice ``angles[start:stop]``.
+    ``fixed`` is the matrix of an angle-free gate (complex128 numpy; only the
+    diagonal when ``diagonal``). A parametrised gate instead has ``slot``: its row
+    in the batch of matrices :meth:`Program.matrices` builds for all occurrences of
+    ``gate`` at once; its angles are ``angles[start:stop]``.
     """
 
     gate: str
@@ -74,14 +75,20 @@ class Step(NamedTuple):
     stop: int
     diagonal: bool
     fixed: np.ndarray | None
-    matrix_fn: MatrixFn | None
+    slot: int
 
 
 class Program(NamedTuple):
-    """A circuit lowered to :class:`Step` s and the arrays of its linear angle map."""
+    """A circuit lowered to :class:`Step` s and the arrays of its linear angle map.
+
+    ``families`` lists each parametrised gate with the ``(m, p)`` indices into the
+    angle vector of its m occurrences: building all m matrices in one vmapped call
+    keeps the traced program (and XLA's compile time) small.
+    """
 
     num_wires: int
     steps: tuple[Step, ...]
+    families: tuple[tuple[str, np.ndarray], ...]
     A: np.ndarray  # (G, P)
     B: np.ndarray  # (G, F)
     c: np.ndarray  # (G,)
@@ -101,18 +108,28 @@ class Program(NamedTuple):
             out = out + jnp.asarray(self.B, rd) @ x
         return out
 
-    def matrix(self, step: Step, angles):
+    def _family_fn(self, gate: str, derivative: bool):
+        spec = GATES[gate]
+
+        def fn(a):
+            m = spec.matrix(a, self.dtype)
+            return jnp.diagonal(m) if spec.diagonal else m
+
+        return jax.vmap(jax.jacfwd(fn) if derivative else fn)
+
+    def matrices(self, angles) -> dict:
+        """Gate name → ``(m, 2**k, 2**k)`` matrices of its occurrences (``(m, 2**k)`` diagonals)."""
+        return {g: self._family_fn(g, False)(angles[index]) for g, index in self.families}
+
+    def jacobians(self, angles) -> dict:
+        """Gate name → ``(m, 2**k, 2**k, p)`` angle derivatives (``(m, 2**k, p)`` for diagonal gates)."""
+        return {g: self._family_fn(g, True)(angles[index]) for g, index in self.families}
+
+    def matrix(self, step: Step, matrices: dict):
         """The step's unitary ``(2**k, 2**k)``, or its diagonal ``(2**k,)`` for diagonal steps."""
         if step.fixed is not None:
             return jnp.asarray(step.fixed, self.dtype)
-        u = step.matrix_fn(angles[step.start : step.stop], self.dtype)
-        return jnp.diagonal(u) if step.diagonal else u
-
-    def matrix_jacobian(self, step: Step, angles):
-        """``d matrix / d angles``: ``(2**k, 2**k, p)`` (``(2**k, p)`` for diagonal steps)."""
-        a = angles[step.start : step.stop]
-        jac = jax.jacfwd(lambda t: step.matrix_fn(t, self.dtype))(a)
-        return jnp.diagonal(jac, axis1=0, axis2=1).T if step.diagonal else jac
+        return matrices[step.gate][step.slot]
 
     def initial_state(self):
         n = self.num_wires
@@ -120,9 +137,10 @@ class Program(NamedTuple):
 
     def run(self, angles):
         """The final state as a ``(2,)*n`` tensor."""
+        matrices = self.matrices(angles)
         psi = self.initial_state()
         for step in self.steps:
-            psi = apply(psi, self.matrix(step, angles), step)
+            psi = apply(psi, self.matrix(step, matrices), step)
         return psi
 
 
@@ -146,25 +164,23 @@ def dagger(u, step: Step):
 def lower(circuit: Circuit, dtype) -> Program:
     """Resolve ``circuit`` into a :class:`Program` (Python only; no tracing)."""
     lm = circuit.linear_map()
-    steps = []
+    steps, families = [], {}
     for op, (start, stop) in zip(circuit.operations, lm.slices):
         spec = GATES[op.gate]
         if op.gate == "Unitary":
             m = op.matrix_array()
             diagonal = bool(np.allclose(m, np.diag(np.diag(m)), atol=0.0))
-            steps.append(Step(op.gate, op.wires, start, stop, diagonal, np.diag(m) if diagonal else m, None))
+            steps.append(Step(op.gate, op.wires, start, stop, diagonal, np.diag(m) if diagonal else m, -1))
         elif spec.num_params == 0:
-            m = _exact_fixed_matrix(spec)
-            steps.append(Step(op.gate, op.wires, start, stop, spec.diagonal, np.diag(m) if spec.diagonal else m, None))
+            # Evaluated in the run dtype: complex128 implies x64 is on, so T, SX, H stay exact.
+            m = np.asarray(spec.matrix(jnp.zeros((0,), jnp.finfo(dtype).dtype), dtype), np.complex128)
+            steps.append(Step(op.gate, op.wires, start, stop, spec.diagonal, np.diag(m) if spec.diagonal else m, -1))
         else:
-            steps.append(Step(op.gate, op.wires, start, stop, spec.diagonal, None, spec.matrix))
-    return Program(circuit.num_wires, tuple(steps), lm.A, lm.B, lm.c, dtype)
-
-
-def _exact_fixed_matrix(spec) -> np.ndarray:
-    """A parameter-free gate's matrix in complex128 (evaluated in x64 so T/SX stay exact)."""
-    with jax.enable_x64(True):
-        return np.asarray(spec.matrix(jnp.zeros((0,)), jnp.complex128), dtype=np.complex128)
+            rows = families.setdefault(op.gate, [])
+            steps.append(Step(op.gate, op.wires, start, stop, spec.diagonal, None, len(rows)))
+            rows.append(range(start, stop))
+    fams = tuple((g, np.array(rows, dtype=np.int32)) for g, rows in families.items())
+    return Program(circuit.num_wires, tuple(steps), fams, lm.A, lm.B, lm.c, dtype)
 
 
 def _x64() -> bool:
