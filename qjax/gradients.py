@@ -27,7 +27,6 @@ import numpy as np
 from qjax.circuit import Circuit
 from qjax.errors import CircuitError
 from qjax.gates import GATES
-from qjax.observables import plan_apply, plan_expval
 
 __all__ = [
     "ShiftRule",
@@ -197,7 +196,7 @@ def adjoint_values(program, plans, trainable: tuple[bool, ...]) -> Callable:
     ``program`` is a :class:`qjax.sim.Program`; ``plans`` one PauliPlan per output;
     ``trainable[g]`` says whether angle g needs a gradient.
     """
-    from qjax.sim import apply, dagger  # sim imports this module lazily; no cycle at import time
+    from qjax.sim import apply, dagger, plan_apply, plan_expval  # sim imports this module lazily
 
     steps = program.steps
     G = len(trainable)

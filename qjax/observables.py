@@ -4,13 +4,8 @@ A :class:`PauliSum` names wires explicitly (``"0.5 Z0 Z1 - 1.2 X2 + 0.3"``), nev
 by position, so it means the same thing in qjax, Qiskit and PennyLane:
 ``SparsePauliOp("ZI")`` (Z on Qiskit qubit 1) is ``PauliSum.from_string("Z1")``.
 
-Expectation values never build a matrix. A Pauli word ``P`` acts on a basis state
-``|b>`` as ``P|b> = i**ny (-1)**popcount(b & z) |b ^ f>`` with ``f`` the X/Y (flip)
-wires, ``z`` the Z/Y (phase) wires and ``ny`` the number of Y factors. Terms are
-grouped by their flip wires at compile time (:func:`expval_plan`); a group costs
-one flip of the state tensor plus one reduction per term, and the Z-only group is
-one precomputed diagonal. All kernels work on the state as a ``(2,)*n`` tensor whose
-axis ``w`` is wire ``w`` (wire 0 = most significant bit of the flat index).
+Expectation values never build a matrix: the bit-mask kernels that evaluate a
+PauliSum on a state live with the simulator (:func:`qjax.sim.expval_plan`).
 """
 
 from __future__ import annotations
@@ -18,7 +13,7 @@ from __future__ import annotations
 import functools
 import numbers
 import re
-from typing import Any, Iterable, NamedTuple
+from typing import Any, Iterable
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +21,7 @@ import numpy as np
 
 from qjax.errors import ObservableError
 
-__all__ = ["PauliSum", "PauliPlan", "expval_plan", "plan_expval", "plan_apply", "as_pauli_sums"]
+__all__ = ["PauliSum", "as_pauli_sums"]
 
 Word = tuple[tuple[int, str], ...]
 """A Pauli word: ``((wire, "X"|"Y"|"Z"), ...)`` sorted by wire, identities dropped."""
@@ -98,7 +93,7 @@ def _word(spec: Any, where: str) -> tuple[Word, int]:
 def _parse(text: str) -> list[tuple[float, Word | str]]:
     """``"0.5 Z0 Z1 - 1.2 X2 + 0.3"`` → ``[(0.5, "Z0 Z1"), (-1.2, "X2"), (0.3, "")]``."""
     terms, pos = [], 0
-    sign, coeff, factors, started = 1.0, None, [], False
+    sign, coeff, factors = 1.0, None, []
 
     def finish():
         if coeff is None and not factors:
@@ -127,9 +122,7 @@ def _parse(text: str) -> list[tuple[float, Word | str]]:
             coeff = float(m.group("num"))
         elif m.group("pauli"):
             factors.append(m.group("pauli") + m.group("wire"))
-        started = True
-    if started:
-        finish()
+    finish()
     return terms
 
 
@@ -404,6 +397,8 @@ class PauliSum:
 @functools.lru_cache(maxsize=64)
 def _jitted_expval(obs: PauliSum, n: int):
     # One jitted kernel per (observable, width): far cheaper than dispatching its ops eagerly.
+    from qjax.sim import expval_plan, plan_expval  # the kernels live with the simulator
+
     plan = expval_plan(obs, n)
     return jax.jit(lambda state: plan_expval(state.reshape((2,) * n), plan))
 
@@ -415,88 +410,6 @@ def _z_diagonal(terms, n: int) -> np.ndarray:
         mask = sum(1 << (n - 1 - w) for w, _ in word)
         diag += c * (1.0 - 2.0 * (np.bitwise_count(index & np.uint64(mask)) & 1))
     return diag
-
-
-# -- matrix-free kernels used by the simulator ----------------------------------
-
-
-class PauliPlan(NamedTuple):
-    """A Pauli sum grouped for an ``num_wires``-wire state tensor (built once, at compile time).
-
-    ``diagonal``: ``(2**n,)`` float64 sum of the Z-only terms, or None.
-    ``groups``: ``((flip_wires, ((phase_coeff, phase_wires), ...)), ...)`` where a
-    term contributes ``phase_coeff * Σ_b conj(ψ[b ^ f]) ψ[b] (-1)**parity(b on phase_wires)``;
-    ``phase_coeff = c * i**ny`` absorbs the Y factors (Y = i X Z).
-    """
-
-    num_wires: int
-    diagonal: np.ndarray | None
-    groups: tuple[tuple[tuple[int, ...], tuple[tuple[complex, tuple[int, ...]], ...]], ...]
-
-
-def expval_plan(obs: PauliSum, num_wires: int) -> PauliPlan:
-    """Group ``obs``'s terms by flip wires for a ``num_wires``-wire state."""
-    bad = [w for w in obs.wires if w >= num_wires]
-    if bad:
-        raise ObservableError(
-            f"observable {obs} acts on wire {bad[-1]} but the circuit has {num_wires} wire(s) "
-            f"(0..{num_wires - 1}); use a wider circuit or fix the observable's wires"
-        )
-    z_only, groups = [], {}
-    for c, word in obs.terms:
-        flips = tuple(w for w, p in word if p in "XY")
-        if not flips:
-            z_only.append((c, word))
-            continue
-        phases = tuple(w for w, p in word if p in "YZ")
-        ny = sum(p == "Y" for _, p in word)
-        groups.setdefault(flips, []).append((c * 1j**ny, phases))
-    diagonal = _z_diagonal(z_only, num_wires) if z_only else None
-    return PauliPlan(num_wires, diagonal, tuple((f, tuple(ts)) for f, ts in groups.items()))
-
-
-def _parity_sum(w, phase_wires: tuple[int, ...], n: int):
-    """``Σ_b w[b] (-1)**parity(b on phase_wires)`` for a ``(2,)*n`` tensor ``w``."""
-    others = tuple(a for a in range(n) if a not in phase_wires)
-    r = jnp.sum(w, axis=others) if others else w
-    for _ in phase_wires:  # r keeps the phase axes in order; fold each by a difference
-        r = r[0] - r[1]
-    return r
-
-
-def _signs(psi, phase_wires: tuple[int, ...], n: int):
-    for a in phase_wires:
-        shape = [1] * n
-        shape[a] = 2
-        psi = psi * jnp.array([1, -1], dtype=psi.real.dtype).reshape(shape)
-    return psi
-
-
-def plan_expval(psi, plan: PauliPlan):
-    """``<ψ|H|ψ>`` for a ``(2,)*n`` complex tensor ``psi``; real scalar of psi's real dtype."""
-    n = plan.num_wires
-    total = jnp.zeros((), psi.real.dtype)
-    if plan.diagonal is not None:
-        prob = jnp.real(psi) ** 2 + jnp.imag(psi) ** 2
-        total = total + jnp.sum(prob * jnp.asarray(plan.diagonal, psi.real.dtype).reshape((2,) * n))
-    for flips, terms in plan.groups:
-        w = jnp.conj(jnp.flip(psi, axis=flips)) * psi
-        acc = sum(coeff * _parity_sum(w, phases, n) for coeff, phases in terms)
-        total = total + jnp.real(acc)
-    return total
-
-
-def plan_apply(psi, plan: PauliPlan):
-    """``H ψ`` for a ``(2,)*n`` complex tensor ``psi`` (same shape and dtype)."""
-    n = plan.num_wires
-    out = jnp.zeros_like(psi)
-    if plan.diagonal is not None:
-        out = out + psi * jnp.asarray(plan.diagonal, psi.real.dtype).reshape((2,) * n)
-    for flips, terms in plan.groups:
-        # P|b> = phase(b)|b ^ f>, so (Pψ)[c] = phase(c ^ f) ψ[c ^ f]: phase first, then flip.
-        v = sum(coeff * _signs(psi, phases, n) for coeff, phases in terms)
-        out = out + jnp.flip(v, axis=flips)
-    return out
 
 
 def as_pauli_sums(observables: Iterable[Any]) -> tuple[PauliSum, ...]:

@@ -126,7 +126,9 @@ def fidelity(a, b):
 # -- states ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("n", range(1, 9))
+# 6 and 7 qubits add little over 5 and 8 but ~1 s of XLA compile each.
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, pytest.param(6, marks=pytest.mark.slow),
+                               pytest.param(7, marks=pytest.mark.slow), 8])
 def test_state_complex64_matches_pennylane_and_qiskit(n):
     _, ops, circuit, p, x = random_problem(n, n)
     state = np.asarray(jax.jit(compile(circuit).state)(jnp.asarray(p, jnp.float32), jnp.asarray(x, jnp.float32)))
@@ -178,7 +180,8 @@ def qiskit_expval(state, terms, n):
     return sv.expectation_value(SparsePauliOp(labels, [c for c, _ in terms])).real
 
 
-@pytest.mark.parametrize("method", METHODS)
+# Backprop is plain autodiff, also checked in complex128 below; it runs with the slow set.
+@pytest.mark.parametrize("method", [pytest.param("backprop", marks=pytest.mark.slow), "adjoint", "parameter_shift"])
 def test_expvals_and_jacobian_complex64_vs_pennylane_and_qiskit(method):
     n = 4
     rng, ops, circuit, p, x = random_problem(7, n, extra=0)
