@@ -45,7 +45,12 @@ class Compiled(NamedTuple):
       list. Its reverse-mode derivative follows ``gradient``; ``adjoint`` and
       ``parameter_shift`` are ``custom_vjp`` rules (use backprop for forward mode).
 
-    ``params=None`` is accepted when P = 0.
+    ``params=None`` is accepted when P = 0. Shapes are checked when the function is
+    traced (under ``vmap``: the per-example shapes) and raise ``ParameterShapeError``.
+
+    Fields: ``circuit`` as compiled; ``observables`` as PauliSums (converted from
+    strings, SparsePauliOp or PennyLane ops); ``num_params`` (P); ``num_inputs`` (F);
+    ``dtype`` (numpy complex dtype); ``gradient`` (the method name as given).
     """
 
     state: Callable
@@ -243,7 +248,7 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
             shape = None if params is None else jnp.shape(params)
             raise ParameterShapeError(
                 f"params has shape {shape} but the circuit has {P} trainable parameter(s); pass a ({P},) array"
-                + (" (under vmap: a (batch, P) array mapped over axis 0)" if shape and len(shape) > 1 else "")
+                + ("; for a batch of parameter sets use jax.vmap(compiled.expval)" if shape and len(shape) > 1 else "")
             )
         if jnp.iscomplexobj(params):
             raise ParameterShapeError("params must be real angles (radians), got a complex array")

@@ -134,7 +134,7 @@ def test_state_complex64_matches_pennylane_and_qiskit(n):
     state = np.asarray(jax.jit(compile(circuit).state)(jnp.asarray(p, jnp.float32), jnp.asarray(x, jnp.float32)))
     assert state.shape == (2**n,) and state.dtype == np.complex64
     for oracle in (pennylane_state(n, ops, p, x), qiskit_state(n, ops, p, x)):
-        # float32 gates (~1e-7 each) over ≤ 45 gates; fidelity loses at most a few 1e-7.
+        # float32 gates (~1e-7 each) over ≤ 45 gates: measured 1-F ≲ 7e-8, |Δψ| ≲ 2.3e-7.
         assert fidelity(state, oracle) >= 1 - 1e-6
         # Same gate conventions as both oracles, so even the global phase agrees.
         np.testing.assert_allclose(state, oracle, atol=2e-6)
@@ -147,7 +147,7 @@ def test_state_complex128_matches_pennylane_and_qiskit(n):
         state = np.asarray(jax.jit(compile(circuit, dtype=jnp.complex128).state)(p, x))
     assert state.dtype == np.complex128
     for oracle in (pennylane_state(n, ops, p, x), qiskit_state(n, ops, p, x)):
-        assert fidelity(state, oracle) >= 1 - 1e-12  # float64 round-off only
+        assert fidelity(state, oracle) >= 1 - 1e-12  # float64 round-off only (measured |Δψ| ≲ 4e-16)
         np.testing.assert_allclose(state, oracle, atol=1e-12)
 
 
@@ -193,12 +193,12 @@ def test_expvals_and_jacobian_complex64_vs_pennylane_and_qiskit(method):
     state = qiskit_state(n, ops, p, x)
     for k, terms in enumerate(obs_terms):
         e_ref, gp_ref, gx_ref = pennylane_expval_and_grad(n, ops, terms, p, x)
-        # float32 amplitudes over ~30 gates; energies ~ Σ|c| ≲ 6 -> a few 1e-6 absolute.
-        assert abs(float(values[k]) - e_ref) < 2e-5
-        assert abs(float(values[k]) - qiskit_expval(state, terms, n)) < 2e-5
-        # gradients sum ~30 float32 gate contributions (and shifted evaluations).
-        np.testing.assert_allclose(jp[k], gp_ref, atol=1e-4)
-        np.testing.assert_allclose(jx[k], gx_ref, atol=1e-4)
+        # float32 amplitudes over ~30 gates; measured |ΔE| ≲ 1e-7, allow 20x.
+        assert abs(float(values[k]) - e_ref) < 2e-6
+        assert abs(float(values[k]) - qiskit_expval(state, terms, n)) < 2e-6
+        # gradients sum ~30 float32 contributions (or shifted runs); measured ≲ 5e-7.
+        np.testing.assert_allclose(jp[k], gp_ref, atol=1e-5)
+        np.testing.assert_allclose(jx[k], gx_ref, atol=1e-5)
 
 
 def test_grad_methods_complex128_vs_pennylane_and_backprop():
@@ -215,12 +215,12 @@ def test_grad_methods_complex128_vs_pennylane_and_backprop():
     for method, (e, (gp, gx)) in results.items():
         assert e.dtype == jnp.float64 and gp.dtype == jnp.float64
         # float64 throughout; the shift rules are exact for these gates, so only
-        # round-off (~1e-15 per gate, summed over shifts and gates) remains.
-        assert abs(float(e) - e_ref) < 1e-10, method
-        np.testing.assert_allclose(gp, gp_ref, atol=1e-9, err_msg=method)
-        np.testing.assert_allclose(gx, gx_ref, atol=1e-9, err_msg=method)
-        np.testing.assert_allclose(gp, bp, atol=1e-10, err_msg=method)
-        np.testing.assert_allclose(gx, bx, atol=1e-10, err_msg=method)
+        # round-off remains (measured ≲ 1.5e-15; 1e-12 leaves room for other BLAS).
+        assert abs(float(e) - e_ref) < 1e-12, method
+        np.testing.assert_allclose(gp, gp_ref, atol=1e-12, err_msg=method)
+        np.testing.assert_allclose(gx, gx_ref, atol=1e-12, err_msg=method)
+        np.testing.assert_allclose(gp, bp, atol=1e-12, err_msg=method)
+        np.testing.assert_allclose(gx, bx, atol=1e-12, err_msg=method)
 
 
 def test_observable_forms_are_converted_with_the_same_wire_rules():
