@@ -11,8 +11,6 @@ from qiskit.quantum_info import Operator
 from qjax.errors import UnknownGateError
 from qjax.gates import GATES, canonical_name, gate_spec
 
-
-
 # gate name -> (PennyLane constructor taking (*angles, wires=...), Qiskit gate class)
 ORACLES = {
     "I": (qml.Identity, ql.IGate),
