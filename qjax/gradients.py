@@ -33,6 +33,7 @@ __all__ = [
     "ShiftPlan",
     "generator_eigenvalues",
     "shift_rule",
+    "rule_from_frequencies",
     "shift_plan",
     "parameter_shift_values",
     "adjoint_values",
