@@ -24,23 +24,33 @@ def _fields(cfg: Any) -> dict:
     return dict(cfg)
 
 
+# schedule name → (Optax factory, the keyword that takes optimizer.lr)
+SCHEDULES = {
+    "cosine": (optax.cosine_decay_schedule, "init_value"),
+    "exponential": (optax.exponential_decay, "init_value"),
+    "warmup_cosine": (optax.warmup_cosine_decay_schedule, "peak_value"),
+}
+
+
 def build_schedule(lr: float, schedule: Mapping | Any, steps: int) -> optax.Schedule | float:
-    """A learning rate or Optax schedule: ``constant``, ``cosine``, ``exponential``, ``warmup_cosine``."""
+    """``lr`` itself (``constant``) or an Optax schedule peaking at ``lr``.
+
+    The schedule's config keys other than ``name`` are the Optax factory's keyword
+    arguments; a null ``decay_steps`` means the whole run (``steps``).
+    """
     opts = _fields(schedule)
     name = opts.pop("name", "constant")
     if name == "constant":
         return lr
-    if name == "cosine":
-        return optax.cosine_decay_schedule(lr, opts.get("decay_steps") or steps, alpha=opts.get("alpha", 0.0))
-    if name == "exponential":
-        return optax.exponential_decay(lr, transition_steps=opts.get("transition_steps", 1),
-                                       decay_rate=opts.get("decay_rate", 0.99),
-                                       end_value=opts.get("end_value"))
-    if name == "warmup_cosine":
-        return optax.warmup_cosine_decay_schedule(
-            init_value=opts.get("init_value", 0.0), peak_value=lr, warmup_steps=opts.get("warmup_steps", 10),
-            decay_steps=opts.get("decay_steps") or steps, end_value=opts.get("end_value", 0.0))
-    raise ConfigError(f"schedule={name} is unknown; choose constant, cosine, exponential or warmup_cosine")
+    if name not in SCHEDULES:
+        raise ConfigError(f"schedule={name} is unknown; choose constant, {', '.join(SCHEDULES)}")
+    factory, lr_keyword = SCHEDULES[name]
+    if "decay_steps" in opts and opts["decay_steps"] is None:
+        opts["decay_steps"] = steps
+    try:
+        return factory(**{lr_keyword: lr}, **opts)
+    except TypeError as exc:
+        raise ConfigError(f"schedule={name}: {exc}; check the schedule.* keys") from None
 
 
 def build_optimizer(optimizer: Mapping | Any, schedule: Mapping | Any, steps: int) -> optax.GradientTransformation:

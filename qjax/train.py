@@ -37,6 +37,8 @@ def run(cfg: DictConfig) -> dict:
     from qjax.config import config_hash, default_checkpoint_dir, to_container, validate
 
     rc = validate(cfg)  # before anything heavy: bad config fails fast
+    for noisy in ("absl", "jax._src.xla_bridge"):  # Orbax logs every file it writes; JAX its TPU probe
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     import jax
 
     if rc.precision == "double":

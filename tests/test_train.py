@@ -1,0 +1,157 @@
+"""The CLI end to end: the main job, resume after kill -9 / SIGTERM, and bad input.
+
+Each test runs ``python -m qjax.train`` in a subprocess with its working
+directory in a temporary folder, so the default checkpoint root
+(``<cwd>/checkpoints``) and the run directories stay inside it.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+H2_EXACT = -1.1372702  # Ha, shared/REFERENCES.md (independent PennyLane diagonalisation)
+CHEMICAL_ACCURACY = 1.6e-3
+
+
+def _cmd(*overrides):
+    return [sys.executable, "-m", "qjax.train", *overrides]
+
+
+def _run(cwd, *overrides, timeout=300):
+    return subprocess.run(_cmd(*overrides), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def _result(run_dir):
+    return json.loads((Path(run_dir) / "result.json").read_text())
+
+
+def test_main_job_reaches_chemical_accuracy(tmp_path):
+    proc = _run(tmp_path, "+experiment=vqe", "hydra.run.dir=run")
+    assert proc.returncode == 0, proc.stderr
+    run = tmp_path / "run"
+    result = _result(run)
+    for key in ("experiment", "backend", "steps", "wall_time_s", "num_jobs", "shots_total", "final_params", "loss",
+                "energy", "exact_energy", "error"):
+        assert key in result
+    assert abs(result["energy"] - H2_EXACT) < CHEMICAL_ACCURACY
+    assert result["exact_energy"] == pytest.approx(H2_EXACT, abs=2e-7)
+    assert result["error"] == pytest.approx(result["energy"] - result["exact_energy"])
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == list(range(result["steps"]))
+    assert {"step", "loss", "energy", "grad_norm", "wall_time_s", "num_jobs"} <= set(metrics[0])
+    manifest = json.loads((run / "manifest.json").read_text())
+    for key in ("seed", "config", "config_hash", "backend", "packages", "code_version", "circuit", "mitigation",
+                "checkpoint_dir", "job_ids"):
+        assert key in manifest
+    assert "OPENQASM" in manifest["circuit"]["qasm"]
+    assert Path(manifest["checkpoint_dir"]).is_absolute()
+    assert Path(manifest["checkpoint_dir"]).parent == tmp_path / "checkpoints"
+    assert (run / "convergence.png").stat().st_size > 0
+    assert "energy" in proc.stdout and "within chemical accuracy" in proc.stdout
+
+    # the same command again: the finished run is reported, not retrained
+    again = _run(tmp_path, "+experiment=vqe", "hydra.run.dir=run2")
+    assert again.returncode == 0, again.stderr
+    assert "already finished" in again.stdout
+    assert _result(tmp_path / "run2")["energy"] == result["energy"]
+
+
+def test_bond_length_1_5(tmp_path):
+    proc = _run(tmp_path, "+experiment=vqe", "problem.bond_length=1.5", "hydra.run.dir=run")
+    assert proc.returncode == 0, proc.stderr
+    result = _result(tmp_path / "run")
+    assert result["exact_energy"] == pytest.approx(-0.9981494, abs=2e-7)
+    assert abs(result["error"]) < CHEMICAL_ACCURACY
+
+
+def _wait_for_lines(path, n, proc, timeout=240):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if path.exists() and len(path.read_text().splitlines()) >= n:
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"training ended before step {n}: {proc.stderr.read()}")
+        time.sleep(0.05)
+    raise AssertionError(f"no step {n} within {timeout} s")
+
+
+@pytest.mark.parametrize("kill_at", [7, 23])
+def test_kill_9_then_rerun_gives_the_same_energy(tmp_path, kill_at):
+    common = ["+experiment=vqe", "ansatz=hea", "ansatz.layers=2", "trainer.steps=40", "checkpoint.every=5"]
+    reference = _run(tmp_path, *common, "checkpoint.dir=" + str(tmp_path / "ref-ck"), "hydra.run.dir=ref")
+    assert reference.returncode == 0, reference.stderr
+
+    victim = subprocess.Popen(_cmd(*common, "hydra.run.dir=a"), cwd=tmp_path, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    _wait_for_lines(tmp_path / "a" / "metrics.jsonl", kill_at, victim)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    resumed = _run(tmp_path, *common, "hydra.run.dir=b")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from step" in resumed.stderr + resumed.stdout
+    got, want = _result(tmp_path / "b"), _result(tmp_path / "ref")
+    assert abs(got["energy"] - want["energy"]) < 1e-6
+    # the new run directory holds every step from 0, not just those after the resume
+    steps = [json.loads(line)["step"] for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(40))
+
+
+def test_sigterm_saves_and_resumes(tmp_path):
+    common = ["+experiment=vqe", "ansatz=hea", "trainer.steps=400", "checkpoint.every=1000"]
+    proc = subprocess.Popen(_cmd(*common, "hydra.run.dir=a"), cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _wait_for_lines(tmp_path / "a" / "metrics.jsonl", 5, proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert "rerun the same command to continue" in err and "Traceback" not in err
+    resumed = _run(tmp_path, *common, "trainer.steps=10", "hydra.run.dir=b")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming from step" in resumed.stderr + resumed.stdout
+
+
+@pytest.mark.parametrize(
+    "override,needle",
+    [
+        ("trainer.steps=-3", "trainer.steps"),
+        ("optimizer.lr=abc", "optimizer.lr"),
+        ("checkpoint.every=0", "checkpoint.every"),
+        ("checkpoint.resume=sometimes", "checkpoint.resume"),
+        ("problem.bond_length=-1", "problem.bond_length"),
+        ("precision=quad", "precision"),
+        ("gradient=magic", "gradient"),
+        ("optimizer=nosuchopt", "optimizer"),
+        ("trainer.nosuchkey=1", "nosuchkey"),
+        ("problem=tfim", "ansatz=hea"),  # UCC needs a molecule: the message names the fix
+    ],
+)
+def test_bad_input_is_a_clear_error(tmp_path, override, needle):
+    proc = _run(tmp_path, "+experiment=vqe", override, "trainer.steps=2", "hydra.run.dir=run", timeout=120)
+    assert proc.returncode != 0
+    assert needle in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 3
+
+
+def test_missing_experiment_says_how_to_choose_one(tmp_path):
+    proc = _run(tmp_path, "hydra.run.dir=run", timeout=120)
+    assert proc.returncode != 0 and "+experiment=vqe" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_incompatible_checkpoint_is_refused_with_the_fix(tmp_path):
+    ck = "checkpoint.dir=" + str(tmp_path / "shared-ck")
+    first = _run(tmp_path, "+experiment=vqe", "trainer.steps=3", ck, "hydra.run.dir=a")
+    assert first.returncode == 0, first.stderr
+    other = _run(tmp_path, "+experiment=vqe", "trainer.steps=3", "optimizer.lr=0.05", ck, "hydra.run.dir=b")
+    assert other.returncode != 0
+    assert "different configuration" in other.stderr and "checkpoint.resume=never" in other.stderr
+    assert "Traceback" not in other.stderr
+    fresh = _run(tmp_path, "+experiment=vqe", "trainer.steps=3", "optimizer.lr=0.05", ck, "checkpoint.resume=never",
+                 "hydra.run.dir=c")
+    assert fresh.returncode == 0, fresh.stderr
