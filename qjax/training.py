@@ -146,7 +146,8 @@ def fit(
         return jobs_before + int(job_stats()["num_jobs"]) if job_stats else 0
 
     def meta(finished: bool, final_loss: float | None = None) -> dict:
-        return {"step": step, "config_hash": checkpoint.config_hash, "metrics": metrics, "finished": finished,
+        # a copy: the save is asynchronous and ``metrics`` keeps growing meanwhile
+        return {"step": step, "config_hash": checkpoint.config_hash, "metrics": list(metrics), "finished": finished,
                 "converged": converged, "final_loss": final_loss, "num_jobs": num_jobs()}
 
     calm_steps = 0

@@ -90,11 +90,14 @@ def test_kill_9_then_rerun_gives_the_same_energy(tmp_path, kill_at):
     victim = subprocess.Popen(_cmd(*common, "hydra.run.dir=a"), cwd=tmp_path, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     _wait_for_lines(tmp_path / "a" / "metrics.jsonl", kill_at, victim)
+    # Orbax commits a step by renaming its temporary folder to the bare step number
+    committed = sorted(int(p.name) for p in tmp_path.glob("checkpoints/*/*") if p.name.isdigit())
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     resumed = _run(tmp_path, *common, "hydra.run.dir=b")
     assert resumed.returncode == 0, resumed.stderr
-    assert "resuming from step" in resumed.stderr + resumed.stdout
+    if committed:  # a save still in flight at the kill may also have landed, so the resume is at least as late
+        assert "resuming from step" in resumed.stderr + resumed.stdout
     got, want = _result(tmp_path / "b"), _result(tmp_path / "ref")
     assert abs(got["energy"] - want["energy"]) < 1e-6
     # the new run directory holds every step from 0, not just those after the resume
