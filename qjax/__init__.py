@@ -20,12 +20,34 @@ from qjax.circuit import Angle, Circuit, Input, Operation, Param
 from qjax.errors import QjaxError
 from qjax.gates import GATES
 from qjax.observables import PauliSum
-from qjax.pennylane_interop import from_pennylane
 from qjax.problems import Problem
-from qjax.qiskit_interop import from_qasm, from_qiskit, to_qasm, to_qiskit
 from qjax.sim import Compiled, compile
 from qjax.tracking import Run, load_run
 from qjax.training import FitResult, fit
+
+# The converters pull in PennyLane / Qiskit (seconds to import): load them on first use.
+_LAZY = {
+    "from_pennylane": "qjax.pennylane_interop",
+    "from_qasm": "qjax.qiskit_interop",
+    "from_qiskit": "qjax.qiskit_interop",
+    "to_qasm": "qjax.qiskit_interop",
+    "to_qiskit": "qjax.qiskit_interop",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'qjax' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 try:
     __version__ = _version("qjax")

@@ -192,7 +192,7 @@ class WarmupCosineScheduleConfig(ScheduleConfig):
     """``optax.warmup_cosine_decay_schedule`` with ``peak_value = optimizer.lr``."""
 
     init_value: float = _opt(0.0, "a float ≥ 0", _ge(0))
-    warmup_steps: int = _opt(10, "an integer ≥ 0", _ge(0))
+    warmup_steps: Optional[int] = _opt(None, "null (= decay_steps // 10) or an integer ≥ 0", _or_null(_ge(0)), 10)
     decay_steps: Optional[int] = _opt(None, "null (= trainer.steps) or an integer ≥ 1", _or_null(_ge(1)), 100)
     end_value: float = _opt(0.0, "a float ≥ 0", _ge(0))
     exponent: float = _opt(1.0, "a float > 0", _gt(0))
@@ -441,6 +441,8 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     schedule = groups["schedule"]
     if getattr(schedule, "decay_steps", 0) is None:
         schedule = groups["schedule"] = dataclasses.replace(schedule, decay_steps=groups["trainer"].steps)
+    if getattr(schedule, "warmup_steps", 0) is None:
+        schedule = groups["schedule"] = dataclasses.replace(schedule, warmup_steps=schedule.decay_steps // 10)
     if isinstance(schedule, WarmupCosineScheduleConfig) and schedule.warmup_steps >= schedule.decay_steps:
         raise ConfigError(f"schedule.warmup_steps={schedule.warmup_steps} is invalid: must be < schedule.decay_steps "
                           f"({schedule.decay_steps}) (e.g. schedule.warmup_steps={schedule.decay_steps // 10})")

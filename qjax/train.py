@@ -52,6 +52,8 @@ def run(cfg: DictConfig) -> dict:
     from qjax.tracking import (MetricsWriter, circuit_summary, code_version, package_versions,
                                plot_convergence, write_json)
     from qjax.training import fit
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     started = time.perf_counter()
     run_dir = _run_dir()
@@ -90,12 +92,24 @@ def run(cfg: DictConfig) -> dict:
              len(problem.observable.terms), ckpt.dir)
 
     writer = MetricsWriter(run_dir / "metrics.jsonl")
+    # a live bar on a terminal only (disable=None); logs and pipes get the periodic log lines
+    progress = tqdm(total=rc.trainer.steps, desc=rc.experiment, unit="step", disable=None, leave=False,
+                    dynamic_ncols=True)
+
+    def on_metrics(rows: list[dict]) -> None:
+        writer(rows)
+        progress.update(len(rows))
+        if rows:
+            progress.set_postfix_str(f"{experiment.loss_name} {rows[-1]['loss']:.6f}", refresh=False)
+
     try:
-        outcome = fit(objective, experiment.initial_params, optimizer, steps=rc.trainer.steps, seed=rc.seed,
-                      checkpoint=ckpt, tol=rc.trainer.tol, patience=rc.trainer.patience,
-                      log_every=rc.trainer.log_every, loss_name=experiment.loss_name, on_metrics=writer,
-                      job_stats=backend.stats)
+        with logging_redirect_tqdm():  # log lines print above the bar instead of through it
+            outcome = fit(objective, experiment.initial_params, optimizer, steps=rc.trainer.steps, seed=rc.seed,
+                          checkpoint=ckpt, tol=rc.trainer.tol, patience=rc.trainer.patience,
+                          log_every=rc.trainer.log_every, loss_name=experiment.loss_name, on_metrics=on_metrics,
+                          job_stats=backend.stats)
     finally:
+        progress.close()
         writer.close()
 
     stats = backend.stats()
