@@ -52,8 +52,8 @@ def test_tfim_exact_energy_matches_dense_diagonalisation(n, J, h, periodic):
 
 
 def test_tfim_large_uses_sparse_diagonalisation():
-    # n=12: known closed form for the open critical chain is not simple; compare with
-    # the free-fermion solution E0 = -Σ_k ε_k / 2 computed from the BdG matrix.
+    # n=12 is past the dense path; the independent reference is the free-fermion
+    # (Jordan-Wigner + Bogoliubov) solution E0 = -Σ_{ε>0} ε / 2 of the BdG matrix.
     n, J, h = 12, 1.0, 1.0
     A = np.zeros((n, n))
     B = np.zeros((n, n))
