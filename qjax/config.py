@@ -8,23 +8,26 @@ rejects unknown keys, then each field's own range check runs. Every failure is a
 value, what is allowed and the fix, e.g.
 ``trainer.steps=-3 is invalid: must be an integer ≥ 1 (e.g. trainer.steps=100)``.
 
-Adding an option to a group is one dataclass with ``@register(group, name)``
-(and its YAML file under ``conf/<group>/``).
+The schemas themselves live in :mod:`qjax.schemas` (re-exported here).
 """
 
 import dataclasses
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Callable, ClassVar, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException, ValidationError
 
 from qjax.errors import ConfigError
+from qjax.schemas import (FIXED_GROUPS, Globals, GROUPS, SCHEMAS, AdamConfig, AdamWConfig, AnsatzConfig,
+                          BackendConfig, CheckpointConfig, CosineScheduleConfig, ExponentialScheduleConfig, H2Config,
+                          HEAConfig, MitigationConfig, OptimizerConfig, ProblemConfig, RMSPropConfig, RunConfig,
+                          ScheduleConfig, SGDConfig, TFIMConfig, TrainerConfig, UCCConfig, WarmupCosineScheduleConfig,
+                          register)
 
 __all__ = [
     "BackendConfig",
@@ -37,9 +40,6 @@ __all__ = [
     "validate", "config_hash", "default_checkpoint_dir", "to_container",
 ]
 
-GRADIENTS = ("auto", "backprop", "adjoint", "parameter_shift", "spsa")
-PRECISIONS = ("single", "double")
-
 #: Top-level sections owned by other modules (optional groups); kept as plain
 #: containers in :attr:`RunConfig.extras`, never part of the config hash.
 OPTIONAL_SECTIONS = ("logger", "hparams_search", "budget")
@@ -49,266 +49,6 @@ HASH_EXCLUDED = (
     "trainer.steps", "trainer.log_every", "checkpoint", "extras",
     "backend.timeout_s", "backend.retries", "backend.fallback", "backend.max_qubits",
 )
-
-#: group -> option name -> schema dataclass; filled by :func:`register`.
-SCHEMAS: dict[str, dict[str, type]] = {}
-
-
-def register(group: str, name: str) -> Callable[[type], type]:
-    """Class decorator: validate ``<group>`` configs whose ``name`` is ``name`` with this dataclass."""
-
-    def add(cls: type) -> type:
-        SCHEMAS.setdefault(group, {})[name] = cls
-        return cls
-
-    return add
-
-
-def _opt(default: Any, expected: str, ok: Optional[Callable[[Any], bool]] = None, example: Any = None) -> Any:
-    """A dataclass field that knows what it accepts: ``expected`` words it, ``ok`` checks the range."""
-    metadata = {"expected": expected, "ok": ok, "example": default if example is None else example}
-    return field(default=default, metadata=metadata)
-
-
-def _ge(lo: float) -> Callable[[Any], bool]:
-    return lambda v: v >= lo
-
-
-def _gt(lo: float) -> Callable[[Any], bool]:
-    return lambda v: v > lo
-
-
-def _unit(v: float) -> bool:
-    return 0 <= v < 1
-
-
-def _or_null(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    return lambda v: v is None or check(v)
-
-
-def _one_of(*choices: Any) -> Callable[[Any], bool]:
-    return lambda v: v in choices
-
-
-_BOOL = "true or false"
-
-
-# --- backend -----------------------------------------------------------------
-
-@register("backend", "simulator")
-@dataclass(frozen=True)
-class BackendConfig:
-    """JAX statevector simulator; other backends subclass this and add their keys."""
-
-    name: str
-    device: Optional[str] = _opt(None, "a device name or null", example="FakeManilaV2")
-    shots: Optional[int] = _opt(None, "null (exact) or an integer ≥ 1", _or_null(_ge(1)), example=1024)
-    seed_simulator: Optional[int] = _opt(None, "null or an integer ≥ 0", _or_null(_ge(0)), example=0)
-    max_qubits: int = _opt(26, "an integer ≥ 1", _ge(1))
-
-
-# --- optimizer: keys other than name/lr are optax.<name>'s keyword arguments ---
-
-@dataclass(frozen=True)
-class OptimizerConfig:
-    """An Optax optimiser: ``optax.<name>(learning_rate=<schedule of lr>, **other fields)``."""
-
-    name: str
-    lr: float = _opt(0.1, "a float > 0", _gt(0))
-
-
-@register("optimizer", "adam")
-@dataclass(frozen=True)
-class AdamConfig(OptimizerConfig):
-    b1: float = _opt(0.9, "a float in [0, 1)", _unit)
-    b2: float = _opt(0.999, "a float in [0, 1)", _unit)
-    eps: float = _opt(1e-8, "a float ≥ 0", _ge(0))
-    eps_root: float = _opt(0.0, "a float ≥ 0", _ge(0))
-    nesterov: bool = _opt(False, _BOOL)
-
-
-@register("optimizer", "adamw")
-@dataclass(frozen=True)
-class AdamWConfig(AdamConfig):
-    weight_decay: float = _opt(1e-4, "a float ≥ 0", _ge(0))
-
-
-@register("optimizer", "sgd")
-@dataclass(frozen=True)
-class SGDConfig(OptimizerConfig):
-    momentum: Optional[float] = _opt(None, "null or a float in [0, 1)", _or_null(_unit), example=0.9)
-    nesterov: bool = _opt(False, _BOOL)
-
-
-@register("optimizer", "rmsprop")
-@dataclass(frozen=True)
-class RMSPropConfig(OptimizerConfig):
-    lr: float = _opt(0.01, "a float > 0", _gt(0))
-    decay: float = _opt(0.9, "a float in [0, 1)", _unit)
-    eps: float = _opt(1e-8, "a float ≥ 0", _ge(0))
-    initial_scale: float = _opt(0.0, "a float ≥ 0", _ge(0))
-    eps_in_sqrt: bool = _opt(True, _BOOL)
-    centered: bool = _opt(False, _BOOL)
-    momentum: Optional[float] = _opt(None, "null or a float in [0, 1)", _or_null(_unit), example=0.9)
-    nesterov: bool = _opt(False, _BOOL)
-    bias_correction: bool = _opt(False, _BOOL)
-
-
-# --- schedule: wraps optimizer.lr as its initial/peak value ---------------------
-
-@register("schedule", "constant")
-@dataclass(frozen=True)
-class ScheduleConfig:
-    """A learning-rate schedule; ``constant`` keeps ``optimizer.lr``."""
-
-    name: str
-
-
-@register("schedule", "cosine")
-@dataclass(frozen=True)
-class CosineScheduleConfig(ScheduleConfig):
-    """``optax.cosine_decay_schedule``; ``decay_steps`` null becomes ``trainer.steps`` in :func:`validate`."""
-
-    decay_steps: Optional[int] = _opt(None, "null (= trainer.steps) or an integer ≥ 1", _or_null(_ge(1)), 100)
-    alpha: float = _opt(0.0, "a float in [0, 1]", lambda v: 0 <= v <= 1)
-    exponent: float = _opt(1.0, "a float > 0", _gt(0))
-
-
-@register("schedule", "exponential")
-@dataclass(frozen=True)
-class ExponentialScheduleConfig(ScheduleConfig):
-    """``optax.exponential_decay``: lr · decay_rate ** (step / transition_steps)."""
-
-    transition_steps: int = _opt(10, "an integer ≥ 1", _ge(1))
-    decay_rate: float = _opt(0.9, "a float > 0", _gt(0))
-    transition_begin: int = _opt(0, "an integer ≥ 0", _ge(0))
-    staircase: bool = _opt(False, _BOOL)
-    end_value: Optional[float] = _opt(None, "null or a float ≥ 0", _or_null(_ge(0)), example=0.001)
-
-
-@register("schedule", "warmup_cosine")
-@dataclass(frozen=True)
-class WarmupCosineScheduleConfig(ScheduleConfig):
-    """``optax.warmup_cosine_decay_schedule`` with ``peak_value = optimizer.lr``."""
-
-    init_value: float = _opt(0.0, "a float ≥ 0", _ge(0))
-    warmup_steps: Optional[int] = _opt(None, "null (= decay_steps // 10) or an integer ≥ 0", _or_null(_ge(0)), 10)
-    decay_steps: Optional[int] = _opt(None, "null (= trainer.steps) or an integer ≥ 1", _or_null(_ge(1)), 100)
-    end_value: float = _opt(0.0, "a float ≥ 0", _ge(0))
-    exponent: float = _opt(1.0, "a float > 0", _gt(0))
-
-
-# --- problem and ansatz -------------------------------------------------------
-
-@dataclass(frozen=True)
-class ProblemConfig:
-    """A problem to train on; ``molecular`` problems have electrons (UCC needs them)."""
-
-    name: str
-    molecular: ClassVar[bool] = False
-
-
-@register("problem", "h2")
-@dataclass(frozen=True)
-class H2Config(ProblemConfig):
-    molecular: ClassVar[bool] = True
-    bond_length: float = _opt(0.7414, "a float > 0 (ångström)", _gt(0))
-    basis: str = _opt("sto-3g", "one of sto-3g, 6-31g, 6-311g, cc-pvdz",
-                      _one_of("sto-3g", "6-31g", "6-311g", "cc-pvdz"))
-
-
-@register("problem", "tfim")
-@dataclass(frozen=True)
-class TFIMConfig(ProblemConfig):
-    n: int = _opt(6, "an integer ≥ 2", _ge(2))
-    J: float = _opt(1.0, "a float")
-    h: float = _opt(1.0, "a float")
-    periodic: bool = _opt(False, _BOOL)
-
-
-@dataclass(frozen=True)
-class AnsatzConfig:
-    """A circuit template."""
-
-    name: str
-
-
-@register("ansatz", "ucc")
-@dataclass(frozen=True)
-class UCCConfig(AnsatzConfig):
-    init: str = _opt("zeros", "zeros or random", _one_of("zeros", "random"))
-    init_scale: float = _opt(0.1, "a float ≥ 0", _ge(0))
-
-
-@register("ansatz", "hea")
-@dataclass(frozen=True)
-class HEAConfig(AnsatzConfig):
-    layers: int = _opt(2, "an integer ≥ 1", _ge(1))
-    rotations: tuple[str, ...] = _opt(("RY", "RZ"), "a non-empty list of RX, RY, RZ",
-                                      lambda v: len(v) > 0 and set(v) <= {"RX", "RY", "RZ"}, example="[RY,RZ]")
-    entangler: str = _opt("chain", "chain or ring", _one_of("chain", "ring"))
-    init: str = _opt("random", "random or zeros", _one_of("random", "zeros"))
-    init_scale: float = _opt(0.1, "a float ≥ 0", _ge(0))
-
-
-# --- mitigation, trainer, checkpoint ------------------------------------------
-
-@register("mitigation", "none")
-@dataclass(frozen=True)
-class MitigationConfig:
-    """No mitigation; techniques subclass this and register under their name."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class TrainerConfig:
-    steps: int = _opt(100, "an integer ≥ 1", _ge(1))
-    tol: float = _opt(0.0, "a float ≥ 0 (0 = no early stop)", _ge(0))
-    patience: int = _opt(5, "an integer ≥ 1", _ge(1))
-    log_every: int = _opt(10, "an integer ≥ 1", _ge(1))
-
-
-@dataclass(frozen=True)
-class CheckpointConfig:
-    """After :func:`validate`, ``dir`` and ``root`` are absolute paths, never null."""
-
-    dir: Optional[str] = _opt(None, "null (default dir) or a path", example="/abs/path/ck")
-    every: int = _opt(10, "an integer ≥ 1", _ge(1))
-    resume: str = _opt("auto", "one of auto, never, must", _one_of("auto", "never", "must"))
-    keep: int = _opt(3, "an integer ≥ 2", _ge(2))
-    root: Optional[str] = _opt(None, "null (<launch dir>/checkpoints) or a path", example="/abs/path")
-
-
-@dataclass(frozen=True)
-class _Globals:
-    experiment: Optional[str] = _opt(None, "the name of an experiment overlay", example="vqe")
-    seed: int = _opt(0, "an integer ≥ 0", _ge(0))
-    precision: str = _opt("single", "single or double", _one_of(*PRECISIONS))
-    gradient: str = _opt("auto", "one of " + ", ".join(GRADIENTS), _one_of(*GRADIENTS))
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """The validated configuration of one run (see DESIGN.md, "Config keys")."""
-
-    experiment: str
-    seed: int
-    precision: str
-    gradient: str
-    backend: BackendConfig
-    optimizer: OptimizerConfig
-    schedule: ScheduleConfig
-    problem: ProblemConfig
-    ansatz: AnsatzConfig
-    mitigation: MitigationConfig
-    trainer: TrainerConfig
-    checkpoint: CheckpointConfig
-    extras: Mapping[str, Any] = field(default_factory=dict, hash=False)
-
-
-_FIXED = {"trainer": TrainerConfig, "checkpoint": CheckpointConfig}
-_GROUPS = ("backend", "optimizer", "schedule", "problem", "ansatz", "mitigation", "trainer", "checkpoint")
 
 
 # --- validation ---------------------------------------------------------------
@@ -362,10 +102,10 @@ def _build(prefix: str, cls: type, raw: Any, label: str) -> Any:
 
 def _group(group: str, raw: Any) -> Any:
     """The schema instance for one group, chosen by its ``name`` unless the group has one schema."""
-    if group in _FIXED:
+    if group in FIXED_GROUPS:
         if raw is not None and not isinstance(raw, dict):
             raise ConfigError(f"{group}={_show(raw)} is invalid: must be a mapping of {group}.* keys")
-        return _build(f"{group}.", _FIXED[group], raw if raw is not None else {}, group)
+        return _build(f"{group}.", FIXED_GROUPS[group], raw if raw is not None else {}, group)
     options = SCHEMAS[group]
     known = ", ".join(sorted(options))
     if not isinstance(raw, dict):
@@ -419,16 +159,16 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     ``checkpoint.dir`` null → :func:`default_checkpoint_dir`; both made absolute.
     """
     raw = _resolve(cfg)
-    allowed = {f.name for f in dataclasses.fields(_Globals)} | set(_GROUPS) | set(OPTIONAL_SECTIONS)
+    allowed = {f.name for f in dataclasses.fields(Globals)} | set(GROUPS) | set(OPTIONAL_SECTIONS)
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{key} is not a known config key (known: {', '.join(sorted(allowed))}); remove it")
     groups = {}
-    for group in _GROUPS:
-        if group not in raw and group not in _FIXED:
+    for group in GROUPS:
+        if group not in raw and group not in FIXED_GROUPS:
             raise ConfigError(f"{group} is missing: select one with {group}=<{'|'.join(sorted(SCHEMAS[group]))}>")
         groups[group] = _group(group, raw.get(group))
-    top = _build("", _Globals, {k: raw[k] for k in raw if k not in groups and k not in OPTIONAL_SECTIONS}, "the config")
+    top = _build("", Globals, {k: raw[k] for k in raw if k not in groups and k not in OPTIONAL_SECTIONS}, "the config")
     known = _known_experiments()
     if top.experiment is None:
         raise ConfigError(f"no experiment selected; add +experiment={known[0] if known else 'vqe'}")

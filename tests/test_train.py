@@ -6,7 +6,6 @@ directory in a temporary folder, so the default checkpoint root
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys

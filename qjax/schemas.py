@@ -1,0 +1,288 @@
+"""The typed schema of qjax's Hydra config: one frozen dataclass per config option.
+
+Each group (``backend``, ``optimizer``, ...) maps an option ``name`` to the
+dataclass that describes its keys; :func:`register` adds one. Every field
+carries what it accepts (``expected``), a range check (``ok``) and an example
+value, which :mod:`qjax.config` turns into one-line error messages. Adding an
+option is one dataclass with ``@register(group, name)`` and its YAML file under
+``conf/<group>/``.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Mapping, Optional
+
+__all__ = [
+    "BackendConfig",
+    "OptimizerConfig", "AdamConfig", "AdamWConfig", "SGDConfig", "RMSPropConfig",
+    "ScheduleConfig", "CosineScheduleConfig", "ExponentialScheduleConfig", "WarmupCosineScheduleConfig",
+    "ProblemConfig", "H2Config", "TFIMConfig",
+    "AnsatzConfig", "UCCConfig", "HEAConfig",
+    "MitigationConfig", "TrainerConfig", "CheckpointConfig", "RunConfig",
+    "Globals", "GROUPS", "FIXED_GROUPS", "SCHEMAS", "register",
+]
+
+GRADIENTS = ("auto", "backprop", "adjoint", "parameter_shift", "spsa")
+PRECISIONS = ("single", "double")
+
+#: group -> option name -> schema dataclass; filled by :func:`register`.
+SCHEMAS: dict[str, dict[str, type]] = {}
+
+
+def register(group: str, name: str) -> Callable[[type], type]:
+    """Class decorator: validate ``<group>`` configs whose ``name`` is ``name`` with this dataclass."""
+
+    def add(cls: type) -> type:
+        SCHEMAS.setdefault(group, {})[name] = cls
+        return cls
+
+    return add
+
+
+def _opt(default: Any, expected: str, ok: Optional[Callable[[Any], bool]] = None, example: Any = None) -> Any:
+    """A dataclass field that knows what it accepts: ``expected`` words it, ``ok`` checks the range."""
+    metadata = {"expected": expected, "ok": ok, "example": default if example is None else example}
+    return field(default=default, metadata=metadata)
+
+
+def _ge(lo: float) -> Callable[[Any], bool]:
+    return lambda v: v >= lo
+
+
+def _gt(lo: float) -> Callable[[Any], bool]:
+    return lambda v: v > lo
+
+
+def _unit(v: float) -> bool:
+    return 0 <= v < 1
+
+
+def _or_null(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda v: v is None or check(v)
+
+
+def _one_of(*choices: Any) -> Callable[[Any], bool]:
+    return lambda v: v in choices
+
+
+_BOOL = "true or false"
+
+
+# --- backend -----------------------------------------------------------------
+
+@register("backend", "simulator")
+@dataclass(frozen=True)
+class BackendConfig:
+    """JAX statevector simulator; other backends subclass this and add their keys."""
+
+    name: str
+    device: Optional[str] = _opt(None, "a device name or null", example="FakeManilaV2")
+    shots: Optional[int] = _opt(None, "null (exact) or an integer ≥ 1", _or_null(_ge(1)), example=1024)
+    seed_simulator: Optional[int] = _opt(None, "null or an integer ≥ 0", _or_null(_ge(0)), example=0)
+    max_qubits: int = _opt(26, "an integer ≥ 1", _ge(1))
+
+
+# --- optimizer: keys other than name/lr are optax.<name>'s keyword arguments ---
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    """An Optax optimiser: ``optax.<name>(learning_rate=<schedule of lr>, **other fields)``."""
+
+    name: str
+    lr: float = _opt(0.1, "a float > 0", _gt(0))
+
+
+@register("optimizer", "adam")
+@dataclass(frozen=True)
+class AdamConfig(OptimizerConfig):
+    b1: float = _opt(0.9, "a float in [0, 1)", _unit)
+    b2: float = _opt(0.999, "a float in [0, 1)", _unit)
+    eps: float = _opt(1e-8, "a float ≥ 0", _ge(0))
+    eps_root: float = _opt(0.0, "a float ≥ 0", _ge(0))
+    nesterov: bool = _opt(False, _BOOL)
+
+
+@register("optimizer", "adamw")
+@dataclass(frozen=True)
+class AdamWConfig(AdamConfig):
+    weight_decay: float = _opt(1e-4, "a float ≥ 0", _ge(0))
+
+
+@register("optimizer", "sgd")
+@dataclass(frozen=True)
+class SGDConfig(OptimizerConfig):
+    momentum: Optional[float] = _opt(None, "null or a float in [0, 1)", _or_null(_unit), example=0.9)
+    nesterov: bool = _opt(False, _BOOL)
+
+
+@register("optimizer", "rmsprop")
+@dataclass(frozen=True)
+class RMSPropConfig(OptimizerConfig):
+    lr: float = _opt(0.01, "a float > 0", _gt(0))
+    decay: float = _opt(0.9, "a float in [0, 1)", _unit)
+    eps: float = _opt(1e-8, "a float ≥ 0", _ge(0))
+    initial_scale: float = _opt(0.0, "a float ≥ 0", _ge(0))
+    eps_in_sqrt: bool = _opt(True, _BOOL)
+    centered: bool = _opt(False, _BOOL)
+    momentum: Optional[float] = _opt(None, "null or a float in [0, 1)", _or_null(_unit), example=0.9)
+    nesterov: bool = _opt(False, _BOOL)
+    bias_correction: bool = _opt(False, _BOOL)
+
+
+# --- schedule: wraps optimizer.lr as its initial/peak value ---------------------
+
+@register("schedule", "constant")
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """A learning-rate schedule; ``constant`` keeps ``optimizer.lr``."""
+
+    name: str
+
+
+@register("schedule", "cosine")
+@dataclass(frozen=True)
+class CosineScheduleConfig(ScheduleConfig):
+    """``optax.cosine_decay_schedule``; ``decay_steps`` null becomes ``trainer.steps`` in :func:`validate`."""
+
+    decay_steps: Optional[int] = _opt(None, "null (= trainer.steps) or an integer ≥ 1", _or_null(_ge(1)), 100)
+    alpha: float = _opt(0.0, "a float in [0, 1]", lambda v: 0 <= v <= 1)
+    exponent: float = _opt(1.0, "a float > 0", _gt(0))
+
+
+@register("schedule", "exponential")
+@dataclass(frozen=True)
+class ExponentialScheduleConfig(ScheduleConfig):
+    """``optax.exponential_decay``: lr · decay_rate ** (step / transition_steps)."""
+
+    transition_steps: int = _opt(10, "an integer ≥ 1", _ge(1))
+    decay_rate: float = _opt(0.9, "a float > 0", _gt(0))
+    transition_begin: int = _opt(0, "an integer ≥ 0", _ge(0))
+    staircase: bool = _opt(False, _BOOL)
+    end_value: Optional[float] = _opt(None, "null or a float ≥ 0", _or_null(_ge(0)), example=0.001)
+
+
+@register("schedule", "warmup_cosine")
+@dataclass(frozen=True)
+class WarmupCosineScheduleConfig(ScheduleConfig):
+    """``optax.warmup_cosine_decay_schedule`` with ``peak_value = optimizer.lr``."""
+
+    init_value: float = _opt(0.0, "a float ≥ 0", _ge(0))
+    warmup_steps: Optional[int] = _opt(None, "null (= decay_steps // 10) or an integer ≥ 0", _or_null(_ge(0)), 10)
+    decay_steps: Optional[int] = _opt(None, "null (= trainer.steps) or an integer ≥ 1", _or_null(_ge(1)), 100)
+    end_value: float = _opt(0.0, "a float ≥ 0", _ge(0))
+    exponent: float = _opt(1.0, "a float > 0", _gt(0))
+
+
+# --- problem and ansatz -------------------------------------------------------
+
+@dataclass(frozen=True)
+class ProblemConfig:
+    """A problem to train on; ``molecular`` problems have electrons (UCC needs them)."""
+
+    name: str
+    molecular: ClassVar[bool] = False
+
+
+@register("problem", "h2")
+@dataclass(frozen=True)
+class H2Config(ProblemConfig):
+    molecular: ClassVar[bool] = True
+    bond_length: float = _opt(0.7414, "a float > 0 (ångström)", _gt(0))
+    basis: str = _opt("sto-3g", "one of sto-3g, 6-31g, 6-311g, cc-pvdz",
+                      _one_of("sto-3g", "6-31g", "6-311g", "cc-pvdz"))
+
+
+@register("problem", "tfim")
+@dataclass(frozen=True)
+class TFIMConfig(ProblemConfig):
+    n: int = _opt(6, "an integer ≥ 2", _ge(2))
+    J: float = _opt(1.0, "a float")
+    h: float = _opt(1.0, "a float")
+    periodic: bool = _opt(False, _BOOL)
+
+
+@dataclass(frozen=True)
+class AnsatzConfig:
+    """A circuit template."""
+
+    name: str
+
+
+@register("ansatz", "ucc")
+@dataclass(frozen=True)
+class UCCConfig(AnsatzConfig):
+    init: str = _opt("zeros", "zeros or random", _one_of("zeros", "random"))
+    init_scale: float = _opt(0.1, "a float ≥ 0", _ge(0))
+
+
+@register("ansatz", "hea")
+@dataclass(frozen=True)
+class HEAConfig(AnsatzConfig):
+    layers: int = _opt(2, "an integer ≥ 1", _ge(1))
+    rotations: tuple[str, ...] = _opt(("RY", "RZ"), "a non-empty list of RX, RY, RZ",
+                                      lambda v: len(v) > 0 and set(v) <= {"RX", "RY", "RZ"}, example="[RY,RZ]")
+    entangler: str = _opt("chain", "chain or ring", _one_of("chain", "ring"))
+    init: str = _opt("random", "random or zeros", _one_of("random", "zeros"))
+    init_scale: float = _opt(0.1, "a float ≥ 0", _ge(0))
+
+
+# --- mitigation, trainer, checkpoint ------------------------------------------
+
+@register("mitigation", "none")
+@dataclass(frozen=True)
+class MitigationConfig:
+    """No mitigation; techniques subclass this and register under their name."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    steps: int = _opt(100, "an integer ≥ 1", _ge(1))
+    tol: float = _opt(0.0, "a float ≥ 0 (0 = no early stop)", _ge(0))
+    patience: int = _opt(5, "an integer ≥ 1", _ge(1))
+    log_every: int = _opt(10, "an integer ≥ 1", _ge(1))
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    """After :func:`validate`, ``dir`` and ``root`` are absolute paths, never null."""
+
+    dir: Optional[str] = _opt(None, "null (default dir) or a path", example="/abs/path/ck")
+    every: int = _opt(10, "an integer ≥ 1", _ge(1))
+    resume: str = _opt("auto", "one of auto, never, must", _one_of("auto", "never", "must"))
+    keep: int = _opt(3, "an integer ≥ 2", _ge(2))
+    root: Optional[str] = _opt(None, "null (<launch dir>/checkpoints) or a path", example="/abs/path")
+
+
+@dataclass(frozen=True)
+class Globals:
+    """The top-level keys: ``experiment``, ``seed``, ``precision``, ``gradient``."""
+
+    experiment: Optional[str] = _opt(None, "the name of an experiment overlay", example="vqe")
+    seed: int = _opt(0, "an integer ≥ 0", _ge(0))
+    precision: str = _opt("single", "single or double", _one_of(*PRECISIONS))
+    gradient: str = _opt("auto", "one of " + ", ".join(GRADIENTS), _one_of(*GRADIENTS))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The validated configuration of one run (see DESIGN.md, "Config keys")."""
+
+    experiment: str
+    seed: int
+    precision: str
+    gradient: str
+    backend: BackendConfig
+    optimizer: OptimizerConfig
+    schedule: ScheduleConfig
+    problem: ProblemConfig
+    ansatz: AnsatzConfig
+    mitigation: MitigationConfig
+    trainer: TrainerConfig
+    checkpoint: CheckpointConfig
+    extras: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+
+#: Groups with one schema each (no ``name`` key).
+FIXED_GROUPS = {"trainer": TrainerConfig, "checkpoint": CheckpointConfig}
+GROUPS = ("backend", "optimizer", "schedule", "problem", "ansatz", "mitigation", "trainer", "checkpoint")
