@@ -165,3 +165,18 @@ def test_incompatible_checkpoint_is_refused_with_the_fix(tmp_path):
     fresh = _run(tmp_path, "+experiment=vqe", "trainer.steps=3", "optimizer.lr=0.05", ck, "checkpoint.resume=never",
                  "hydra.run.dir=c")
     assert fresh.returncode == 0, fresh.stderr
+
+
+def test_precision_double_computes_in_complex128(tmp_path):
+    # UCC starts at Hartree-Fock (|1100>), so step 0's energy is H's diagonal element there,
+    # read here from PennyLane's dense matrix in float64. complex64 would be off by ~1e-7.
+    import numpy as np
+    import pennylane as qml
+
+    proc = _run(tmp_path, "+experiment=vqe", "precision=double", "trainer.steps=2", "hydra.run.dir=run")
+    assert proc.returncode == 0, proc.stderr
+    first = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[0])
+    coords = np.array([0, 0, -0.3707, 0, 0, 0.3707])
+    ham, _ = qml.qchem.molecular_hamiltonian(qml.qchem.Molecule(["H", "H"], coords, unit="angstrom"))
+    hf_energy = qml.matrix(ham, wire_order=range(4))[0b1100, 0b1100].real
+    assert abs(first["energy"] - hf_energy) < 1e-12
