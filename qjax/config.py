@@ -8,7 +8,7 @@ rejects unknown keys, then each field's own range check runs. Every failure is a
 value, what is allowed and the fix, e.g.
 ``trainer.steps=-3 is invalid: must be an integer ≥ 1 (e.g. trainer.steps=100)``.
 
-The schemas themselves live in :mod:`qjax.schemas` (re-exported here).
+The schemas (one dataclass per option) live in :mod:`qjax.schemas`.
 """
 
 import dataclasses
@@ -23,22 +23,9 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException, ValidationError
 
 from qjax.errors import ConfigError
-from qjax.schemas import (FIXED_GROUPS, Globals, GROUPS, SCHEMAS, AdamConfig, AdamWConfig, AnsatzConfig,
-                          BackendConfig, CheckpointConfig, CosineScheduleConfig, ExponentialScheduleConfig, H2Config,
-                          HEAConfig, MitigationConfig, OptimizerConfig, ProblemConfig, RMSPropConfig, RunConfig,
-                          ScheduleConfig, SGDConfig, TFIMConfig, TrainerConfig, UCCConfig, WarmupCosineScheduleConfig,
-                          register)
+from qjax.schemas import FIXED_GROUPS, GROUPS, SCHEMAS, Globals, RunConfig, WarmupCosineScheduleConfig
 
-__all__ = [
-    "BackendConfig",
-    "OptimizerConfig", "AdamConfig", "AdamWConfig", "SGDConfig", "RMSPropConfig",
-    "ScheduleConfig", "CosineScheduleConfig", "ExponentialScheduleConfig", "WarmupCosineScheduleConfig",
-    "ProblemConfig", "H2Config", "TFIMConfig",
-    "AnsatzConfig", "UCCConfig", "HEAConfig",
-    "MitigationConfig", "TrainerConfig", "CheckpointConfig", "RunConfig",
-    "SCHEMAS", "OPTIONAL_SECTIONS", "HASH_EXCLUDED", "register",
-    "validate", "config_hash", "default_checkpoint_dir", "to_container",
-]
+__all__ = ["OPTIONAL_SECTIONS", "HASH_EXCLUDED", "validate", "config_hash", "default_checkpoint_dir", "to_container"]
 
 #: Top-level sections owned by other modules (optional groups); kept as plain
 #: containers in :attr:`RunConfig.extras`, never part of the config hash.

@@ -12,9 +12,9 @@ import pytest
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
-import qjax.config as qc
-from qjax.config import (AdamConfig, HEAConfig, RunConfig, config_hash, default_checkpoint_dir, to_container,
-                         validate)
+import qjax.schemas as qs
+from qjax.config import config_hash, default_checkpoint_dir, to_container, validate
+from qjax.schemas import AdamConfig, HEAConfig, RunConfig
 from qjax.errors import ConfigError
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -73,9 +73,9 @@ def test_every_config_file_composes_and_validates(hydra_ctx, group, option):
     assert isinstance(run, RunConfig)
     if group == "experiment":
         assert run.experiment == option
-    elif group in qc.SCHEMAS:
+    elif group in qs.SCHEMAS:
         assert getattr(run, group).name == option
-        assert isinstance(getattr(run, group), qc.SCHEMAS[group][option])
+        assert isinstance(getattr(run, group), qs.SCHEMAS[group][option])
 
 
 def test_vqe_defaults(hydra_ctx):
@@ -221,9 +221,9 @@ def test_to_container_drops_secrets_and_hydra(hydra_ctx):
 
 def test_registering_an_option_is_one_dataclass(hydra_ctx, monkeypatch):
     @dataclasses.dataclass(frozen=True)
-    class ZNE(qc.MitigationConfig):
+    class ZNE(qs.MitigationConfig):
         noise_factors: tuple[int, ...] = (1, 3, 5)
 
-    monkeypatch.setitem(qc.SCHEMAS["mitigation"], "zne", ZNE)
+    monkeypatch.setitem(qs.SCHEMAS["mitigation"], "zne", ZNE)
     run = validate(_compose("mitigation.name=zne", "+mitigation.noise_factors=[1,2]"))
     assert run.mitigation == ZNE(name="zne", noise_factors=(1, 2))
