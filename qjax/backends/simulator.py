@@ -29,7 +29,7 @@ class SimulatorBackend:
         if shots is not None:
             raise BackendError(
                 f"backend.shots={shots}: the simulator backend computes exact expectations; "
-                "set backend.shots=null (shot noise comes with backend=noisy_simulator or ibm_fake)"
+                "set backend.shots=null (this backend has no shot noise)"
             )
         self.max_qubits = int(max_qubits)
         self.dtype = dtype
