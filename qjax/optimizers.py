@@ -36,7 +36,8 @@ def build_schedule(lr: float, schedule: Mapping | Any, steps: int) -> optax.Sche
     """``lr`` itself (``constant``) or an Optax schedule peaking at ``lr``.
 
     The schedule's config keys other than ``name`` are the Optax factory's keyword
-    arguments; a null ``decay_steps`` means the whole run (``steps``).
+    arguments; a null ``decay_steps`` means the whole run (``steps``), a null
+    ``warmup_steps`` a tenth of ``decay_steps``.
     """
     opts = _fields(schedule)
     name = opts.pop("name", "constant")
@@ -47,6 +48,8 @@ def build_schedule(lr: float, schedule: Mapping | Any, steps: int) -> optax.Sche
     factory, lr_keyword = SCHEDULES[name]
     if "decay_steps" in opts and opts["decay_steps"] is None:
         opts["decay_steps"] = steps
+    if "warmup_steps" in opts and opts["warmup_steps"] is None:
+        opts["warmup_steps"] = opts["decay_steps"] // 10
     try:
         return factory(**{lr_keyword: lr}, **opts)
     except TypeError as exc:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+import qjax
+
 H2_EXACT = -1.1372702  # Ha, shared/REFERENCES.md (independent PennyLane diagonalisation)
 CHEMICAL_ACCURACY = 1.6e-3
 
@@ -51,6 +53,9 @@ def test_main_job_reaches_chemical_accuracy(tmp_path):
     assert Path(manifest["checkpoint_dir"]).is_absolute()
     assert Path(manifest["checkpoint_dir"]).parent == tmp_path / "checkpoints"
     assert (run / "convergence.png").stat().st_size > 0
+    loaded = qjax.load_run(run)  # the Python API reads back what the CLI wrote
+    assert loaded.result == result and loaded.metrics == metrics and loaded.config == manifest["config"]
+    assert loaded.final_params.shape == (3,) and loaded.config["problem"]["bond_length"] == 0.7414
     assert "energy" in proc.stdout and "within chemical accuracy" in proc.stdout
 
     # the same command again: the finished run is reported, not retrained
