@@ -113,8 +113,11 @@ def circuit_summary(circuit: Circuit) -> dict:
 
 
 def plot_convergence(metrics: list[dict], path: str | os.PathLike, *, exact: float | None = None,
-                     label: str = "loss", title: str = "") -> None:
-    """Save a PNG of the loss per step (and, with ``exact``, the error on a log scale)."""
+                     label: str = "loss", title: str = "", target: tuple[float, str] | None = None) -> None:
+    """Save a PNG of the loss per step (and, with ``exact``, the error on a log scale).
+
+    ``target``: an error level to mark on the error plot, as ``(value, legend label)``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -130,10 +133,11 @@ def plot_convergence(metrics: list[dict], path: str | os.PathLike, *, exact: flo
         ax.axhline(exact, color="k", ls="--", lw=1, label=f"exact {exact:.6f}")
         err = axes[0, 1]
         err.semilogy(steps, np.maximum(np.abs(loss - exact), 1e-12))
-        err.axhline(1.6e-3, color="r", ls=":", lw=1, label="chemical accuracy (1.6 mHa)")
+        if target is not None:
+            err.axhline(target[0], color="r", ls=":", lw=1, label=target[1])
+            err.legend()
         err.set_xlabel("step")
         err.set_ylabel(f"|{label} − exact|")
-        err.legend()
     ax.set_xlabel("step")
     ax.set_ylabel(label)
     ax.legend()
@@ -160,7 +164,8 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         result = json.loads((run_dir / "result.json").read_text())
         manifest = json.loads((run_dir / "manifest.json").read_text())
     except FileNotFoundError as exc:
-        raise QjaxError(f"{run_dir} is not a finished qjax run directory: {Path(exc.filename).name} is missing") from None
+        missing = Path(exc.filename).name
+        raise QjaxError(f"{run_dir} is not a finished qjax run directory: {missing} is missing") from None
     metrics_path = run_dir / "metrics.jsonl"
     metrics = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()] \
         if metrics_path.exists() else []

@@ -133,13 +133,16 @@ def run(cfg: DictConfig) -> dict:
     write_json(run_dir / "result.json", result)
     manifest["backend"] = backend.describe()
     write_json(run_dir / "manifest.json", manifest)
+    molecular = problem.electrons is not None  # energies in Hartree; spin models are in units of their couplings
+    unit = " Ha" if molecular else ""
     if outcome.metrics:
         plot_convergence(outcome.metrics, run_dir / "convergence.png", exact=problem.exact_energy,
-                         label=experiment.loss_name, title=f"{rc.experiment} {problem.name} on {rc.backend.name}")
-    accuracy = " (within chemical accuracy)" if abs(result["error"]) <= CHEMICAL_ACCURACY_HA else ""
+                         label=experiment.loss_name, title=f"{rc.experiment} {problem.name} on {rc.backend.name}",
+                         target=(CHEMICAL_ACCURACY_HA, "chemical accuracy (1.6 mHa)") if molecular else None)
+    accuracy = " (within chemical accuracy)" if molecular and abs(result["error"]) <= CHEMICAL_ACCURACY_HA else ""
     again = "already finished, not trained again; " if outcome.already_finished else ""
-    print(f"{rc.experiment} {problem.name}: energy {result['energy']:.7f} Ha, exact {problem.exact_energy:.7f} Ha, "
-          f"error {result['error']:.2e} Ha{accuracy}; {again}{outcome.steps} steps, "
+    print(f"{rc.experiment} {problem.name}: energy {result['energy']:.7f}{unit}, "
+          f"exact {problem.exact_energy:.7f}{unit}, error {result['error']:.2e}{unit}{accuracy}; {again}{outcome.steps} steps, "
           f"{result['wall_time_s']:.1f} s; results in {run_dir}", flush=True)
     return result
 
