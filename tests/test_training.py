@@ -54,6 +54,27 @@ def test_fit_matches_plain_optax_loop():
     assert out.loss == pytest.approx(float(_loss(ref_p)), rel=1e-6)
 
 
+def test_training_traces_once():
+    # a Python side effect runs only while JAX traces: one trace of the objective and
+    # of the optimiser update for all steps
+    traces = []
+
+    def counted(p):
+        traces.append(1)
+        return _loss(p)
+
+    adam = optax.adam(0.05)
+    updates = []
+
+    def counted_update(grads, state, params=None):
+        updates.append(1)
+        return adam.update(grads, state, params)
+
+    objective = Objective(jax.jit(_loss), jax.jit(jax.value_and_grad(counted)), jax.jit(jax.vmap(_loss)), 3)
+    fit(objective, jnp.zeros(3), optax.GradientTransformation(adam.init, counted_update), steps=25)
+    assert len(traces) == 1 and len(updates) == 1
+
+
 def test_wrong_initial_shape_is_refused():
     with pytest.raises(ParameterShapeError, match=r"\(3,\)"):
         fit(_objective(), jnp.zeros(4), optax.adam(0.1), steps=2)
