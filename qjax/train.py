@@ -32,6 +32,24 @@ def _run_dir() -> Path:
     return Path.cwd()
 
 
+def _enable_compilation_cache(jax) -> None:
+    """Keep XLA executables across runs, so a rerun (or a resume) skips compilation.
+
+    ``$QJAX_CACHE_DIR`` (default ``$XDG_CACHE_HOME/qjax`` or ``~/.cache/qjax``) holds
+    them under ``jax/``; an empty ``QJAX_CACHE_DIR`` turns the cache off. A cache
+    directory chosen through JAX's own ``JAX_COMPILATION_CACHE_DIR`` is left alone.
+    """
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return
+    root = os.environ.get("QJAX_CACHE_DIR")
+    if root is None:
+        root = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "qjax")
+    if not root:
+        return
+    jax.config.update("jax_compilation_cache_dir", os.path.join(root, "jax"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 def run(cfg: DictConfig) -> dict:
     """Train one configuration; returns the ``result.json`` dict."""
     from qjax.config import config_hash, default_checkpoint_dir, to_container, validate
@@ -41,6 +59,7 @@ def run(cfg: DictConfig) -> dict:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     import jax
 
+    _enable_compilation_cache(jax)
     if rc.precision == "double":
         jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp

@@ -6,6 +6,7 @@ directory in a temporary folder, so the default checkpoint root
 """
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -23,8 +24,9 @@ def _cmd(*overrides):
     return [sys.executable, "-m", "qjax.train", *overrides]
 
 
-def _run(cwd, *overrides, timeout=300):
-    return subprocess.run(_cmd(*overrides), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+def _run(cwd, *overrides, timeout=300, env=None):
+    return subprocess.run(_cmd(*overrides), cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=None if env is None else {**os.environ, **env})
 
 
 def _result(run_dir):
@@ -66,8 +68,11 @@ def test_main_job_reaches_chemical_accuracy(tmp_path):
 
 
 def test_bond_length_1_5(tmp_path):
-    proc = _run(tmp_path, "+experiment=vqe", "problem.bond_length=1.5", "hydra.run.dir=run")
+    cache = tmp_path / "cache"
+    proc = _run(tmp_path, "+experiment=vqe", "problem.bond_length=1.5", "hydra.run.dir=run",
+                env={"QJAX_CACHE_DIR": str(cache)})
     assert proc.returncode == 0, proc.stderr
+    assert any((cache / "jax").iterdir()), "the CLI keeps compiled XLA executables for the next run"
     result = _result(tmp_path / "run")
     assert result["exact_energy"] == pytest.approx(-0.9981494, abs=2e-7)
     assert abs(result["error"]) < CHEMICAL_ACCURACY
