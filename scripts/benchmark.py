@@ -1,0 +1,399 @@
+"""Benchmark one VQE training step of qjax against PennyLane and Qiskit Aer.
+
+Workload W1: the hardware-efficient ansatz ``qjax.templates.hardware_efficient(n, 4,
+("RY", "RZ"), "chain")`` (P = 8n parameters) and the open transverse-field Ising chain
+``H = Σ Z_i Z_{i+1} + 0.5 Σ X_i``, complex64 throughout. The timed thing is one call of
+``value_and_grad`` of the energy (a training step) after warm-up, median of
+``--repeats``; the first call (build + trace + compile + run) is timed separately.
+Aer computes the energy only ("forward only"); it has no gradient to time.
+
+Growth of a step is assumed ×16 per 2 qubits (×4 per qubit) when deciding whether a
+system fits ``--max-seconds`` at the next size. That is deliberately pessimistic: the
+state doubles per qubit, but the gate count also grows and the state falls out of
+cache between n = 16 and 20 (PennyLane's step grows ×25 there), and under-predicting
+would let one system eat minutes. The first call is extrapolated as its compile part
+(first call − step) × (n'/n)² (compile work grows with the number of gates, ∝ n,
+and XLA's passes are superlinear in it) plus the extrapolated step. A size is skipped
+when the extrapolated first call or the extrapolated step exceeds the cap; the growth
+factor is pessimistic enough that the repeats stay within it in practice.
+
+Agreement: every system is compared with a complex128 oracle (lightning.qubit,
+adjoint, double precision). Tolerance = 1e-4 × Σ|c_k| for energies and gradient
+entries: complex64 carries ~6e-8 relative rounding per gate and per summand, ~12n
+gates and 2**n summands at n = 20 give errors up to ~1e-5..1e-4 of the observable's
+scale, and Σ|c_k| bounds both |E| and |∂E/∂θ| (E itself can be near zero, so a
+tolerance relative to E would be meaningless). qjax's gradient is also compared
+directly with lightning's complex64 gradient with the same tolerance.
+
+Memory-bandwidth floor per n: S = 8·2**n bytes (complex64 state); every pass reads
+and writes it (2S). A gradient step is ≥ 3 sweeps (forward, then reverse over the
+bra and the ket). "gate-by-gate" = 3 · G · 2S / B with G = 4·(3n−1) gates, the floor
+for any simulator that streams the state once per gate; "fused" = 3 · (4 + 1) · 2S / B,
+one pass per layer plus one for ⟨H⟩, the floor for a simulator that fuses a whole
+layer into one pass. B is measured with numpy copies of a state-sized array, so it is
+cache bandwidth where the state fits in cache.
+
+Workload "batched": n = ``--batch-qubits``, ``--batch`` parameter sets, ``jax.vmap`` of
+value_and_grad, qjax vs default.qubit (jax, jit, vmap); reported as evaluations/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+import warnings
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pennylane as qml
+from pennylane import numpy as pnp
+from qiskit_aer import AerSimulator
+
+import qjax
+
+LAYERS = 4
+SYSTEMS = ("qjax-backprop", "qjax-adjoint", "default.qubit", "lightning", "aer")
+STEP_GROWTH_PER_QUBIT = 4.0  # ×16 per 2 qubits, see the module docstring
+RTOL = 1e-4
+
+
+def tfim(n: int) -> qjax.PauliSum:
+    """H = Σ_i Z_i Z_{i+1} + 0.5 Σ_i X_i on an open chain of ``n`` wires."""
+    return qjax.PauliSum(
+        [(1.0, {i: "Z", i + 1: "Z"}) for i in range(n - 1)] + [(0.5, {i: "X"}) for i in range(n)], num_wires=n
+    )
+
+
+def norm_bound(n: int) -> float:
+    """Σ|c_k| of :func:`tfim`: bounds |E| and |∂E/∂θ|, the scale of the tolerances."""
+    return float(sum(abs(c) for c, _ in tfim(n).terms))
+
+
+def ansatz(n: int) -> qjax.Circuit:
+    """The qjax circuit of W1: P = 2·LAYERS·n parameters."""
+    return qjax.templates.hardware_efficient(n, LAYERS, rotations=("RY", "RZ"), entangler="chain")
+
+
+def pennylane_energy(params, n: int, hamiltonian):
+    """W1 as a PennyLane quantum function, gate by gate in the template's order:
+    rotation r of layer l on wire w uses ``params[(2l + r)·n + w]``; ``params: (8n,)``."""
+    k = 0
+    for _ in range(LAYERS):
+        for gate in (qml.RY, qml.RZ):
+            for w in range(n):
+                gate(params[k], wires=w)
+                k += 1
+        for w in range(n - 1):
+            qml.CNOT(wires=[w, w + 1])
+    return qml.expval(hamiltonian)
+
+
+def pennylane_qnode(n: int, device, **options):
+    """W1's energy as a QNode on ``device``; the Hamiltonian is built once, outside the step."""
+    hamiltonian = tfim(n).to_pennylane()
+    return qml.QNode(lambda p: pennylane_energy(p, n, hamiltonian), device, **options)
+
+
+def jax_step(energy):
+    """``params (P,) float32 -> (energy, grad (P,))`` from jit of value_and_grad of ``energy``."""
+    value_and_grad = jax.jit(jax.value_and_grad(energy))
+
+    def step(params):
+        value, grad = value_and_grad(jnp.asarray(params))
+        return float(value), np.asarray(grad)  # both wait for the result
+
+    return step
+
+
+def build_qjax(n: int, gradient: str):
+    """A step of qjax.compile(..., gradient=gradient).expval."""
+    return jax_step(qjax.compile(ansatz(n), tfim(n), gradient=gradient).expval)
+
+
+def build_default_qubit(n: int):
+    """A step on PennyLane default.qubit, interface jax, jit-ed, backprop."""
+    return jax_step(pennylane_qnode(n, qml.device("default.qubit", wires=n), interface="jax", diff_method="backprop"))
+
+
+def build_lightning(n: int, dtype=np.complex64):
+    """A step on PennyLane lightning.qubit, adjoint, autograd interface; ``dtype`` is
+    the state's (complex128 for the agreement oracle)."""
+    device = qml.device("lightning.qubit", wires=n, c_dtype=dtype)
+    grad = qml.grad(pennylane_qnode(n, device, interface="autograd", diff_method="adjoint"))
+
+    def step(params):
+        g = grad(pnp.array(np.asarray(params, np.float64), requires_grad=True))
+        return float(grad.forward), np.asarray(g)  # qml.grad keeps the forward value
+
+    return step
+
+
+def build_aer(n: int):
+    """A forward-only step on Qiskit Aer's statevector simulator (exact ⟨H⟩, single precision).
+
+    ``save_expectation_value`` rather than ``qiskit_aer.primitives.EstimatorV2``: same
+    value, but the estimator's per-call overhead doubled the time at n = 12.
+    """
+    circuit = qjax.to_qiskit(ansatz(n))
+    circuit.save_expectation_value(tfim(n).to_qiskit(n), range(n))
+    simulator = AerSimulator(method="statevector", precision="single")
+
+    def step(params):
+        bound = circuit.assign_parameters(np.asarray(params, np.float64))  # θ[0..P-1] in order
+        return float(simulator.run(bound).result().data()["expectation_value"]), None
+
+    return step
+
+
+BUILDERS = {
+    "qjax-backprop": lambda n: build_qjax(n, "backprop"),
+    "qjax-adjoint": lambda n: build_qjax(n, "adjoint"),
+    "default.qubit": build_default_qubit,
+    "lightning": build_lightning,
+    "aer": build_aer,
+}
+
+
+def measure(build, n: int, params, repeats: int) -> dict:
+    """Time the first call (build included) and the median of ``repeats`` warm calls."""
+    start = time.perf_counter()
+    step = build(n)
+    energy, grad = step(params)
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step(params)
+        times.append(time.perf_counter() - start)
+    return {"status": "ok", "first_s": first, "step_s": statistics.median(times), "steps_s": times,
+            "energy": energy, "grad": None if grad is None else grad.tolist()}
+
+
+def skip_reason(previous: dict | None, n: int, cap: float) -> str | None:
+    """Why a system whose last measured size was ``previous`` should skip size ``n``, or None."""
+    if previous is None:
+        return None
+    n0 = previous["n"]
+    step = previous["step_s"] * STEP_GROWTH_PER_QUBIT ** (n - n0)
+    first = max(previous["first_s"] - previous["step_s"], 0.0) * (n / n0) ** 2 + step
+    if max(first, step) <= cap:
+        return None
+    what, value = ("first call", first) if first > cap else ("step", step)
+    return f"skipped (est. {what} {fmt(value)} > {cap:g} s from n={n0})"
+
+
+def bandwidth(n: int, seconds: float = 0.2) -> float:
+    """Bytes/s of numpy copies of a ``(2**n,) complex64`` array (read + write counted)."""
+    src = np.ones(2**n, np.complex64)
+    dst = np.empty_like(src)
+    loops, best = max(1, 2**24 // src.size), math.inf
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        for _ in range(loops):
+            np.copyto(dst, src)
+        best = min(best, (time.perf_counter() - start) / loops)
+    return 2 * src.nbytes / best
+
+
+def floor(n: int) -> dict:
+    """Memory-bandwidth floor of one gradient step at ``n`` qubits (module docstring)."""
+    state, rate = 8 * 2**n, bandwidth(n)
+    gates = LAYERS * (3 * n - 1)
+    return {"bandwidth_GBps": rate / 1e9, "fused_s": 3 * (LAYERS + 1) * 2 * state / rate,
+            "gate_by_gate_s": 3 * gates * 2 * state / rate}
+
+
+def batched(n: int, batch: int, repeats: int, systems) -> dict:
+    """Evaluations/s of ``jax.jit(jax.vmap(value_and_grad))`` over ``(batch, P)`` parameters."""
+    params = jnp.asarray(np.random.default_rng(1).uniform(0, 2 * np.pi, (batch, 2 * LAYERS * n)), jnp.float32)
+    functions = {f"qjax-{g}": qjax.compile(ansatz(n), tfim(n), gradient=g).expval for g in ("backprop", "adjoint")}
+    functions["default.qubit"] = pennylane_qnode(n, qml.device("default.qubit", wires=n), interface="jax")
+    out = {}
+    for name, f in functions.items():
+        if name not in systems:
+            continue
+        start = time.perf_counter()
+        fn = jax.jit(jax.vmap(jax.value_and_grad(f)))
+        energies = np.asarray(jax.block_until_ready(fn(params))[0])
+        first, times = time.perf_counter() - start, []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            jax.block_until_ready(fn(params))
+            times.append(time.perf_counter() - start)
+        out[name] = {"evals_per_s": batch / statistics.median(times), "first_s": first, "energies": energies.tolist()}
+    return out
+
+
+def machine() -> dict:
+    """CPU model, core count and package versions."""
+    model = "unknown"
+    if Path("/proc/cpuinfo").exists():
+        lines = [ln for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")]
+        model = lines[0].split(":", 1)[1].strip() if lines else model
+    packages = {}
+    for name in ("qjax", "jax", "jaxlib", "numpy", "pennylane", "pennylane_lightning", "qiskit", "qiskit-aer"):
+        try:
+            packages[name] = version(name)
+        except PackageNotFoundError:
+            packages[name] = None
+    return {"cpu": model, "cores": os.cpu_count(), "python": sys.version.split()[0], "packages": packages}
+
+
+def fmt(seconds: float | None) -> str:
+    """Seconds as a short human string (µs, ms or s)."""
+    if seconds is None:
+        return "—"
+    return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
+
+
+def agreement(results: dict, reference: dict, scale: float) -> list[str]:
+    """FAIL lines for systems at one size whose energy or gradient is off the oracle's, or
+    qjax's gradient off lightning's, by more than ``RTOL × scale``."""
+    tol, fails = RTOL * scale, []
+    for name, r in results.items():
+        if r["status"] != "ok":
+            continue
+        r["energy_err"] = abs(r["energy"] - reference["energy"])
+        r["grad_err"] = None if r["grad"] is None else float(np.max(np.abs(np.subtract(r["grad"], reference["grad"]))))
+        if r["energy_err"] > tol or (r["grad_err"] or 0.0) > tol:
+            fails.append(f"FAIL n={reference['n']} {name}: energy err {r['energy_err']:.2e}, "
+                         f"grad err {r['grad_err']} vs complex128 oracle (tol {tol:.2e})")
+    light = results.get("lightning", {})
+    for name in ("qjax-backprop", "qjax-adjoint"):
+        r = results.get(name, {})
+        if r.get("status") == "ok" and light.get("status") == "ok":
+            r["grad_vs_lightning"] = float(np.max(np.abs(np.subtract(r["grad"], light["grad"]))))
+            if r["grad_vs_lightning"] > tol:
+                fails.append(f"FAIL n={reference['n']} {name}: gradient differs from lightning's by "
+                             f"{r['grad_vs_lightning']:.2e} (tol {tol:.2e})")
+    return fails
+
+
+def table(report: dict) -> str:
+    """The Markdown table: rows = systems; per n: step, first call, step / qjax's best step."""
+    sizes = report["qubits"]
+    head = "| system | " + " | ".join(f"n={n} step | n={n} first call | n={n} ×qjax" for n in sizes) + " |"
+    rows = [head, "|---" * (1 + 3 * len(sizes)) + "|"]
+    for name in report["systems"]:
+        cells = []
+        for n in sizes:
+            r = report["results"][str(n)][name]
+            best = min((report["results"][str(n)][q]["step_s"] for q in ("qjax-backprop", "qjax-adjoint")
+                        if report["results"][str(n)].get(q, {}).get("status") == "ok"), default=None)
+            if r["status"] != "ok":
+                cells += [r["status"], "", ""]
+            else:
+                cells += [fmt(r["step_s"]), fmt(r["first_s"]), f"{r['step_s'] / best:.2f}" if best else "—"]
+        label = name + (" (forward only)" if name == "aer" else "")
+        rows.append(f"| {label} | " + " | ".join(cells) + " |")
+    floors = [report["floor"][str(n)] for n in sizes]
+    cells = [c for f in floors for c in (f"{fmt(f['fused_s'])} / {fmt(f['gate_by_gate_s'])}", "", "")]
+    rows.append("| bandwidth floor, fused / gate-by-gate | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def plot(report: dict, path: Path) -> None:
+    """Step time vs qubits, log scale, one line per system plus the bandwidth floor."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name in report["systems"]:
+        points = [(n, report["results"][str(n)][name]["step_s"]) for n in report["qubits"]
+                  if report["results"][str(n)][name]["status"] == "ok"]
+        if points:
+            ax.plot(*zip(*points), marker="o", label=name + (" (forward)" if name == "aer" else ""))
+    ax.plot(report["qubits"], [report["floor"][str(n)]["gate_by_gate_s"] for n in report["qubits"]],
+            "k--", label="floor, gate-by-gate")
+    ax.set(xlabel="qubits", ylabel="step time (s)", yscale="log", title="VQE value_and_grad, complex64")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def run(args) -> int:
+    """Run every system at every size, print and write the report; 1 when a check fails."""
+    if jax.config.jax_enable_x64:
+        raise SystemExit("jax_enable_x64 is on; this benchmark is complex64 only — unset JAX_ENABLE_X64")
+    jax.config.update("jax_enable_compilation_cache", False)  # a cache hit would fake the first-call time
+    # default.qubit asks for complex128 and JAX gives complex64, as intended here
+    warnings.filterwarnings("ignore", message="Explicitly requested dtype complex128")
+    report = {"machine": machine(), **{k: getattr(args, k) for k in ("qubits", "systems", "repeats", "max_seconds")},
+              "results": {}, "floor": {}, "fails": []}
+    last: dict[str, dict] = {}
+    for n in args.qubits:
+        params = np.random.default_rng(n).uniform(0, 2 * np.pi, 2 * LAYERS * n).astype(np.float32)
+        energy, grad = build_lightning(n, np.complex128)(params)
+        reference = {"n": n, "energy": energy, "grad": grad.tolist()}
+        report["floor"][str(n)] = floor(n)
+        results = {}
+        for name in args.systems:
+            reason = skip_reason(last.get(name), n, args.max_seconds)
+            if reason:
+                results[name] = {"status": reason}
+            else:
+                try:
+                    results[name] = last[name] = {"n": n, **measure(BUILDERS[name], n, params, args.repeats)}
+                except Exception as err:  # noqa: BLE001 -- a broken system is a result to report, not a crash
+                    results[name] = {"status": f"error: {type(err).__name__}: {err}"[:200]}
+                    report["fails"].append(f"FAIL n={n} {name}: {results[name]['status']}")
+            r = results[name]
+            done = f"{fmt(r['step_s'])} step, {fmt(r['first_s'])} first call" if "step_s" in r else r["status"]
+            print(f"n={n:2d} {name:14s} {done}", file=sys.stderr, flush=True)  # progress; stdout is the report
+        report["fails"] += agreement(results, reference, scale=norm_bound(n))
+        report["results"][str(n)] = {**results, "reference": reference}
+    if args.batch:
+        report["batched"] = {"n": args.batch_qubits, "batch": args.batch,
+                             **batched(args.batch_qubits, args.batch, args.repeats, args.systems)}
+        energies = [v["energies"] for v in report["batched"].values() if isinstance(v, dict)]
+        if energies and np.max(np.ptp(np.array(energies), axis=0)) > RTOL * norm_bound(args.batch_qubits):
+            report["fails"].append("FAIL batched: energies of the systems disagree")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmark.json").write_text(json.dumps(report, indent=1))
+    plot(report, out / "benchmark.png")
+    m = report["machine"]
+    print(f"Machine: {m['cpu']}, {m['cores']} cores; " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()))
+    print(f"W1 VQE value_and_grad, complex64, median of {args.repeats}; first call = build + trace + compile + run; "
+          f"cap {args.max_seconds:g} s per system per size, step extrapolated ×16 per 2 qubits\n")
+    print(table(report))
+    print("\nBandwidth (numpy copy of the state): "
+          + ", ".join(f"n={n} {report['floor'][str(n)]['bandwidth_GBps']:.3g} GB/s" for n in args.qubits))
+    if args.batch:
+        b = report["batched"]
+        print(f"Batched n={b['n']}, {b['batch']} parameter sets, vmap(value_and_grad): "
+              + ", ".join(f"{k} {v['evals_per_s']:.0f} evals/s" for k, v in b.items() if isinstance(v, dict)))
+    print("\n".join(report["fails"]) or f"OK: all energies and gradients within {RTOL:g} × Σ|c| of the complex128 oracle")
+    print(f"Wrote {out / 'benchmark.json'} and {out / 'benchmark.png'}")
+    return 1 if report["fails"] else 0
+
+
+def main(argv=None) -> int:
+    """Parse the command line and run the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--qubits", type=int, nargs="+", default=[12, 16, 20])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="cap per system per size")
+    parser.add_argument("--systems", nargs="+", choices=SYSTEMS, default=list(SYSTEMS))
+    parser.add_argument("--batch", type=int, default=256, help="parameter sets in the batched workload (0 = off)")
+    parser.add_argument("--batch-qubits", type=int, default=10)
+    parser.add_argument("--out", default="outputs/benchmark")
+    args = parser.parse_args(argv)
+    args.qubits = sorted(set(args.qubits))
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
