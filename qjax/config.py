@@ -165,11 +165,7 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     if groups["ansatz"].name == "ucc" and not groups["problem"].molecular:
         raise ConfigError(f"ansatz=ucc needs a molecular problem, not problem={groups['problem'].name}; "
                           "use ansatz=hea (or problem=h2)")
-    schedule = groups["schedule"]
-    if getattr(schedule, "decay_steps", 0) is None:
-        schedule = groups["schedule"] = dataclasses.replace(schedule, decay_steps=groups["trainer"].steps)
-    if getattr(schedule, "warmup_steps", 0) is None:
-        schedule = groups["schedule"] = dataclasses.replace(schedule, warmup_steps=schedule.decay_steps // 10)
+    schedule = groups["schedule"] = groups["schedule"].for_run(groups["trainer"].steps)
     if isinstance(schedule, WarmupCosineScheduleConfig) and schedule.warmup_steps >= schedule.decay_steps:
         raise ConfigError(f"schedule.warmup_steps={schedule.warmup_steps} is invalid: must be < schedule.decay_steps "
                           f"({schedule.decay_steps}) (e.g. schedule.warmup_steps={schedule.decay_steps // 10})")

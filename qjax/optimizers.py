@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import optax
 
 from qjax.errors import ConfigError
+from qjax.schemas import SCHEMAS
 
 __all__ = ["build_schedule", "build_optimizer"]
 
@@ -36,21 +37,18 @@ def build_schedule(lr: float, schedule: Mapping | Any, steps: int) -> optax.Sche
     """``lr`` itself (``constant``) or an Optax schedule peaking at ``lr``.
 
     The schedule's config keys other than ``name`` are the Optax factory's keyword
-    arguments; a null ``decay_steps`` means the whole run (``steps``), a null
-    ``warmup_steps`` a tenth of ``decay_steps``.
+    arguments, with null run lengths filled by :meth:`ScheduleConfig.for_run`.
     """
     opts = _fields(schedule)
-    name = opts.pop("name", "constant")
+    name = opts.get("name", "constant")
     if name == "constant":
         return lr
     if name not in SCHEDULES:
         raise ConfigError(f"schedule={name} is unknown; choose constant, {', '.join(SCHEDULES)}")
     factory, lr_keyword = SCHEDULES[name]
-    if "decay_steps" in opts and opts["decay_steps"] is None:
-        opts["decay_steps"] = steps
-    if "warmup_steps" in opts and opts["warmup_steps"] is None:
-        opts["warmup_steps"] = opts["decay_steps"] // 10
     try:
+        opts = _fields(SCHEMAS["schedule"][name](**opts).for_run(steps))
+        opts.pop("name")
         return factory(**{lr_keyword: lr}, **opts)
     except TypeError as exc:
         raise ConfigError(f"schedule={name}: {exc}; check the schedule.* keys") from None

@@ -8,6 +8,7 @@ option is one dataclass with ``@register(group, name)`` and its YAML file under
 ``conf/<group>/``.
 """
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Optional
 
@@ -137,11 +138,24 @@ class ScheduleConfig:
 
     name: str
 
+    def for_run(self, steps: int) -> "ScheduleConfig":
+        """This schedule with its run-length defaults filled in for a ``steps``-step run.
+
+        A null ``decay_steps`` is the whole run; a null ``warmup_steps`` a tenth of
+        ``decay_steps``.
+        """
+        out = self
+        if getattr(out, "decay_steps", 0) is None:
+            out = dataclasses.replace(out, decay_steps=steps)
+        if getattr(out, "warmup_steps", 0) is None:
+            out = dataclasses.replace(out, warmup_steps=out.decay_steps // 10)
+        return out
+
 
 @register("schedule", "cosine")
 @dataclass(frozen=True)
 class CosineScheduleConfig(ScheduleConfig):
-    """``optax.cosine_decay_schedule``; ``decay_steps`` null becomes ``trainer.steps`` in :func:`validate`."""
+    """``optax.cosine_decay_schedule``; ``decay_steps`` null becomes ``trainer.steps`` (:meth:`for_run`)."""
 
     decay_steps: Optional[int] = _opt(None, "null (= trainer.steps) or an integer ≥ 1", _or_null(_ge(1)), 100)
     alpha: float = _opt(0.0, "a float in [0, 1]", lambda v: 0 <= v <= 1)
