@@ -17,10 +17,7 @@ from qjax.config import config_hash, default_checkpoint_dir, to_container, valid
 from qjax.schemas import AdamConfig, HEAConfig, RunConfig
 from qjax.errors import ConfigError
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
-
-# Options that cannot run with the defaults alone, and what they need beside them.
-COMPANIONS = {("problem", "tfim"): ["ansatz=hea"]}
+from config_files import CONF, config_files, overrides_for
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +28,6 @@ def hydra_ctx():
 
 def _compose(*overrides: str):
     return compose(config_name="config", overrides=["+experiment=vqe", *overrides])
-
-
-def _config_files() -> list[tuple[str, str]]:
-    """(group, option) for every YAML file of a group under conf/, found on disk."""
-    files = sorted(CONF.glob("*/*.yaml"))
-    assert files, f"no config files under {CONF}"
-    return [(p.parent.name, p.stem) for p in files]
 
 
 def test_conf_is_a_package_with_every_group_dir():
@@ -62,13 +52,9 @@ def test_defaults_compose_and_require_an_experiment(hydra_ctx):
         validate(cfg)
 
 
-@pytest.mark.parametrize("group,option", _config_files())
+@pytest.mark.parametrize("group,option", config_files())
 def test_every_config_file_composes_and_validates(hydra_ctx, group, option):
-    if group == "experiment":
-        overrides = [f"+experiment={option}"]
-    else:
-        overrides = ["+experiment=vqe", f"{group}={option}", *COMPANIONS.get((group, option), [])]
-    cfg = compose(config_name="config", overrides=overrides)
+    cfg = compose(config_name="config", overrides=overrides_for(group, option))
     run = validate(cfg)
     assert isinstance(run, RunConfig)
     if group == "experiment":

@@ -4,29 +4,15 @@ run directory holds what DESIGN's result schema promises."""
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_module
 
+from config_files import config_files, overrides_for
+
 from qjax.train import run
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
-COMPANIONS = {("problem", "tfim"): ["ansatz=hea"]}  # tfim has no electrons, so UCC cannot apply
-
-
-def _cases():
-    cases = []
-    for path in sorted(CONF.glob("*/*.yaml")):
-        group, option = path.parent.name, path.stem
-        if group == "experiment":
-            cases.append([f"+experiment={option}"])
-        else:
-            cases.append(["+experiment=vqe", f"{group}={option}", *COMPANIONS.get((group, option), [])])
-    return cases
-
-
-@pytest.mark.parametrize("overrides", _cases(), ids=lambda o: " ".join(o))
+@pytest.mark.parametrize("overrides", [overrides_for(*gc) for gc in config_files()], ids=" ".join)
 def test_each_config_trains_two_steps(tmp_path, monkeypatch, overrides):
     monkeypatch.chdir(tmp_path)  # run dir and default checkpoint root are the cwd outside a Hydra app
     with initialize_config_module(config_module="qjax.conf", version_base="1.3"):
