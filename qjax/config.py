@@ -29,12 +29,13 @@ __all__ = ["OPTIONAL_SECTIONS", "HASH_EXCLUDED", "validate", "config_hash", "def
 
 #: Top-level sections owned by other modules (optional groups); kept as plain
 #: containers in :attr:`RunConfig.extras`, never part of the config hash.
-OPTIONAL_SECTIONS = ("logger", "hparams_search", "budget")
+OPTIONAL_SECTIONS = ("logger", "hparams_search")
 
 #: Dotted keys of the validated config that do not change a run's result.
 HASH_EXCLUDED = (
-    "trainer.steps", "trainer.log_every", "checkpoint", "extras",
+    "trainer.steps", "trainer.log_every", "checkpoint", "budget", "extras",
     "backend.timeout_s", "backend.retries", "backend.fallback", "backend.max_qubits",
+    "backend.backoff_s", "backend.poll_s", "backend.max_pending_jobs",
 )
 
 
@@ -58,28 +59,49 @@ def _invalid(key: str, value: Any, meta: Mapping[str, Any]) -> ConfigError:
 
 
 def _metadata(cls: type, key: str) -> Mapping[str, Any]:
-    name = key.split("[")[0].split(".")[0]
-    return next((f.metadata for f in dataclasses.fields(cls) if f.name == name), {})
+    *parents, leaf = key.split("[")[0].split(".")
+    for name in parents:  # nested settings, e.g. mitigation.zne.extrapolator
+        cls = next((f.type for f in dataclasses.fields(cls) if f.name == name), cls)
+    if not dataclasses.is_dataclass(cls):
+        return {}
+    return next((f.metadata for f in dataclasses.fields(cls) if f.name == leaf), {})
+
+
+def _nodes(node: Any):
+    yield node
+    for key in (range(len(node)) if isinstance(node, ListConfig) else node):
+        child = node._get_node(key)
+        if isinstance(child, (DictConfig, ListConfig)):
+            yield from _nodes(child)
 
 
 def _build(prefix: str, cls: type, raw: Any, label: str) -> Any:
     """``cls`` from the plain mapping ``raw``, type- and range-checked; ``prefix`` names keys in errors."""
     schema = OmegaConf.structured(cls)
-    OmegaConf.set_readonly(schema, False)  # frozen dataclasses give read-only nodes
+    for node in _nodes(schema):  # frozen dataclasses give read-only nodes, nested ones too
+        OmegaConf.set_readonly(node, False)
     try:
         merged = OmegaConf.merge(schema, raw)
         values = OmegaConf.to_container(merged, throw_on_missing=True)
     except ConfigKeyError as exc:
-        known = ", ".join(f.name for f in dataclasses.fields(cls) if f.name != "name")
-        group = prefix.rstrip(".")
+        parent = str(exc.full_key).rpartition(".")[0]
+        owner = cls
+        for name in filter(None, parent.split(".")):
+            owner = next((f.type for f in dataclasses.fields(owner) if f.name == name), owner)
+        known = ", ".join(f.name for f in dataclasses.fields(owner) if f.name != "name")
+        group = prefix.split(".")[0]
+        scope = parent + "." if parent else ""
         having = [n for n, c in SCHEMAS.get(group, {}).items() if exc.key in {f.name for f in dataclasses.fields(c)}]
         fix = f"pick {group}={'|'.join(sorted(having))}" if having else "remove it"
-        raise ConfigError(f"{prefix}{exc.key} is not a key of {label} (keys: {known}); {fix}") from None
+        raise ConfigError(f"{prefix}{exc.full_key} is not a key of {label} (keys of {prefix}{scope}*: {known}); {fix}") \
+            from None
     except MissingMandatoryValue as exc:
         raise ConfigError(f"{prefix}{exc.full_key} is missing; set it, e.g. {prefix}{exc.full_key}=...") from None
     except ValidationError as exc:
         raise _invalid(f"{prefix}{exc.full_key}", exc.value, _metadata(cls, str(exc.full_key))) from None
-    obj = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    nested = {f.name: f.type for f in dataclasses.fields(cls) if dataclasses.is_dataclass(f.type)}
+    obj = cls(**{k: _build(f"{prefix}{k}.", nested[k], v, label) if k in nested
+                 else tuple(v) if isinstance(v, list) else v for k, v in values.items()})
     for f in dataclasses.fields(cls):
         check = f.metadata.get("ok")
         if check is not None and not check(getattr(obj, f.name)):

@@ -20,6 +20,8 @@ __all__ = [
     "CheckpointError",
     "BackendError",
     "TrainingInterrupted",
+    "BudgetExceeded",
+    "BackendUnavailable",
 ]
 
 
@@ -74,3 +76,11 @@ class TrainingInterrupted(QjaxError):
         super().__init__(message)
         self.step = step
         self.signum = signum
+
+
+class BudgetExceeded(BackendError):
+    """The next job would cross ``budget.*``; the run stops with a checkpoint before sending it."""
+
+
+class BackendUnavailable(BackendError):
+    """Every backend of the fallback chain failed; the run stops with a checkpoint."""

@@ -18,7 +18,10 @@ __all__ = [
     "ScheduleConfig", "CosineScheduleConfig", "ExponentialScheduleConfig", "WarmupCosineScheduleConfig",
     "ProblemConfig", "H2Config", "TFIMConfig",
     "AnsatzConfig", "UCCConfig", "HEAConfig",
-    "MitigationConfig", "TrainerConfig", "CheckpointConfig", "RunConfig",
+    "IBMFakeConfig", "IBMConfig",
+    "MitigationConfig", "ReadoutMitigationConfig", "ZNEMitigationConfig", "DDMitigationConfig",
+    "TwirlingMitigationConfig", "BestMitigationConfig", "ZNESettings", "DDSettings", "TwirlingSettings",
+    "TrainerConfig", "CheckpointConfig", "BudgetConfig", "RunConfig",
     "Globals", "GROUPS", "FIXED_GROUPS", "SCHEMAS", "register",
 ]
 
@@ -80,6 +83,48 @@ class BackendConfig:
     shots: Optional[int] = _opt(None, "null (exact) or an integer ≥ 1", _or_null(_ge(1)), example=1024)
     seed_simulator: Optional[int] = _opt(None, "null or an integer ≥ 0", _or_null(_ge(0)), example=0)
     max_qubits: int = _opt(26, "an integer ≥ 1", _ge(1))
+
+    #: Runs on hardware (or a stand-in for it): sampled, parameter-shift gradients, jobs.
+    hardware: ClassVar[bool] = False
+
+
+#: Backends a fallback chain may name.
+FALLBACK_BACKENDS = ("ibm_fake", "simulator")
+
+
+def _shots(v: Any) -> bool:
+    return v is not None and v >= 1
+
+
+@register("backend", "ibm_fake")
+@dataclass(frozen=True)
+class IBMFakeConfig(BackendConfig):
+    """A qiskit-ibm-runtime fake device, run locally on Aer with the device's noise."""
+
+    hardware: ClassVar[bool] = True
+    device: str = _opt("FakeManilaV2", "a fake device name or least_busy", example="FakeManilaV2")
+    shots: int = _opt(4096, "an integer ≥ 1 (this backend samples)", _shots)
+    optimization_level: int = _opt(1, "an integer 0..3", _one_of(0, 1, 2, 3))
+    timeout_s: float = _opt(600.0, "a float > 0 (seconds to wait for one job)", _gt(0))
+    retries: int = _opt(3, "an integer ≥ 0", _ge(0))
+    backoff_s: float = _opt(2.0, "a float ≥ 0 (first retry delay; doubles each retry)", _ge(0))
+    poll_s: float = _opt(0.2, "a float > 0 (seconds between job status checks)", _gt(0))
+    fallback: tuple[str, ...] = _opt((), "a list of " + ", ".join(FALLBACK_BACKENDS),
+                                     lambda v: set(v) <= set(FALLBACK_BACKENDS), example="[simulator]")
+    min_qubits: Optional[int] = _opt(None, "null or an integer ≥ 1 (least_busy filter)", _or_null(_ge(1)), 5)
+    max_pending_jobs: Optional[int] = _opt(None, "null or an integer ≥ 0 (least_busy filter)", _or_null(_ge(0)), 10)
+
+
+@register("backend", "ibm")
+@dataclass(frozen=True)
+class IBMConfig(IBMFakeConfig):
+    """IBM Quantum through ``QiskitRuntimeService``; the token comes from the environment only."""
+
+    device: str = _opt("least_busy", "an IBM backend name or least_busy", example="ibm_brisbane")
+    channel: Optional[str] = _opt(None, "null (saved account) or ibm_quantum_platform / ibm_cloud",
+                                  _or_null(_one_of("ibm_quantum_platform", "ibm_cloud", "ibm_quantum")),
+                                  example="ibm_quantum_platform")
+    instance: Optional[str] = _opt(None, "null or an instance CRN / hub/group/project", example="my-instance")
 
 
 # --- optimizer: keys other than name/lr are optax.<name>'s keyword arguments ---
@@ -241,12 +286,98 @@ class HEAConfig(AnsatzConfig):
 
 # --- mitigation, trainer, checkpoint ------------------------------------------
 
+ZNE_AMPLIFIERS = ("gate_folding", "global_folding", "pea")
+_EXTRAPOLATORS = ("exponential", "double_exponential", "linear", "fallback")
+
+
+def _extrapolator(v: str) -> bool:
+    if v in _EXTRAPOLATORS:
+        return True
+    degree = v.removeprefix("polynomial_degree_")
+    return v.startswith("polynomial_degree_") and degree.isdigit() and 1 <= int(degree) <= 7
+
+
+@dataclass(frozen=True)
+class ZNESettings:
+    """Zero-noise extrapolation: run at each noise factor, extrapolate to zero noise."""
+
+    noise_factors: tuple[float, ...] = _opt((1.0, 3.0, 5.0), "a list of ≥ 2 increasing floats ≥ 1 starting at 1",
+                                            lambda v: len(v) >= 2 and v[0] == 1 and list(v) == sorted(set(v)),
+                                            example="[1,3,5]")
+    amplifier: str = _opt("gate_folding", "one of " + ", ".join(ZNE_AMPLIFIERS), _one_of(*ZNE_AMPLIFIERS))
+    extrapolator: str = _opt("exponential", "one of " + ", ".join(_EXTRAPOLATORS) + ", polynomial_degree_<1..7>",
+                             _extrapolator)
+
+
+@dataclass(frozen=True)
+class DDSettings:
+    """Dynamical decoupling: pulses in idle windows."""
+
+    sequence_type: str = _opt("XpXm", "one of XX, XpXm, XY4", _one_of("XX", "XpXm", "XY4"))
+
+
+@dataclass(frozen=True)
+class TwirlingSettings:
+    """Pauli twirling; null counts leave the runtime's defaults."""
+
+    enable_gates: bool = _opt(True, _BOOL)
+    enable_measure: bool = _opt(True, _BOOL)
+    num_randomizations: Optional[int] = _opt(None, "null (runtime default) or an integer ≥ 1", _or_null(_ge(1)), 8)
+    shots_per_randomization: Optional[int] = _opt(None, "null (runtime default) or an integer ≥ 1",
+                                                  _or_null(_ge(1)), 128)
+
+
 @register("mitigation", "none")
 @dataclass(frozen=True)
 class MitigationConfig:
-    """No mitigation; techniques subclass this and register under their name."""
+    """No mitigation; techniques subclass this and register under their name.
+
+    ``techniques`` lists what an option switches on: ``readout``, ``zne``, ``dd``,
+    ``twirling``; a backend refuses a technique (or a setting of one) it cannot run.
+    """
 
     name: str
+    techniques: ClassVar[tuple[str, ...]] = ()
+
+
+@register("mitigation", "readout")
+@dataclass(frozen=True)
+class ReadoutMitigationConfig(MitigationConfig):
+    """Readout-error mitigation: TREX on IBM backends."""
+
+    techniques: ClassVar[tuple[str, ...]] = ("readout",)
+
+
+@register("mitigation", "zne")
+@dataclass(frozen=True)
+class ZNEMitigationConfig(MitigationConfig):
+    techniques: ClassVar[tuple[str, ...]] = ("zne",)
+    zne: ZNESettings = field(default_factory=ZNESettings)
+
+
+@register("mitigation", "dd")
+@dataclass(frozen=True)
+class DDMitigationConfig(MitigationConfig):
+    techniques: ClassVar[tuple[str, ...]] = ("dd",)
+    dd: DDSettings = field(default_factory=DDSettings)
+
+
+@register("mitigation", "twirling")
+@dataclass(frozen=True)
+class TwirlingMitigationConfig(MitigationConfig):
+    techniques: ClassVar[tuple[str, ...]] = ("twirling",)
+    twirling: TwirlingSettings = field(default_factory=TwirlingSettings)
+
+
+@register("mitigation", "best")
+@dataclass(frozen=True)
+class BestMitigationConfig(MitigationConfig):
+    """All a backend supports: readout + ZNE, and on IBM also DD and gate twirling."""
+
+    techniques: ClassVar[tuple[str, ...]] = ("readout", "zne", "dd", "twirling")
+    zne: ZNESettings = field(default_factory=ZNESettings)
+    dd: DDSettings = field(default_factory=DDSettings)
+    twirling: TwirlingSettings = field(default_factory=TwirlingSettings)
 
 
 @dataclass(frozen=True)
@@ -266,6 +397,15 @@ class CheckpointConfig:
     resume: str = _opt("auto", "one of auto, never, must", _one_of("auto", "never", "must"))
     keep: int = _opt(3, "an integer ≥ 2", _ge(2))
     root: Optional[str] = _opt(None, "null (<launch dir>/checkpoints) or a path", example="/abs/path")
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """Limits on what a run may spend; a run stops with a checkpoint before the job that would cross one."""
+
+    max_shots: Optional[int] = _opt(None, "null (no limit) or an integer ≥ 1", _or_null(_ge(1)), 1000000)
+    max_jobs: Optional[int] = _opt(None, "null (no limit) or an integer ≥ 1", _or_null(_ge(1)), 100)
+    max_qpu_seconds: Optional[float] = _opt(None, "null (no limit) or a float > 0", _or_null(_gt(0)), 600)
 
 
 @dataclass(frozen=True)
@@ -294,9 +434,10 @@ class RunConfig:
     mitigation: MitigationConfig
     trainer: TrainerConfig
     checkpoint: CheckpointConfig
+    budget: BudgetConfig
     extras: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 #: Groups with one schema each (no ``name`` key).
-FIXED_GROUPS = {"trainer": TrainerConfig, "checkpoint": CheckpointConfig}
-GROUPS = ("backend", "optimizer", "schedule", "problem", "ansatz", "mitigation", "trainer", "checkpoint")
+FIXED_GROUPS = {"trainer": TrainerConfig, "checkpoint": CheckpointConfig, "budget": BudgetConfig}
+GROUPS = ("backend", "optimizer", "schedule", "problem", "ansatz", "mitigation", "trainer", "checkpoint", "budget")

@@ -105,12 +105,12 @@ BAD = [
     ("backend.shots=0", r"^backend\.shots=0 is invalid: must be null \(exact\) or an integer ≥ 1"),
     ("backend.shots=-5", r"^backend\.shots=-5 is invalid"),
     ("backend.shots=many", r"^backend\.shots='many' is invalid"),
-    ("backend.name=quantum_cloud", r"^backend\.name='quantum_cloud' is invalid: must be one of simulator"),
+    ("backend.name=quantum_cloud", r"^backend\.name='quantum_cloud' is invalid: must be one of .*simulator"),
     ("precision=quad", r"^precision='quad' is invalid: must be single or double"),
     ("gradient=finite_diff", r"^gradient='finite_diff' is invalid: must be one of auto, backprop, adjoint"),
     ("seed=-1", r"^seed=-1 is invalid"),
     ("seed=abc", r"^seed='abc' is invalid: must be an integer"),
-    ("mitigation.name=zne_nonexistent", r"^mitigation\.name='zne_nonexistent' is invalid: must be one of none"),
+    ("mitigation.name=zne_nonexistent", r"^mitigation\.name='zne_nonexistent' is invalid: must be one of .*none"),
     ("+trainer.epochs=3", r"^trainer\.epochs is not a key of trainer"),
     ("+foo=1", r"^foo is not a known config key"),
     ("schedule=cosine schedule.alpha=2", r"^schedule\.alpha=2\.0 is invalid"),
@@ -158,7 +158,7 @@ def test_hash_is_stable_and_short(hydra_ctx):
 @pytest.mark.parametrize("change", [
     "trainer.steps=500", "trainer.log_every=1", "checkpoint.every=1", "checkpoint.keep=9",
     "checkpoint.resume=never", "checkpoint.dir=/tmp/elsewhere", "checkpoint.root=/tmp/root", "backend.max_qubits=20",
-    "+logger.name=mlflow", "+budget.max_shots=1000",
+    "+logger.name=mlflow", "budget.max_shots=1000",
 ])
 def test_hash_ignores_what_does_not_change_the_result(hydra_ctx, change):
     assert config_hash(_compose(change)) == config_hash(_compose())
