@@ -37,6 +37,10 @@ __all__ = [
     "shift_plan",
     "parameter_shift_values",
     "adjoint_values",
+    "shift_batch",
+    "shift_gradient",
+    "spsa_batch",
+    "spsa_gradient",
 ]
 
 # Elements of all shifted states evaluated at once by parameter shift (~128 MiB in complex64).
@@ -235,3 +239,42 @@ def adjoint_values(program, plans, trainable: tuple[bool, ...]) -> Callable:
 
     f.defvjp(fwd, bwd)
     return f
+
+
+# -- batch-and-burst: every evaluation of one gradient as one batch --------------------
+
+
+def shift_batch(angles, plan: ShiftPlan) -> np.ndarray:
+    """``(M + 1, G)``: row 0 the unshifted ``angles (G,)``, then one row per shifted evaluation of ``plan``."""
+    angles = np.asarray(angles, dtype=np.float64)
+    return np.concatenate([angles[None, :], angles[None, :] + plan.offsets], axis=0)
+
+
+def shift_gradient(values, plan: ShiftPlan, A) -> np.ndarray:
+    """``dE/dparams (P,)`` from the ``(M + 1,)`` values of :func:`shift_batch`'s rows.
+
+    ``dE/dangles[g] = Σ_{m: angle[m]=g} coeffs[m] values[1 + m]``; the chain rule
+    through the linear map ``angles = A @ params + c`` gives ``A.T @ dE/dangles``,
+    which sums the contributions of every gate a shared parameter feeds.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    d_angles = np.zeros(np.shape(A)[0])
+    np.add.at(d_angles, plan.angle, plan.coeffs * values[1:])
+    return np.asarray(A).T @ d_angles
+
+
+def spsa_batch(params, key: int, c: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """SPSA rows ``(3, P)``: ``params``, ``params + cΔ``, ``params - cΔ``, and the Rademacher ``Δ (P,)``.
+
+    Two circuit evaluations per gradient whatever P (Spall 1992), for circuits too
+    wide or deep for ``2·(shifts)`` evaluations per step; ``key`` seeds ``Δ``.
+    """
+    params = np.asarray(params, dtype=np.float64)
+    delta = np.random.default_rng(key).choice([-1.0, 1.0], size=params.shape)
+    return np.stack([params, params + c * delta, params - c * delta]), delta
+
+
+def spsa_gradient(values, delta, c: float = 0.1) -> np.ndarray:
+    """The SPSA estimate ``(E(θ + cΔ) - E(θ - cΔ)) / (2c) · Δ`` from :func:`spsa_batch`'s values ``(3,)``."""
+    values = np.asarray(values, dtype=np.float64)
+    return (values[1] - values[2]) / (2 * c) * np.asarray(delta)

@@ -13,7 +13,11 @@ from qjax.errors import ConfigError
 
 __all__ = ["Backend", "Objective", "BACKENDS", "make_backend"]
 
-BACKENDS: dict[str, str] = {"simulator": "qjax.backends.simulator:SimulatorBackend"}
+BACKENDS: dict[str, str] = {
+    "simulator": "qjax.backends.simulator:SimulatorBackend",
+    "ibm_fake": "qjax.backends.ibm_fake:IBMFakeBackend",
+    "ibm": "qjax.backends.ibm:IBMBackend",
+}
 """Backend name (the ``backend=`` config option) → ``module:class`` of its implementation."""
 
 

@@ -21,12 +21,18 @@ class Objective(NamedTuple):
 
     ``value(params: (P,)) -> ()`` the loss; ``value_and_grad(params) -> ((), (P,))``;
     ``values(batch: (B, P)) -> (B,)`` the loss at many parameter sets at once.
+    Job-based backends add ``begin_step(step)``, told which optimisation step the
+    next call belongs to (for ``jobs.jsonl``), and ``report(params) -> dict``, the
+    final figures (``energy``, ``energy_std``, ``energy_unmitigated`` when mitigation
+    is on) from the final evaluation job.
     """
 
     value: Callable[[Any], Any]
     value_and_grad: Callable[[Any], tuple[Any, Any]]
     values: Callable[[Any], Any]
     num_params: int
+    begin_step: Callable[[int], None] | None = None
+    report: Callable[[Any], dict] | None = None
 
 
 @runtime_checkable

@@ -1,17 +1,26 @@
-"""The embedded JAX statevector backend: exact expectations, autodiff gradients."""
+"""The embedded JAX statevector backend: exact expectations, autodiff gradients.
+
+It is also an :class:`~qjax.backends.executor.Executor` (:class:`SimulatorExecutor`):
+a fallback target for hardware runs, and the oracle against which the batched
+parameter-shift path is tested.
+"""
 
 from __future__ import annotations
 
+import hashlib
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from qjax.backends.base import Objective
+from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
 from qjax.circuit import Circuit
 from qjax.errors import BackendError
 from qjax.observables import PauliSum
 from qjax.sim import compile as compile_circuit
 
-__all__ = ["SimulatorBackend"]
+__all__ = ["SimulatorBackend", "SimulatorExecutor"]
 
 _GRADIENTS = ("auto", "backprop", "adjoint", "parameter_shift")
 
@@ -25,11 +34,17 @@ class SimulatorBackend:
 
     name = "simulator"
 
-    def __init__(self, *, max_qubits: int = 26, shots: int | None = None, dtype=jnp.complex64, **_ignored):
+    def __init__(self, *, max_qubits: int = 26, shots: int | None = None, dtype=jnp.complex64, mitigation=None,
+                 **_ignored):
         if shots is not None:
             raise BackendError(
                 f"backend.shots={shots}: the simulator backend computes exact expectations; "
                 "set backend.shots=null (this backend has no shot noise)"
+            )
+        if mitigation is not None and mitigation.techniques:
+            raise BackendError(
+                f"mitigation={mitigation.name}: backend=simulator is noiseless, there is nothing to mitigate; "
+                "use mitigation=none, or a noisy backend (backend=ibm_fake)"
             )
         self.max_qubits = int(max_qubits)
         self.dtype = dtype
@@ -57,8 +72,55 @@ class SimulatorBackend:
             num_params=circuit.num_params,
         )
 
+    def executor(self, circuit: Circuit, observables) -> "SimulatorExecutor":
+        """This simulator as an :class:`~qjax.backends.executor.Executor` of ``circuit``'s gate angles."""
+        observables = list(observables)
+        for obs in observables:
+            self.check(circuit, obs)
+        return SimulatorExecutor(circuit, observables, self.dtype)
+
     def describe(self) -> dict:
         return {"name": self.name, "device": None, "shots": None, "dtype": jnp.dtype(self.dtype).name}
 
     def stats(self) -> dict:
         return {"num_jobs": 0, "shots_total": 0}
+
+
+class SimulatorExecutor:
+    """Exact expectations of ``observables`` at batches of gate-angle vectors ``(B, G)``.
+
+    Parameter sets are the circuit's gate angles (see
+    :func:`~qjax.backends.executor.angle_circuit`); one ``submit`` is one
+    ``jit(vmap(expval))`` call, finished when it returns.
+    """
+
+    name = "simulator"
+    persistent_ids = False
+    shots = None
+
+    def __init__(self, circuit: Circuit, observables: list[PauliSum], dtype=jnp.complex64):
+        self.circuit = angle_circuit(circuit)
+        self.observables = list(observables)
+        self.num_params = self.circuit.num_params
+        self.num_observables = len(self.observables)
+        compiled = compile_circuit(self.circuit, self.observables, dtype=dtype, gradient="backprop")
+        self._values = jax.jit(jax.vmap(compiled.expval))
+        self._dtype = jnp.finfo(dtype).dtype
+
+    def submit(self, params, *, mitigate: bool = True) -> DoneJob:
+        params = np.asarray(params, dtype=float)
+        values = np.asarray(self._values(jnp.asarray(params, self._dtype)), dtype=float).reshape(len(params), -1)
+        return DoneJob(Evaluation(values, np.zeros_like(values)))
+
+    def attach(self, job_id: str) -> None:
+        return None
+
+    def planned_cost(self, batch_size: int, *, mitigate: bool = True) -> tuple[int, float]:
+        return 0, 0.0
+
+    def fingerprint(self) -> str:
+        blob = repr((self.circuit, [o.terms for o in self.observables], str(self._dtype)))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def describe(self) -> dict:
+        return {"name": self.name, "device": None, "shots": None}

@@ -1,0 +1,309 @@
+"""IBM devices through qiskit-ibm-runtime: shared by ``backend=ibm_fake`` and ``backend=ibm``.
+
+:class:`RuntimeBackend` transpiles the circuit once per run to the device's ISA
+(preset pass manager at ``backend.optimization_level``), maps the observable
+through the layout and builds a :class:`RuntimeExecutor`. Each submit is ONE
+client-side ``executor_estimator.Estimator`` job holding ONE PUB whose parameter
+array has a row per parameter set, so every shifted circuit of a step runs in
+one job. That Estimator (qiskit-ibm-runtime ≥ 0.51) applies TREX, ZNE, dynamical
+decoupling and twirling on the client, so they act on fake devices too (the
+legacy ``EstimatorV2`` ignores them locally).
+
+Subclasses say how to find a device (:meth:`RuntimeBackend.resolve_device`) and
+whether job ids can be re-attached after a restart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from typing import Any
+
+import numpy as np
+
+from qjax.backends.base import Objective
+from qjax.backends.executor import Evaluation, angle_circuit
+from qjax.backends.jobs import Budget, JobRunner, RunControl
+from qjax.backends.sampled import sampled_objective
+from qjax.circuit import Circuit
+from qjax.errors import BackendError
+from qjax.observables import PauliSum
+
+__all__ = ["RuntimeBackend", "RuntimeExecutor", "estimator_options"]
+
+log = logging.getLogger("qjax")
+
+# IBM's default repetition delay: what one shot costs on the device, roughly.
+_SECONDS_PER_SHOT = 250e-6
+
+
+def estimator_options(mitigation, *, shots: int, seed: int | None, mitigate: bool = True) -> dict:
+    """The ``EstimatorOptions`` (as a dict) for a ``mitigation`` config; refuses what the runtime cannot do.
+
+    ``readout`` → TREX (``measure_mitigation``); ``zne`` → ``zne_mitigation`` with
+    the configured noise factors, amplifier and extrapolator; ``dd`` → dynamical
+    decoupling; ``twirling`` → gate and measurement twirling. ``mitigate=False``:
+    none of them (resilience level 0).
+    """
+    techniques = mitigation.techniques if (mitigate and mitigation is not None) else ()
+    options: dict[str, Any] = {
+        "resilience_level": 0,
+        "default_shots": int(shots),
+        "resilience": {"measure_mitigation": "readout" in techniques, "zne_mitigation": "zne" in techniques},
+        "twirling": {"enable_gates": False, "enable_measure": False},
+    }
+    if seed is not None:
+        options["simulator"] = {"seed_simulator": int(seed)}
+    if "zne" in techniques:
+        zne = mitigation.zne
+        if zne.amplifier == "global_folding":
+            raise BackendError("mitigation.zne.amplifier=global_folding exists only in JAX (backend=noisy_simulator); "
+                               "IBM's runtime folds two-qubit gates: use mitigation.zne.amplifier=gate_folding")
+        if zne.amplifier == "pea":
+            raise BackendError("mitigation.zne.amplifier=pea needs a learned layer noise model (NoiseLearnerV3), which "
+                               "qjax does not run yet; use mitigation.zne.amplifier=gate_folding")
+        # exponential is sent as the runtime's own default pair: each Pauli term keeps the better of an
+        # exponential and a linear fit, so a term whose exponential fit diverges (inf/NaN) stays finite
+        extrapolator = ["exponential", "linear"] if zne.extrapolator == "exponential" else zne.extrapolator
+        options["resilience"]["zne"] = {"amplifier": zne.amplifier, "noise_factors": list(zne.noise_factors),
+                                        "extrapolator": extrapolator}
+    if "dd" in techniques:
+        options["dynamical_decoupling"] = {"enable": True, "sequence_type": mitigation.dd.sequence_type}
+    if "twirling" in techniques:
+        tw = mitigation.twirling
+        options["twirling"] = {"enable_gates": tw.enable_gates, "enable_measure": tw.enable_measure}
+        for key in ("num_randomizations", "shots_per_randomization"):
+            if getattr(tw, key) is not None:
+                options["twirling"][key] = getattr(tw, key)
+    if "readout" in techniques:
+        options["twirling"]["enable_measure"] = True  # TREX twirls the readout; say so rather than be overridden
+    try:
+        from qiskit_ibm_runtime.options_models import EstimatorOptions
+
+        EstimatorOptions(**options)
+    except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError; name the first problem
+        first = str(exc).splitlines()[1:3]
+        raise BackendError(f"mitigation={mitigation.name}: the runtime refuses these settings ({' '.join(first)}); "
+                           "fix the mitigation.* value it names") from None
+    return options
+
+
+class _RuntimeJob:
+    """A qiskit-ibm-runtime job seen through the :class:`~qjax.backends.executor.Job` protocol."""
+
+    _STATES = {"INITIALIZING": "queued", "QUEUED": "queued", "VALIDATING": "queued", "RUNNING": "running",
+               "DONE": "done", "ERROR": "error", "CANCELLED": "cancelled"}
+
+    def __init__(self, job, executor: "RuntimeExecutor", batch: int, mitigate: bool):
+        self._job, self._executor, self._batch, self._mitigate = job, executor, batch, mitigate
+        self.job_id = str(job.job_id())
+
+    def status(self) -> str:
+        raw = self._job.status()
+        return self._STATES.get(str(getattr(raw, "name", raw)).upper(), "running")
+
+    def result(self) -> Evaluation:
+        pub = self._job.result()[0]
+        data = pub.data
+        k = self._executor.num_observables
+        values = np.asarray(data.evs, dtype=float).reshape(-1, k)
+        stds = np.asarray(data.stds, dtype=float).reshape(-1, k)
+        unmitigated = None
+        if "evs_noise_factors" in data:  # ZNE: noise factor 1 (the first) is the unamplified circuit
+            unmitigated = np.asarray(data.evs_noise_factors, dtype=float)[..., 0].reshape(-1, k)
+        shots, qpu = self._executor.planned_cost(len(values), mitigate=self._mitigate)
+        usage = getattr(self._job, "usage", None)
+        if callable(usage):
+            try:
+                qpu = float(usage())
+            except Exception:  # noqa: BLE001 - local jobs have no usage; keep the estimate
+                pass
+        return Evaluation(values, stds, unmitigated, shots, qpu)
+
+    def cancel(self) -> None:
+        self._job.cancel()
+
+
+class RuntimeExecutor:
+    """One transpiled circuit and observable list on one IBM (or fake) device."""
+
+    def __init__(self, name: str, device, circuit: Circuit, observables: list[PauliSum], *, shots: int,
+                 mitigation, optimization_level: int, seed: int | None, persistent_ids: bool, service=None):
+        from qiskit.transpiler import generate_preset_pass_manager
+
+        from qjax.qiskit_interop import to_qiskit
+
+        self.name, self.device, self.shots, self.mitigation = name, device, int(shots), mitigation
+        self.persistent_ids, self._service, self._seed = persistent_ids, service, seed
+        self.num_observables = len(observables)
+        logical = to_qiskit(angle_circuit(circuit))
+        self.num_params = len(logical.parameters)
+        pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=device,
+                                          seed_transpiler=0 if seed is None else int(seed))
+        self.isa = pm.run(logical)
+        # a parameter whose gate the transpiler removed is no longer bound: keep the surviving columns
+        position = {p: i for i, p in enumerate(logical.parameters)}
+        self._columns = np.array([position[p] for p in self.isa.parameters], dtype=int)
+        self.observables = [o.to_qiskit(circuit.num_wires).apply_layout(self.isa.layout) for o in observables]
+        self._groups = max(len(o.group_commuting(qubit_wise=True)) for o in self.observables)
+        self._options = {m: estimator_options(mitigation, shots=shots, seed=seed, mitigate=m) for m in (True, False)}
+        self._factors = len(mitigation.zne.noise_factors) if "zne" in mitigation.techniques else 1
+
+    def _estimator(self, mitigate: bool):
+        from qiskit_ibm_runtime.executor_estimator import Estimator
+
+        return Estimator(mode=self.device, options=self._options[mitigate])
+
+    def submit(self, params, *, mitigate: bool = True) -> _RuntimeJob:
+        params = np.asarray(params, dtype=float)
+        bound = params[:, self._columns][:, None, :]  # (B, 1, G): broadcasts against (1, k) observables
+        observables = np.empty((1, self.num_observables), dtype=object)
+        observables[0, :] = self.observables
+        job = self._estimator(mitigate).run([(self.isa, observables, bound)])
+        return _RuntimeJob(job, self, len(params), mitigate)
+
+    def attach(self, job_id: str):
+        if self._service is None:
+            return None
+        try:
+            return _RuntimeJob(self._service.job(job_id), self, 0, True)
+        except Exception as exc:  # noqa: BLE001 - an unknown or expired id: submit again
+            log.warning("%s: cannot re-attach job %s (%s)", self.name, job_id, exc)
+            return None
+
+    def planned_cost(self, batch_size: int, *, mitigate: bool = True) -> tuple[int, float]:
+        factors = self._factors if mitigate else 1
+        shots = batch_size * self.num_observables * self.shots * factors
+        return shots, shots * self._groups * _SECONDS_PER_SHOT
+
+    def fingerprint(self) -> str:
+        from qiskit import qasm3
+
+        blob = repr((self.name, self.device.name, qasm3.dumps(self.isa), [o.to_list() for o in self.observables],
+                     self.shots, dataclasses.asdict(self.mitigation), self._seed))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def describe(self) -> dict:
+        counts = {name: int(n) for name, n in self.isa.count_ops().items()}
+        two_qubit = sum(1 for inst in self.isa.data if inst.operation.num_qubits == 2)
+        layout = [int(q) for q in self.isa.layout.final_index_layout()]
+        return {"name": self.name, "device": self.device.name, "num_device_qubits": int(self.device.num_qubits),
+                "shots": self.shots, "transpiled": {"depth": int(self.isa.depth()), "two_qubit_gates": two_qubit,
+                                                    "gate_counts": counts, "layout": layout},
+                "calibration": calibration_snapshot(self.device, layout)}
+
+
+def calibration_snapshot(device, qubits: list[int]) -> dict:
+    """T1, T2 (s), readout error and gate errors of the physical ``qubits``, from the device's target."""
+    target = device.target
+    out: dict[str, Any] = {"qubits": {}, "two_qubit_gates": {}}
+    for q in qubits:
+        props = target.qubit_properties[q] if target.qubit_properties else None
+        row = {"t1": getattr(props, "t1", None), "t2": getattr(props, "t2", None)}
+        for gate in ("measure", "sx", "x"):
+            if gate in target and (q,) in target[gate] and target[gate][(q,)] is not None:
+                row["readout_error" if gate == "measure" else f"{gate}_error"] = target[gate][(q,)].error
+        out["qubits"][str(q)] = row
+    used = set(qubits)
+    for gate in target.operation_names:
+        if target.operation_from_name(gate).num_qubits != 2:
+            continue
+        for pair, props in target[gate].items():
+            if pair is not None and set(pair) <= used and props is not None:
+                out["two_qubit_gates"][f"{gate}{list(pair)}"] = props.error
+    return out
+
+
+class RuntimeBackend:
+    """The :class:`~qjax.backends.base.Backend` of qiskit-ibm-runtime devices (see the module docstring)."""
+
+    name = "runtime"
+    persistent_ids = False
+
+    def __init__(self, *, device: str, shots: int, seed_simulator: int | None = None, optimization_level: int = 1,
+                 timeout_s: float = 600.0, retries: int = 3, backoff_s: float = 2.0, poll_s: float = 0.2,
+                 fallback=(), min_qubits: int | None = None, max_pending_jobs: int | None = None,
+                 mitigation=None, seed: int = 0, state_dir: str | None = None, budget=None,
+                 fallback_options: dict | None = None, **_ignored):
+        if shots is None or shots < 1:
+            raise BackendError(f"backend.shots={shots} is invalid: backend={self.name} samples; "
+                               "use an integer ≥ 1 (e.g. backend.shots=4096)")
+        from qjax.schemas import MitigationConfig
+
+        self.mitigation = mitigation if mitigation is not None else MitigationConfig("none")
+        estimator_options(self.mitigation, shots=shots, seed=None)  # refuse what the runtime cannot do, now
+        self.device_name, self.shots, self.optimization_level = device, int(shots), int(optimization_level)
+        self.seed = seed_simulator if seed_simulator is not None else seed
+        self.min_qubits, self.max_pending_jobs = min_qubits, max_pending_jobs
+        self.fallback, self.state_dir = tuple(fallback), state_dir
+        self.fallback_options = dict(fallback_options or {})
+        b = budget
+        self.control = RunControl(timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, poll_s=poll_s,
+                                  budget=Budget(getattr(b, "max_shots", None), getattr(b, "max_jobs", None),
+                                                getattr(b, "max_qpu_seconds", None)))
+        self._device = None
+        self.runner: JobRunner | None = None
+        self._executor_description: dict | None = None
+
+    # -- what subclasses provide ---------------------------------------------------------
+
+    def resolve_device(self, num_qubits: int):
+        """The device object for ``backend.device`` (``least_busy``: one that fits ``num_qubits``)."""
+        raise NotImplementedError
+
+    def service(self):
+        """The ``QiskitRuntimeService`` that can re-attach jobs, or ``None``."""
+        return None
+
+    # -- the Backend protocol ---------------------------------------------------------------
+
+    def device(self, num_qubits: int = 1):
+        if self._device is None:
+            self._device = self.resolve_device(num_qubits)
+        return self._device
+
+    def check(self, circuit: Circuit, observable: PauliSum) -> None:
+        n = max(circuit.num_wires, observable.num_wires)
+        device = self.device(n)
+        if n > device.num_qubits:
+            raise BackendError(f"the circuit needs {n} qubits but {device.name} has {device.num_qubits}; "
+                               f"pick a larger device (backend.device=...) or a smaller problem")
+
+    def executor(self, circuit: Circuit, observables) -> RuntimeExecutor:
+        observables = list(observables)
+        for obs in observables:
+            self.check(circuit, obs)
+        return RuntimeExecutor(self.name, self.device(circuit.num_wires), circuit, observables, shots=self.shots,
+                               mitigation=self.mitigation, optimization_level=self.optimization_level,
+                               seed=self.seed, persistent_ids=self.persistent_ids, service=self.service())
+
+    def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
+        from qjax.backends import make_backend
+
+        self.check(circuit, observable)
+
+        def primary():
+            ex = self.executor(circuit, [observable])
+            self._executor_description = ex.describe()
+            return ex
+
+        def fallback_factory(name: str):
+            return lambda: make_backend(name, **self.fallback_options.get(name, {})).executor(circuit, [observable])
+
+        chain = [(self.name, primary)] + [(name, fallback_factory(name)) for name in self.fallback]
+        self.runner = JobRunner(chain, state_dir=self.state_dir, control=self.control)
+        return sampled_objective(circuit, self.runner, gradient=gradient, seed=self.seed,
+                                 mitigated=bool(self.mitigation.techniques))
+
+    def describe(self) -> dict:
+        out = {"name": self.name, "device": self.device_name, "shots": self.shots,
+               "optimization_level": self.optimization_level, "seed_simulator": self.seed}
+        if self._executor_description is not None:
+            out.update(self._executor_description)
+        return out
+
+    def stats(self) -> dict:
+        if self.runner is None:
+            return {"num_jobs": 0, "shots_total": 0}
+        return self.runner.stats()
