@@ -25,7 +25,7 @@ from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBas
 from qjax.errors import ConfigError
 from qjax.schemas import FIXED_GROUPS, GROUPS, SCHEMAS, Globals, RunConfig, WarmupCosineScheduleConfig
 
-__all__ = ["OPTIONAL_SECTIONS", "HASH_EXCLUDED", "validate", "config_hash", "default_checkpoint_dir", "to_container"]
+__all__ = ["OPTIONAL_SECTIONS", "HASH_EXCLUDED", "secret_keys", "validate", "config_hash", "default_checkpoint_dir", "to_container"]
 
 #: Top-level sections owned by other modules (optional groups); kept as plain
 #: containers in :attr:`RunConfig.extras`, never part of the config hash.
@@ -160,6 +160,23 @@ def _resolve(cfg: Any) -> dict:
     return out
 
 
+def secret_keys(node: Any, prefix: str = "") -> list[str]:
+    """Dotted keys named like a secret (token, api_key, password, ...) anywhere in a config."""
+    found = []
+    if isinstance(node, (Mapping, DictConfig)):
+        for key in node:
+            path = f"{prefix}{key}"
+            if any(word in str(key).lower() for word in _SECRET_WORDS):
+                found.append(path)
+            if key != "hydra":
+                try:
+                    child = node[key]
+                except OmegaConfBaseException:
+                    continue
+                found += secret_keys(child, path + ".")
+    return found
+
+
 def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     """Check a composed config and return it typed, or raise :class:`ConfigError` naming the key.
 
@@ -167,6 +184,10 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     null → ``trainer.steps``; ``checkpoint.root`` null → ``<launch dir>/checkpoints``;
     ``checkpoint.dir`` null → :func:`default_checkpoint_dir`; both made absolute.
     """
+    secrets = secret_keys(cfg)
+    if secrets:
+        raise ConfigError(f"{secrets[0]}: credentials are never taken from the config (Hydra saves it in .hydra/); "
+                          "set QISKIT_IBM_TOKEN in the environment or save a Qiskit account, and drop the key")
     raw = _resolve(cfg)
     allowed = {f.name for f in dataclasses.fields(Globals)} | set(GROUPS) | set(OPTIONAL_SECTIONS)
     for key in raw:
@@ -195,7 +216,8 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     run = RunConfig(**dataclasses.asdict(top), **groups, extras=extras)
     ck = run.checkpoint
     root = _absolute(ck.root if ck.root is not None else "checkpoints")
-    run = dataclasses.replace(run, checkpoint=dataclasses.replace(ck, root=root))
+    every = ck.every if ck.every is not None else (1 if run.backend.hardware else 10)  # a hardware step is precious
+    run = dataclasses.replace(run, checkpoint=dataclasses.replace(ck, root=root, every=every))
     directory = _absolute(ck.dir) if ck.dir is not None else default_checkpoint_dir(run)
     return dataclasses.replace(run, checkpoint=dataclasses.replace(run.checkpoint, dir=directory))
 

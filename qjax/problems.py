@@ -14,7 +14,7 @@ import numpy as np
 from qjax.errors import ConfigError
 from qjax.observables import PauliSum
 
-__all__ = ["Problem", "h2", "tfim"]
+__all__ = ["Problem", "h2", "tfim", "classical_energy"]
 
 
 class Problem(NamedTuple):
@@ -57,3 +57,27 @@ def tfim(n: int = 6, J: float = 1.0, h: float = 1.0, periodic: bool = False) -> 
     terms = [(-J, {i: "Z", j: "Z"}) for i, j in bonds] + [(-h, {i: "X"}) for i in range(n)]
     observable = PauliSum(terms)
     return Problem("tfim", observable, n, observable.ground_energy())
+
+
+def basis_state_energy(observable: PauliSum, bits) -> float:
+    """``⟨b|H|b⟩`` of the computational basis state ``bits`` (wire 0 first): only Z-only terms count."""
+    total = 0.0
+    for coeff, word in observable.terms:
+        if all(p == "Z" for _, p in word):
+            total += coeff * (-1) ** sum(int(bits[w]) for w, _ in word)
+    return total
+
+
+def classical_energy(problem: Problem) -> tuple[float, str]:
+    """A classical heuristic for the energy, with its name: Hartree–Fock for molecules, else the best basis state.
+
+    The last resort of a hardware run whose every backend failed. The best basis
+    state is found by brute force (≤ 20 wires) or is the all-zeros state.
+    """
+    if problem.hf_state is not None:
+        return basis_state_energy(problem.observable, problem.hf_state), "hartree_fock"
+    n = problem.num_wires
+    diagonal = PauliSum([(c, w) for c, w in problem.observable.terms if all(p == "Z" for _, p in w)], n)
+    if n <= 20 and diagonal.terms:
+        return float(np.min(diagonal.diagonal(n))), "best_basis_state"
+    return basis_state_energy(problem.observable, [0] * n), "zero_state"

@@ -390,10 +390,10 @@ class TrainerConfig:
 
 @dataclass(frozen=True)
 class CheckpointConfig:
-    """After :func:`validate`, ``dir`` and ``root`` are absolute paths, never null."""
+    """After :func:`validate`, ``dir`` and ``root`` are absolute paths and ``every`` an integer, never null."""
 
     dir: Optional[str] = _opt(None, "null (default dir) or a path", example="/abs/path/ck")
-    every: int = _opt(10, "an integer ≥ 1", _ge(1))
+    every: Optional[int] = _opt(None, "null (10 on simulators, 1 on hardware) or an integer ≥ 1", _or_null(_ge(1)), 10)
     resume: str = _opt("auto", "one of auto, never, must", _one_of("auto", "never", "must"))
     keep: int = _opt(3, "an integer ≥ 2", _ge(2))
     root: Optional[str] = _opt(None, "null (<launch dir>/checkpoints) or a path", example="/abs/path")

@@ -9,6 +9,7 @@ User errors end with one line on stderr and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -19,7 +20,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from qjax.errors import QjaxError, TrainingInterrupted
+from qjax.errors import BackendUnavailable, BudgetExceeded, QjaxError, TrainingInterrupted
 
 log = logging.getLogger("qjax")
 
@@ -52,10 +53,13 @@ def _enable_compilation_cache(jax) -> None:
 
 def run(cfg: DictConfig) -> dict:
     """Train one configuration; returns the ``result.json`` dict."""
-    from qjax.config import config_hash, default_checkpoint_dir, to_container, validate
+    from qjax.config import config_hash, default_checkpoint_dir, secret_keys, to_container, validate
 
+    if secret_keys(cfg):
+        _scrub_hydra_files(secret_keys(cfg))
     rc = validate(cfg)  # before anything heavy: bad config fails fast
-    for noisy in ("absl", "jax._src.xla_bridge"):  # Orbax logs every file it writes; JAX its TPU probe
+    # Orbax logs every file it writes, JAX its TPU probe, Qiskit every transpiler pass and job step
+    for noisy in ("absl", "jax._src.xla_bridge", "qiskit", "qiskit_ibm_runtime", "qiskit_mitigation", "qiskit_aer"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     import jax
 
@@ -68,6 +72,7 @@ def run(cfg: DictConfig) -> dict:
     from qjax.checkpointing import CheckpointOptions
     from qjax.experiments import build_experiment
     from qjax.optimizers import build_optimizer
+    from qjax.problems import classical_energy
     from qjax.tracking import (MetricsWriter, circuit_summary, code_version, package_versions,
                                plot_convergence, write_json)
     from qjax.training import fit
@@ -84,8 +89,14 @@ def run(cfg: DictConfig) -> dict:
 
     experiment = build_experiment(rc)
     problem = experiment.problem
+    dtype = jnp.complex128 if rc.precision == "double" else jnp.complex64
     backend_options = {k: v for k, v in vars(rc.backend).items() if k != "name"}
-    backend = make_backend(rc.backend.name, dtype=jnp.complex128 if rc.precision == "double" else jnp.complex64,
+    # what a fallback backend is built with: the same sampling settings, a device that fits
+    fallback_options = {"simulator": {"dtype": dtype},
+                        "ibm_fake": {"device": "least_busy", "shots": rc.backend.shots or 4096, "seed": rc.seed,
+                                     "seed_simulator": rc.backend.seed_simulator, "mitigation": rc.mitigation}}
+    backend = make_backend(rc.backend.name, dtype=dtype, mitigation=rc.mitigation, seed=rc.seed,
+                           state_dir=ckpt.dir, budget=rc.budget, fallback_options=fallback_options,
                            **backend_options)
     objective = backend.objective(experiment.circuit, problem.observable, gradient=rc.gradient)
     optimizer = build_optimizer(rc.optimizer, rc.schedule, rc.trainer.steps)
@@ -98,14 +109,14 @@ def run(cfg: DictConfig) -> dict:
         "packages": package_versions(),
         "code_version": code_version(),
         "circuit": circuit_summary(experiment.circuit),
-        "mitigation": vars(rc.mitigation),
+        "mitigation": {"name": rc.mitigation.name, **dataclasses.asdict(rc.mitigation)},
         "calibration": None,
         "job_ids": [],
         "checkpoint_dir": ckpt.dir,
         "fallbacks": [],
         "run_dir": str(run_dir.resolve()),
     }
-    write_json(run_dir / "manifest.json", manifest)
+    _record_backend(manifest, backend, run_dir)
     log.info("%s on %s: %d qubits, %d parameters, %d Pauli terms; checkpoints in %s", rc.experiment,
              rc.backend.name, experiment.circuit.num_wires, experiment.circuit.num_params,
              len(problem.observable.terms), ckpt.dir)
@@ -127,11 +138,27 @@ def run(cfg: DictConfig) -> dict:
                           checkpoint=ckpt, tol=rc.trainer.tol, patience=rc.trainer.patience,
                           log_every=rc.trainer.log_every, loss_name=experiment.loss_name, on_metrics=on_metrics,
                           job_stats=backend.stats)
+            final = objective.report(outcome.params) if objective.report is not None else {}
+    except BackendUnavailable:
+        _record_backend(manifest, backend, run_dir)
+        energy, method = classical_energy(problem)
+        log.error("!!! no backend could run the circuit; reporting the classical heuristic (%s) energy %.7f "
+                  "instead. Rerun the same command later to continue from the checkpoint.", method, energy)
+        write_json(run_dir / "result.json", {
+            "experiment": rc.experiment, "problem": problem.name, "backend": rc.backend.name,
+            "status": "backend_unavailable", "energy": energy, "energy_source": method,
+            "exact_energy": problem.exact_energy, "error": energy - problem.exact_energy,
+            "wall_time_s": time.perf_counter() - started, **_usage(backend)})
+        raise
+    except QjaxError:
+        _record_backend(manifest, backend, run_dir)
+        raise
     finally:
         progress.close()
         writer.close()
 
     stats = backend.stats()
+    energy = final.get("energy", outcome.loss)
     result = {
         "experiment": rc.experiment,
         "problem": problem.name,
@@ -140,30 +167,74 @@ def run(cfg: DictConfig) -> dict:
         "wall_time_s": time.perf_counter() - started,
         "num_jobs": outcome.metrics[-1]["num_jobs"] if outcome.metrics else stats["num_jobs"],
         "shots_total": stats["shots_total"],
+        **_usage(backend),
         "final_params": outcome.params,
         "loss": outcome.loss,
-        "energy": outcome.loss,
+        "energy": energy,
+        **{k: v for k, v in final.items() if k != "energy"},
         "exact_energy": problem.exact_energy,
-        "error": outcome.loss - problem.exact_energy,
+        "error": energy - problem.exact_energy,
         "converged": outcome.converged,
         "resumed_from": outcome.resumed_from,
         "already_finished": outcome.already_finished,
     }
+    if stats.get("fallbacks"):
+        result["fallbacks"] = stats["fallbacks"]
     write_json(run_dir / "result.json", result)
-    manifest["backend"] = backend.describe()
-    write_json(run_dir / "manifest.json", manifest)
+    _record_backend(manifest, backend, run_dir)
     molecular = problem.electrons is not None  # energies in Hartree; spin models are in units of their couplings
     unit = " Ha" if molecular else ""
     if outcome.metrics:
         plot_convergence(outcome.metrics, run_dir / "convergence.png", exact=problem.exact_energy,
                          label=experiment.loss_name, title=f"{rc.experiment} {problem.name} on {rc.backend.name}",
                          target=(CHEMICAL_ACCURACY_HA, "chemical accuracy (1.6 mHa)") if molecular else None)
+    if "energy_unmitigated" in result:
+        print(f"  mitigation={rc.mitigation.name}: energy {energy:.7f}{unit} (error {result['error']:.2e}), "
+              f"unmitigated {result['energy_unmitigated']:.7f}{unit} "
+              f"(error {result['energy_unmitigated'] - problem.exact_energy:.2e})", flush=True)
     accuracy = " (within chemical accuracy)" if molecular and abs(result["error"]) <= CHEMICAL_ACCURACY_HA else ""
     again = "already finished, not trained again; " if outcome.already_finished else ""
     print(f"{rc.experiment} {problem.name}: energy {result['energy']:.7f}{unit}, "
           f"exact {problem.exact_energy:.7f}{unit}, error {result['error']:.2e}{unit}{accuracy}; {again}{outcome.steps} steps, "
           f"{result['wall_time_s']:.1f} s; results in {run_dir}", flush=True)
     return result
+
+
+def _usage(backend) -> dict:
+    """What the run spent on a job-based backend over all its invocations (from ``jobs.jsonl``)."""
+    runner = getattr(backend, "runner", None)
+    if runner is None:
+        return {}
+    spent = runner.totals()
+    return {"num_jobs": spent["jobs"], "shots_total": spent["shots"], "qpu_seconds_estimated": spent["qpu_seconds"]}
+
+
+def _record_backend(manifest: dict, backend, run_dir: Path) -> None:
+    """Put the backend's facts (transpiled circuit, calibration, job ids, fallbacks) into the manifest."""
+    from qjax.tracking import write_json
+
+    described = backend.describe()
+    stats = backend.stats()
+    manifest["backend"] = {k: v for k, v in described.items() if k not in ("transpiled", "calibration")}
+    if "transpiled" in described:
+        manifest["circuit"]["transpiled"] = described["transpiled"]
+    manifest["calibration"] = described.get("calibration")
+    manifest["job_ids"] = stats.get("job_ids", [])
+    manifest["fallbacks"] = stats.get("fallbacks", [])
+    write_json(run_dir / "manifest.json", manifest)
+
+
+def _scrub_hydra_files(keys: list[str]) -> None:
+    """Remove the lines naming ``keys`` from the run's ``.hydra/*.yaml`` (Hydra wrote them before we ran)."""
+    if not HydraConfig.initialized():
+        return
+    names = {key.rsplit(".", 1)[-1] for key in keys}
+    hydra_dir = Path(HydraConfig.get().runtime.output_dir) / HydraConfig.get().output_subdir
+    for path in hydra_dir.glob("*.yaml"):
+        lines = path.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if not any(name in line for name in names)]
+        if kept != lines:
+            path.write_text("".join(kept))
 
 
 @hydra.main(config_path="pkg://qjax.conf", config_name="config", version_base="1.3")
@@ -173,6 +244,9 @@ def _hydra_main(cfg: DictConfig) -> None:
     except TrainingInterrupted as exc:
         print(f"qjax: {exc}", file=sys.stderr, flush=True)
         sys.exit(128 + exc.signum)
+    except (BudgetExceeded, BackendUnavailable) as exc:
+        print(f"qjax: stopped: {exc}", file=sys.stderr, flush=True)
+        sys.exit(3)
     except QjaxError as exc:
         print(f"qjax: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)

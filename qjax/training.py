@@ -24,7 +24,7 @@ import optax
 
 from qjax.backends.base import Objective
 from qjax.checkpointing import Checkpointer, CheckpointOptions, TrainState
-from qjax.errors import ParameterShapeError, TrainingInterrupted
+from qjax.errors import ParameterShapeError, QjaxError, TrainingInterrupted
 
 __all__ = ["FitResult", "fit"]
 
@@ -155,7 +155,15 @@ def fit(
     with _stop_on_signals() as stop:
         while step < steps and not converged and stop["signum"] is None:
             t0 = time.perf_counter()
-            loss, grads = objective.value_and_grad(params)
+            if objective.begin_step is not None:
+                objective.begin_step(step)
+            try:
+                loss, grads = objective.value_and_grad(params)
+            except QjaxError:  # budget reached, every backend down: keep what was done, then say why
+                if checkpointer is not None:
+                    checkpointer.save(step, TrainState(params, opt_state, key), meta(False))
+                    checkpointer.close()
+                raise
             params, opt_state = apply_update(grads, opt_state, params)
             key, _ = jax.random.split(key)
             loss = _as_host(loss)
@@ -181,6 +189,8 @@ def fit(
             if checkpointer is not None and step % checkpoint.every == 0 and step < steps and not converged:
                 checkpointer.save(step, TrainState(params, opt_state, key), meta(False))
         interrupted = stop["signum"]
+        if objective.begin_step is not None:
+            objective.begin_step(step)
         final_loss = None if interrupted else _as_host(objective.value(params))
         if checkpointer is not None:
             checkpointer.save(step, TrainState(params, opt_state, key), meta(not interrupted, final_loss))

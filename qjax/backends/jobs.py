@@ -190,6 +190,10 @@ class JobRunner:
         return {"num_jobs": self.num_jobs, "shots_total": self.shots_total, "qpu_seconds": self.qpu_seconds,
                 "job_ids": list(self.job_ids), "fallbacks": list(self.fallbacks), "backend": self.backend}
 
+    def totals(self) -> dict:
+        """``jobs``, ``shots`` and ``qpu_seconds`` spent by the run over all its invocations."""
+        return dict(self._spent)
+
     def request_key(self, params: np.ndarray, mitigate: bool) -> str:
         blob = self.executor.fingerprint().encode() + np.ascontiguousarray(params, np.float64).tobytes() \
             + bytes([mitigate])

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,9 @@ from qjax.observables import PauliSum
 __all__ = ["RuntimeBackend", "RuntimeExecutor", "estimator_options"]
 
 log = logging.getLogger("qjax")
+
+# qiskit-mitigation warns once per Pauli term when shot-noise errors are all zero (it then fits unweighted)
+warnings.filterwarnings("ignore", message="No positive, finite standard errors", category=UserWarning)
 
 # IBM's default repetition delay: what one shot costs on the device, roughly.
 _SECONDS_PER_SHOT = 250e-6
