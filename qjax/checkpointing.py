@@ -37,7 +37,8 @@ class CheckpointOptions:
     still leaves a good one); ``resume``: ``auto`` continues when a checkpoint
     exists, ``never`` moves an existing directory aside and starts fresh, ``must``
     fails when there is nothing to resume; ``config_hash`` guards against resuming
-    a run with a different configuration.
+    a run with a different configuration; ``sync`` waits for each save to be on
+    disk before training goes on (hardware runs: the next step costs a job).
     """
 
     dir: str
@@ -45,6 +46,7 @@ class CheckpointOptions:
     keep: int = 3
     resume: str = "auto"
     config_hash: str | None = None
+    sync: bool = False
 
     def __post_init__(self):
         if not os.path.isabs(self.dir):
@@ -146,6 +148,8 @@ class Checkpointer:
             step,
             args=ocp.args.Composite(state=ocp.args.StandardSave(state._asdict()), meta=ocp.args.JsonSave(meta)),
         )
+        if self.options.sync:
+            manager.wait_until_finished()
 
     def wait(self) -> None:
         """Block until every pending save is on disk."""

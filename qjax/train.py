@@ -85,7 +85,7 @@ def run(cfg: DictConfig) -> dict:
     chash = config_hash(cfg)
     ckpt_dir = rc.checkpoint.dir or default_checkpoint_dir(cfg)
     ckpt = CheckpointOptions(dir=os.path.abspath(ckpt_dir), every=rc.checkpoint.every, keep=rc.checkpoint.keep,
-                             resume=rc.checkpoint.resume, config_hash=chash)
+                             resume=rc.checkpoint.resume, config_hash=chash, sync=rc.backend.hardware)
 
     experiment = build_experiment(rc)
     problem = experiment.problem

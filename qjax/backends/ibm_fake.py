@@ -32,6 +32,7 @@ def fake_device_names() -> tuple[str, ...]:
 class IBMFakeBackend(RuntimeBackend):
     name = "ibm_fake"
     persistent_ids = False
+    default_device = "FakeManilaV2"
 
     def resolve_device(self, num_qubits: int):
         from qiskit_ibm_runtime import fake_provider

@@ -120,8 +120,8 @@ class _RuntimeJob:
         usage = getattr(self._job, "usage", None)
         if callable(usage):
             try:
-                qpu = float(usage())
-            except Exception:  # noqa: BLE001 - local jobs have no usage; keep the estimate
+                qpu = float(usage()) or qpu  # local jobs report 0: keep the estimate
+            except Exception:  # noqa: BLE001 - no usage known yet; keep the estimate
                 pass
         return Evaluation(values, stds, unmitigated, shots, qpu)
 
@@ -224,8 +224,9 @@ class RuntimeBackend:
 
     name = "runtime"
     persistent_ids = False
+    default_device = "least_busy"
 
-    def __init__(self, *, device: str, shots: int, seed_simulator: int | None = None, optimization_level: int = 1,
+    def __init__(self, *, device: str | None = None, shots: int = 4096, seed_simulator: int | None = None, optimization_level: int = 1,
                  timeout_s: float = 600.0, retries: int = 3, backoff_s: float = 2.0, poll_s: float = 0.2,
                  fallback=(), min_qubits: int | None = None, max_pending_jobs: int | None = None,
                  mitigation=None, seed: int = 0, state_dir: str | None = None, budget=None,
@@ -237,7 +238,8 @@ class RuntimeBackend:
 
         self.mitigation = mitigation if mitigation is not None else MitigationConfig("none")
         estimator_options(self.mitigation, shots=shots, seed=None)  # refuse what the runtime cannot do, now
-        self.device_name, self.shots, self.optimization_level = device, int(shots), int(optimization_level)
+        self.device_name = device if device is not None else self.default_device
+        self.shots, self.optimization_level = int(shots), int(optimization_level)
         self.seed = seed_simulator if seed_simulator is not None else seed
         self.min_qubits, self.max_pending_jobs = min_qubits, max_pending_jobs
         self.fallback, self.state_dir = tuple(fallback), state_dir

@@ -1,0 +1,152 @@
+"""The qiskit-ibm-runtime executor on local fake devices (no account, no network).
+
+References: Qiskit ``Statevector`` for exact expectation values (fake devices add
+noise, so tolerances leave room for it and for shot noise), the device's own
+target for the calibration snapshot, and EstimatorOptions for the option mapping.
+"""
+
+import numpy as np
+import pytest
+from qiskit.quantum_info import Statevector
+
+from qjax import templates
+from qjax.backends import make_backend
+from qjax.backends.executor import angle_circuit
+from qjax.backends.runtime import estimator_options
+from qjax.circuit import Circuit, Param
+from qjax.errors import BackendError
+from qjax.observables import PauliSum
+from qjax.qiskit_interop import to_qiskit
+from qjax.schemas import (BestMitigationConfig, DDMitigationConfig, MitigationConfig, ReadoutMitigationConfig,
+                          TwirlingMitigationConfig, ZNEMitigationConfig, ZNESettings)
+
+
+def _wait(job):
+    import time
+
+    while job.status() not in ("done", "error"):
+        time.sleep(0.05)
+    return job.result()
+
+
+def _exact(circuit: Circuit, observable: PauliSum, params) -> float:
+    qc = to_qiskit(circuit, params)
+    return float(np.real(Statevector(qc).expectation_value(observable.to_qiskit(circuit.num_wires))))
+
+
+# -- option mapping ------------------------------------------------------------------------
+
+def test_no_mitigation_is_resilience_level_0_without_twirling():
+    opts = estimator_options(MitigationConfig("none"), shots=100, seed=3)
+    assert opts["resilience_level"] == 0 and opts["default_shots"] == 100
+    assert opts["resilience"] == {"measure_mitigation": False, "zne_mitigation": False}
+    assert opts["twirling"] == {"enable_gates": False, "enable_measure": False}
+    assert opts["simulator"]["seed_simulator"] == 3
+
+
+@pytest.mark.parametrize("mitigation, expect", [
+    (ReadoutMitigationConfig("readout"), {"measure_mitigation": True, "zne": False, "dd": False, "gates": False}),
+    (ZNEMitigationConfig("zne"), {"measure_mitigation": False, "zne": True, "dd": False, "gates": False}),
+    (DDMitigationConfig("dd"), {"measure_mitigation": False, "zne": False, "dd": True, "gates": False}),
+    (TwirlingMitigationConfig("twirling"), {"measure_mitigation": False, "zne": False, "dd": False, "gates": True}),
+    (BestMitigationConfig("best"), {"measure_mitigation": True, "zne": True, "dd": True, "gates": True}),
+])
+def test_each_mitigation_maps_onto_runtime_options(mitigation, expect):
+    opts = estimator_options(mitigation, shots=100, seed=None)
+    assert opts["resilience"]["measure_mitigation"] is expect["measure_mitigation"]
+    assert opts["resilience"]["zne_mitigation"] is expect["zne"]
+    assert opts.get("dynamical_decoupling", {}).get("enable", False) is expect["dd"]
+    assert opts["twirling"]["enable_gates"] is expect["gates"]
+    if expect["zne"]:
+        assert opts["resilience"]["zne"]["noise_factors"] == [1.0, 3.0, 5.0]
+        assert opts["resilience"]["zne"]["amplifier"] == "gate_folding"
+    assert "simulator" not in opts  # no seed given: the runtime picks one
+    # estimator_options itself validated them with EstimatorOptions; the mitigated and plain sets differ
+    assert estimator_options(mitigation, shots=100, seed=None, mitigate=False)["resilience"] == \
+        {"measure_mitigation": False, "zne_mitigation": False}
+
+
+@pytest.mark.parametrize("amplifier, needle", [("global_folding", "noisy_simulator"), ("pea", "NoiseLearnerV3")])
+def test_amplifiers_the_runtime_cannot_run_are_refused(amplifier, needle):
+    mitigation = ZNEMitigationConfig("zne", ZNESettings(amplifier=amplifier))
+    with pytest.raises(BackendError, match=needle):
+        estimator_options(mitigation, shots=100, seed=0)
+    with pytest.raises(BackendError, match="gate_folding"):  # and before anything runs: at backend construction
+        make_backend("ibm_fake", shots=100, mitigation=mitigation)
+
+
+# -- devices ---------------------------------------------------------------------------------
+
+def test_unknown_device_suggests_close_names():
+    backend = make_backend("ibm_fake", device="FakeManila", shots=100)
+    with pytest.raises(BackendError, match="FakeManilaV2"):
+        backend.check(Circuit(2).h(0), PauliSum("Z0"))
+
+
+def test_circuit_wider_than_the_device_is_refused():
+    backend = make_backend("ibm_fake", device="FakeManilaV2", shots=100)
+    wide = Circuit(6).h(5)
+    with pytest.raises(BackendError, match="needs 6 qubits but fake_manila has 5"):
+        backend.objective(wide, PauliSum("Z5"))
+
+
+def test_least_busy_fake_device_is_the_smallest_that_fits():
+    backend = make_backend("ibm_fake", device="least_busy", shots=100)
+    device = backend.device(6)
+    assert device.num_qubits >= 6
+
+
+# -- numbers ---------------------------------------------------------------------------------
+
+CIRCUIT = Circuit(2).ry(Param(0), 0).rx(Param(1), 1).cnot(0, 1).rz(Param(2), 1).ry(Param(0) + Param(2), 1)
+OBSERVABLE = PauliSum("0.7 Z0 + 0.4 X1 - 0.5 Z0 Z1 + 0.2 Y1")
+
+
+def test_batched_job_matches_statevector_row_by_row():
+    backend = make_backend("ibm_fake", device="FakeManilaV2", shots=20000, seed_simulator=7)
+    executor = backend.executor(CIRCUIT, [OBSERVABLE])
+    rng = np.random.default_rng(0)
+    params = rng.uniform(-np.pi, np.pi, size=(4, CIRCUIT.num_params))
+    lm = CIRCUIT.linear_map()
+    angles = params @ lm.A.T + lm.c
+    ev = _wait(executor.submit(angles))
+    exact = np.array([_exact(CIRCUIT, OBSERVABLE, p) for p in params])
+    assert ev.values.shape == (4, 1)
+    # FakeManila's noise on one CNOT and readout biases by < 0.1 here; shot noise ~ 0.01
+    np.testing.assert_allclose(ev.values[:, 0], exact, atol=0.1)
+    # and the rows are not interchangeable: each row is closest to its own exact value
+    assert np.all(np.argmin(np.abs(ev.values[:, 0][:, None] - exact[None, :]), axis=1) == np.arange(4))
+    assert ev.shots == 4 * 20000 and ev.stds.shape == (4, 1)
+
+
+def test_zne_moves_the_energy_toward_the_exact_value():
+    # CNOT pairs around unbound rotations (the transpiler cannot cancel them) are identities at angle 0 but
+    # carry FakeManila's two-qubit noise; exact ⟨Z0 Z1 Z2⟩ after X on every qubit = -1
+    circuit = Circuit(3).x(0).x(1).x(2)
+    for k in range(3):
+        circuit = circuit.cnot(0, 1).ry(Param(2 * k), 1).cnot(0, 1).cnot(1, 2).ry(Param(2 * k + 1), 2).cnot(1, 2)
+    observable = PauliSum("Z0 Z1 Z2")
+    exact = _exact(circuit, observable, np.zeros(circuit.num_params))
+    backend = make_backend("ibm_fake", device="FakeManilaV2", shots=8000, seed_simulator=1,
+                           mitigation=ZNEMitigationConfig("zne"))
+    executor = backend.executor(circuit, [observable])
+    ev = _wait(executor.submit(np.zeros((1, angle_circuit(circuit).num_params))))
+    mitigated, unmitigated = ev.values[0, 0], ev.unmitigated[0, 0]
+    assert exact == pytest.approx(-1.0)
+    assert abs(unmitigated - exact) > 0.05  # the noise is visible without mitigation
+    assert abs(mitigated - exact) < abs(unmitigated - exact)
+
+
+def test_manifest_facts_come_from_the_transpiled_circuit_and_the_device():
+    backend = make_backend("ibm_fake", device="FakeManilaV2", shots=100, optimization_level=1)
+    circuit = templates.hardware_efficient(3, 1)
+    executor = backend.executor(circuit, [PauliSum("Z0 Z1 + X2")])
+    facts = executor.describe()
+    t = facts["transpiled"]
+    assert t["depth"] == executor.isa.depth() and len(t["layout"]) == 3
+    assert t["two_qubit_gates"] >= circuit.gate_counts().get("CNOT", 0)
+    device = backend.device(3)
+    for q in t["layout"]:
+        row = facts["calibration"]["qubits"][str(q)]
+        assert row["t1"] == device.target.qubit_properties[q].t1
+        assert row["readout_error"] == device.target["measure"][(q,)].error
