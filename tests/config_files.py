@@ -7,7 +7,23 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 
 # Options that cannot run with the defaults alone, and what they need beside them:
 # tfim has no electrons, so the default UCC ansatz cannot apply.
-COMPANIONS = {("problem", "tfim"): ["ansatz=hea"]}
+# Mitigation only applies on a noisy backend: a small problem on a fake device, with few
+# twirls, keeps those runs to seconds.
+_FAKE_SMALL = ["backend=ibm_fake", "problem=tfim", "problem.n=2", "ansatz=hea", "ansatz.layers=1",
+               "backend.shots=200", "backend.seed_simulator=0"]
+_FEW_TWIRLS = ["mitigation.twirling.num_randomizations=2", "mitigation.twirling.shots_per_randomization=100"]
+COMPANIONS = {
+    ("problem", "tfim"): ["ansatz=hea"],
+    ("backend", "ibm_fake"): _FAKE_SMALL[1:],
+    ("mitigation", "readout"): _FAKE_SMALL,
+    ("mitigation", "zne"): _FAKE_SMALL,
+    ("mitigation", "dd"): _FAKE_SMALL,
+    ("mitigation", "twirling"): _FAKE_SMALL + _FEW_TWIRLS,
+    ("mitigation", "best"): _FAKE_SMALL + _FEW_TWIRLS,
+}
+
+#: Options that need an IBM Quantum account to run (composed and validated only, offline).
+NEEDS_ACCOUNT = {("backend", "ibm")}
 
 
 def config_files() -> list[tuple[str, str]]:

@@ -89,7 +89,7 @@ BAD = [
     ("trainer.steps=0", r"^trainer\.steps=0 is invalid"),
     ("trainer.steps=1.5", r"^trainer\.steps=1\.5 is invalid: must be an integer"),
     ("trainer.tol=-1", r"^trainer\.tol=-1\.0 is invalid"),
-    ("checkpoint.every=0", r"^checkpoint\.every=0 is invalid: must be an integer ≥ 1"),
+    ("checkpoint.every=0", r"^checkpoint\.every=0 is invalid: must be null .* or an integer ≥ 1"),
     ("checkpoint.keep=1", r"^checkpoint\.keep=1 is invalid: must be an integer ≥ 2"),
     ("checkpoint.resume=maybe", r"^checkpoint\.resume='maybe' is invalid: must be one of auto, never, must"),
     ("problem.bond_length=0", r"^problem\.bond_length=0\.0 is invalid: must be a float > 0"),
@@ -213,3 +213,25 @@ def test_registering_an_option_is_one_dataclass(hydra_ctx, monkeypatch):
     monkeypatch.setitem(qs.SCHEMAS["mitigation"], "zne", ZNE)
     run = validate(_compose("mitigation.name=zne", "+mitigation.noise_factors=[1,2]"))
     assert run.mitigation == ZNE(name="zne", noise_factors=(1, 2))
+
+
+@pytest.mark.parametrize("overrides, every", [
+    ((), 10), (("backend=ibm_fake",), 1), (("backend=ibm",), 1), (("backend=ibm_fake", "checkpoint.every=5"), 5),
+])
+def test_hardware_checkpoints_every_step_unless_told(hydra_ctx, overrides, every):
+    assert validate(_compose(*overrides)).checkpoint.every == every
+
+
+@pytest.mark.parametrize("change", [
+    "backend.retries=9", "backend.timeout_s=5", "backend.fallback=[simulator]", "backend.poll_s=1",
+    "backend.backoff_s=0", "budget.max_jobs=3",
+])
+def test_hash_of_a_hardware_run_ignores_job_control(hydra_ctx, change):
+    base = ("backend=ibm_fake",)
+    assert config_hash(_compose(*base, change)) == config_hash(_compose(*base))
+
+
+@pytest.mark.parametrize("override", ["+backend.token=abc", "+backend.api_key=x", "+problem.password=y"])
+def test_credentials_in_the_config_are_refused(hydra_ctx, override):
+    with pytest.raises(ConfigError, match="QISKIT_IBM_TOKEN"):
+        validate(_compose(override))

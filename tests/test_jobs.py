@@ -440,9 +440,6 @@ def test_a_line_cut_by_a_crash_does_not_break_the_journal(tmp_path):
     assert ex.submitted == ["ok"]
 
 
-@pytest.mark.xfail(strict=True, reason="jobs._JsonLines.append does not start a new line when the file ends in a "
-                   "line cut by a crash: the restarted run's first row is glued onto the cut line and lost, so "
-                   "its job is neither counted by the budget nor re-attached after another restart")
 def test_rows_written_after_a_cut_line_are_kept(tmp_path):
     (tmp_path / JOBS_FILE).write_text('{"key": "abc", "job_id": "x", "sta')  # killed mid-line
     store = {}
@@ -521,12 +518,9 @@ def test_budget_counts_jobs_of_earlier_invocations(tmp_path):
     assert len(ex.submitted) == 1
 
 
-# -- known defects ---------------------------------------------------------------------------------
+# -- crash safety of the run-state files ---------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="jobs._ResultCache.get catches OSError/ValueError/KeyError only; np.load "
-                   "of a truncated .npz raises zipfile.BadZipFile (an empty one EOFError), which escapes "
-                   "JobRunner.evaluate instead of being treated as a cache miss")
 def test_unreadable_cache_file_is_a_cache_miss(tmp_path):
     Harness(tmp_path, MockExecutor()).runner.evaluate(P1)
     [path] = (tmp_path / CACHE_DIR).glob("*.npz")
@@ -537,9 +531,6 @@ def test_unreadable_cache_file_is_a_cache_miss(tmp_path):
     assert ex.submitted == ["ok"]
 
 
-@pytest.mark.xfail(strict=True, reason="JobRunner._evaluate_here writes the journal's 'done' row before the result "
-                   "is in the cache; a process killed between the two leaves a 'done' key with no result, and the "
-                   "restart submits the (paid) job again instead of re-attaching to the finished job")
 def test_kill_between_done_row_and_cache_write_does_not_resubmit(tmp_path, monkeypatch):
     store = {}
     ex = MockExecutor(persistent_ids=True, store=store)

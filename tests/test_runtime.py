@@ -5,6 +5,8 @@ noise, so tolerances leave room for it and for shot noise), the device's own
 target for the calibration snapshot, and EstimatorOptions for the option mapping.
 """
 
+import os
+
 import numpy as np
 import pytest
 from qiskit.quantum_info import Statevector
@@ -150,3 +152,22 @@ def test_manifest_facts_come_from_the_transpiled_circuit_and_the_device():
         row = facts["calibration"]["qubits"][str(q)]
         assert row["t1"] == device.target.qubit_properties[q].t1
         assert row["readout_error"] == device.target["measure"][(q,)].error
+
+
+# -- backend=ibm: the same path against QiskitRuntimeService -------------------------------
+
+def test_ibm_without_an_account_says_how_to_get_one(monkeypatch, tmp_path):
+    monkeypatch.delenv("QISKIT_IBM_TOKEN", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no saved account (~/.qiskit/qiskit-ibm.json) either
+    backend = make_backend("ibm", device="ibm_brisbane", shots=100)
+    with pytest.raises(BackendError, match="QISKIT_IBM_TOKEN"):
+        backend.check(Circuit(2).h(0), PauliSum("Z0"))
+
+
+@pytest.mark.skipif(not os.environ.get("QISKIT_IBM_TOKEN"), reason="needs an IBM Quantum token (QISKIT_IBM_TOKEN)")
+def test_ibm_least_busy_runs_one_batched_job(tmp_path):
+    backend = make_backend("ibm", device="least_busy", shots=100, state_dir=str(tmp_path))
+    objective = backend.objective(CIRCUIT, OBSERVABLE)
+    value, grad = objective.value_and_grad(np.array([0.3, -0.2, 0.5]))
+    assert np.isfinite(value) and grad.shape == (3,)
+    assert backend.stats()["num_jobs"] == 1 and backend.stats()["job_ids"]

@@ -72,7 +72,8 @@ class RunControl:
 
 
 def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+    t = time.time()  # read once: seconds and milliseconds of the same instant
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
 
 
 class _JsonLines:
@@ -85,8 +86,13 @@ class _JsonLines:
         if self.path is None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a") as f:
-            f.write(json.dumps(row, default=float) + "\n")
+        with open(self.path, "a+b") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell():  # a line cut by a crash mid-write must not swallow this row
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
+            f.write((json.dumps(row, default=float) + "\n").encode())
             f.flush()
             os.fsync(f.fileno())
 
@@ -118,7 +124,7 @@ class _ResultCache:
             with np.load(path) as data:
                 unmitigated = data["unmitigated"] if "unmitigated" in data.files else None
                 ev = Evaluation(data["values"], data["stds"], unmitigated, int(data["shots"]), float(data["qpu_seconds"]))
-        except (OSError, ValueError, KeyError):
+        except Exception:  # noqa: BLE001 - a truncated or corrupt file (BadZipFile, EOFError, ...) is a miss
             return None
         self._memory[key] = ev
         return ev
@@ -132,7 +138,10 @@ class _ResultCache:
         if ev.unmitigated is not None:
             arrays["unmitigated"] = ev.unmitigated
         tmp = self.directory / f"{key}.tmp.npz"
-        np.savez(tmp, **arrays)
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, self.directory / f"{key}.npz")
 
 
@@ -173,10 +182,11 @@ class JobRunner:
 
     def _spent_so_far(self) -> dict:
         """Jobs, shots and QPU seconds the run spent in earlier invocations (from ``jobs.jsonl``)."""
-        spent = {"jobs": 0, "shots": 0, "qpu_seconds": 0.0}
+        spent = {"jobs": 0, "paid_jobs": 0, "shots": 0, "qpu_seconds": 0.0}
         for row in self.journal.read():
             if row.get("state") == "submitted":
                 spent["jobs"] += 1
+                spent["paid_jobs"] += bool(row.get("shots", 0) or row.get("qpu_seconds", 0.0))
                 spent["shots"] += int(row.get("shots", 0))
                 spent["qpu_seconds"] += float(row.get("qpu_seconds", 0.0))
         return spent
@@ -192,7 +202,7 @@ class JobRunner:
 
     def totals(self) -> dict:
         """``jobs``, ``shots`` and ``qpu_seconds`` spent by the run over all its invocations."""
-        return dict(self._spent)
+        return {k: v for k, v in self._spent.items() if k != "paid_jobs"}
 
     def request_key(self, params: np.ndarray, mitigate: bool) -> str:
         blob = self.executor.fingerprint().encode() + np.ascontiguousarray(params, np.float64).tobytes() \
@@ -201,8 +211,10 @@ class JobRunner:
 
     def _check_budget(self, shots: int, qpu_seconds: float) -> None:
         b, spent = self.control.budget, self._spent
+        if not (shots or qpu_seconds):  # a free job (the JAX simulator as a fallback) spends no budget
+            return
         for limit, used, more, what, key in (
-            (b.max_jobs, spent["jobs"], 1, "jobs", "budget.max_jobs"),
+            (b.max_jobs, spent["paid_jobs"], 1, "jobs", "budget.max_jobs"),
             (b.max_shots, spent["shots"], shots, "shots", "budget.max_shots"),
             (b.max_qpu_seconds, spent["qpu_seconds"], qpu_seconds, "QPU seconds (estimated)", "budget.max_qpu_seconds"),
         ):
@@ -254,9 +266,9 @@ class JobRunner:
                 last_error = str(exc)
                 job = None
                 continue
+            self.cache.put(key, ev)  # before the done row: a crash in between re-attaches rather than resubmits
             self.journal.append({"time": _now(), "key": key, "job_id": job.job_id, "state": "done",
                                  "backend": self.backend, "step": self.step})
-            self.cache.put(key, ev)
             return ev
 
     def _recorded_job(self, key: str, purpose: str) -> Job | None:
@@ -267,6 +279,7 @@ class JobRunner:
         job_id = rows[-1]["job_id"]
         job = self.executor.attach(job_id) if self.executor.persistent_ids else None
         if job is not None:
+            self.job_ids.append(job_id)
             self._event("reattached", key=key, job_id=job_id, purpose=purpose)
             log.info("%s: re-attached to job %s (submitted before the restart)", self.backend, job_id)
             return job
@@ -301,6 +314,7 @@ class JobRunner:
         self.qpu_seconds += qpu_seconds
         self.job_ids.append(job.job_id)
         self._spent["jobs"] += 1
+        self._spent["paid_jobs"] += bool(shots or qpu_seconds)
         self._spent["shots"] += shots
         self._spent["qpu_seconds"] += qpu_seconds
         return job
@@ -335,6 +349,9 @@ class JobRunner:
                     job.cancel()
                 except Exception:  # noqa: BLE001 - cancelling is best effort
                     pass
+                # not pending any more: a restart must not re-attach to a job we gave up on
+                self.journal.append({"time": _now(), "key": key, "job_id": job.job_id, "state": "cancelled",
+                                     "backend": self.backend, "step": self.step})
                 raise JobFailed(f"job {job.job_id} timed out after {self.control.timeout_s} s (backend.timeout_s)")
             self._sleep(self.control.poll_s)
         try:
@@ -342,14 +359,18 @@ class JobRunner:
         except Exception as exc:  # noqa: BLE001
             self._event("failed", job_id=job.job_id, key=key, detail=f"{type(exc).__name__}: {exc}")
             raise JobFailed(f"job {job.job_id} result could not be read: {exc}") from None
-        values = np.asarray(ev.values, dtype=float)
         expected = (batch, self.executor.num_observables)
-        if values.shape != expected or not np.all(np.isfinite(values)):
+        try:
+            values = np.asarray(ev.values, dtype=float)
+            stds = np.asarray(ev.stds, dtype=float)
+        except (TypeError, ValueError):  # ragged rows
+            values = stds = np.full((0,), np.nan)
+        if values.shape != expected or stds.shape != expected or not np.all(np.isfinite(values)):
             detail = f"partial result: values of shape {values.shape} (expected {expected}) or not finite"
             self._event("failed", job_id=job.job_id, key=key, detail=detail)
             raise JobFailed(f"job {job.job_id}: {detail}")
         self._event("done", job_id=job.job_id, key=key, shots=ev.shots, qpu_seconds=ev.qpu_seconds)
-        return ev._replace(values=values)
+        return ev._replace(values=values, stds=stds)
 
     def _fall_back(self, reason: str) -> None:
         failed = self.backend

@@ -50,6 +50,7 @@ def sampled_objective(circuit: Circuit, runner: JobRunner, *, gradient: str = "a
         return float(runner.evaluate(angles(params)[None], purpose="value").values[0, 0])
 
     def value_and_grad(params):
+        dtype = np.asarray(params).dtype if np.issubdtype(np.asarray(params).dtype, np.floating) else np.float64
         params = np.asarray(params, dtype=np.float64)
         if plan is not None:
             ev = runner.evaluate(shift_batch(angles(params), plan), purpose="gradient")
@@ -59,7 +60,7 @@ def sampled_objective(circuit: Circuit, runner: JobRunner, *, gradient: str = "a
             rows, delta = spsa_batch(params, int.from_bytes(digest[:8], "little"), spsa_c)
             ev = runner.evaluate(rows @ A.T + c, purpose="gradient")
             grad = spsa_gradient(ev.values[:, 0], delta, spsa_c)
-        return float(ev.values[0, 0]), grad.astype(np.asarray(params).dtype)
+        return float(ev.values[0, 0]), grad.astype(dtype)
 
     def values(batch):
         batch = np.asarray(batch, dtype=np.float64)
