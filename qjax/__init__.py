@@ -14,7 +14,7 @@ Wire 0 is the most significant bit of a state index (PennyLane's convention);
 from importlib.metadata import PackageNotFoundError, version as _version
 
 from qjax import errors, templates
-from qjax.backends import Backend, Objective, make_backend
+from qjax.backends import Backend, Evaluation, Executor, JobRunner, Objective, make_backend
 from qjax.checkpointing import CheckpointOptions
 from qjax.circuit import Angle, Circuit, Input, Operation, Param
 from qjax.errors import QjaxError
@@ -60,9 +60,12 @@ __all__ = [
     "CheckpointOptions",
     "Circuit",
     "Compiled",
+    "Evaluation",
+    "Executor",
     "FitResult",
     "GATES",
     "Input",
+    "JobRunner",
     "Objective",
     "Operation",
     "Param",

@@ -80,6 +80,23 @@ def _stop_on_signals():
             signal.signal(s, h)
 
 
+@contextmanager
+def _saved_on_error(checkpointer, state, meta):
+    """On a user-facing error (budget reached, every backend down), checkpoint the last good state, then re-raise.
+
+    ``state()`` returns ``(step, params, opt_state, key)`` as they are when the error
+    happens: a failed evaluation changes none of them.
+    """
+    try:
+        yield
+    except QjaxError:
+        if checkpointer is not None:
+            step, params, opt_state, key = state()
+            checkpointer.save(step, TrainState(params, opt_state, key), meta(False))
+            checkpointer.close()
+        raise
+
+
 def _as_host(x) -> float:
     return float(np.asarray(x))
 
@@ -152,18 +169,12 @@ def fit(
 
     calm_steps = 0
     params, opt_state, key = state
-    with _stop_on_signals() as stop:
+    with _stop_on_signals() as stop, _saved_on_error(checkpointer, lambda: (step, params, opt_state, key), meta):
         while step < steps and not converged and stop["signum"] is None:
             t0 = time.perf_counter()
             if objective.begin_step is not None:
                 objective.begin_step(step)
-            try:
-                loss, grads = objective.value_and_grad(params)
-            except QjaxError:  # budget reached, every backend down: keep what was done, then say why
-                if checkpointer is not None:
-                    checkpointer.save(step, TrainState(params, opt_state, key), meta(False))
-                    checkpointer.close()
-                raise
+            loss, grads = objective.value_and_grad(params)
             params, opt_state = apply_update(grads, opt_state, params)
             key, _ = jax.random.split(key)
             loss = _as_host(loss)

@@ -9,9 +9,12 @@ from __future__ import annotations
 from importlib import import_module
 
 from qjax.backends.base import Backend, Objective
+from qjax.backends.executor import Evaluation, Executor, Job
+from qjax.backends.jobs import Budget, JobRunner, RunControl
 from qjax.errors import ConfigError
 
-__all__ = ["Backend", "Objective", "BACKENDS", "make_backend"]
+__all__ = ["Backend", "Objective", "Executor", "Job", "Evaluation", "JobRunner", "RunControl", "Budget", "BACKENDS",
+           "make_backend"]
 
 BACKENDS: dict[str, str] = {
     "simulator": "qjax.backends.simulator:SimulatorBackend",
