@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from qjax.errors import BackendUnavailable, BudgetExceeded, ConfigError, QjaxError
+from qjax.errors import ConfigError, QjaxError
 
 log = logging.getLogger("qjax")
 
@@ -106,16 +105,10 @@ def _out_dir() -> Path:
 
 @hydra.main(config_path="pkg://qjax.conf", config_name="evaluate", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
-    for noisy in ("absl", "jax._src.xla_bridge", "qiskit", "qiskit_ibm_runtime", "qiskit_mitigation", "qiskit_aer"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        evaluate(cfg)
-    except (BudgetExceeded, BackendUnavailable) as exc:
-        print(f"qjax: stopped: {exc}", file=sys.stderr, flush=True)
-        sys.exit(3)
-    except QjaxError as exc:
-        print(f"qjax: error: {exc}", file=sys.stderr, flush=True)
-        sys.exit(2)
+    from qjax.train import exit_on_user_errors, quiet_libraries
+
+    quiet_libraries()
+    exit_on_user_errors(evaluate, cfg)
 
 
 def main() -> None:

@@ -58,9 +58,7 @@ def run(cfg: DictConfig) -> dict:
     if secret_keys(cfg):
         _scrub_hydra_files(secret_keys(cfg))
     rc = validate(cfg)  # before anything heavy: bad config fails fast
-    # Orbax logs every file it writes, JAX its TPU probe, Qiskit every transpiler pass and job step
-    for noisy in ("absl", "jax._src.xla_bridge", "qiskit", "qiskit_ibm_runtime", "qiskit_mitigation", "qiskit_aer"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries()
     import jax
 
     _enable_compilation_cache(jax)
@@ -237,10 +235,20 @@ def _scrub_hydra_files(keys: list[str]) -> None:
             path.write_text("".join(kept))
 
 
-@hydra.main(config_path="pkg://qjax.conf", config_name="config", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> None:
+def quiet_libraries() -> None:
+    """Orbax logs every file it writes, JAX its TPU probe, Qiskit every transpiler pass and job step."""
+    for noisy in ("absl", "jax._src.xla_bridge", "qiskit", "qiskit_ibm_runtime", "qiskit_mitigation", "qiskit_aer"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def exit_on_user_errors(task, cfg: DictConfig) -> None:
+    """Run a CLI ``task(cfg)``; a user-facing error becomes one line on stderr and its exit code.
+
+    Interrupted: 128 + signal; stopped by the budget or with no backend left: 3;
+    any other :class:`QjaxError`: 2. A traceback means a bug.
+    """
     try:
-        run(cfg)
+        task(cfg)
     except TrainingInterrupted as exc:
         print(f"qjax: {exc}", file=sys.stderr, flush=True)
         sys.exit(128 + exc.signum)
@@ -250,6 +258,11 @@ def _hydra_main(cfg: DictConfig) -> None:
     except QjaxError as exc:
         print(f"qjax: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
+
+
+@hydra.main(config_path="pkg://qjax.conf", config_name="config", version_base="1.3")
+def _hydra_main(cfg: DictConfig) -> None:
+    exit_on_user_errors(run, cfg)
 
 
 def main() -> None:

@@ -171,3 +171,16 @@ def test_ibm_least_busy_runs_one_batched_job(tmp_path):
     value, grad = objective.value_and_grad(np.array([0.3, -0.2, 0.5]))
     assert np.isfinite(value) and grad.shape == (3,)
     assert backend.stats()["num_jobs"] == 1 and backend.stats()["job_ids"]
+
+
+def test_trex_moves_a_readout_dominated_value_toward_the_exact_one():
+    # X on every qubit, then ⟨Z0 Z1 Z2⟩ = -1 exactly; with no two-qubit gates the error is mostly readout
+    circuit = Circuit(3).x(0).x(1).x(2).rz(Param(0), 0)
+    observable = PauliSum("Z0 Z1 Z2")
+    results = {}
+    for mitigation in (MitigationConfig("none"), ReadoutMitigationConfig("readout")):
+        backend = make_backend("ibm_fake", device="FakeManilaV2", shots=8000, seed_simulator=2, mitigation=mitigation)
+        executor = backend.executor(circuit, [observable])
+        results[mitigation.name] = _wait(executor.submit(np.zeros((1, executor.num_params)))).values[0, 0]
+    assert abs(results["none"] + 1) > 0.05  # readout errors of a few % per qubit are visible
+    assert abs(results["readout"] + 1) < abs(results["none"] + 1) / 2
