@@ -184,3 +184,15 @@ def test_trex_moves_a_readout_dominated_value_toward_the_exact_one():
         results[mitigation.name] = _wait(executor.submit(np.zeros((1, executor.num_params)))).values[0, 0]
     assert abs(results["none"] + 1) > 0.05  # readout errors of a few % per qubit are visible
     assert abs(results["readout"] + 1) < abs(results["none"] + 1) / 2
+
+
+def test_ibm_unreachable_follows_the_fallback_chain(monkeypatch, tmp_path):
+    monkeypatch.delenv("QISKIT_IBM_TOKEN", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    backend = make_backend("ibm", device="ibm_brisbane", shots=100, fallback=("simulator",), state_dir=str(tmp_path))
+    objective = backend.objective(CIRCUIT, OBSERVABLE)
+    params = np.array([0.3, -0.2, 0.5])
+    value, _ = objective.value_and_grad(params)
+    assert value == pytest.approx(_exact(CIRCUIT, OBSERVABLE, params), abs=1e-5)  # exact: it ran on the simulator
+    (record,) = backend.stats()["fallbacks"]
+    assert record["from"] == "ibm" and record["to"] == "simulator" and "QISKIT_IBM_TOKEN" in record["reason"]

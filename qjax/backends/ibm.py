@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from qjax.backends.runtime import RuntimeBackend
-from qjax.errors import BackendError
+from qjax.errors import BackendError, BackendUnavailable
 
 __all__ = ["IBMBackend"]
 
@@ -37,7 +37,7 @@ class IBMBackend(RuntimeBackend):
                     kwargs.setdefault("channel", "ibm_quantum_platform")
                 self._service = QiskitRuntimeService(**kwargs)
             except Exception as exc:  # noqa: BLE001 - no account, bad token, no network
-                raise BackendError(
+                raise BackendUnavailable(
                     f"backend=ibm cannot reach IBM Quantum ({type(exc).__name__}); set QISKIT_IBM_TOKEN or save an "
                     "account with QiskitRuntimeService.save_account(...), or use backend=ibm_fake"
                 ) from None

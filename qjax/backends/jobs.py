@@ -160,7 +160,6 @@ class JobRunner:
             raise ValueError("JobRunner needs at least one executor")
         self._chain = list(chain)
         self._position = 0
-        self.executor: Executor = self._chain[0][1]()
         self.control, self._sleep = control, sleep
         root = Path(state_dir) if state_dir else None
         self.journal = _JsonLines(root / JOBS_FILE if root else None)
@@ -173,6 +172,10 @@ class JobRunner:
         self.job_ids: list[str] = []
         self.fallbacks: list[dict] = []
         self._spent = self._spent_so_far()
+        try:
+            self.executor: Executor = self._chain[0][1]()
+        except BackendUnavailable as exc:  # e.g. IBM Quantum unreachable: the chain says where to go instead
+            self._fall_back(str(exc))
 
     @property
     def backend(self) -> str:
@@ -383,7 +386,11 @@ class JobRunner:
             )
         self._position += 1
         name, factory = self._chain[self._position]
-        self.executor = factory()
+        try:
+            self.executor = factory()
+        except BackendUnavailable as exc:
+            self._event("unavailable", detail=str(exc))
+            return self._fall_back(f"{name}: {exc}")
         record = {"time": _now(), "step": self.step, "from": failed, "to": name, "reason": reason}
         self.fallbacks.append(record)
         self._event("fell_back", detail=f"{failed} → {name}: {reason}")

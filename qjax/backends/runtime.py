@@ -28,7 +28,7 @@ from qjax.backends.executor import Evaluation, angle_circuit
 from qjax.backends.jobs import Budget, JobRunner, RunControl
 from qjax.backends.sampled import sampled_objective
 from qjax.circuit import Circuit
-from qjax.errors import BackendError
+from qjax.errors import BackendError, BackendUnavailable
 from qjax.observables import PauliSum
 
 __all__ = ["RuntimeBackend", "RuntimeExecutor", "estimator_options"]
@@ -287,7 +287,12 @@ class RuntimeBackend:
     def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
         from qjax.backends import make_backend
 
-        self.check(circuit, observable)
+        try:
+            self.check(circuit, observable)
+        except BackendUnavailable:
+            if not self.fallback:
+                raise
+            # the device cannot be reached to check; the runner follows backend.fallback, loudly
 
         def primary():
             ex = self.executor(circuit, [observable])
