@@ -153,6 +153,7 @@ class RuntimeExecutor:
         self._groups = max(len(o.group_commuting(qubit_wise=True)) for o in self.observables)
         self._options = {m: estimator_options(mitigation, shots=shots, seed=seed, mitigate=m) for m in (True, False)}
         self._factors = len(mitigation.zne.noise_factors) if "zne" in mitigation.techniques else 1
+        self._fingerprint: str | None = None
 
     def _estimator(self, mitigate: bool):
         from qiskit_ibm_runtime.executor_estimator import Estimator
@@ -182,6 +183,11 @@ class RuntimeExecutor:
         return shots, shots * self._groups * _SECONDS_PER_SHOT
 
     def fingerprint(self) -> str:
+        if self._fingerprint is None:  # asked for every batch; the transpiled circuit never changes
+            self._fingerprint = self._digest()
+        return self._fingerprint
+
+    def _digest(self) -> str:
         from qiskit import qasm3
 
         blob = repr((self.name, self.device.name, qasm3.dumps(self.isa), [o.to_list() for o in self.observables],
