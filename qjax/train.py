@@ -62,8 +62,8 @@ def run(cfg: DictConfig) -> dict:
     import jax
 
     _enable_compilation_cache(jax)
-    if rc.precision == "double":
-        jax.config.update("jax_enable_x64", True)
+    # set both ways: an earlier in-process sweep member may have switched x64 on
+    jax.config.update("jax_enable_x64", rc.precision == "double")
     import jax.numpy as jnp
 
     from qjax.backends import make_backend
@@ -245,19 +245,39 @@ def exit_on_user_errors(task, cfg: DictConfig) -> None:
     """Run a CLI ``task(cfg)``; a user-facing error becomes one line on stderr and its exit code.
 
     Interrupted: 128 + signal; stopped by the budget or with no backend left: 3;
-    any other :class:`QjaxError`: 2. A traceback means a bug.
+    any other :class:`QjaxError`: 2. A traceback means a bug. In a multirun, a
+    member's error is recorded in its ``result.json`` and the sweep goes on; the
+    sweep summary lists it and the sweep exits with 2.
     """
     try:
         task(cfg)
     except TrainingInterrupted as exc:
         print(f"qjax: {exc}", file=sys.stderr, flush=True)
         sys.exit(128 + exc.signum)
-    except (BudgetExceeded, BackendUnavailable) as exc:
-        print(f"qjax: stopped: {exc}", file=sys.stderr, flush=True)
-        sys.exit(3)
     except QjaxError as exc:
-        print(f"qjax: error: {exc}", file=sys.stderr, flush=True)
-        sys.exit(2)
+        if _in_multirun():
+            _record_member_error(exc)
+            return
+        stopped = isinstance(exc, (BudgetExceeded, BackendUnavailable))
+        print(f"qjax: {'stopped' if stopped else 'error'}: {exc}", file=sys.stderr, flush=True)
+        sys.exit(3 if stopped else 2)
+
+
+def _in_multirun() -> bool:
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _record_member_error(exc: QjaxError) -> None:
+    import json
+
+    from qjax.tracking import write_json
+
+    print(f"qjax: error in this sweep member: {exc}", file=sys.stderr, flush=True)
+    path = _run_dir() / "result.json"
+    result = json.loads(path.read_text()) if path.exists() else {}  # e.g. a classical fallback energy
+    write_json(path, {**result, "status": result.get("status", type(exc).__name__), "error_message": str(exc)})
 
 
 @hydra.main(config_path="pkg://qjax.conf", config_name="config", version_base="1.3")

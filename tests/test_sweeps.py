@@ -1,0 +1,91 @@
+"""Hydra multirun sweeps: the summary callback, resuming an interrupted sweep, a bad member.
+
+Reference energies: exact H2 / STO-3G ground energies from ../shared/REFERENCES.md
+(PennyLane qchem Hamiltonians diagonalised independently of qjax).
+"""
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+EXACT_H2 = {0.5: -1.0551598, 0.7414: -1.1372702, 1.0: -1.1011503, 1.5: -0.9981494, 2.0: -0.9486411}
+CHEMICAL_ACCURACY = 1.6e-3
+
+
+def _sweep(cwd, *overrides, timeout=600):
+    return subprocess.run([sys.executable, "-m", "qjax.train", "-m", *overrides, "hydra.sweep.dir=sweep"], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _summary(sweep_dir):
+    with open(Path(sweep_dir) / "summary.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_h2_dissociation_curve_within_chemical_accuracy_with_a_summary(tmp_path):
+    lengths = ",".join(str(r) for r in EXACT_H2)
+    proc = _sweep(tmp_path, "+experiment=vqe", f"problem.bond_length={lengths}")
+    assert proc.returncode == 0, proc.stderr
+    rows = _summary(tmp_path / "sweep")
+    assert [float(r["problem.bond_length"]) for r in rows] == list(EXACT_H2)
+    for row in rows:
+        exact = EXACT_H2[float(row["problem.bond_length"])]
+        assert float(row["exact_energy"]) == pytest.approx(exact, abs=2e-7)
+        assert abs(float(row["energy"]) - exact) < CHEMICAL_ACCURACY
+    table = (tmp_path / "sweep" / "summary.md").read_text()
+    assert table.count("\n| ") == len(EXACT_H2)  # a data row per bond length below the header and rule
+    assert (tmp_path / "sweep" / "summary.png").stat().st_size > 0
+
+
+def test_a_killed_sweep_resumes_without_redoing_finished_members(tmp_path):
+    overrides = ("+experiment=vqe", "problem=tfim", "ansatz=hea", "trainer.steps=300", "problem.h=0.5,1.0,1.5")
+    cmd = [sys.executable, "-m", "qjax.train", "-m", *overrides, "hydra.sweep.dir=first"]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not (tmp_path / "first" / "0" / "result.json").exists():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert (tmp_path / "first" / "0" / "result.json").exists()
+    assert not (tmp_path / "first" / "2" / "result.json").exists()
+
+    rerun = _sweep(tmp_path, *overrides[:-1], "problem.h=0.5,1.0,1.5")
+    assert rerun.returncode == 0, rerun.stderr
+    rows = _summary(tmp_path / "sweep")
+    assert len(rows) == 3 and rows[0]["already_finished"] == "True"  # member 0 was not trained again
+    first = json.loads((tmp_path / "first" / "0" / "result.json").read_text())
+    assert float(rows[0]["energy"]) == pytest.approx(first["energy"], abs=1e-9)
+    assert all(r["status"] == "ok" and int(r["steps"]) == 300 for r in rows)
+
+
+def test_a_bad_member_is_listed_and_the_rest_still_run(tmp_path):
+    proc = _sweep(tmp_path, "+experiment=vqe", "trainer.steps=2", "problem.bond_length=-1,0.9")
+    assert proc.returncode == 2
+    assert "problem.bond_length=-1.0 is invalid" in proc.stderr and "Traceback" not in proc.stderr
+    rows = _summary(tmp_path / "sweep")
+    assert rows[0]["status"] == "ConfigError" and "bond_length" in rows[0]["error_message"]
+    assert rows[1]["status"] == "ok" and rows[1]["energy"]
+
+
+def test_double_precision_does_not_leak_into_the_next_in_process_member(tmp_path, monkeypatch):
+    import jax
+    from hydra import compose, initialize_config_module
+
+    from qjax.train import run
+
+    monkeypatch.chdir(tmp_path)
+    base = ["+experiment=vqe", "problem=tfim", "problem.n=2", "ansatz=hea", "trainer.steps=2"]
+    try:
+        with initialize_config_module(config_module="qjax.conf", version_base="1.3"):
+            run(compose(config_name="config", overrides=[*base, "precision=double", f"checkpoint.dir={tmp_path / 'a'}"]))
+            assert jax.config.jax_enable_x64
+            run(compose(config_name="config", overrides=[*base, f"checkpoint.dir={tmp_path / 'b'}"]))
+            assert not jax.config.jax_enable_x64
+    finally:
+        jax.config.update("jax_enable_x64", False)
