@@ -89,3 +89,27 @@ def test_double_precision_does_not_leak_into_the_next_in_process_member(tmp_path
             assert not jax.config.jax_enable_x64
     finally:
         jax.config.update("jax_enable_x64", False)
+
+
+def test_joblib_launcher_runs_members_in_parallel_processes(tmp_path):
+    # loky reuses worker processes: precision=double in one member must not leak x64 into the next
+    proc = _sweep(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "+experiment=vqe", "trainer.steps=3",
+                  "problem=tfim", "problem.n=2", "ansatz=hea", "ansatz.init=zeros",
+                  "precision=double,single,double,single")
+    assert proc.returncode == 0, proc.stderr
+    rows = _summary(tmp_path / "sweep")
+    assert [r["precision"] for r in rows] == ["double", "single", "double", "single"]
+    assert all(r["status"] == "ok" for r in rows)
+    # double and single agree to single precision: the same run in two precisions
+    assert float(rows[0]["energy"]) == pytest.approx(float(rows[1]["energy"]), abs=1e-5)
+
+
+def test_ray_launcher_runs_a_sweep_locally(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="the ray extra is not installed (pip install -e '.[ray]')")
+    proc = _sweep(tmp_path, "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2", "+experiment=vqe",
+                  "trainer.steps=3", "problem.bond_length=0.7414,1.0")
+    assert proc.returncode == 0, proc.stderr
+    rows = _summary(tmp_path / "sweep")
+    assert [float(r["problem.bond_length"]) for r in rows] == [0.7414, 1.0]
+    for row in rows:
+        assert row["status"] == "ok" and float(row["energy"]) >= float(row["exact_energy"]) - 1e-5
