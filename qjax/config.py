@@ -213,6 +213,10 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
         raise ConfigError(f"schedule.warmup_steps={schedule.warmup_steps} is invalid: must be < schedule.decay_steps "
                           f"({schedule.decay_steps}) (e.g. schedule.warmup_steps={schedule.decay_steps // 10})")
     extras = {k: raw[k] for k in OPTIONAL_SECTIONS if k in raw}
+    if extras.get("logger") is not None:
+        import qjax.loggers  # noqa: F401 - registers the logger schemas
+
+        extras["logger"] = _group("logger", extras["logger"])
     run = RunConfig(**dataclasses.asdict(top), **groups, extras=extras)
     ck = run.checkpoint
     root = _absolute(ck.root if ck.root is not None else "checkpoints")

@@ -120,12 +120,20 @@ def run(cfg: DictConfig) -> dict:
              len(problem.observable.terms), ckpt.dir)
 
     writer = MetricsWriter(run_dir / "metrics.jsonl")
+    tracker = None
+    if rc.extras.get("logger") is not None:  # logger=csv|tensorboard|mlflow
+        from qjax.loggers import make_logger
+
+        tracker = make_logger(rc.extras["logger"])
+        tracker.start(to_container(rc), str(run_dir))
     # a live bar on a terminal only (disable=None); logs and pipes get the periodic log lines
     progress = tqdm(total=rc.trainer.steps, desc=rc.experiment, unit="step", disable=None, leave=False,
                     dynamic_ncols=True)
 
     def on_metrics(rows: list[dict]) -> None:
         writer(rows)
+        for row in rows if tracker is not None else ():
+            tracker.log(row)
         progress.update(len(rows))
         if rows:
             progress.set_postfix_str(f"{experiment.loss_name} {rows[-1]['loss']:.6f}", refresh=False)
@@ -180,6 +188,8 @@ def run(cfg: DictConfig) -> dict:
         result["fallbacks"] = stats["fallbacks"]
     write_json(run_dir / "result.json", result)
     _record_backend(manifest, backend, run_dir)
+    if tracker is not None:
+        tracker.finish(result)
     molecular = problem.electrons is not None  # energies in Hartree; spin models are in units of their couplings
     unit = " Ha" if molecular else ""
     if outcome.metrics:

@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 import qjax.schemas as qs
-from qjax.config import config_hash, default_checkpoint_dir, to_container, validate
+from qjax.config import OPTIONAL_SECTIONS, config_hash, default_checkpoint_dir, to_container, validate
 from qjax.schemas import AdamConfig, HEAConfig, RunConfig
 from qjax.errors import ConfigError
 
@@ -60,8 +60,9 @@ def test_every_config_file_composes_and_validates(hydra_ctx, group, option):
     if group == "experiment":
         assert run.experiment == option
     elif group in qs.SCHEMAS:
-        assert getattr(run, group).name == option
-        assert isinstance(getattr(run, group), qs.SCHEMAS[group][option])
+        section = run.extras[group] if group in OPTIONAL_SECTIONS else getattr(run, group)
+        assert section.name == option
+        assert isinstance(section, qs.SCHEMAS[group][option])
 
 
 def test_vqe_defaults(hydra_ctx):

@@ -1,0 +1,77 @@
+"""Optional experiment trackers: ``logger=csv|tensorboard|mlflow`` (off by default).
+
+Every run writes its run directory (``metrics.jsonl``, ``result.json``,
+``manifest.json``) whatever the logger; a logger also sends the same numbers to a
+tracker. One protocol (:class:`RunLogger`), one file per tracker, one registry line
+each; a tracker's package is imported only when chosen (extras ``tensorboard`` and
+``mlflow``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import import_module
+from typing import Optional, Protocol
+
+from qjax.errors import ConfigError
+from qjax.schemas import _opt, register
+
+__all__ = ["RunLogger", "LOGGERS", "make_logger", "CSVLoggerConfig", "TensorBoardLoggerConfig", "MLflowLoggerConfig"]
+
+
+class RunLogger(Protocol):
+    """Receives a run's config once, each metric row as it is produced, then the result."""
+
+    def start(self, config: dict, run_dir: str) -> None: ...
+
+    def log(self, row: dict) -> None: ...
+
+    def finish(self, result: dict) -> None: ...
+
+
+@register("logger", "csv")
+@dataclass(frozen=True)
+class CSVLoggerConfig:
+    """``metrics.csv`` in the run directory (one row per step)."""
+
+    name: str
+
+
+@register("logger", "tensorboard")
+@dataclass(frozen=True)
+class TensorBoardLoggerConfig:
+    """TensorBoard event files (tensorboardX); ``log_dir`` null = ``<run dir>/tensorboard``."""
+
+    name: str
+    log_dir: Optional[str] = _opt(None, "null or a directory", example="tb")
+
+
+@register("logger", "mlflow")
+@dataclass(frozen=True)
+class MLflowLoggerConfig:
+    """MLflow; ``tracking_uri`` null = the local file store ``<launch dir>/mlruns``."""
+
+    name: str
+    tracking_uri: Optional[str] = _opt(None, "null or an MLflow tracking URI", example="file:/abs/mlruns")
+    experiment_name: str = _opt("qjax", "an MLflow experiment name")
+    run_name: Optional[str] = _opt(None, "null (experiment-problem-hash) or a run name", example="h2-sweep")
+
+
+#: ``logger=`` option → ``module:class`` of its implementation, imported when chosen.
+LOGGERS = {
+    "csv": "qjax.loggers.csv_logger:CSVLogger",
+    "tensorboard": "qjax.loggers.tensorboard_logger:TensorBoardLogger",
+    "mlflow": "qjax.loggers.mlflow_logger:MLflowLogger",
+}
+
+_EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
+
+
+def make_logger(cfg) -> RunLogger:
+    """The logger for a validated ``logger`` config; a missing tracker package is a one-line error."""
+    module, cls = LOGGERS[cfg.name].split(":")
+    try:
+        return getattr(import_module(module), cls)(cfg)
+    except ImportError as exc:
+        raise ConfigError(f"logger={cfg.name} needs {exc.name}; install it with pip install -e \".[{_EXTRAS[cfg.name]}]\" "
+                          "(or drop logger=)") from None
