@@ -251,23 +251,23 @@ def quiet_libraries() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def exit_on_user_errors(task, cfg: DictConfig) -> None:
+def exit_on_user_errors(task, cfg: DictConfig):
     """Run a CLI ``task(cfg)``; a user-facing error becomes one line on stderr and its exit code.
 
-    Interrupted: 128 + signal; stopped by the budget or with no backend left: 3;
+    Returns what ``task`` returns. Interrupted: 128 + signal; stopped by the budget or with no backend left: 3;
     any other :class:`QjaxError`: 2. A traceback means a bug. In a multirun, a
     member's error is recorded in its ``result.json`` and the sweep goes on; the
     sweep summary lists it and the sweep exits with 2.
     """
     try:
-        task(cfg)
+        return task(cfg)
     except TrainingInterrupted as exc:
         print(f"qjax: {exc}", file=sys.stderr, flush=True)
         sys.exit(128 + exc.signum)
     except QjaxError as exc:
         if _in_multirun():
             _record_member_error(exc)
-            return
+            return None
         stopped = isinstance(exc, (BudgetExceeded, BackendUnavailable))
         print(f"qjax: {'stopped' if stopped else 'error'}: {exc}", file=sys.stderr, flush=True)
         sys.exit(3 if stopped else 2)
@@ -291,8 +291,10 @@ def _record_member_error(exc: QjaxError) -> None:
 
 
 @hydra.main(config_path="pkg://qjax.conf", config_name="config", version_base="1.3")
-def _hydra_main(cfg: DictConfig) -> None:
-    exit_on_user_errors(run, cfg)
+def _hydra_main(cfg: DictConfig) -> float | None:
+    result = exit_on_user_errors(run, cfg)
+    # a sweeper that optimises (hparams_search=optuna) minimises what the task returns
+    return None if result is None else float(result["loss"])
 
 
 def main() -> None:

@@ -113,3 +113,19 @@ def test_ray_launcher_runs_a_sweep_locally(tmp_path):
     assert [float(r["problem.bond_length"]) for r in rows] == [0.7414, 1.0]
     for row in rows:
         assert row["status"] == "ok" and float(row["energy"]) >= float(row["exact_energy"]) - 1e-5
+
+
+def test_optuna_search_tunes_learning_rate_and_depth(tmp_path):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="the optuna extra is not installed")
+    proc = subprocess.run([sys.executable, "-m", "qjax.train", "+experiment=vqe", "problem=tfim", "problem.n=2",
+                           "ansatz=hea", "hparams_search=optuna", "hydra.sweeper.n_trials=3", "trainer.steps=5",
+                           "ansatz.layers=range(1,3)", "hydra.sweep.dir=sweep"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = _summary(tmp_path / "sweep")
+    assert len(rows) == 3 and all(r["status"] == "ok" for r in rows)
+    members = [json.loads((tmp_path / "sweep" / str(i) / "result.json").read_text()) for i in range(3)]
+    lrs = {(tmp_path / "sweep" / str(i) / ".hydra" / "overrides.yaml").read_text() for i in range(3)}
+    assert len(lrs) == 3  # three different trials
+    best = min(m["loss"] for m in members)
+    assert f"Best value: {best}" in proc.stdout + proc.stderr  # Optuna minimised the loss qjax returned
