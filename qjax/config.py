@@ -200,14 +200,21 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
         groups[group] = _group(group, raw.get(group))
     top = _build("", Globals, {k: raw[k] for k in raw if k not in groups and k not in OPTIONAL_SECTIONS}, "the config")
     known = _known_experiments()
+    main = "vqe" if "vqe" in known or not known else known[0]  # the main job
     if top.experiment is None:
-        raise ConfigError(f"no experiment selected; add +experiment={known[0] if known else 'vqe'}")
+        raise ConfigError(f"no experiment selected; add +experiment={main}")
     if top.experiment not in known:
         raise ConfigError(f"experiment={_show(top.experiment)} is invalid: must be one of {', '.join(known)} "
-                          f"(e.g. +experiment={known[0]})")
+                          f"(e.g. +experiment={main})")
     if groups["ansatz"].name == "ucc" and not groups["problem"].molecular:
         raise ConfigError(f"ansatz=ucc needs a molecular problem, not problem={groups['problem'].name}; "
                           "use ansatz=hea (or problem=h2)")
+    if groups["ansatz"].name == "qaoa" and groups["problem"].name != "maxcut":
+        raise ConfigError(f"ansatz=qaoa needs problem=maxcut, not problem={groups['problem'].name}; "
+                          "use ansatz=hea (or problem=maxcut)")
+    if top.experiment == "qaoa" and groups["problem"].name != "maxcut":
+        raise ConfigError(f"+experiment=qaoa solves MaxCut, not problem={groups['problem'].name}; "
+                          "drop the problem override (or use +experiment=vqe)")
     schedule = groups["schedule"] = groups["schedule"].for_run(groups["trainer"].steps)
     if isinstance(schedule, WarmupCosineScheduleConfig) and schedule.warmup_steps >= schedule.decay_steps:
         raise ConfigError(f"schedule.warmup_steps={schedule.warmup_steps} is invalid: must be < schedule.decay_steps "

@@ -7,12 +7,14 @@ registry line.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from qjax import problems, templates
+from qjax import maxcut, problems, templates
 from qjax.circuit import Circuit
 from qjax.errors import ConfigError
 from qjax.problems import Problem
@@ -21,18 +23,38 @@ __all__ = ["Experiment", "build_experiment", "PROBLEMS", "ANSATZE", "EXPERIMENTS
 
 
 class Experiment(NamedTuple):
-    """Everything a run trains: ``circuit``, ``problem.observable`` and ``initial_params (P,)``."""
+    """Everything a run trains: ``circuit``, ``problem.observable`` and ``initial_params (P,)``.
+
+    Optional hooks, for experiments whose loss or results are not just an energy:
+    ``objective(backend, gradient) -> Objective`` replaces
+    ``backend.objective(circuit, problem.observable)`` (e.g. a classifier's loss
+    over a data set); ``report(params, result) -> dict`` adds experiment-specific
+    fields to ``result.json`` from the final parameters and the result so far
+    (e.g. QAOA's approximation ratio); ``summary(result) -> str`` is the final
+    line's description of the outcome (default: energy vs exact).
+    """
 
     name: str
     problem: Problem
     circuit: Circuit
     initial_params: jax.Array
     loss_name: str
+    objective: Callable[[Any, str], Any] | None = None
+    report: Callable[[Any, dict], dict] | None = None
+    summary: Callable[[dict], str] | None = None
+
+
+def _graph(c) -> maxcut.Graph:
+    if c.edges is not None:
+        return maxcut.from_edges(c.n, c.edges)
+    return maxcut.random_regular(c.n, c.degree, c.graph_seed)
 
 
 PROBLEMS: dict[str, Callable[[Any], Problem]] = {
     "h2": lambda c: problems.h2(c.bond_length, c.basis),
+    "lih": lambda c: problems.lih(c.bond_length, c.basis, c.active_electrons, c.active_orbitals),
     "tfim": lambda c: problems.tfim(c.n, c.J, c.h, c.periodic),
+    "maxcut": lambda c: problems.maxcut(_graph(c)),
 }
 
 
@@ -48,14 +70,29 @@ def _hea(cfg, problem: Problem) -> Circuit:
                                         entangler=cfg.entangler)
 
 
-ANSATZE: dict[str, Callable[[Any, Problem], Circuit]] = {"ucc": _ucc, "hea": _hea}
+def _qaoa(cfg, problem: Problem) -> Circuit:
+    edges, weights = [], []
+    for coeff, word in problem.observable.terms:
+        if len(word) != 2 or any(p != "Z" for _, p in word):
+            raise ConfigError(f"ansatz=qaoa needs a cost made of ZZ terms (problem=maxcut), not problem={problem.name}; "
+                              "use ansatz=hea")
+        edges.append(tuple(w for w, _ in word))
+        weights.append(coeff)
+    return templates.qaoa(edges, problem.num_wires, cfg.p, weights)
+
+
+ANSATZE: dict[str, Callable[[Any, Problem], Circuit]] = {"ucc": _ucc, "hea": _hea, "qaoa": _qaoa}
 
 
 def _initial_params(cfg, num_params: int, seed: int, dtype) -> jax.Array:
     if cfg.init == "zeros":
         return jnp.zeros(num_params, dtype)
+    if cfg.init == "ramp":  # QAOA: [γ_1..γ_p, β_1..β_p] on a linear annealing path
+        fraction = (jnp.arange(cfg.p) + 0.5) / cfg.p
+        return jnp.concatenate([cfg.ramp_gamma * fraction, cfg.ramp_beta * (1 - fraction)]).astype(dtype)
     scale = getattr(cfg, "init_scale", 0.1)
-    return scale * jax.random.normal(jax.random.PRNGKey(seed), (num_params,), dtype)
+    # drawn in float32 whatever the precision, so precision=double starts where single does
+    return (scale * jax.random.normal(jax.random.PRNGKey(seed), (num_params,), jnp.float32)).astype(dtype)
 
 
 def build_vqe(rc) -> Experiment:
@@ -67,7 +104,54 @@ def build_vqe(rc) -> Experiment:
     return Experiment("vqe", problem, circuit, params, "energy")
 
 
-EXPERIMENTS: dict[str, Callable[[Any], Experiment]] = {"vqe": build_vqe}
+def build_qaoa(rc) -> Experiment:
+    """QAOA MaxCut: minimise ``<H_P>``; report the expected cut against brute force and classical heuristics."""
+    experiment = build_vqe(rc)._replace(name="qaoa")  # config.validate made sure problem=maxcut
+    graph = _graph(rc.problem)
+    return experiment._replace(report=partial(_maxcut_report, graph, experiment.circuit, rc),
+                               summary=partial(_maxcut_summary, graph, rc.ansatz.p))
+
+
+def _maxcut_report(graph: maxcut.Graph, circuit: Circuit, rc, params, result: dict) -> dict:
+    """Cut figures: expected cut from the run's final energy, best cut of samples from the trained state."""
+    from qjax.sim import compile as compile_circuit
+
+    expected = (graph.total_weight - result["energy"]) / 2  # <C> = (W - <H_P>) / 2
+    report = {"expected_cut": expected}
+    samples = np.asarray(compile_circuit(circuit).sample(jax.random.PRNGKey(rc.seed), jnp.asarray(params),
+                                                         rc.problem.samples))
+    weights = np.asarray(graph.weights)
+    cuts = (samples[:, [i for i, _ in graph.edges]] != samples[:, [j for _, j in graph.edges]]) @ weights
+    best = int(np.argmax(cuts))
+    report.update(best_sampled_cut=float(cuts[best]), best_sampled_bits="".join(map(str, samples[best])),
+                  samples=int(rc.problem.samples), sampled_on="simulator")
+    if graph.n <= maxcut.BRUTE_FORCE_MAX_NODES:
+        max_cut, _ = maxcut.brute_force(graph)
+        report.update(max_cut=max_cut, approx_ratio=expected / max_cut, sampled_optimal=bool(cuts[best] >= max_cut))
+    greedy, _ = maxcut.greedy_cut(graph, seed=rc.seed)
+    report["greedy_cut"] = greedy
+    try:
+        report["goemans_williamson_cut"] = maxcut.goemans_williamson(graph, seed=rc.seed)[0]
+    except ImportError:  # cvxpy is optional
+        pass
+    return report
+
+
+def _maxcut_summary(graph: maxcut.Graph, p: int, result: dict) -> str:
+    head = f"maxcut ({graph.n} nodes, {len(graph.edges)} edges, p={p}): expected cut {result['expected_cut']:.3f}"
+    if "max_cut" in result:
+        optimal = " (optimal)" if result["sampled_optimal"] else ""
+        head += (f" of max {result['max_cut']:g} (ratio {result['approx_ratio']:.3f}), "
+                 f"best sampled cut {result['best_sampled_cut']:g}{optimal}")
+    else:
+        head += f", best sampled cut {result['best_sampled_cut']:g}"
+    classical = f"greedy {result['greedy_cut']:g}"
+    if "goemans_williamson_cut" in result:
+        classical += f", Goemans–Williamson {result['goemans_williamson_cut']:g}"
+    return f"{head}; {classical}"
+
+
+EXPERIMENTS: dict[str, Callable[[Any], Experiment]] = {"vqe": build_vqe, "qaoa": build_qaoa}
 
 
 def build_experiment(rc) -> Experiment:

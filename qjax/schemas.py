@@ -16,8 +16,8 @@ __all__ = [
     "BackendConfig",
     "OptimizerConfig", "AdamConfig", "AdamWConfig", "SGDConfig", "RMSPropConfig",
     "ScheduleConfig", "CosineScheduleConfig", "ExponentialScheduleConfig", "WarmupCosineScheduleConfig",
-    "ProblemConfig", "H2Config", "TFIMConfig",
-    "AnsatzConfig", "UCCConfig", "HEAConfig",
+    "ProblemConfig", "H2Config", "LiHConfig", "TFIMConfig", "MaxCutConfig",
+    "AnsatzConfig", "UCCConfig", "HEAConfig", "QAOAConfig",
     "IBMFakeConfig", "IBMConfig",
     "MitigationConfig", "ReadoutMitigationConfig", "ZNEMitigationConfig", "DDMitigationConfig",
     "TwirlingMitigationConfig", "BestMitigationConfig", "ZNESettings", "DDSettings", "TwirlingSettings",
@@ -250,6 +250,34 @@ class H2Config(ProblemConfig):
                       _one_of("sto-3g", "6-31g", "6-311g", "cc-pvdz"))
 
 
+@register("problem", "lih")
+@dataclass(frozen=True)
+class LiHConfig(ProblemConfig):
+    molecular: ClassVar[bool] = True
+    bond_length: float = _opt(1.5949, "a float > 0 (ångström)", _gt(0))
+    basis: str = _opt("sto-3g", "sto-3g (larger bases need a larger active space than this experiment ships)",
+                      _one_of("sto-3g"))
+    active_electrons: int = _opt(2, "an integer in 1..4", lambda v: 1 <= v <= 4)
+    active_orbitals: int = _opt(3, "an integer in 1..6 (qubits = 2·active_orbitals)", lambda v: 1 <= v <= 6)
+
+
+def _edge_list(v: Any) -> bool:
+    return v is None or (isinstance(v, (list, tuple)) and all(isinstance(e, (list, tuple)) for e in v))
+
+
+@register("problem", "maxcut")
+@dataclass(frozen=True)
+class MaxCutConfig(ProblemConfig):
+    """A random regular graph (``n``, ``degree``, ``graph_seed``) unless ``edges`` lists the graph."""
+
+    n: int = _opt(10, "an integer in 2..26", lambda v: 2 <= v <= 26)
+    degree: int = _opt(3, "an integer ≥ 1", _ge(1))
+    graph_seed: int = _opt(0, "an integer ≥ 0", _ge(0))
+    edges: Optional[Any] = _opt(None, "null or a list of [i, j] or [i, j, weight] edges", _edge_list,
+                                "[[0,1],[1,2],[2,0]]")
+    samples: int = _opt(1024, "an integer ≥ 1 (shots drawn from the trained state to find the best cut)", _ge(1))
+
+
 @register("problem", "tfim")
 @dataclass(frozen=True)
 class TFIMConfig(ProblemConfig):
@@ -281,6 +309,21 @@ class HEAConfig(AnsatzConfig):
                                       lambda v: len(v) > 0 and set(v) <= {"RX", "RY", "RZ"}, example="[RY,RZ]")
     entangler: str = _opt("chain", "chain or ring", _one_of("chain", "ring"))
     init: str = _opt("random", "random or zeros", _one_of("random", "zeros"))
+    init_scale: float = _opt(0.1, "a float ≥ 0", _ge(0))
+
+
+@register("ansatz", "qaoa")
+@dataclass(frozen=True)
+class QAOAConfig(AnsatzConfig):
+    """``p`` cost+mixer layers; ``init: ramp`` starts on a linear ramp (γ growing towards ``ramp_gamma``, β
+    shrinking from ``ramp_beta``), an annealing-like path from which one run reaches a good optimum. The cost
+    layer is ``exp(-iγ Σ w Z_i Z_j) ∝ exp(2iγ C)``, so the textbook ``exp(-iγ' C)`` is ``γ = -γ'/2``: hence
+    the negative default."""
+
+    p: int = _opt(3, "an integer ≥ 1", _ge(1))
+    init: str = _opt("ramp", "ramp, random or zeros", _one_of("ramp", "random", "zeros"))
+    ramp_gamma: float = _opt(-0.6, "a float (radians)")
+    ramp_beta: float = _opt(0.6, "a float (radians)")
     init_scale: float = _opt(0.1, "a float ≥ 0", _ge(0))
 
 

@@ -96,7 +96,10 @@ def run(cfg: DictConfig) -> dict:
     backend = make_backend(rc.backend.name, dtype=dtype, mitigation=rc.mitigation, seed=rc.seed,
                            state_dir=ckpt.dir, budget=rc.budget, fallback_options=fallback_options,
                            **backend_options)
-    objective = backend.objective(experiment.circuit, problem.observable, gradient=rc.gradient)
+    if experiment.objective is not None:  # a loss that is not one observable (e.g. a classifier's)
+        objective = experiment.objective(backend, rc.gradient)
+    else:
+        objective = backend.objective(experiment.circuit, problem.observable, gradient=rc.gradient)
     optimizer = build_optimizer(rc.optimizer, rc.schedule, rc.trainer.steps)
 
     manifest = {
@@ -153,7 +156,7 @@ def run(cfg: DictConfig) -> dict:
         write_json(run_dir / "result.json", {
             "experiment": rc.experiment, "problem": problem.name, "backend": rc.backend.name,
             "status": "backend_unavailable", "energy": energy, "energy_source": method,
-            "exact_energy": problem.exact_energy, "error": energy - problem.exact_energy,
+            "exact_energy": problem.exact_energy, "error": None if problem.exact_energy is None else energy - problem.exact_energy,
             "wall_time_s": time.perf_counter() - started, **_usage(backend)})
         raise
     except QjaxError:
@@ -179,13 +182,15 @@ def run(cfg: DictConfig) -> dict:
         "energy": energy,
         **{k: v for k, v in final.items() if k != "energy"},
         "exact_energy": problem.exact_energy,
-        "error": energy - problem.exact_energy,
+        "error": None if problem.exact_energy is None else energy - problem.exact_energy,
         "converged": outcome.converged,
         "resumed_from": outcome.resumed_from,
         "already_finished": outcome.already_finished,
     }
     if stats.get("fallbacks"):
         result["fallbacks"] = stats["fallbacks"]
+    if experiment.report is not None:
+        result.update(experiment.report(outcome.params, result))
     write_json(run_dir / "result.json", result)
     _record_backend(manifest, backend, run_dir)
     if tracker is not None:
@@ -196,15 +201,21 @@ def run(cfg: DictConfig) -> dict:
         plot_convergence(outcome.metrics, run_dir / "convergence.png", exact=problem.exact_energy,
                          label=experiment.loss_name, title=f"{rc.experiment} {problem.name} on {rc.backend.name}",
                          target=(CHEMICAL_ACCURACY_HA, "chemical accuracy (1.6 mHa)") if molecular else None)
-    if "energy_unmitigated" in result:
+    if "energy_unmitigated" in result and problem.exact_energy is not None:
         print(f"  mitigation={rc.mitigation.name}: energy {energy:.7f}{unit} (error {result['error']:.2e}), "
               f"unmitigated {result['energy_unmitigated']:.7f}{unit} "
               f"(error {result['energy_unmitigated'] - problem.exact_energy:.2e})", flush=True)
-    accuracy = " (within chemical accuracy)" if molecular and abs(result["error"]) <= CHEMICAL_ACCURACY_HA else ""
+    if experiment.summary is not None:
+        outcome_text = experiment.summary(result)
+    elif problem.exact_energy is None:
+        outcome_text = f"{problem.name}: {experiment.loss_name} {result['loss']:.7f}"
+    else:
+        accuracy = " (within chemical accuracy)" if molecular and abs(result["error"]) <= CHEMICAL_ACCURACY_HA else ""
+        outcome_text = (f"{problem.name}: energy {result['energy']:.7f}{unit}, exact {problem.exact_energy:.7f}{unit}, "
+                        f"error {result['error']:.2e}{unit}{accuracy}")
     again = "already finished, not trained again; " if outcome.already_finished else ""
-    print(f"{rc.experiment} {problem.name}: energy {result['energy']:.7f}{unit}, "
-          f"exact {problem.exact_energy:.7f}{unit}, error {result['error']:.2e}{unit}{accuracy}; {again}{outcome.steps} steps, "
-          f"{result['wall_time_s']:.1f} s; results in {run_dir}", flush=True)
+    print(f"{rc.experiment} {outcome_text}; {again}{outcome.steps} steps, {result['wall_time_s']:.1f} s; "
+          f"results in {run_dir}", flush=True)
     return result
 
 

@@ -14,6 +14,8 @@ _FAKE_SMALL = ["backend=ibm_fake", "problem=tfim", "problem.n=2", "ansatz=hea", 
 _FEW_TWIRLS = ["mitigation.twirling.num_randomizations=2", "mitigation.twirling.shots_per_randomization=100"]
 COMPANIONS = {
     ("problem", "tfim"): ["ansatz=hea"],
+    ("problem", "maxcut"): ["ansatz=qaoa", "problem.n=6"],
+    ("ansatz", "qaoa"): ["problem=maxcut", "problem.n=6"],
     ("backend", "ibm_fake"): _FAKE_SMALL[1:],
     ("mitigation", "readout"): _FAKE_SMALL,
     ("mitigation", "zne"): _FAKE_SMALL,

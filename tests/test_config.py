@@ -126,6 +126,14 @@ BAD = [
     ("ansatz=hea ansatz.entangler=star", r"^ansatz\.entangler='star' is invalid: must be chain or ring"),
     ("ansatz=hea ansatz.init=ones", r"^ansatz\.init='ones' is invalid"),
     ("problem.bond_length=???", r"problem\.bond_length is missing"),
+    ("problem=maxcut ansatz=hea problem.n=1", r"^problem\.n=1 is invalid: must be an integer in 2\.\.26"),
+    ("problem=maxcut ansatz=hea problem.edges=5", r"^problem\.edges=5 is invalid: must be null or a list of"),
+    ("problem=maxcut ansatz=hea problem.samples=0", r"^problem\.samples=0 is invalid"),
+    ("problem=h2 ansatz=qaoa", r"^ansatz=qaoa needs problem=maxcut, not problem=h2"),
+    ("problem=maxcut ansatz=qaoa ansatz.p=0", r"^ansatz\.p=0 is invalid: must be an integer ≥ 1"),
+    ("problem=maxcut ansatz=qaoa ansatz.init=linear", r"^ansatz\.init='linear' is invalid: must be ramp, random"),
+    ("problem=lih problem.active_orbitals=9", r"^problem\.active_orbitals=9 is invalid"),
+    ("problem=lih problem.basis=6-31g", r"^problem\.basis='6-31g' is invalid"),
 ]
 
 
@@ -236,3 +244,9 @@ def test_hash_of_a_hardware_run_ignores_job_control(hydra_ctx, change):
 def test_credentials_in_the_config_are_refused(hydra_ctx, override):
     with pytest.raises(ConfigError, match="QISKIT_IBM_TOKEN"):
         validate(_compose(override))
+
+
+def test_qaoa_experiment_needs_a_graph(hydra_ctx):
+    cfg = compose(config_name="config", overrides=["+experiment=qaoa", "problem=h2", "ansatz=ucc"])
+    with pytest.raises(ConfigError, match=r"^\+experiment=qaoa solves MaxCut, not problem=h2"):
+        validate(cfg)
