@@ -19,6 +19,7 @@ __all__ = [
     "ProblemConfig", "H2Config", "LiHConfig", "TFIMConfig", "MaxCutConfig",
     "AnsatzConfig", "UCCConfig", "HEAConfig", "QAOAConfig",
     "IBMFakeConfig", "IBMConfig",
+    "NoisySimulatorConfig", "NoiseSettings",
     "MitigationConfig", "ReadoutMitigationConfig", "ZNEMitigationConfig", "DDMitigationConfig",
     "TwirlingMitigationConfig", "BestMitigationConfig", "ZNESettings", "DDSettings", "TwirlingSettings",
     "TrainerConfig", "CheckpointConfig", "BudgetConfig", "RunConfig",
@@ -125,6 +126,54 @@ class IBMConfig(IBMFakeConfig):
                                   _or_null(_one_of("ibm_quantum_platform", "ibm_cloud", "ibm_quantum")),
                                   example="ibm_quantum_platform")
     instance: Optional[str] = _opt(None, "null or an instance CRN / hub/group/project", example="my-instance")
+
+
+def _probability(v: float) -> bool:
+    return 0 <= v <= 1
+
+
+@dataclass(frozen=True)
+class NoiseSettings:
+    """Explicit noise of ``backend=noisy_simulator`` (used when ``backend.device`` is null); times in µs.
+
+    After every gate: depolarizing on its wires, then amplitude damping, phase
+    damping and thermal relaxation (T1, T2, the gate's time) on each wire.
+    """
+
+    depolarizing_1q: float = _opt(0.0, "a probability in [0, 1]", _probability, example=0.001)
+    depolarizing_2q: float = _opt(0.0, "a probability in [0, 1]", _probability, example=0.01)
+    amplitude_damping: float = _opt(0.0, "a probability in [0, 1]", _probability, example=0.001)
+    phase_damping: float = _opt(0.0, "a probability in [0, 1]", _probability, example=0.001)
+    t1: Optional[float] = _opt(None, "null (no relaxation) or a float > 0 (µs)", _or_null(_gt(0)), example=100.0)
+    t2: Optional[float] = _opt(None, "null (= 2·t1) or a float > 0 (µs), at most 2·t1", _or_null(_gt(0)),
+                               example=80.0)
+    gate_time_1q: float = _opt(0.035, "a float ≥ 0 (µs)", _ge(0))
+    gate_time_2q: float = _opt(0.3, "a float ≥ 0 (µs)", _ge(0))
+    readout_error: float = _opt(0.0, "a probability in [0, 1] (symmetric bit flip at readout)", _probability,
+                                example=0.02)
+
+    def __post_init__(self):
+        t1, t2 = self.t1, self.t2
+        if isinstance(t1, (int, float)) and isinstance(t2, (int, float)) and t1 > 0 and t2 > 2 * t1:
+            from qjax.errors import ConfigError
+
+            raise ConfigError(f"backend.noise.t2={t2!r} is invalid: must be at most 2·backend.noise.t1 = {2 * t1!r} "
+                              f"(T2 > 2·T1 is unphysical) (e.g. backend.noise.t2={2 * t1!r})")
+
+
+@register("backend", "noisy_simulator")
+@dataclass(frozen=True)
+class NoisySimulatorConfig(BackendConfig):
+    """JAX density-matrix / trajectory simulator with explicit noise or a fake device's calibration."""
+
+    device: Optional[str] = _opt(None, "null (explicit backend.noise.*) or a fake device name",
+                                 example="FakeManilaV2")
+    method: str = _opt("auto", "one of auto, density_matrix, trajectories",
+                       _one_of("auto", "density_matrix", "trajectories"))
+    trajectories: int = _opt(256, "an integer ≥ 1", _ge(1))
+    optimization_level: int = _opt(1, "an integer 0..3", _one_of(0, 1, 2, 3))
+    max_qubits: int = _opt(20, "an integer ≥ 1", _ge(1))
+    noise: NoiseSettings = field(default_factory=NoiseSettings)
 
 
 # --- optimizer: keys other than name/lr are optax.<name>'s keyword arguments ---

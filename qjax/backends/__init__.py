@@ -18,6 +18,7 @@ __all__ = ["Backend", "Objective", "Executor", "Job", "Evaluation", "JobRunner",
 
 BACKENDS: dict[str, str] = {
     "simulator": "qjax.backends.simulator:SimulatorBackend",
+    "noisy_simulator": "qjax.backends.noisy_simulator:NoisySimulatorBackend",
     "ibm_fake": "qjax.backends.ibm_fake:IBMFakeBackend",
     "ibm": "qjax.backends.ibm:IBMBackend",
 }

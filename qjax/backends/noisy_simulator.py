@@ -1,0 +1,347 @@
+"""``backend=noisy_simulator``: the JAX density-matrix / trajectory simulator with a noise model.
+
+The noise comes from ``backend.noise.*`` (explicit channels) or, with
+``backend.device=FakeManilaV2`` (any qiskit-ibm-runtime fake device), from the
+device's calibration (:func:`qjax.noise.device_noise`, Aer's
+``NoiseModel.from_backend`` rules). With a device the circuit is transpiled once
+to its coupling map and basis, exactly as ``backend=ibm_fake`` does (same pass
+manager, same seed), and simulated on the physical qubits it touches: the
+digital twin of what ``ibm_fake`` measures.
+
+Gradients: with ``backend.shots: null`` the objective is exact and
+differentiated by ``jax.grad`` through the density matrix (parameter shift for
+trajectories, whose branch sampling is not differentiable). With shots, every
+evaluation samples each Pauli term from ``shots`` ±1 outcomes, and gradients are
+parameter shift (or SPSA) over sampled evaluations, batched like hardware jobs:
+unbiased, with the same noise as the device would give.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from qjax.backends.base import Objective
+from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
+from qjax.circuit import Circuit
+from qjax.density import DENSITY_MATRIX_MAX_QUBITS, METHODS, compile_noisy
+from qjax.errors import BackendError
+from qjax.noise import NoiseModel, device_noise
+from qjax.observables import PauliSum
+
+__all__ = ["NoisySimulatorBackend", "NoisySimulatorExecutor", "Twin", "build_twin"]
+
+_EXACT_GRADIENTS = ("auto", "backprop", "parameter_shift")
+_MICROSECOND = 1e-6
+# A density matrix of this many qubits is 2**(2n) amplitudes: 2 GiB in complex64 at 14.
+_DENSITY_LIMIT = DENSITY_MATRIX_MAX_QUBITS + 2
+
+
+class Twin(NamedTuple):
+    """What the simulator runs for a circuit: the circuit as simulated and its noise.
+
+    ``circuit`` takes the original circuit's gate-angle vector ``(G,)`` (see
+    :func:`~qjax.backends.executor.angle_circuit`), restricted to ``columns`` when
+    transpiling removed some angles; ``schedule``: channels after each operation;
+    ``readout``: per-wire confusion matrices; ``observables`` on the simulated
+    wires; ``qubits``: the physical qubit of each simulated wire (device twins).
+    """
+
+    circuit: Circuit
+    schedule: tuple
+    readout: tuple
+    observables: tuple[PauliSum, ...]
+    columns: np.ndarray | None
+    qubits: tuple[int, ...] | None
+    num_angles: int
+    isa: Any = None
+
+
+def resolve_fake_device(name: str):
+    """The qiskit-ibm-runtime fake device class ``name``, instantiated."""
+    from qiskit_ibm_runtime import fake_provider
+
+    from qjax.backends.ibm_fake import fake_device_names
+
+    names = fake_device_names()
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"e.g. FakeManilaV2 ({len(names)} are available)"
+        raise BackendError(f"backend.device={name} is not a qiskit-ibm-runtime fake device; {hint}")
+    return getattr(fake_provider, name)()
+
+
+def build_twin(circuit: Circuit, observables, device, *, optimization_level: int = 1, seed: int | None = None,
+               noise=None) -> Twin:
+    """Transpile ``circuit`` for ``device`` as :class:`~qjax.backends.runtime.RuntimeExecutor` does
+    and attach the device's calibrated noise to every instruction of the result."""
+    from qiskit import QuantumCircuit
+    from qiskit.transpiler import generate_preset_pass_manager
+
+    from qjax.circuit import Param
+    from qjax.qiskit_interop import _convert_into, to_qiskit
+
+    noise = noise if noise is not None else device_noise(device)
+    logical = to_qiskit(angle_circuit(circuit))
+    pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=device,
+                                      seed_transpiler=0 if seed is None else int(seed))
+    isa = pm.run(logical)
+    position = {p: i for i, p in enumerate(logical.parameters)}
+    columns = np.array([position[p] for p in isa.parameters], dtype=int)
+    mapped = [o.to_qiskit(circuit.num_wires).apply_layout(isa.layout) for o in observables]
+    used = set()
+    for inst in isa.data:
+        if inst.operation.name not in ("barrier", "delay", "measure"):
+            used |= {isa.find_bit(q).index for q in inst.qubits}
+    for op in mapped:
+        for label in op.paulis:
+            used |= {q for q in range(op.num_qubits) if label[q].to_label() != "I"}
+    qubits = tuple(sorted(used)) or (0,)
+    wire_of = {q: w for w, q in enumerate(qubits)}
+    index_of = {p: Param(i) for i, p in enumerate(isa.parameters)}
+    ops, schedule = [], []
+    for k, inst in enumerate(isa.data):
+        name = inst.operation.name
+        if name in ("barrier", "delay"):
+            continue
+        if name in ("measure", "reset"):
+            raise BackendError(f"the transpiled circuit has a {name} (instruction {k}); noisy_simulator runs "
+                               "unitary circuits measured at the end")
+        phys = tuple(isa.find_bit(q).index for q in inst.qubits)
+        mini = QuantumCircuit(len(phys))
+        mini.append(inst.operation, range(len(phys)))
+        before = len(ops)
+        _convert_into(mini, [wire_of[q] for q in phys], index_of, ops, set())
+        schedule.extend(() for _ in range(len(ops) - before))
+        channels = noise.gates.get((name, phys), ())
+        if channels and len(ops) > before:
+            schedule[-1] = tuple((c, tuple(wire_of[q] for q in sub)) for c, sub in channels)
+    sim = Circuit(len(qubits), tuple(ops), num_params=len(isa.parameters))
+    observables = tuple(_relabel(PauliSum.from_qiskit(o), wire_of, len(qubits)) for o in mapped)
+    readout = tuple(noise.readout.get(q) for q in qubits)
+    return Twin(sim, tuple(schedule), readout, observables, columns, qubits, len(logical.parameters), isa)
+
+
+def _relabel(obs: PauliSum, wire_of: dict, n: int) -> PauliSum:
+    return PauliSum([(c, tuple((wire_of[w], p) for w, p in word)) for c, word in obs.terms], n)
+
+
+def noise_model(settings) -> NoiseModel:
+    """The ``backend.noise`` block (times in µs) as a :class:`~qjax.noise.NoiseModel`."""
+    s = settings if isinstance(settings, dict) else dataclasses.asdict(settings) if settings is not None else {}
+    us = {k: (None if s.get(k) is None else float(s[k]) * _MICROSECOND) for k in ("t1", "t2")}
+    return NoiseModel.from_settings(
+        depolarizing_1q=s.get("depolarizing_1q", 0.0), depolarizing_2q=s.get("depolarizing_2q", 0.0),
+        amplitude_damping=s.get("amplitude_damping", 0.0), phase_damping=s.get("phase_damping", 0.0),
+        gate_time_1q=float(s.get("gate_time_1q", 0.0)) * _MICROSECOND,
+        gate_time_2q=float(s.get("gate_time_2q", 0.0)) * _MICROSECOND,
+        readout_error=s.get("readout_error", 0.0), **us)
+
+
+def _refuse_mitigation(mitigation) -> None:
+    # JAX mitigation (readout inverse, ZNE by folding / noise scaling) plugs in here: it will wrap the
+    # exact `values(angles) -> (k,)` of `NoisySimulatorBackend._values`, which stays differentiable.
+    if mitigation is not None and mitigation.techniques:
+        raise BackendError(f"mitigation={mitigation.name} on backend=noisy_simulator is not built yet "
+                           "(JAX readout/ZNE mitigation is in progress); use mitigation=none here, or "
+                           "backend=ibm_fake for the runtime's mitigation")
+
+
+class NoisySimulatorBackend:
+    """The :class:`~qjax.backends.base.Backend` of the noisy JAX simulator (see the module docstring)."""
+
+    name = "noisy_simulator"
+
+    def __init__(self, *, device: str | None = None, shots: int | None = None, seed_simulator: int | None = None,
+                 method: str = "auto", trajectories: int = 256, max_qubits: int = 20, optimization_level: int = 1,
+                 noise=None, dtype=jnp.complex64, mitigation=None, seed: int = 0, state_dir: str | None = None,
+                 **_ignored):
+        if shots is not None and (isinstance(shots, bool) or int(shots) < 1):
+            raise BackendError(f"backend.shots={shots} is invalid: use null (exact) or an integer ≥ 1")
+        if method not in METHODS:
+            raise BackendError(f"backend.method={method} is invalid: must be one of {', '.join(METHODS)}")
+        _refuse_mitigation(mitigation)
+        self.mitigation = mitigation
+        self.device_name, self.shots, self.method = device, shots, method
+        self.trajectories, self.max_qubits = int(trajectories), int(max_qubits)
+        self.optimization_level, self.dtype = int(optimization_level), dtype
+        self.seed = seed_simulator if seed_simulator is not None else seed
+        self.state_dir = state_dir
+        self.noise_settings = noise
+        self._model = noise_model(noise)
+        if device is not None and not self._model.is_noiseless:
+            raise BackendError(f"backend.device={device} takes its noise from the device's calibration; "
+                               "leave backend.noise.* at 0/null, or set backend.device=null to use them")
+        self._device = None
+        self._twin: Twin | None = None
+        self.runner = None
+
+    def device(self):
+        if self._device is None and self.device_name is not None:
+            self._device = resolve_fake_device(self.device_name)
+        return self._device
+
+    def check(self, circuit: Circuit, observable: PauliSum) -> None:
+        n = max(circuit.num_wires, observable.num_wires)
+        device = self.device()
+        if device is not None and n > device.num_qubits:
+            raise BackendError(f"the circuit needs {n} qubits but {device.name} has {device.num_qubits}; "
+                               "pick a larger device (backend.device=...) or a smaller problem")
+        if n > self.max_qubits:
+            raise BackendError(f"the circuit needs {n} qubits but backend=noisy_simulator is limited to "
+                               f"{self.max_qubits} (backend.max_qubits); reduce the problem size or raise the limit")
+        if self.method == "density_matrix" and n > _DENSITY_LIMIT:
+            raise BackendError(f"backend.method=density_matrix on {n} qubits needs 4**{n} amplitudes; "
+                               "use backend.method=trajectories (or auto)")
+
+    def twin(self, circuit: Circuit, observables) -> Twin:
+        """The circuit as this backend simulates it (transpiled for the device, if any), with its noise."""
+        observables = tuple(observables)
+        for obs in observables:
+            self.check(circuit, obs)
+        device = self.device()
+        if device is None:
+            sim = angle_circuit(circuit)
+            twin = Twin(sim, self._model.schedule(sim), self._model.confusions(sim.num_wires),
+                        tuple(PauliSum(o, circuit.num_wires) for o in observables), None, None, sim.num_params)
+        else:
+            twin = build_twin(circuit, observables, device, optimization_level=self.optimization_level,
+                              seed=self.seed)
+            width = twin.circuit.num_wires
+            if width > self.max_qubits or (self.method == "density_matrix" and width > _DENSITY_LIMIT):
+                raise BackendError(f"transpiled for {device.name}, the circuit touches {width} qubits: more than "
+                                   "backend.max_qubits / the density-matrix limit allows; use a smaller problem")
+        self._twin = twin
+        return twin
+
+    def compile(self, twin: Twin):
+        """:func:`~qjax.density.compile_noisy` of a :class:`Twin` in this backend's precision and method."""
+        return compile_noisy(twin.circuit, twin.schedule, list(twin.observables), readout=twin.readout,
+                             dtype=self.dtype, method=self.method, trajectories=self.trajectories, seed=self.seed)
+
+    def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
+        if gradient == "adjoint":
+            raise BackendError("gradient=adjoint undoes gates one by one, which noise channels do not allow; "
+                               "use gradient=backprop (or auto) on backend=noisy_simulator")
+        if self.shots is not None or gradient == "spsa":
+            return self._sampled_objective(circuit, observable, gradient)
+        if gradient not in _EXACT_GRADIENTS:
+            raise BackendError(f"gradient={gradient} is not available on backend=noisy_simulator; "
+                               f"choose one of {', '.join(_EXACT_GRADIENTS + ('spsa',))}")
+        twin = self.twin(circuit, [observable])
+        compiled = self.compile(twin)
+        values = compiled.values
+        if gradient == "parameter_shift" and compiled.method == "density_matrix":
+            from qjax.gradients import parameter_shift_values
+
+            values = parameter_shift_values(values, twin.circuit)
+        lm, sim_map = circuit.linear_map(), twin.circuit.linear_map()
+        rd = jnp.finfo(self.dtype).dtype
+        A, c = jnp.asarray(lm.A, rd), jnp.asarray(lm.c, rd)
+        columns = None if twin.columns is None else jnp.asarray(twin.columns)
+        As, cs = jnp.asarray(sim_map.A, rd), jnp.asarray(sim_map.c, rd)
+
+        def energy(params):
+            angles = A @ jnp.asarray(params, rd) + c if lm.A.shape[1] else c
+            sim_params = angles if columns is None else angles[columns]
+            sim_angles = As @ sim_params + cs if sim_map.A.shape[1] else cs
+            return values(sim_angles)[0]
+
+        return Objective(value=jax.jit(energy), value_and_grad=jax.jit(jax.value_and_grad(energy)),
+                         values=jax.jit(jax.vmap(energy)), num_params=circuit.num_params)
+
+    def _sampled_objective(self, circuit: Circuit, observable: PauliSum, gradient: str) -> Objective:
+        from qjax.backends.jobs import JobRunner
+        from qjax.backends.sampled import sampled_objective
+
+        self.runner = JobRunner([(self.name, lambda: self.executor(circuit, [observable]))],
+                                state_dir=self.state_dir)
+        return sampled_objective(circuit, self.runner, gradient=gradient, seed=self.seed, mitigated=False)
+
+    def executor(self, circuit: Circuit, observables) -> "NoisySimulatorExecutor":
+        """This simulator as an :class:`~qjax.backends.executor.Executor` of ``circuit``'s gate angles."""
+        twin = self.twin(circuit, observables)
+        return NoisySimulatorExecutor(twin, self.compile(twin), shots=self.shots, seed=self.seed,
+                                      device=self.device_name)
+
+    def describe(self) -> dict:
+        out = {"name": self.name, "device": self.device_name, "shots": self.shots, "method": self.method,
+               "trajectories": self.trajectories, "seed_simulator": self.seed,
+               "dtype": jnp.dtype(self.dtype).name}
+        if self.device_name is None:
+            s = self.noise_settings
+            out["noise"] = s if isinstance(s, dict) or s is None else dataclasses.asdict(s)
+        twin = self._twin
+        if twin is not None and twin.isa is not None:
+            from qjax.backends.runtime import calibration_snapshot
+
+            isa = twin.isa
+            layout = [int(q) for q in isa.layout.final_index_layout()]
+            out["transpiled"] = {"depth": int(isa.depth()), "gate_counts": dict(isa.count_ops()),
+                                 "two_qubit_gates": sum(1 for i in isa.data if i.operation.num_qubits == 2),
+                                 "layout": layout, "simulated_qubits": list(twin.qubits)}
+            out["calibration"] = calibration_snapshot(self.device(), layout)
+        return out
+
+    def stats(self) -> dict:
+        if self.runner is None:
+            return {"num_jobs": 0, "shots_total": 0}
+        return self.runner.stats()
+
+
+class NoisySimulatorExecutor:
+    """Noisy expectations at batches of gate-angle vectors ``(B, G)``; sampled when ``shots`` is set.
+
+    With shots, each Pauli term is estimated from ``shots`` ±1 outcomes
+    (binomial with mean ``(1 + ⟨P⟩)/2``, readout errors included), as if measured
+    in its own basis; ``stds`` are the resulting standard errors.
+    """
+
+    name = "noisy_simulator"
+    persistent_ids = False
+
+    def __init__(self, twin: Twin, compiled, *, shots: int | None, seed: int = 0, device: str | None = None):
+        self.twin, self.shots, self.device = twin, shots, device
+        self.num_params = twin.num_angles
+        self.num_observables = len(twin.observables)
+        self._columns = twin.columns
+        self._seed, self._jobs = int(seed), 0
+        self._coeffs, self._consts = np.asarray(compiled.term_coeffs), np.asarray(compiled.constants)
+        self._terms = jax.jit(jax.vmap(compiled.term_values))
+        self._dtype = jnp.finfo(compiled.dtype).dtype
+
+    def submit(self, params, *, mitigate: bool = True) -> DoneJob:
+        params = np.asarray(params, dtype=float)
+        sim = params if self._columns is None else params[:, self._columns]
+        means = np.clip(np.asarray(self._terms(jnp.asarray(sim, self._dtype)), dtype=float), -1.0, 1.0)  # (B, T)
+        if self.shots is None:
+            values = means @ self._coeffs.T + self._consts
+            return DoneJob(Evaluation(values, np.zeros_like(values)))
+        rng = np.random.default_rng([self._seed, self._jobs])
+        self._jobs += 1
+        ones = rng.binomial(self.shots, (1 + means) / 2)
+        sampled = 2 * ones / self.shots - 1
+        values = sampled @ self._coeffs.T + self._consts
+        stds = np.sqrt(((1 - sampled**2) / self.shots) @ (self._coeffs.T ** 2))
+        shots = len(params) * self.num_observables * self.shots
+        return DoneJob(Evaluation(values, stds, None, shots, 0.0))
+
+    def attach(self, job_id: str) -> None:
+        return None
+
+    def planned_cost(self, batch_size: int, *, mitigate: bool = True) -> tuple[int, float]:
+        return batch_size * self.num_observables * (self.shots or 0), 0.0
+
+    def fingerprint(self) -> str:
+        blob = repr((self.name, self.device, self.twin.circuit, [o.terms for o in self.twin.observables],
+                     self.shots, self._seed, str(self._dtype)))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def describe(self) -> dict:
+        return {"name": self.name, "device": self.device, "shots": self.shots}
