@@ -45,6 +45,8 @@ __all__ = ["compile_noisy", "NoisyCompiled", "METHODS", "DENSITY_MATRIX_MAX_QUBI
 METHODS = ("auto", "density_matrix", "trajectories")
 #: ``method=auto`` simulates the density matrix up to this width, trajectories beyond.
 DENSITY_MATRIX_MAX_QUBITS = 12
+# Beyond this many bytes of saved density matrices, reverse mode recomputes chunks of steps instead.
+_REMAT_BYTES = 2**30
 # Amplitudes of all trajectories held at once (the rest run sequentially): ~128 MiB in complex64.
 _TRAJECTORY_BATCH_ELEMENTS = 2**24
 
@@ -144,23 +146,23 @@ def _word_masks(word, n: int):
 
 
 def _density_word_values(rho, words, n: int):
-    """``Tr(ρ P_w)`` for each word: ``Σ_c phase_w(c) ρ[c, c ^ f_w]``; ``(W,)`` real."""
+    """``Tr(ρ P_w)`` for each word: ``Σ_c phase_w(c) ρ[c, c ^ f_w]``; ``(W,)`` real.
+
+    Words are grouped by flip wires f: one flip of ρ's bra axes and a strided slice
+    (the diagonal) give ``ρ[c, c ^ f]`` for the whole group; no gathers, whose
+    reverse-mode scatters are slow to compile.
+    """
     d = 2**n
-    mat = rho.reshape(d, d)
-    idx = jnp.arange(d, dtype=jnp.int32)
-    out = []
-    for word in words:
+    bits = (np.arange(d)[:, None] >> np.arange(n - 1, -1, -1)[None, :]) & 1  # (d, n), wire 0 first
+    groups: dict[tuple, Any] = {}
+    out = [None] * len(words)
+    for j, word in enumerate(words):
         flips, phases, coeff = _word_masks(word, n)
-        if not word:
-            out.append(jnp.real(jnp.trace(mat)))
-            continue
-        fmask = sum(1 << (n - 1 - w) for w in flips)
-        zmask = sum(1 << (n - 1 - w) for w in phases)
-        vals = mat[idx, idx ^ fmask] if fmask else jnp.diagonal(mat)
-        if zmask:
-            sign = 1 - 2 * (jax.lax.population_count(idx & zmask) & 1)
-            vals = vals * sign.astype(vals.real.dtype)
-        out.append(jnp.real(coeff * jnp.sum(vals)))
+        if flips not in groups:
+            flipped = jnp.flip(rho, axis=tuple(n + w for w in flips)) if flips else rho
+            groups[flips] = flipped.reshape(-1)[:: d + 1]
+        sign = 1 - 2 * (bits[:, list(phases)].sum(axis=1) % 2) if phases else np.ones(d)
+        out[j] = jnp.real(coeff * jnp.sum(groups[flips] * jnp.asarray(sign, rho.real.dtype)))
     return jnp.stack(out) if out else jnp.zeros((0,), rho.real.dtype)
 
 
@@ -203,8 +205,9 @@ def _step_channel(channels, wires: tuple[int, ...]) -> Channel | None:
 
 class _NoisyStep(NamedTuple):
     step: Step
-    superop: np.ndarray | None  # (4**k, 4**k) noise after the gate
-    kraus: np.ndarray | None  # (r, 2**k, 2**k) minimal Kraus set of the same noise
+    superop: np.ndarray | None  # (4**k, 4**k) noise after the gate (times the gate itself when `fused`)
+    kraus: np.ndarray | None  # (r, 2**k, 2**k) minimal Kraus set of the noise alone
+    fused: bool = False  # an angle-free gate: its superoperator N·(U ⊗ U*) is a compile-time constant
 
 
 def _noisy_steps(program: Program, schedule: Schedule) -> tuple[_NoisyStep, ...]:
@@ -213,6 +216,11 @@ def _noisy_steps(program: Program, schedule: Schedule) -> tuple[_NoisyStep, ...]
         channel = _step_channel(channels, step.wires)
         if channel is None:
             out.append(_NoisyStep(step, None, None))
+        elif step.fixed is not None:
+            u = np.diag(step.fixed) if step.diagonal else step.fixed
+            d = len(u)
+            unitary = np.einsum("ik,jl->ijkl", u, u.conj()).reshape(d * d, d * d)
+            out.append(_NoisyStep(step, channel.superop() @ unitary, channel.minimal().kraus, True))
         else:
             out.append(_NoisyStep(step, channel.superop(), channel.minimal().kraus))
     return tuple(out)
@@ -223,22 +231,74 @@ def _bra(step: Step, n: int) -> Step:
 
 
 def _run_density(program: Program, steps: tuple[_NoisyStep, ...], angles):
-    """The final ρ as a ``(2,)*2n`` tensor."""
+    """The final ρ as a ``(2,)*2n`` tensor.
+
+    When reverse mode would keep more than :data:`_REMAT_BYTES` of intermediate
+    density matrices, the steps run in ~√N chunks under ``jax.checkpoint``: only
+    chunk boundaries are kept and each chunk is recomputed on the way back.
+    """
     n, dtype = program.num_wires, program.dtype
     matrices = program.matrices(angles)
     rho = jnp.zeros((2,) * (2 * n), dtype).at[(0,) * (2 * n)].set(1)
-    for ns in steps:
-        u = program.matrix(ns.step, matrices)
-        if ns.superop is None:
-            rho = apply(rho, u, ns.step)
-            rho = apply(rho, jnp.conj(u), _bra(ns.step, n))
-            continue
-        full = jnp.diag(u) if ns.step.diagonal else u
-        d = full.shape[0]
-        s = jnp.asarray(ns.superop, dtype) @ jnp.einsum("ik,jl->ijkl", full, jnp.conj(full)).reshape(d * d, d * d)
-        wires = ns.step.wires + tuple(n + w for w in ns.step.wires)
-        rho = apply(rho, s, Step(ns.step.gate, wires, 0, 0, False, None, -1))
+    if len(steps) * 4**n * jnp.dtype(dtype).itemsize <= _REMAT_BYTES:
+        return _density_steps(program, steps, rho, matrices)
+    size = max(1, int(np.ceil(np.sqrt(len(steps)))))
+    for start in range(0, len(steps), size):
+        chunk = steps[start:start + size]
+        rho = jax.checkpoint(lambda r, m, chunk=chunk: _density_steps(program, chunk, r, m))(rho, matrices)
     return rho
+
+
+def _step_superop(program: Program, ns: _NoisyStep, matrices):
+    """``(4**k, 4**k)`` superoperator of one step: its gate, then its noise."""
+    if ns.fused:
+        return jnp.asarray(ns.superop, program.dtype)
+    u = program.matrix(ns.step, matrices)
+    full = jnp.diag(u) if ns.step.diagonal else u
+    d = full.shape[0]
+    s = jnp.einsum("ik,jl->ijkl", full, jnp.conj(full)).reshape(d * d, d * d)
+    return s if ns.superop is None else jnp.asarray(ns.superop, program.dtype) @ s
+
+
+def _apply_superop(rho, s, wires: tuple[int, ...], n: int):
+    return apply(rho, s, Step("superop", wires + tuple(n + w for w in wires), 0, 0, False, None, -1))
+
+
+def _density_steps(program: Program, steps: tuple[_NoisyStep, ...], rho, matrices):
+    """Apply ``steps`` to ρ ``(2,)*2n``.
+
+    One-qubit steps are multiplied into a pending ``4x4`` superoperator per wire
+    (small matrices), which the next two-qubit step on that wire absorbs into its
+    ``16x16`` one: ρ is touched about once per two-qubit gate, which is what both
+    the run time and XLA's compile time scale with.
+    """
+    n = program.num_wires
+    pending: dict[int, Any] = {}
+    eye = jnp.eye(4, dtype=program.dtype)
+
+    def flush(rho, wires):
+        for w in wires:
+            if w in pending:
+                rho = _apply_superop(rho, pending.pop(w), (w,), n)
+        return rho
+
+    for ns in steps:
+        wires = ns.step.wires
+        if len(wires) == 1:
+            s = _step_superop(program, ns, matrices)
+            pending[wires[0]] = s @ pending[wires[0]] if wires[0] in pending else s
+        elif len(wires) == 2 and (ns.superop is not None or any(w in pending for w in wires)):
+            a, b = (pending.pop(w, eye).reshape(2, 2, 2, 2) for w in wires)
+            before = jnp.einsum("ABCD,EFGH->AEBFCGDH", a, b).reshape(16, 16)
+            rho = _apply_superop(rho, _step_superop(program, ns, matrices) @ before, wires, n)
+        else:
+            rho = flush(rho, wires)
+            if ns.superop is None:  # noiseless: U ρ U† as two applications (diagonal gates broadcast)
+                u = program.matrix(ns.step, matrices)
+                rho = apply(apply(rho, u, ns.step), jnp.conj(u), _bra(ns.step, n))
+            else:
+                rho = _apply_superop(rho, _step_superop(program, ns, matrices), wires, n)
+    return flush(rho, sorted(pending))
 
 
 def _run_trajectory(program: Program, steps: tuple[_NoisyStep, ...], angles, key):
@@ -335,8 +395,7 @@ def compile_noisy(circuit: Circuit, noise: NoiseModel | Schedule | None = None, 
             return _density_word_values(_run_density(program, steps, angles), table.words, n)
 
         def raw_probs(angles):
-            rho = _run_density(program, steps, angles).reshape(2**n, 2**n)
-            return jnp.real(jnp.diagonal(rho))
+            return jnp.real(_run_density(program, steps, angles).reshape(-1)[:: 2**n + 1])
 
         def density(params, x=None):
             return _run_density(program, steps, angles_of(params, x)).reshape(2**n, 2**n)

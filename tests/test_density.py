@@ -155,11 +155,18 @@ def test_trajectories_converge_to_the_density_matrix():
     obs = "Z0 Z1 + 0.5 X2 - 0.3 Y0"
     model = qn.NoiseModel.from_settings(**{**SETTINGS, "amplitude_damping": 0.1, "depolarizing_2q": 0.1})
     exact = float(jax.jit(compile_noisy(from_qiskit(qc), model, obs).expval)(None))
-    T = 4000
+    T = 2000
     traj = compile_noisy(from_qiskit(qc), model, obs, method="trajectories", trajectories=T, seed=1)
     assert traj.method == "trajectories" and traj.density is None
     # each trajectory's value lies in [-1.8, 1.8], so its std is ≤ 1.8: 4 standard errors
     assert float(jax.jit(traj.expval)(None)) == pytest.approx(exact, abs=4 * 1.8 / np.sqrt(T))
+
+
+@pytest.mark.slow
+def test_trajectory_probabilities_converge():
+    qc = random_circuit(3, 12, 6)
+    model = qn.NoiseModel.from_settings(**{**SETTINGS, "amplitude_damping": 0.1, "depolarizing_2q": 0.1})
+    T = 4000
     p_exact = np.asarray(jax.jit(compile_noisy(from_qiskit(qc), model).probs)(None))
     p_traj = np.asarray(jax.jit(compile_noisy(from_qiskit(qc), model, method="trajectories", trajectories=T).probs)(None))
     assert np.abs(p_traj - p_exact).max() < 4 * 0.5 / np.sqrt(T)
