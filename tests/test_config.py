@@ -59,6 +59,8 @@ def test_every_config_file_composes_and_validates(hydra_ctx, group, option):
     assert isinstance(run, RunConfig)
     if group == "experiment":
         assert run.experiment == option
+    elif group == "ansatz" and option.startswith("for_"):  # a problem's default: extends a template's file
+        assert run.ansatz.name in qs.SCHEMAS["ansatz"]
     elif group in qs.SCHEMAS:
         section = run.extras[group] if group in OPTIONAL_SECTIONS else getattr(run, group)
         assert section.name == option
@@ -72,6 +74,12 @@ def test_vqe_defaults(hydra_ctx):
     assert run.trainer.steps == 60 and run.precision == "single" and run.gradient == "auto"
     assert os.path.isabs(run.checkpoint.dir) and os.path.isabs(run.checkpoint.root)
     assert run.checkpoint.dir == default_checkpoint_dir(run)
+
+
+@pytest.mark.parametrize("problem, ansatz", [("h2", "ucc"), ("lih", "ucc"), ("tfim", "hea"), ("maxcut", "qaoa")])
+def test_each_problem_brings_its_natural_ansatz(hydra_ctx, problem, ansatz):
+    assert validate(_compose(f"problem={problem}")).ansatz.name == ansatz
+    assert validate(_compose(f"problem={problem}", "ansatz=hea")).ansatz.name == "hea"
 
 
 def test_command_line_beats_experiment_overrides(hydra_ctx):
@@ -119,7 +127,7 @@ BAD = [
     ("schedule=exponential schedule.transition_steps=0", r"^schedule\.transition_steps=0 is invalid"),
     ("schedule=warmup_cosine schedule.warmup_steps=80", r"^schedule\.warmup_steps=80 is invalid: must be < "),
     ("problem=tfim ansatz=hea problem.n=1", r"^problem\.n=1 is invalid: must be an integer ≥ 2"),
-    ("problem=tfim", r"^ansatz=ucc needs a molecular problem"),
+    ("problem=tfim ansatz=ucc", r"^ansatz=ucc needs a molecular problem"),
     ("ansatz=hea ansatz.layers=0", r"^ansatz\.layers=0 is invalid"),
     ("ansatz=hea ansatz.rotations=[RY,CZ]", r"^ansatz\.rotations=\['RY','CZ'\] is invalid: must be a non-empty list"),
     ("ansatz=hea ansatz.rotations=[]", r"^ansatz\.rotations=\[\] is invalid"),

@@ -138,11 +138,11 @@ def test_sigterm_saves_and_resumes(tmp_path):
         ("problem.bond_length=-1", "problem.bond_length"),
         ("precision=quad", "precision"),
         ("gradient=magic", "gradient"),
-        ("problem=tfim", "ansatz=hea"),  # UCC needs a molecule: the message names the fix
+        ("problem=tfim ansatz=ucc", "ansatz=hea"),  # UCC needs a molecule: the message names the fix
     ],
 )
 def test_bad_value_is_one_clear_line(tmp_path, override, needle):
-    proc = _run(tmp_path, "+experiment=vqe", "trainer.steps=2", override, "hydra.run.dir=run", timeout=120)
+    proc = _run(tmp_path, "+experiment=vqe", "trainer.steps=2", *override.split(), "hydra.run.dir=run", timeout=120)
     assert proc.returncode == 2
     assert needle in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
