@@ -1,0 +1,159 @@
+"""Error mitigation in JAX: noise amplification and zero-noise extrapolation.
+
+The pieces the noisy simulator's ZNE is made of, each pure:
+
+- amplification of a (circuit, noise schedule) pair by a noise factor ``λ``:
+  :func:`fold_global` (``U (U† U)^k``, λ = 2k + 1), :func:`fold_gates` (each
+  two-qubit gate ``G → G (G† G)^k``, what IBM's runtime calls gate folding) and
+  :func:`scale_noise` (every channel raised to the power λ, ``E^λ = exp(λ L)``
+  for a channel ``E = exp(L)``: the noise-parameter scaling of the issue);
+- :func:`extrapolate`: the value at λ = 0 from values at the noise factors, by
+  ``linear``, ``richardson``, ``polynomial_degree_k`` or ``exponential`` fits,
+  written in ``jax.numpy`` so gradients flow through the mitigated value.
+
+A schedule is what :func:`qjax.density.compile_noisy` takes: one tuple of
+``(channel, wires)`` per operation, applied after it.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax.numpy as jnp
+import numpy as np
+import scipy.linalg
+
+from qjax.circuit import Circuit, Operation
+from qjax.errors import ConfigError
+
+__all__ = ["inverse", "fold_global", "fold_gates", "scale_noise", "extrapolate", "EXTRAPOLATORS"]
+
+#: Gates that are their own inverse.
+_SELF_INVERSE = {"I", "H", "X", "Y", "Z", "CNOT", "CY", "CZ", "SWAP", "Toffoli", "CSWAP"}
+_PAIRS = {"S": "Sdg", "Sdg": "S", "T": "Tdg", "Tdg": "T"}
+#: One-angle gates exp(-iθG/2)-like whose inverse is the same gate at -θ.
+_NEGATE = {"RX", "RY", "RZ", "PhaseShift", "CRX", "CRY", "CRZ", "CPhase", "RXX", "RYY", "RZZ"}
+
+EXTRAPOLATORS = ("linear", "richardson", "exponential", "polynomial_degree_k")
+
+
+def inverse(op: Operation) -> Operation:
+    """The operation undoing ``op`` (same wires; angles stay linear maps of the parameters)."""
+    gate = op.gate
+    if gate in _SELF_INVERSE:
+        return op
+    if gate in _PAIRS:
+        return Operation(_PAIRS[gate], op.wires)
+    if gate in _NEGATE:
+        return Operation(gate, op.wires, tuple(-a for a in op.angles))
+    if gate == "U3":  # U3(θ, φ, λ)† = U3(-θ, -λ, -φ)
+        theta, phi, lam = op.angles
+        return Operation("U3", op.wires, (-theta, -lam, -phi))
+    from qjax.gates import GATES
+
+    if gate == "Unitary":
+        matrix = np.asarray(op.matrix, dtype=complex)
+    else:  # a fixed gate without a named inverse (SX, iSWAP): its adjoint as a matrix
+        matrix = np.asarray(GATES[gate].matrix(jnp.zeros(0), jnp.complex64), dtype=complex)
+    return Operation("Unitary", op.wires, matrix=matrix.conj().T)
+
+
+def _odd_factor(factor: float, how: str) -> int:
+    if not (float(factor) == int(factor) and int(factor) >= 1 and int(factor) % 2 == 1):
+        raise ConfigError(f"noise factor {factor} cannot be made by {how}: it needs odd integers 1, 3, 5, ... "
+                          "(set mitigation.zne.noise_factors=[1,3,5], or amplifier=noise_scaling for any λ ≥ 1)")
+    return (int(factor) - 1) // 2
+
+
+def fold_global(circuit: Circuit, schedule: Sequence[tuple], factor: float) -> tuple[Circuit, tuple]:
+    """``U (U† U)^k`` for ``factor = 2k + 1``; every gate, inverted or not, keeps its noise."""
+    k = _odd_factor(factor, "global folding")
+    ops, noise = list(circuit.operations), list(schedule)
+    back = [inverse(op) for op in reversed(ops)]
+    back_noise = list(reversed(noise))
+    out_ops, out_noise = list(ops), list(noise)
+    for _ in range(k):
+        out_ops += back + ops
+        out_noise += back_noise + noise
+    return Circuit(circuit.num_wires, tuple(out_ops), num_params=circuit.num_params,
+                   num_inputs=circuit.num_inputs), tuple(out_noise)
+
+
+def fold_gates(circuit: Circuit, schedule: Sequence[tuple], factor: float, *,
+               min_wires: int = 2) -> tuple[Circuit, tuple]:
+    """Each gate on ≥ ``min_wires`` wires becomes ``G (G† G)^k`` (``factor = 2k + 1``), each copy with its noise."""
+    k = _odd_factor(factor, "gate folding")
+    out_ops, out_noise = [], []
+    for op, noise in zip(circuit.operations, schedule):
+        out_ops.append(op)
+        out_noise.append(noise)
+        if len(op.wires) >= min_wires:
+            for _ in range(k):
+                out_ops += [inverse(op), op]
+                out_noise += [noise, noise]
+    return Circuit(circuit.num_wires, tuple(out_ops), num_params=circuit.num_params,
+                   num_inputs=circuit.num_inputs), tuple(out_noise)
+
+
+def scale_noise(schedule: Sequence[tuple], factor: float) -> tuple:
+    """Every channel ``E`` of ``schedule`` replaced by ``E^factor`` (``factor ≥ 1``; a fractional power of its
+    superoperator, which is CPTP for the Markovian channels of :mod:`qjax.noise`)."""
+    from qjax.noise import _from_superop
+
+    if not float(factor) >= 1:
+        raise ConfigError(f"noise factor {factor} is invalid: noise can only be amplified (λ ≥ 1)")
+    cache: dict[int, object] = {}
+
+    def scaled(channel):
+        if id(channel) not in cache:
+            s = channel.superop()
+            power = np.linalg.matrix_power(s, int(factor)) if float(factor).is_integer() \
+                else scipy.linalg.fractional_matrix_power(s, float(factor))
+            cache[id(channel)] = _from_superop(np.asarray(power), f"{channel.name}^{factor:g}")
+        return cache[id(channel)]
+
+    return tuple(tuple((scaled(c), wires) for c, wires in entry) for entry in schedule)
+
+
+def _polyfit_at_zero(factors, values, degree: int):
+    """Least-squares polynomial of ``degree`` through ``(factors, values (F, ...))``, evaluated at 0."""
+    vandermonde = jnp.vander(jnp.asarray(factors, values.dtype), degree + 1, increasing=True)  # (F, d+1)
+    coeffs = jnp.linalg.pinv(vandermonde) @ values.reshape(len(factors), -1)
+    return coeffs[0].reshape(values.shape[1:])
+
+
+def extrapolate(factors: Sequence[float], values, method: str = "exponential"):
+    """The zero-noise value from ``values (F, ...)`` measured at noise ``factors (F,)``; differentiable.
+
+    ``linear``: least-squares line; ``richardson``: the polynomial through every point
+    (degree F−1); ``polynomial_degree_k``: least-squares polynomial of degree k;
+    ``exponential``: ``y = a·exp(-bλ)`` fitted to ``log|y|`` (an expectation decaying
+    to 0 under depolarizing noise), used where every point has the same sign and is
+    not tiny, and the linear fit elsewhere (element-wise).
+    """
+    factors = [float(f) for f in factors]
+    values = jnp.asarray(values)
+    F = len(factors)
+    if F != values.shape[0]:
+        raise ConfigError(f"{values.shape[0]} values for {F} noise factors")
+    if len(set(factors)) != F or F < 2:
+        raise ConfigError(f"mitigation.zne.noise_factors={factors}: need at least two distinct factors")
+    if method == "linear":
+        return _polyfit_at_zero(factors, values, 1)
+    if method == "richardson":
+        return _polyfit_at_zero(factors, values, F - 1)
+    if method.startswith("polynomial_degree_") and method.removeprefix("polynomial_degree_").isdigit():
+        degree = int(method.removeprefix("polynomial_degree_"))
+        if degree >= F:
+            raise ConfigError(f"mitigation.zne.extrapolator={method} needs more than {degree} noise factors, "
+                              f"got {F}; add factors or lower the degree")
+        return _polyfit_at_zero(factors, values, degree)
+    if method == "exponential":
+        linear = _polyfit_at_zero(factors, values, 1)
+        sign = jnp.sign(values[0])
+        usable = jnp.all(values * sign > 1e-6, axis=0)
+        safe = jnp.where(usable, jnp.abs(values), 1.0)  # keeps log (and its gradient) finite where unused
+        log_fit = _polyfit_at_zero(factors, jnp.log(safe), 1)
+        return jnp.where(usable, sign * jnp.exp(log_fit), linear)
+    raise ConfigError(f"mitigation.zne.extrapolator={method} is not known; choose linear, richardson, exponential "
+                      "or polynomial_degree_<k>")

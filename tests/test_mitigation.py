@@ -1,0 +1,147 @@
+"""JAX mitigation pieces against independent references: Qiskit operators and density matrices,
+NumPy polynomial fits, closed forms, finite differences."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from qiskit.quantum_info import DensityMatrix, Kraus, Operator, SparsePauliOp
+
+from qjax import templates
+from qjax.circuit import Circuit, Operation, Param
+from qjax.density import compile_noisy
+from qjax.errors import ConfigError
+from qjax.gates import GATES
+from qjax.mitigation import extrapolate, fold_gates, fold_global, inverse, scale_noise
+from qjax.noise import amplitude_damping, depolarizing
+from qjax.qiskit_interop import to_qiskit
+
+RNG = np.random.default_rng(7)
+TABLE = [g for g in GATES if g not in ("Unitary",)]
+
+
+def _bound(circuit: Circuit, params):
+    """``to_qiskit(circuit)`` with ``params`` bound by index (unused parameters are not in the export)."""
+    qc = to_qiskit(circuit)
+    return qc.assign_parameters({p: params[p.index] for p in qc.parameters})
+
+
+def _op(gate: str) -> Operation:
+    spec = GATES[gate]
+    return Operation(gate, tuple(range(spec.num_wires)), tuple(RNG.uniform(-np.pi, np.pi, spec.num_params)))
+
+
+@pytest.mark.parametrize("gate", TABLE)
+def test_inverse_undoes_every_gate(gate):
+    op = _op(gate)
+    pair = Circuit(GATES[gate].num_wires, (op, inverse(op)))
+    assert Operator(to_qiskit(pair)).equiv(Operator(np.eye(2 ** pair.num_wires)))
+
+
+def test_inverse_keeps_parameters_symbolic():
+    op = Operation("RZZ", (0, 1), (2.0 * Param(1) + 0.3,))
+    circuit = Circuit(2, (Operation("H", (0,)), op, inverse(op)), num_params=2)
+    assert Operator(_bound(circuit, [0.4, 1.1])).equiv(Operator(to_qiskit(Circuit(2, (Operation("H", (0,)),)))))
+
+
+def _noisy_density(circuit: Circuit, schedule, params) -> DensityMatrix:
+    """Qiskit's density-matrix evolution: each gate (via to_qiskit), then its Kraus channels."""
+    rho = DensityMatrix.from_label("0" * circuit.num_wires)
+    for op, channels in zip(circuit.operations, schedule):
+        rho = rho.evolve(_bound(Circuit(circuit.num_wires, (op,), num_params=circuit.num_params), params))
+        for channel, wires in channels:
+            # Qiskit's first qarg is its least significant bit; qjax's first wire is the most significant
+            rho = rho.evolve(Kraus(list(channel.kraus)), qargs=list(reversed(wires)))
+    return rho
+
+
+def _schedule(circuit: Circuit, p1=0.02, p2=0.05):
+    return tuple(((depolarizing(p2 if len(op.wires) == 2 else p1, len(op.wires)), op.wires),)
+                 + ((amplitude_damping(0.01), (op.wires[0],)),) for op in circuit.operations)
+
+
+@pytest.mark.parametrize("fold", [fold_global, fold_gates])
+def test_folding_keeps_the_ideal_state_and_amplifies_the_noise(fold):
+    circuit = templates.hardware_efficient(3, 2, rotations=("RY", "RZ"))
+    params = RNG.uniform(-1, 1, circuit.num_params)
+    schedule = _schedule(circuit)
+    Z0 = SparsePauliOp("IIZ")  # Z on Qiskit qubit 0 = wire 0
+    values = []
+    for factor in (1, 3, 5):
+        folded, noise = fold(circuit, schedule, factor)
+        assert len(noise) == len(folded.operations)
+        assert Operator(_bound(folded, params)).equiv(Operator(_bound(circuit, params)))
+        values.append(float(np.real(_noisy_density(folded, noise, params).expectation_value(Z0))))
+        # and qjax's density-matrix simulator runs the amplified pair as Qiskit does (complex64: 1e-5)
+        ours = compile_noisy(folded, noise, "Z0", readout=[None] * 3).expval(jnp.asarray(params, jnp.float32))
+        assert float(ours) == pytest.approx(values[-1], abs=1e-5)
+    clean = float(np.real(DensityMatrix(_bound(circuit, params)).expectation_value(Z0)))
+    assert abs(values[0] - clean) < abs(values[1] - clean) < abs(values[2] - clean)
+
+
+def test_gate_folding_counts():
+    circuit = templates.hardware_efficient(3, 1)  # 6 rotations + 2 CNOTs
+    folded, _ = fold_gates(circuit, [()] * len(circuit.operations), 5)
+    assert folded.gate_counts()["CNOT"] == 2 * 5 and len(folded.operations) == 6 + 2 * 5
+    folded, _ = fold_global(circuit, [()] * len(circuit.operations), 3)
+    assert len(folded.operations) == 3 * len(circuit.operations)
+
+
+@pytest.mark.parametrize("factor", [0, 2, 1.5, -1])
+def test_folding_needs_odd_integer_factors(factor):
+    circuit = templates.hardware_efficient(2, 1)
+    with pytest.raises(ConfigError, match=rf"noise factor {factor} cannot be made by global folding"):
+        fold_global(circuit, [()] * len(circuit.operations), factor)
+
+
+@pytest.mark.parametrize("factor", [1, 2, 3, 1.5, 2.7])
+def test_noise_scaling_raises_a_depolarizing_channel_to_a_power(factor):
+    p = 0.1
+    (scaled, wires), = scale_noise((((depolarizing(p, 1), (0,)),),), factor)[0]
+    # closed form: depolarizing shrinks the Bloch vector by (1 - p), so E^λ by (1 - p)^λ
+    rho = DensityMatrix.from_label("0").evolve(Kraus(list(scaled.kraus)))
+    assert float(np.real(rho.expectation_value(SparsePauliOp("Z")))) == pytest.approx((1 - p) ** factor, abs=1e-10)
+
+
+def test_noise_scaling_refuses_to_reduce_noise():
+    with pytest.raises(ConfigError, match=r"noise can only be amplified"):
+        scale_noise((((depolarizing(0.1, 1), (0,)),),), 0.5)
+
+
+FACTORS = [1.0, 2.0, 3.0, 5.0]
+
+
+@pytest.mark.parametrize("method, degree", [("linear", 1), ("polynomial_degree_2", 2), ("richardson", 3)])
+def test_polynomial_extrapolators_match_numpy_polyfit(method, degree):
+    values = RNG.normal(size=(len(FACTORS), 3))
+    expected = [np.polyval(np.polyfit(FACTORS, values[:, j], degree), 0.0) for j in range(3)]
+    assert np.allclose(extrapolate(FACTORS, jnp.asarray(values, jnp.float32), method), expected, atol=1e-4)
+
+
+def test_exponential_extrapolation_is_exact_on_exponential_decay_and_falls_back_to_linear():
+    lam = np.asarray(FACTORS)
+    decaying = np.stack([0.8 * np.exp(-0.3 * lam), -0.5 * np.exp(-0.1 * lam)], axis=1)
+    assert np.allclose(extrapolate(FACTORS, decaying, "exponential"), [0.8, -0.5], atol=1e-5)
+    crossing = np.asarray([0.3, 0.1, -0.1, -0.5])  # changes sign: no exponential through it
+    assert float(extrapolate(FACTORS, crossing, "exponential")) == pytest.approx(
+        np.polyval(np.polyfit(FACTORS, crossing, 1), 0.0), abs=1e-5)
+
+
+@pytest.mark.parametrize("method", ["linear", "richardson", "exponential", "polynomial_degree_2"])
+def test_gradients_flow_through_extrapolation(method):
+    def mitigated(theta):
+        noisy = jnp.stack([jnp.cos(theta) * jnp.exp(-0.2 * f) + 0.01 * f ** 2 for f in FACTORS])
+        return extrapolate(FACTORS, noisy, method)
+
+    theta, h = 0.4, 1e-3
+    finite = (mitigated(theta + h) - mitigated(theta - h)) / (2 * h)
+    assert float(jax.grad(mitigated)(theta)) == pytest.approx(float(finite), rel=1e-2, abs=1e-3)
+
+
+@pytest.mark.parametrize("method, message", [
+    ("cubic", r"extrapolator=cubic is not known"),
+    ("polynomial_degree_4", r"needs more than 4 noise factors, got 4"),
+])
+def test_bad_extrapolators_are_refused(method, message):
+    with pytest.raises(ConfigError, match=message):
+        extrapolate(FACTORS, np.zeros(4), method)
