@@ -239,7 +239,8 @@ def _run_density(program: Program, steps: tuple[_NoisyStep, ...], angles):
     """
     n, dtype = program.num_wires, program.dtype
     matrices = program.matrices(angles)
-    rho = jnp.zeros((2,) * (2 * n), dtype).at[(0,) * (2 * n)].set(1)
+    # the barrier keeps XLA from constant-folding |0⟩⟨0| (16M elements at 12 qubits) for seconds
+    rho = jax.lax.optimization_barrier(jnp.zeros((2,) * (2 * n), dtype)).at[(0,) * (2 * n)].set(1)
     if len(steps) * 4**n * jnp.dtype(dtype).itemsize <= _REMAT_BYTES:
         return _density_steps(program, steps, rho, matrices)
     size = max(1, int(np.ceil(np.sqrt(len(steps)))))

@@ -343,9 +343,11 @@ def device_noise(device) -> DeviceNoise:
     duration gets thermal relaxation on each of its qubits (T2 > 2·T1 is clipped to
     2·T1 with a warning; a missing T1/T2 means none of that kind), preceded by the
     depolarizing channel that makes the total average gate error equal the reported
-    one (:func:`device_depolarizing`). Readout: ``prob_meas1_prep0`` /
-    ``prob_meas0_prep1`` from the device's properties when it has them (what a fake
-    device runs on Aer), else the target's symmetric ``measure`` error.
+    one (:func:`device_depolarizing`). Readout: the target's symmetric ``measure``
+    error, as Aer's ``from_backend`` uses it. (A fake device's properties also hold
+    asymmetric ``prob_meas1_prep0``/``prob_meas0_prep1`` whose mean is that error;
+    ``ibm_fake``'s estimator results match the symmetric form, measured within
+    shot noise: see ``tests/test_noisy_backend.py``.)
     """
     from qiskit.circuit import Gate, Measure
 
@@ -393,19 +395,8 @@ def device_noise(device) -> DeviceNoise:
             if seq:
                 gates[(name, tuple(qubits))] = tuple(seq)
     readout = {}
-    properties = device.properties() if hasattr(device, "properties") else None
     for q in range(device.num_qubits):
-        p01 = p10 = None
-        if properties is not None:
-            try:
-                p01 = properties.qubit_property(q, "prob_meas1_prep0")[0]
-                p10 = properties.qubit_property(q, "prob_meas0_prep1")[0]
-            except Exception:  # noqa: BLE001 - no such property: use the target's symmetric error
-                p01 = p10 = None
-        if p01 is None and "measure" in target and (q,) in target["measure"]:
-            prop = target["measure"][(q,)]
-            if prop is not None and prop.error is not None:
-                p01 = p10 = prop.error
-        if p01 is not None and (p01 or p10):
-            readout[q] = readout_confusion(p01, p10)
+        prop = target["measure"].get((q,)) if "measure" in target else None
+        if prop is not None and prop.error:
+            readout[q] = readout_confusion(prop.error)
     return DeviceNoise(device.name, gates, readout, tuple(clipped))

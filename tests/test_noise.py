@@ -114,13 +114,13 @@ def test_t2_above_twice_t1_is_clipped_with_a_warning_as_aer_does(hanoi):
     np.testing.assert_allclose(rho, _aer_act(aer._local_quantum_errors["sx"][(q,)], rho0), atol=1e-12)
 
 
-def test_device_readout_is_what_the_fake_device_samples_with():
+def test_device_readout_is_aers_from_backend_readout():
     from qiskit_aer.noise.device import basic_device_readout_errors
     from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 
     dev = FakeManilaV2()
     ours = qn.device_noise(dev).readout
-    theirs = {qs[0]: np.asarray(e.probabilities) for qs, e in basic_device_readout_errors(dev.properties())}
+    theirs = {qs[0]: np.asarray(e.probabilities) for qs, e in basic_device_readout_errors(target=dev.target)}
     assert set(ours) == set(theirs)
     for q in theirs:
         np.testing.assert_allclose(ours[q], theirs[q], atol=1e-15)

@@ -1,8 +1,9 @@
 """``backend=noisy_simulator``: the digital twin of a fake device, config checks, objectives, the CLI.
 
 Oracles: Aer's density-matrix simulator with ``NoiseModel.from_backend(FakeManilaV2())``
-on the same transpiled circuit; readout through Aer's own ``basic_device_readout_errors``
-of the device's properties (what ``ibm_fake`` samples with), applied with NumPy here.
+on the same transpiled circuit; readout through the ``ReadoutError`` s that
+``from_backend`` uses (``basic_device_readout_errors``), applied with NumPy here; and
+``backend=ibm_fake`` itself (slow), within its shot noise.
 """
 
 import json
@@ -75,7 +76,7 @@ def test_fake_device_twin_matches_aer_from_backend(aer_manila, name, circuit, ob
     probs = np.real(np.diag(rho.data))  # Qiskit order: index bit q = physical qubit q
     t = probs.reshape((2,) * 5)  # axis 4 - q is qubit q
     errors = dict((qs[0], np.asarray(e.probabilities)) for qs, e in basic_device_readout_errors(
-        FakeManilaV2().properties()))
+        target=FakeManilaV2().target))
     for q, m in errors.items():
         t = np.moveaxis(np.tensordot(t, m, axes=([4 - q], [0])), -1, 4 - q)
     measured = t.reshape(-1)
@@ -83,6 +84,24 @@ def test_fake_device_twin_matches_aer_from_backend(aer_manila, name, circuit, ob
     diag = np.real(np.diag(z_laid.to_matrix()))
     assert float(jax.jit(noisy.expval)(jax.numpy.asarray(angles[twin.columns]))[0]) == pytest.approx(
         float(measured @ diag), abs=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,circuit,obs", [
+    ("ry", Circuit(1).ry(Param(0), 0), "Z0"),
+    ("ry-x", Circuit(1).ry(Param(0), 0), "X0"),
+    ("bell", Circuit(2).ry(Param(0), 0).cnot(0, 1), "Z0 Z1 + Z0 + X0 X1"),
+    ("ucc", templates.uccsd(4, 2), H2_TERMS),
+])
+def test_twin_predicts_ibm_fake_within_shot_noise(name, circuit, obs):
+    observable = PauliSum(obs, circuit.num_wires)
+    lm = circuit.linear_map()
+    angles = (lm.A @ np.linspace(0.4, 1.1, circuit.num_params) + lm.c)[None]
+    fake = make_backend("ibm_fake", device="FakeManilaV2", shots=100_000, seed_simulator=1)
+    measured = fake.executor(circuit, [observable]).submit(angles, mitigate=False).result()
+    twin = make_backend("noisy_simulator", device="FakeManilaV2", seed_simulator=1)  # same seed: same transpilation
+    predicted = twin.executor(circuit, [observable]).submit(angles).result().values
+    assert predicted[0, 0] == pytest.approx(measured.values[0, 0], abs=5 * measured.stds[0, 0])
 
 
 def test_objective_trains_through_the_density_matrix():
