@@ -68,7 +68,17 @@ def test_each_mitigation_maps_onto_runtime_options(mitigation, expect):
         {"measure_mitigation": False, "zne_mitigation": False}
 
 
-@pytest.mark.parametrize("amplifier, needle", [("global_folding", "noisy_simulator"), ("pea", "NoiseLearnerV3")])
+def test_richardson_is_sent_as_the_polynomial_through_every_factor():
+    from qiskit_ibm_runtime.options import EstimatorOptions
+
+    mitigation = ZNEMitigationConfig("zne", ZNESettings(noise_factors=(1.0, 2.0, 3.0, 4.0), extrapolator="richardson"))
+    opts = estimator_options(mitigation, shots=100, seed=0)
+    assert opts["resilience"]["zne"]["extrapolator"] == "polynomial_degree_3"
+    EstimatorOptions(**opts)  # the runtime accepts it
+
+
+@pytest.mark.parametrize("amplifier, needle", [("global_folding", "noisy_simulator"), ("pea", "NoiseLearnerV3"),
+                                               ("noise_scaling", "JAX noisy simulator")])
 def test_amplifiers_the_runtime_cannot_run_are_refused(amplifier, needle):
     mitigation = ZNEMitigationConfig("zne", ZNESettings(amplifier=amplifier))
     with pytest.raises(BackendError, match=needle):

@@ -64,12 +64,17 @@ def estimator_options(mitigation, *, shots: int, seed: int | None, mitigate: boo
         if zne.amplifier == "global_folding":
             raise BackendError("mitigation.zne.amplifier=global_folding exists only in JAX (backend=noisy_simulator); "
                                "IBM's runtime folds two-qubit gates: use mitigation.zne.amplifier=gate_folding")
+        if zne.amplifier == "noise_scaling":
+            raise BackendError("mitigation.zne.amplifier=noise_scaling scales the noise model's channels, which only "
+                               "the JAX noisy simulator has; on IBM use mitigation.zne.amplifier=gate_folding")
         if zne.amplifier == "pea":
             raise BackendError("mitigation.zne.amplifier=pea needs a learned layer noise model (NoiseLearnerV3), which "
                                "qjax does not run yet; use mitigation.zne.amplifier=gate_folding")
         # exponential is sent as the runtime's own default pair: each Pauli term keeps the better of an
         # exponential and a linear fit, so a term whose exponential fit diverges (inf/NaN) stays finite
         extrapolator = ["exponential", "linear"] if zne.extrapolator == "exponential" else zne.extrapolator
+        if zne.extrapolator == "richardson":  # the polynomial through every point: the runtime's highest degree
+            extrapolator = f"polynomial_degree_{len(zne.noise_factors) - 1}"
         options["resilience"]["zne"] = {"amplifier": zne.amplifier, "noise_factors": list(zne.noise_factors),
                                         "extrapolator": extrapolator}
     if "dd" in techniques:
