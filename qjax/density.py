@@ -40,13 +40,11 @@ from qjax.noise import Channel, NoiseModel, Schedule
 from qjax.observables import PauliSum, as_pauli_sums
 from qjax.sim import Program, Step, _check_dtype, _check_x64, _parity_sum, apply, lower
 
-__all__ = ["compile_noisy", "NoisyCompiled", "METHODS", "DENSITY_MATRIX_MAX_QUBITS", "readout_words"]
+__all__ = ["compile_noisy", "NoisyCompiled", "METHODS", "DENSITY_MATRIX_MAX_QUBITS", "readout_words", "shift_rule"]
 
 METHODS = ("auto", "density_matrix", "trajectories")
 #: ``method=auto`` simulates the density matrix up to this width, trajectories beyond.
 DENSITY_MATRIX_MAX_QUBITS = 12
-# Beyond this many bytes of saved density matrices, reverse mode recomputes chunks of steps instead.
-_REMAT_BYTES = 2**30
 # Amplitudes of all trajectories held at once (the rest run sequentially): ~128 MiB in complex64.
 _TRAJECTORY_BATCH_ELEMENTS = 2**24
 
@@ -231,23 +229,12 @@ def _bra(step: Step, n: int) -> Step:
 
 
 def _run_density(program: Program, steps: tuple[_NoisyStep, ...], angles):
-    """The final ρ as a ``(2,)*2n`` tensor.
-
-    When reverse mode would keep more than :data:`_REMAT_BYTES` of intermediate
-    density matrices, the steps run in ~√N chunks under ``jax.checkpoint``: only
-    chunk boundaries are kept and each chunk is recomputed on the way back.
-    """
+    """The final ρ as a ``(2,)*2n`` tensor."""
     n, dtype = program.num_wires, program.dtype
     matrices = program.matrices(angles)
     # the barrier keeps XLA from constant-folding |0⟩⟨0| (16M elements at 12 qubits) for seconds
     rho = jax.lax.optimization_barrier(jnp.zeros((2,) * (2 * n), dtype)).at[(0,) * (2 * n)].set(1)
-    if len(steps) * 4**n * jnp.dtype(dtype).itemsize <= _REMAT_BYTES:
-        return _density_steps(program, steps, rho, matrices)
-    size = max(1, int(np.ceil(np.sqrt(len(steps)))))
-    for start in range(0, len(steps), size):
-        chunk = steps[start:start + size]
-        rho = jax.checkpoint(lambda r, m, chunk=chunk: _density_steps(program, chunk, r, m))(rho, matrices)
-    return rho
+    return _density_steps(program, steps, rho, matrices)
 
 
 def _step_superop(program: Program, ns: _NoisyStep, matrices):
@@ -330,6 +317,22 @@ def _run_trajectory(program: Program, steps: tuple[_NoisyStep, ...], angles, key
 
 
 # -- compile ----------------------------------------------------------------------------------
+
+def shift_rule(values: Callable, circuit: Circuit, method: str, trajectories: int = 1) -> Callable:
+    """``values (angles (G,) -> (k,))`` with a parameter-shift VJP, shifted runs batched to fit memory.
+
+    :func:`qjax.gradients.parameter_shift_values` sizes its vmapped batches by a
+    ``2**num_wires`` state; a density matrix holds ``4**n`` and trajectories
+    ``T · 2**n`` numbers, so it is given a circuit that wide (same operations, same
+    shift rules) to size them.
+    """
+    from qjax.gradients import parameter_shift_values
+
+    n = circuit.num_wires
+    width = 2 * n if method == "density_matrix" else n + int(np.ceil(np.log2(max(trajectories, 1))))
+    return parameter_shift_values(values, Circuit(width, circuit.operations, num_params=circuit.num_params,
+                                                  num_inputs=circuit.num_inputs))
+
 
 def compile_noisy(circuit: Circuit, noise: NoiseModel | Schedule | None = None, observables=None, *,
                   readout=None, dtype=jnp.complex64, method: str = "auto", trajectories: int = 256,
@@ -419,9 +422,7 @@ def compile_noisy(circuit: Circuit, noise: NoiseModel | Schedule | None = None, 
         return combine @ word_values(angles) + consts if len(table.words) else consts
 
     if method == "trajectories" and obs:
-        from qjax.gradients import parameter_shift_values
-
-        values = parameter_shift_values(values, circuit)
+        values = shift_rule(values, circuit, method, trajectories)
 
     def apply_readout(p):
         t = p.reshape((2,) * n)

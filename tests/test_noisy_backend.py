@@ -133,6 +133,16 @@ def test_shots_sample_within_the_error_bar_and_use_parameter_shift():
     np.testing.assert_allclose(grad, np.asarray(exact.value_and_grad(jax.numpy.asarray(p))[1]), atol=0.15)
 
 
+def test_parameter_shift_gradient_equals_backprop_through_the_density_matrix():
+    circuit = Circuit(2).ry(Param(0), 0).cnot(0, 1).rx(Param(1), 1).crz(Param(0), 1, 0)
+    obs = PauliSum("Z0 Z1 + 0.5 X1", 2)
+    noise = {"depolarizing_2q": 0.05, "t1": 50.0, "t2": 40.0, "readout_error": 0.02}
+    p = jax.numpy.array([0.4, -0.7])
+    backprop = make_backend("noisy_simulator", noise=noise).objective(circuit, obs).value_and_grad(p)
+    shifted = make_backend("noisy_simulator", noise=noise).objective(circuit, obs, gradient="parameter_shift")
+    np.testing.assert_allclose(np.asarray(shifted.value_and_grad(p)[1]), np.asarray(backprop[1]), atol=2e-6)
+
+
 def test_noiseless_noisy_simulator_equals_the_statevector_simulator():
     circuit = templates.hardware_efficient(3, 1)
     obs = PauliSum("Z0 Z1 + 0.3 X2 - 0.2 Y0 Y1", 3)

@@ -30,7 +30,7 @@ import numpy as np
 from qjax.backends.base import Objective
 from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
 from qjax.circuit import Circuit
-from qjax.density import DENSITY_MATRIX_MAX_QUBITS, METHODS, compile_noisy
+from qjax.density import DENSITY_MATRIX_MAX_QUBITS, METHODS, compile_noisy, shift_rule
 from qjax.errors import BackendError
 from qjax.noise import NoiseModel, device_noise
 from qjax.observables import PauliSum
@@ -238,9 +238,7 @@ class NoisySimulatorBackend:
         compiled = self.compile(twin)
         values = compiled.values
         if gradient == "parameter_shift" and compiled.method == "density_matrix":
-            from qjax.gradients import parameter_shift_values
-
-            values = parameter_shift_values(values, twin.circuit)
+            values = shift_rule(values, twin.circuit, compiled.method)
         lm, sim_map = circuit.linear_map(), twin.circuit.linear_map()
         rd = jnp.finfo(self.dtype).dtype
         A, c = jnp.asarray(lm.A, rd), jnp.asarray(lm.c, rd)
