@@ -26,7 +26,8 @@ import scipy.linalg
 from qjax.circuit import Circuit, Operation
 from qjax.errors import ConfigError
 
-__all__ = ["inverse", "fold_global", "fold_gates", "scale_noise", "extrapolate", "EXTRAPOLATORS"]
+__all__ = ["inverse", "fold_global", "fold_gates", "scale_noise", "extrapolate", "EXTRAPOLATORS", "AMPLIFIERS",
+           "check_jax_mitigation", "mitigated_expval"]
 
 #: Gates that are their own inverse.
 _SELF_INVERSE = {"I", "H", "X", "Y", "Z", "CNOT", "CY", "CZ", "SWAP", "Toffoli", "CSWAP"}
@@ -157,3 +158,74 @@ def extrapolate(factors: Sequence[float], values, method: str = "exponential"):
         return jnp.where(usable, sign * jnp.exp(log_fit), linear)
     raise ConfigError(f"mitigation.zne.extrapolator={method} is not known; choose linear, richardson, exponential "
                       "or polynomial_degree_<k>")
+
+
+#: ``mitigation.zne.amplifier`` → how a (circuit, schedule) pair is amplified by a noise factor.
+AMPLIFIERS = {
+    "gate_folding": fold_gates,
+    "global_folding": fold_global,
+    "noise_scaling": lambda circuit, schedule, factor: (circuit, scale_noise(schedule, factor)),
+}
+
+
+def check_jax_mitigation(mitigation, backend: str = "noisy_simulator") -> tuple[str, ...]:
+    """The techniques of ``mitigation`` that JAX applies (readout, zne), or a ConfigError naming the fix.
+
+    ``best`` means everything this backend supports: readout + ZNE (dynamical
+    decoupling and twirling act on hardware noise this simulator does not model).
+    """
+    techniques = tuple(getattr(mitigation, "techniques", ()) or ())
+    if mitigation is None or not techniques:
+        return ()
+    if mitigation.name != "best":
+        for technique in techniques:
+            if technique not in ("readout", "zne"):
+                raise ConfigError(f"mitigation={mitigation.name} is an IBM runtime technique (it acts on idle-time and "
+                                  f"coherent errors this simulator does not model); on backend={backend} use "
+                                  "mitigation=readout, zne or best")
+    zne = getattr(mitigation, "zne", None)
+    if zne is not None and "zne" in techniques:
+        if zne.amplifier not in AMPLIFIERS:
+            raise ConfigError(f"mitigation.zne.amplifier={zne.amplifier} is IBM-only (a learned noise model); on "
+                              f"backend={backend} use gate_folding, global_folding or noise_scaling")
+        if zne.extrapolator in ("double_exponential", "fallback"):
+            raise ConfigError(f"mitigation.zne.extrapolator={zne.extrapolator} is IBM-only; on backend={backend} use "
+                              "linear, richardson, exponential or polynomial_degree_<k>")
+        if zne.amplifier != "noise_scaling":
+            for factor in zne.noise_factors:
+                _odd_factor(factor, zne.amplifier.replace("_", " "))
+    return tuple(t for t in techniques if t in ("readout", "zne"))
+
+
+def mitigated_expval(circuit: Circuit, schedule: Sequence[tuple], readout: Sequence, mitigation, compile_fn):
+    """``(expval, raw)``: ``expval(params) -> (k,)`` with the JAX mitigation of ``mitigation``, and without.
+
+    ``compile_fn(circuit, schedule, readout)`` compiles one noisy circuit for a list
+    of ``k`` observables (e.g. :func:`qjax.density.compile_noisy`). ZNE compiles the
+    amplified pair at every noise factor (amplifying keeps the parameters) and
+    extrapolates each Pauli term to zero noise (terms decay towards 0 as noise grows,
+    which the exponential fit assumes; the energy's constant does not), then sums the
+    terms with their coefficients. Readout mitigation applies the inverse of each
+    wire's calibration matrix; with the exact calibration of an exact simulation,
+    ``M⁻¹ M = I``, so it gives the expectation without readout error (a sampled
+    calibration would add its own statistical error). Everything stays differentiable.
+    """
+    techniques = check_jax_mitigation(mitigation)
+    base = compile_fn(circuit, schedule, readout)
+    if not techniques:
+        return base.expval, base.expval
+    corrected = [None] * len(readout) if "readout" in techniques else readout
+    if "zne" not in techniques:
+        return compile_fn(circuit, schedule, corrected).expval, base.expval
+    zne = mitigation.zne
+    amplify = AMPLIFIERS[zne.amplifier]
+    factors = [float(f) for f in zne.noise_factors]
+    amplified = [compile_fn(*amplify(circuit, schedule, f), corrected) for f in factors]
+    coeffs, constants = np.asarray(base.term_coeffs), np.asarray(base.constants)
+
+    def expval(params):
+        terms = jnp.stack([c.term_values(params) for c in amplified])  # (F, T)
+        zero_noise = extrapolate(factors, terms, zne.extrapolator)
+        return jnp.asarray(coeffs, zero_noise.dtype) @ zero_noise + jnp.asarray(constants, zero_noise.dtype)
+
+    return expval, base.expval

@@ -145,3 +145,106 @@ def test_gradients_flow_through_extrapolation(method):
 def test_bad_extrapolators_are_refused(method, message):
     with pytest.raises(ConfigError, match=message):
         extrapolate(FACTORS, np.zeros(4), method)
+
+
+# -- the noisy simulator's mitigated expectation ----------------------------------------------
+
+from qjax.mitigation import mitigated_expval  # noqa: E402
+from qjax.noise import readout_confusion  # noqa: E402
+from qjax.observables import PauliSum  # noqa: E402
+from qjax.schemas import (BestMitigationConfig, DDMitigationConfig, MitigationConfig,  # noqa: E402
+                          ReadoutMitigationConfig, ZNEMitigationConfig, ZNESettings)
+
+OBS = PauliSum([(0.7, "Z0 Z1"), (0.5, "X2"), (-0.3, "Z1"), (0.2, "")])
+QISKIT_OBS = OBS.to_qiskit(3)
+
+
+def _setup():
+    circuit = templates.hardware_efficient(3, 2, rotations=("RY", "RZ"))
+    params = np.random.default_rng(3).uniform(-1, 1, circuit.num_params)
+    return circuit, params, _schedule(circuit, p1=0.01, p2=0.04)
+
+
+def _compile(circuit, schedule, readout):
+    return compile_noisy(circuit, schedule, [OBS], readout=readout)
+
+
+def _ideal(circuit, params) -> float:
+    return float(np.real(DensityMatrix(_bound(circuit, params)).expectation_value(QISKIT_OBS)))
+
+
+@pytest.mark.parametrize("amplifier, extrapolator", [
+    ("gate_folding", "linear"), ("global_folding", "richardson"), ("noise_scaling", "exponential"),
+    ("noise_scaling", "polynomial_degree_2"),
+])
+def test_zne_brings_the_energy_closer_to_the_ideal_one(amplifier, extrapolator):
+    circuit, params, schedule = _setup()
+    zne = ZNEMitigationConfig("zne", ZNESettings(amplifier=amplifier, extrapolator=extrapolator))
+    mitigated, raw = mitigated_expval(circuit, schedule, [None] * 3, zne, _compile)
+    p = jnp.asarray(params, jnp.float32)
+    ideal = _ideal(circuit, params)
+    # gate folding amplifies only the two-qubit gates' share of the noise, so it removes less of it
+    assert abs(float(mitigated(p)[0]) - ideal) < abs(float(raw(p)[0]) - ideal) / 2
+
+
+def test_zne_extrapolates_each_term_of_the_qiskit_values():
+    circuit, params, schedule = _setup()
+    zne = ZNEMitigationConfig("zne", ZNESettings(amplifier="global_folding", extrapolator="linear"))
+    mitigated, _ = mitigated_expval(circuit, schedule, [None] * 3, zne, _compile)
+    # reference: Qiskit density matrices of the folded circuits, then numpy's line through each term
+    terms = [SparsePauliOp(label) for label in ("IZZ", "XII", "IZI")]  # Z0 Z1, X2, Z1 (Qiskit qubit k = wire k)
+    coeffs = [0.7, 0.5, -0.3]
+    per_factor = []
+    for factor in (1, 3, 5):
+        rho = _noisy_density(*fold_global(circuit, schedule, factor), params)
+        per_factor.append([float(np.real(rho.expectation_value(t))) for t in terms])
+    fits = [np.polyval(np.polyfit([1, 3, 5], np.asarray(per_factor)[:, j], 1), 0.0) for j in range(3)]
+    expected = 0.2 + float(np.dot(coeffs, fits))
+    assert float(mitigated(jnp.asarray(params, jnp.float32))[0]) == pytest.approx(expected, abs=2e-5)
+
+
+def test_readout_mitigation_inverts_the_calibration():
+    circuit, params, schedule = _setup()
+    readout = [readout_confusion(0.04, 0.08), readout_confusion(0.02, 0.05), readout_confusion(0.03, 0.03)]
+    mitigated, raw = mitigated_expval(circuit, schedule, readout, ReadoutMitigationConfig("readout"), _compile)
+    p = jnp.asarray(params, jnp.float32)
+    without_readout_error = float(np.real(_noisy_density(circuit, schedule, params).expectation_value(QISKIT_OBS)))
+    assert float(mitigated(p)[0]) == pytest.approx(without_readout_error, abs=1e-5)
+    assert abs(float(raw(p)[0]) - without_readout_error) > 1e-3  # the readout error was really there
+
+
+@pytest.mark.parametrize("mitigation", [
+    ZNEMitigationConfig("zne", ZNESettings(amplifier="gate_folding", extrapolator="exponential")),
+    BestMitigationConfig("best"),
+])
+def test_gradient_of_the_mitigated_energy_matches_finite_differences(mitigation):
+    circuit, params, schedule = _setup()
+    readout = [readout_confusion(0.03, 0.05)] * 3
+    mitigated, _ = mitigated_expval(circuit, schedule, readout, mitigation, _compile)
+    energy = jax.jit(lambda p: mitigated(p)[0])
+    p = jnp.asarray(params, jnp.float32)
+    grad = np.asarray(jax.grad(energy)(p))
+    h = 1e-2  # central differences: O(h²) ≈ 1e-4 truncation, well above complex64 rounding
+    for i in (0, 5, circuit.num_params - 1):
+        step = jnp.zeros_like(p).at[i].set(h)
+        finite = (float(energy(p + step)) - float(energy(p - step))) / (2 * h)
+        assert grad[i] == pytest.approx(finite, abs=2e-3)
+
+
+@pytest.mark.parametrize("mitigation, message", [
+    (DDMitigationConfig("dd"), r"mitigation=dd is an IBM runtime technique"),
+    (ZNEMitigationConfig("zne", ZNESettings(amplifier="pea")), r"amplifier=pea is IBM-only"),
+    (ZNEMitigationConfig("zne", ZNESettings(extrapolator="double_exponential", noise_factors=(1, 3, 5, 7, 9))),
+     r"extrapolator=double_exponential is IBM-only"),
+    (ZNEMitigationConfig("zne", ZNESettings(noise_factors=(1, 2, 3))), r"noise factor 2 cannot be made by gate folding"),
+])
+def test_settings_the_simulator_cannot_honour_are_refused(mitigation, message):
+    circuit, _, schedule = _setup()
+    with pytest.raises(ConfigError, match=message):
+        mitigated_expval(circuit, schedule, [None] * 3, mitigation, _compile)
+
+
+def test_no_mitigation_is_the_raw_expectation():
+    circuit, params, schedule = _setup()
+    mitigated, raw = mitigated_expval(circuit, schedule, [None] * 3, MitigationConfig("none"), _compile)
+    assert mitigated is raw
