@@ -55,7 +55,8 @@ def _aer_state(sim, isa, columns, angles):
     return DensityMatrix(np.asarray(sim.run(bound).result().data()["density_matrix"]))
 
 
-@pytest.mark.parametrize("name,circuit,obs", _circuits(), ids=[c[0] for c in _circuits()])
+@pytest.mark.parametrize("name,circuit,obs", [
+    pytest.param(*c, id=c[0], marks=[pytest.mark.slow] if c[0] == "ucc" else []) for c in _circuits()])
 def test_fake_device_twin_matches_aer_from_backend(aer_manila, name, circuit, obs):
     backend = NoisySimulatorBackend(device="FakeManilaV2")
     observable = PauliSum(obs, circuit.num_wires)
@@ -92,7 +93,7 @@ def test_fake_device_twin_matches_aer_from_backend(aer_manila, name, circuit, ob
     ("ry-x", Circuit(1).ry(Param(0), 0), "X0"),
     ("bell", Circuit(2).ry(Param(0), 0).cnot(0, 1), "Z0 Z1 + Z0 + X0 X1"),
     ("ucc", templates.uccsd(4, 2), H2_TERMS),
-])
+], ids=["ry", "ry-x", "bell", "ucc"])
 def test_twin_predicts_ibm_fake_within_shot_noise(name, circuit, obs):
     observable = PauliSum(obs, circuit.num_wires)
     lm = circuit.linear_map()
