@@ -32,6 +32,7 @@ from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
 from qjax.circuit import Circuit
 from qjax.density import DENSITY_MATRIX_MAX_QUBITS, METHODS, compile_noisy, shift_rule
 from qjax.errors import BackendError
+from qjax.mitigation import check_jax_mitigation, mitigated_expval
 from qjax.noise import NoiseModel, device_noise
 from qjax.observables import PauliSum
 
@@ -144,13 +145,17 @@ def noise_model(settings) -> NoiseModel:
         readout_error=s.get("readout_error", 0.0), **us)
 
 
-def _refuse_mitigation(mitigation) -> None:
-    # JAX mitigation (readout inverse, ZNE by folding / noise scaling) plugs in here: it will wrap the
-    # exact `values(angles) -> (k,)` of `NoisySimulatorBackend._values`, which stays differentiable.
-    if mitigation is not None and mitigation.techniques:
-        raise BackendError(f"mitigation={mitigation.name} on backend=noisy_simulator is not built yet "
-                           "(JAX readout/ZNE mitigation is in progress); use mitigation=none here, or "
-                           "backend=ibm_fake for the runtime's mitigation")
+def _check_mitigation(mitigation, shots: int | None, method: str) -> tuple[str, ...]:
+    """The JAX techniques to apply (:func:`qjax.mitigation.check_jax_mitigation`), or why they cannot be."""
+    techniques = check_jax_mitigation(mitigation)
+    if techniques and shots is not None:
+        raise BackendError(f"mitigation={mitigation.name} on backend=noisy_simulator works on exact expectations; "
+                           "set backend.shots=null (sampled mitigation runs on backend=ibm_fake)")
+    if techniques and method == "trajectories":
+        raise BackendError(f"mitigation={mitigation.name} differentiates through the density matrix; use "
+                           "backend.method=density_matrix (or auto) on up to "
+                           f"{DENSITY_MATRIX_MAX_QUBITS} qubits")
+    return techniques
 
 
 class NoisySimulatorBackend:
@@ -166,7 +171,7 @@ class NoisySimulatorBackend:
             raise BackendError(f"backend.shots={shots} is invalid: use null (exact) or an integer ≥ 1")
         if method not in METHODS:
             raise BackendError(f"backend.method={method} is invalid: must be one of {', '.join(METHODS)}")
-        _refuse_mitigation(mitigation)
+        self.techniques = _check_mitigation(mitigation, shots, method)
         self.mitigation = mitigation
         self.device_name, self.shots, self.method = device, shots, method
         self.trajectories, self.max_qubits = int(trajectories), int(max_qubits)
@@ -235,24 +240,55 @@ class NoisySimulatorBackend:
             raise BackendError(f"gradient={gradient} is not available on backend=noisy_simulator; "
                                f"choose one of {', '.join(_EXACT_GRADIENTS + ('spsa',))}")
         twin = self.twin(circuit, [observable])
+        lm = circuit.linear_map()
+        rd = jnp.finfo(self.dtype).dtype
+        A, c = jnp.asarray(lm.A, rd), jnp.asarray(lm.c, rd)
+        columns = None if twin.columns is None else jnp.asarray(twin.columns)
+
+        def simulated_params(params):  # the twin circuit's parameters: the kept gate angles of `circuit`
+            angles = A @ jnp.asarray(params, rd) + c if lm.A.shape[1] else c
+            return angles if columns is None else angles[columns]
+
+        if self.techniques:
+            return self._mitigated_objective(circuit, twin, gradient, simulated_params)
         compiled = self.compile(twin)
         values = compiled.values
         if gradient == "parameter_shift" and compiled.method == "density_matrix":
             values = shift_rule(values, twin.circuit, compiled.method)
-        lm, sim_map = circuit.linear_map(), twin.circuit.linear_map()
-        rd = jnp.finfo(self.dtype).dtype
-        A, c = jnp.asarray(lm.A, rd), jnp.asarray(lm.c, rd)
-        columns = None if twin.columns is None else jnp.asarray(twin.columns)
+        sim_map = twin.circuit.linear_map()
         As, cs = jnp.asarray(sim_map.A, rd), jnp.asarray(sim_map.c, rd)
 
         def energy(params):
-            angles = A @ jnp.asarray(params, rd) + c if lm.A.shape[1] else c
-            sim_params = angles if columns is None else angles[columns]
+            sim_params = simulated_params(params)
             sim_angles = As @ sim_params + cs if sim_map.A.shape[1] else cs
             return values(sim_angles)[0]
 
         return Objective(value=jax.jit(energy), value_and_grad=jax.jit(jax.value_and_grad(energy)),
                          values=jax.jit(jax.vmap(energy)), num_params=circuit.num_params)
+
+    def _mitigated_objective(self, circuit: Circuit, twin: Twin, gradient: str, simulated_params) -> Objective:
+        """The mitigated energy (:func:`qjax.mitigation.mitigated_expval`), differentiated by ``jax.grad``."""
+        if gradient not in ("auto", "backprop"):
+            raise BackendError(f"gradient={gradient} with mitigation={self.mitigation.name}: the mitigated energy is "
+                               "differentiated through the density matrix; use gradient=auto (or backprop)")
+
+        def compile_one(sim, schedule, readout):
+            return compile_noisy(sim, schedule, list(twin.observables), readout=readout, dtype=self.dtype,
+                                 method="density_matrix")
+
+        mitigated, raw = mitigated_expval(twin.circuit, twin.schedule, twin.readout, self.mitigation, compile_one)
+
+        def energy(params):
+            return mitigated(simulated_params(params))[0]
+
+        unmitigated = jax.jit(lambda params: raw(simulated_params(params))[0])
+        value = jax.jit(energy)
+
+        def report(params) -> dict:
+            return {"energy": float(value(params)), "energy_unmitigated": float(unmitigated(params))}
+
+        return Objective(value=value, value_and_grad=jax.jit(jax.value_and_grad(energy)),
+                         values=jax.jit(jax.vmap(energy)), num_params=circuit.num_params, report=report)
 
     def _sampled_objective(self, circuit: Circuit, observable: PauliSum, gradient: str) -> Objective:
         from qjax.backends.jobs import JobRunner
