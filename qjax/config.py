@@ -215,6 +215,7 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     if top.experiment == "qaoa" and groups["problem"].name != "maxcut":
         raise ConfigError(f"+experiment=qaoa solves MaxCut, not problem={groups['problem'].name}; "
                           "drop the problem override (or use +experiment=vqe)")
+    _check_classifier(top.experiment, groups)
     schedule = groups["schedule"] = groups["schedule"].for_run(groups["trainer"].steps)
     if isinstance(schedule, WarmupCosineScheduleConfig) and schedule.warmup_steps >= schedule.decay_steps:
         raise ConfigError(f"schedule.warmup_steps={schedule.warmup_steps} is invalid: must be < schedule.decay_steps "
@@ -231,6 +232,30 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     run = dataclasses.replace(run, checkpoint=dataclasses.replace(ck, root=root, every=every))
     directory = _absolute(ck.dir) if ck.dir is not None else default_checkpoint_dir(run)
     return dataclasses.replace(run, checkpoint=dataclasses.replace(run.checkpoint, dir=directory))
+
+
+def _check_classifier(experiment: str, groups: dict) -> None:
+    """``+experiment=classifier`` needs a data set, ``ansatz=reupload`` and the simulator; data needs the classifier."""
+    problem, ansatz, backend = groups["problem"], groups["ansatz"], groups["backend"]
+    datasets = "|".join(sorted(n for n, c in SCHEMAS["problem"].items() if getattr(c, "dataset", False)))
+    is_data = getattr(problem, "dataset", False)
+    if experiment == "classifier":
+        if not is_data:
+            raise ConfigError(f"+experiment=classifier trains on a data set, not problem={problem.name}; "
+                              f"use problem={datasets} (or drop the problem override)")
+        if ansatz.name != "reupload":
+            raise ConfigError(f"+experiment=classifier needs ansatz=reupload, not ansatz={ansatz.name}; "
+                              "use ansatz=reupload (ansatz.reupload=false for plain angle encoding)")
+        if backend.name != "simulator":
+            raise ConfigError(f"+experiment=classifier runs on backend=simulator only (its loss is a vmapped, "
+                              f"differentiable function of the data set), not backend={backend.name}; "
+                              "use backend=simulator")
+    elif is_data:
+        raise ConfigError(f"problem={problem.name} is a data set, trained by the classifier, not +experiment={experiment}; "
+                          f"use +experiment=classifier problem={problem.name}")
+    elif ansatz.name == "reupload":
+        raise ConfigError(f"ansatz=reupload encodes data features, for +experiment=classifier only; "
+                          f"use ansatz=hea with +experiment={experiment}")
 
 
 def _as_run(cfg: Any) -> RunConfig:

@@ -151,7 +151,59 @@ def _maxcut_summary(graph: maxcut.Graph, p: int, result: dict) -> str:
     return f"{head}; {classical}"
 
 
-EXPERIMENTS: dict[str, Callable[[Any], Experiment]] = {"vqe": build_vqe, "qaoa": build_qaoa}
+def build_classifier(rc) -> Experiment:
+    """A data re-uploading classifier (:mod:`qjax.classifier`): minimise the mean cross-entropy over the
+    training split; report train/test accuracy against the majority-class baseline. Simulator only."""
+    from qjax import classifier
+    from qjax.backends import make_backend
+    from qjax.errors import BackendError
+    from qjax.sim import compile as compile_circuit
+
+    data = classifier.load_dataset(rc.problem)  # config.validate made sure problem is a data set
+    model = classifier.build_model(rc.ansatz, data.num_features, data.num_classes)
+    readout = classifier.readout_observables(data.num_classes, model.num_wires)
+    # the readout as one observable for the generic run machinery (logs, manifest); the loss uses each Z_c
+    problem = Problem(rc.problem.name, sum(readout[1:], readout[0]), model.num_wires, None)
+    dtype = jnp.float64 if rc.precision == "double" else jnp.float32
+    params = classifier.initial_params(model, rc.ansatz, rc.seed, dtype)
+    built: dict[str, Any] = {}
+
+    def objective(backend, gradient: str):
+        if backend.name != "simulator":
+            raise BackendError(f"+experiment=classifier runs on backend=simulator only (its loss is a vmapped, "
+                               f"differentiable function of the data set), not backend={backend.name}; "
+                               "use backend=simulator")
+        for obs in readout:
+            backend.check(model.circuit, obs)
+        compiled = compile_circuit(model.circuit, readout, dtype=backend.dtype, gradient=gradient)
+        built.update(classifier.classifier_objective(compiled.expval, model, data.x_train, data.y_train)._asdict())
+        return built["objective"]
+
+    def report(final_params, result: dict) -> dict:
+        if "logits" not in built:  # report without a run (e.g. from a notebook)
+            objective(make_backend("simulator", dtype=jnp.complex128 if rc.precision == "double" else jnp.complex64),
+                      "auto")
+        # one batch (one compile) for both splits
+        logits = np.asarray(built["logits"](jnp.asarray(final_params, dtype),
+                                            jnp.asarray(np.concatenate([data.x_train, data.x_test]), dtype)))
+        n_train = len(data.y_train)
+        return {"train_accuracy": classifier.accuracy(logits[:n_train], data.y_train),
+                "test_accuracy": classifier.accuracy(logits[n_train:], data.y_test),
+                "baseline_accuracy": classifier.majority_baseline(data.y_train, data.y_test),
+                "baseline": "majority class of the training split",
+                "num_train": int(len(data.y_train)), "num_test": int(len(data.y_test)),
+                "num_features": data.num_features, "num_classes": data.num_classes}
+
+    def summary(result: dict) -> str:
+        return (f"{rc.problem.name}: test accuracy {result['test_accuracy']:.3f} (train {result['train_accuracy']:.3f}, "
+                f"majority baseline {result['baseline_accuracy']:.3f}; {result['num_test']} test samples)")
+
+    return Experiment("classifier", problem, model.circuit, params, "cross_entropy", objective=objective,
+                      report=report, summary=summary)
+
+
+EXPERIMENTS: dict[str, Callable[[Any], Experiment]] = {"vqe": build_vqe, "qaoa": build_qaoa,
+                                                      "classifier": build_classifier}
 
 
 def build_experiment(rc) -> Experiment:

@@ -18,6 +18,7 @@ __all__ = [
     "ScheduleConfig", "CosineScheduleConfig", "ExponentialScheduleConfig", "WarmupCosineScheduleConfig",
     "ProblemConfig", "H2Config", "LiHConfig", "TFIMConfig", "MaxCutConfig",
     "AnsatzConfig", "UCCConfig", "HEAConfig", "QAOAConfig",
+    "DatasetConfig", "IrisConfig", "MoonsConfig", "BreastCancerConfig", "ReuploadConfig",
     "IBMFakeConfig", "IBMConfig",
     "NoisySimulatorConfig", "NoiseSettings",
     "MitigationConfig", "ReadoutMitigationConfig", "ZNEMitigationConfig", "DDMitigationConfig",
@@ -336,6 +337,50 @@ class TFIMConfig(ProblemConfig):
     periodic: bool = _opt(False, _BOOL)
 
 
+def _test_size(v: float) -> bool:
+    return 0 < v < 1
+
+
+@dataclass(frozen=True)
+class DatasetConfig(ProblemConfig):
+    """A scikit-learn data set for ``+experiment=classifier``: stratified split (``test_size``, ``seed``)."""
+
+    dataset: ClassVar[bool] = True
+    test_size: float = _opt(0.2, "a float in (0, 1) (fraction of samples held out for testing)", _test_size, 0.25)
+    seed: int = _opt(0, "an integer ≥ 0 (seeds the train/test split, and the samples of generated data)", _ge(0))
+
+
+def _iris_features(v: Any) -> bool:
+    return v is None or (len(v) > 0 and len(set(v)) == len(v) and all(0 <= f <= 3 for f in v))
+
+
+@register("problem", "iris")
+@dataclass(frozen=True)
+class IrisConfig(DatasetConfig):
+    """Fisher's iris (150 flowers, 3 classes, 4 features); ``features`` picks columns (null = all 4)."""
+
+    features: Optional[tuple[int, ...]] = _opt(None, "null (all four) or a list of distinct column indices in 0..3",
+                                               _iris_features, "[2,3]")
+
+
+@register("problem", "moons")
+@dataclass(frozen=True)
+class MoonsConfig(DatasetConfig):
+    """``sklearn.datasets.make_moons``: two interleaved half circles (2 features, 2 classes)."""
+
+    test_size: float = _opt(0.25, "a float in (0, 1) (fraction of samples held out for testing)", _test_size)
+    n_samples: int = _opt(200, "an integer ≥ 10", _ge(10))
+    noise: float = _opt(0.2, "a float ≥ 0 (std of the Gaussian noise added to the points)", _ge(0))
+
+
+@register("problem", "breast_cancer")
+@dataclass(frozen=True)
+class BreastCancerConfig(DatasetConfig):
+    """Wisconsin breast cancer (569 samples, 2 classes, 30 features) reduced to ``pca`` principal components."""
+
+    pca: int = _opt(4, "an integer in 1..30 (principal components kept; = qubits)", lambda v: 1 <= v <= 30)
+
+
 @dataclass(frozen=True)
 class AnsatzConfig:
     """A circuit template."""
@@ -374,6 +419,28 @@ class QAOAConfig(AnsatzConfig):
     ramp_gamma: float = _opt(-0.6, "a float (radians)")
     ramp_beta: float = _opt(0.6, "a float (radians)")
     init_scale: float = _opt(0.1, "a float ≥ 0", _ge(0))
+
+
+_ROTATION_NAMES = {"RX", "RY", "RZ"}
+
+
+@register("ansatz", "reupload")
+@dataclass(frozen=True)
+class ReuploadConfig(AnsatzConfig):
+    """The data re-uploading classifier (:mod:`qjax.classifier`): ``layers`` × (encode the features, trainable
+    ``rotations``, CNOT ``entangler``); ``reupload: false`` encodes once (angle encoding). ``wires`` null = max(features,
+    classes); class c's logit is ``scale·<Z_c>`` with ``scale`` trainable from ``logit_scale``."""
+
+    layers: int = _opt(3, "an integer ≥ 1", _ge(1))
+    reupload: bool = _opt(True, _BOOL)
+    encoding: str = _opt("RY", "one of RX, RY, RZ", _one_of(*sorted(_ROTATION_NAMES)))
+    rotations: tuple[str, ...] = _opt(("RY", "RZ"), "a non-empty list of RX, RY, RZ",
+                                      lambda v: len(v) > 0 and set(v) <= _ROTATION_NAMES, example="[RY,RZ]")
+    entangler: str = _opt("ring", "chain or ring", _one_of("chain", "ring"))
+    wires: Optional[int] = _opt(None, "null (= max(features, classes)) or an integer ≥ 1", _or_null(_ge(1)), 4)
+    init: str = _opt("random", "random or zeros", _one_of("random", "zeros"))
+    init_scale: float = _opt(0.5, "a float ≥ 0", _ge(0))
+    logit_scale: float = _opt(2.0, "a float > 0 (initial value of the trainable logit scale)", _gt(0))
 
 
 # --- mitigation, trainer, checkpoint ------------------------------------------
