@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import jax
 import numpy as np
