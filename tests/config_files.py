@@ -13,9 +13,11 @@ _FAKE_SMALL = ["backend=ibm_fake", "problem=tfim", "problem.n=2", "ansatz=hea", 
                "backend.shots=200", "backend.seed_simulator=0"]
 _FEW_TWIRLS = ["mitigation.twirling.num_randomizations=2", "mitigation.twirling.shots_per_randomization=100"]
 COMPANIONS = {
-    ("problem", "tfim"): ["ansatz=hea"],
-    ("problem", "maxcut"): ["ansatz=qaoa", "problem.n=6"],
+    ("problem", "tfim"): ["problem.n=4"],
+    ("problem", "maxcut"): ["problem.n=6"],
     ("ansatz", "qaoa"): ["problem=maxcut", "problem.n=6"],
+    ("ansatz", "for_maxcut"): ["problem=maxcut", "problem.n=6"],
+    ("ansatz", "for_tfim"): ["problem=tfim", "problem.n=4"],
     # the data sets and their classifier ansatz run under +experiment=classifier only
     ("problem", "iris"): ["experiment=classifier"],
     ("problem", "moons"): ["experiment=classifier"],
