@@ -23,7 +23,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException, ValidationError
 
 from qjax.errors import ConfigError
-from qjax.schemas import FIXED_GROUPS, GROUPS, SCHEMAS, Globals, RunConfig, WarmupCosineScheduleConfig
+from qjax.schemas import (FIXED_GROUPS, GROUPS, SCHEMAS, ZNE_MIN_FACTORS, Globals, RunConfig,
+                          WarmupCosineScheduleConfig)
 
 __all__ = ["OPTIONAL_SECTIONS", "HASH_EXCLUDED", "secret_keys", "validate", "config_hash", "default_checkpoint_dir", "to_container"]
 
@@ -216,6 +217,13 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
         raise ConfigError(f"+experiment=qaoa solves MaxCut, not problem={groups['problem'].name}; "
                           "drop the problem override (or use +experiment=vqe)")
     _check_classifier(top.experiment, groups)
+    zne = getattr(groups["mitigation"], "zne", None)
+    if zne is not None:
+        need = ZNE_MIN_FACTORS.get(zne.extrapolator) or int(zne.extrapolator.removeprefix("polynomial_degree_")) + 1
+        if len(zne.noise_factors) < need:
+            raise ConfigError(f"mitigation.zne.extrapolator={zne.extrapolator} fits {need} or more noise factors, "
+                              f"but mitigation.zne.noise_factors has {len(zne.noise_factors)}; add factors "
+                              f"(e.g. mitigation.zne.noise_factors=[1,3,5]) or use mitigation.zne.extrapolator=linear")
     schedule = groups["schedule"] = groups["schedule"].for_run(groups["trainer"].steps)
     if isinstance(schedule, WarmupCosineScheduleConfig) and schedule.warmup_steps >= schedule.decay_steps:
         raise ConfigError(f"schedule.warmup_steps={schedule.warmup_steps} is invalid: must be < schedule.decay_steps "

@@ -45,8 +45,8 @@ class Experiment(NamedTuple):
 
 
 def _graph(c) -> maxcut.Graph:
-    if c.edges is not None:
-        return maxcut.from_edges(c.n, c.edges)
+    if c.edges is not None:  # the nodes are those the edges use; problem.n sizes random graphs only
+        return maxcut.from_edges(None, c.edges)
     return maxcut.random_regular(c.n, c.degree, c.graph_seed)
 
 

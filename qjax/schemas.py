@@ -318,7 +318,8 @@ def _edge_list(v: Any) -> bool:
 @register("problem", "maxcut")
 @dataclass(frozen=True)
 class MaxCutConfig(ProblemConfig):
-    """A random regular graph (``n``, ``degree``, ``graph_seed``) unless ``edges`` lists the graph."""
+    """A random regular graph (``n``, ``degree``, ``graph_seed``) unless ``edges`` lists the graph (whose nodes
+    are then ``0..largest node``, and ``n``, ``degree``, ``graph_seed`` are unused)."""
 
     n: int = _opt(10, "an integer in 2..26", lambda v: 2 <= v <= 26)
     degree: int = _opt(3, "an integer ≥ 1", _ge(1))
@@ -445,8 +446,10 @@ class ReuploadConfig(AnsatzConfig):
 
 # --- mitigation, trainer, checkpoint ------------------------------------------
 
-ZNE_AMPLIFIERS = ("gate_folding", "global_folding", "pea")
-_EXTRAPOLATORS = ("exponential", "double_exponential", "linear", "fallback")
+ZNE_AMPLIFIERS = ("gate_folding", "global_folding", "noise_scaling", "pea")
+_EXTRAPOLATORS = ("exponential", "double_exponential", "linear", "richardson", "fallback")
+#: Fewest noise factors each extrapolator can fit (polynomial_degree_k: k + 1; richardson: any ≥ 2).
+ZNE_MIN_FACTORS = {"linear": 2, "richardson": 2, "exponential": 3, "double_exponential": 5, "fallback": 2}
 
 
 def _extrapolator(v: str) -> bool:

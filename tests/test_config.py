@@ -142,6 +142,9 @@ BAD = [
     ("problem=maxcut ansatz=qaoa ansatz.init=linear", r"^ansatz\.init='linear' is invalid: must be ramp, random"),
     ("problem=lih problem.active_orbitals=9", r"^problem\.active_orbitals=9 is invalid"),
     ("problem=lih problem.basis=6-31g", r"^problem\.basis='6-31g' is invalid"),
+    ("mitigation=zne mitigation.zne.noise_factors=[1,3]",
+     r"^mitigation\.zne\.extrapolator=exponential fits 3 or more noise factors, but mitigation\.zne\.noise_factors has 2"),
+    ("mitigation=zne mitigation.zne.extrapolator=polynomial_degree_3", r"fits 4 or more noise factors"),
 ]
 
 
