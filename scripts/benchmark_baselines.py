@@ -230,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmark_baselines"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    from qjax.errors import TrainingInterrupted
 
     rows: list[dict] = []
     for problem in args.problems:
@@ -247,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 try:
                     result = _train(overrides, run_dir)
+                except TrainingInterrupted:  # Ctrl-C / SIGTERM stops the harness, not just this run
+                    raise
                 except Exception as exc:  # noqa: BLE001 - a method that cannot run is reported, not fatal
                     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                     rows.append({"problem": problem, "method": method, "seed": seed,
