@@ -13,12 +13,14 @@ Wire 0 is the most significant bit of a state index (PennyLane's convention);
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from qjax import errors, templates
+from qjax import errors, mitigation, templates
 from qjax.backends import Backend, Evaluation, Executor, JobRunner, Objective, make_backend
 from qjax.checkpointing import CheckpointOptions
+from qjax.density import NoisyCompiled, compile_noisy
 from qjax.circuit import Angle, Circuit, Input, Operation, Param
 from qjax.errors import QjaxError
 from qjax.gates import GATES
+from qjax.noise import Channel, NoiseModel
 from qjax.observables import PauliSum
 from qjax.problems import Problem
 from qjax.sim import Compiled, compile
@@ -57,6 +59,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 __all__ = [
     "Angle",
     "Backend",
+    "Channel",
     "CheckpointOptions",
     "Circuit",
     "Compiled",
@@ -66,6 +69,8 @@ __all__ = [
     "GATES",
     "Input",
     "JobRunner",
+    "NoiseModel",
+    "NoisyCompiled",
     "Objective",
     "Operation",
     "Param",
@@ -74,6 +79,7 @@ __all__ = [
     "QjaxError",
     "Run",
     "compile",
+    "compile_noisy",
     "errors",
     "fit",
     "from_pennylane",
@@ -81,6 +87,7 @@ __all__ = [
     "from_qiskit",
     "load_run",
     "make_backend",
+    "mitigation",
     "templates",
     "to_qasm",
     "to_qiskit",
