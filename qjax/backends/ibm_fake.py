@@ -14,7 +14,7 @@ import functools
 from qjax.backends.runtime import RuntimeBackend
 from qjax.errors import BackendError
 
-__all__ = ["IBMFakeBackend", "fake_device_names"]
+__all__ = ["IBMFakeBackend", "fake_device_names", "fake_device"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -27,6 +27,18 @@ def fake_device_names() -> tuple[str, ...]:
                         if isinstance(getattr(fake_provider, name), type)
                         and issubclass(getattr(fake_provider, name), FakeBackendV2)
                         and getattr(fake_provider, name) is not FakeBackendV2))
+
+
+def fake_device(name: str):
+    """The qiskit-ibm-runtime fake device ``name``, instantiated; an unknown name suggests close ones."""
+    from qiskit_ibm_runtime import fake_provider
+
+    names = fake_device_names()
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else f"e.g. FakeManilaV2 ({len(names)} are available)"
+        raise BackendError(f"backend.device={name} is not a qiskit-ibm-runtime fake device; {hint}")
+    return getattr(fake_provider, name)()
 
 
 class IBMFakeBackend(RuntimeBackend):
@@ -46,8 +58,4 @@ class IBMFakeBackend(RuntimeBackend):
                 if size >= need:
                     return getattr(fake_provider, n)()
             raise BackendError(f"no fake device has {need} qubits (the largest has {sized[-1][0]})")
-        if self.device_name not in names:
-            close = difflib.get_close_matches(self.device_name, names, n=3)
-            hint = f"did you mean {', '.join(close)}?" if close else f"e.g. FakeManilaV2 ({len(names)} are available)"
-            raise BackendError(f"backend.device={self.device_name} is not a qiskit-ibm-runtime fake device; {hint}")
-        return getattr(fake_provider, self.device_name)()
+        return fake_device(self.device_name)

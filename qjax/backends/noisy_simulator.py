@@ -19,7 +19,6 @@ unbiased, with the same noise as the device would give.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 from typing import Any, NamedTuple
 
@@ -62,20 +61,6 @@ class Twin(NamedTuple):
     qubits: tuple[int, ...] | None
     num_angles: int
     isa: Any = None
-
-
-def resolve_fake_device(name: str):
-    """The qiskit-ibm-runtime fake device class ``name``, instantiated."""
-    from qiskit_ibm_runtime import fake_provider
-
-    from qjax.backends.ibm_fake import fake_device_names
-
-    names = fake_device_names()
-    if name not in names:
-        close = difflib.get_close_matches(name, names, n=3)
-        hint = f"did you mean {', '.join(close)}?" if close else f"e.g. FakeManilaV2 ({len(names)} are available)"
-        raise BackendError(f"backend.device={name} is not a qiskit-ibm-runtime fake device; {hint}")
-    return getattr(fake_provider, name)()
 
 
 def build_twin(circuit: Circuit, observables, device, *, optimization_level: int = 1, seed: int | None = None,
@@ -189,7 +174,9 @@ class NoisySimulatorBackend:
 
     def device(self):
         if self._device is None and self.device_name is not None:
-            self._device = resolve_fake_device(self.device_name)
+            from qjax.backends.ibm_fake import fake_device  # Qiskit's runtime stack, only for a device twin
+
+            self._device = fake_device(self.device_name)
         return self._device
 
     def check(self, circuit: Circuit, observable: PauliSum) -> None:
