@@ -19,7 +19,7 @@ from qjax.circuit import Circuit
 from qjax.errors import ConfigError
 from qjax.problems import Problem
 
-__all__ = ["Experiment", "build_experiment", "PROBLEMS", "ANSATZE", "EXPERIMENTS"]
+__all__ = ["Experiment", "build_experiment", "maxcut_graph", "PROBLEMS", "ANSATZE", "EXPERIMENTS"]
 
 
 class Experiment(NamedTuple):
@@ -44,7 +44,8 @@ class Experiment(NamedTuple):
     summary: Callable[[dict], str] | None = None
 
 
-def _graph(c) -> maxcut.Graph:
+def maxcut_graph(c) -> maxcut.Graph:
+    """The graph a ``problem=maxcut`` config describes."""
     if c.edges is not None:  # the nodes are those the edges use; problem.n sizes random graphs only
         return maxcut.from_edges(None, c.edges)
     return maxcut.random_regular(c.n, c.degree, c.graph_seed)
@@ -54,7 +55,7 @@ PROBLEMS: dict[str, Callable[[Any], Problem]] = {
     "h2": lambda c: problems.h2(c.bond_length, c.basis),
     "lih": lambda c: problems.lih(c.bond_length, c.basis, c.active_electrons, c.active_orbitals),
     "tfim": lambda c: problems.tfim(c.n, c.J, c.h, c.periodic),
-    "maxcut": lambda c: problems.maxcut(_graph(c)),
+    "maxcut": lambda c: problems.maxcut(maxcut_graph(c)),
 }
 
 
@@ -107,7 +108,7 @@ def build_vqe(rc) -> Experiment:
 def build_qaoa(rc) -> Experiment:
     """QAOA MaxCut: minimise ``<H_P>``; report the expected cut against brute force and classical heuristics."""
     experiment = build_vqe(rc)._replace(name="qaoa")  # config.validate made sure problem=maxcut
-    graph = _graph(rc.problem)
+    graph = maxcut_graph(rc.problem)
     return experiment._replace(report=partial(_maxcut_report, graph, experiment.circuit, rc),
                                summary=partial(_maxcut_summary, graph, rc.ansatz.p))
 

@@ -114,9 +114,9 @@ def classical_rows(problem: str) -> list[dict]:
     rows = []
     if problem == "maxcut":
         from qjax import maxcut
-        from qjax.experiments import _graph
+        from qjax.experiments import maxcut_graph
 
-        graph = _graph(rc.problem)
+        graph = maxcut_graph(rc.problem)
         best, _ = maxcut.brute_force(graph)
         heuristics = [("greedy", maxcut.greedy_cut)]
         with contextlib.suppress(ImportError):
