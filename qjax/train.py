@@ -156,7 +156,7 @@ def run(cfg: DictConfig) -> dict:
         write_json(run_dir / "result.json", {
             "experiment": rc.experiment, "problem": problem.name, "backend": rc.backend.name,
             "status": "backend_unavailable", "energy": energy, "energy_source": method,
-            "exact_energy": problem.exact_energy, "error": None if problem.exact_energy is None else energy - problem.exact_energy,
+            "exact_energy": problem.exact_energy, "error": _error(energy, problem.exact_energy),
             "wall_time_s": time.perf_counter() - started, **_usage(backend)})
         raise
     except QjaxError:
@@ -182,7 +182,7 @@ def run(cfg: DictConfig) -> dict:
         "energy": energy,
         **{k: v for k, v in final.items() if k != "energy"},
         "exact_energy": problem.exact_energy,
-        "error": None if problem.exact_energy is None else energy - problem.exact_energy,
+        "error": _error(energy, problem.exact_energy),
         "converged": outcome.converged,
         "resumed_from": outcome.resumed_from,
         "already_finished": outcome.already_finished,
@@ -217,6 +217,11 @@ def run(cfg: DictConfig) -> dict:
     print(f"{rc.experiment} {outcome_text}; {again}{outcome.steps} steps, {result['wall_time_s']:.1f} s; "
           f"results in {run_dir}", flush=True)
     return result
+
+
+def _error(energy: float, exact: float | None) -> float | None:
+    """``energy - exact``, or ``None`` for a problem without an exact answer."""
+    return None if exact is None else energy - exact
 
 
 def _usage(backend) -> dict:
