@@ -26,7 +26,7 @@ from qjax.errors import ConfigError
 from qjax.schemas import (FIXED_GROUPS, GROUPS, SCHEMAS, ZNE_MIN_FACTORS, Globals, RunConfig,
                           WarmupCosineScheduleConfig)
 
-__all__ = ["OPTIONAL_SECTIONS", "HASH_EXCLUDED", "secret_keys", "validate", "config_hash", "default_checkpoint_dir", "to_container"]
+__all__ = ["OPTIONAL_SECTIONS", "HASH_EXCLUDED", "secret_keys", "validate", "group_config", "config_hash", "default_checkpoint_dir", "to_container"]
 
 #: Top-level sections owned by other modules (optional groups); kept as plain
 #: containers in :attr:`RunConfig.extras`, never part of the config hash.
@@ -125,6 +125,12 @@ def _group(group: str, raw: Any) -> Any:
         raise ConfigError(f"{group}.name={_show(name)} is invalid: must be one of {known} "
                           f"(e.g. {group}={next(iter(options))})")
     return _build(f"{group}.", options[name], raw, f"{group}={name}")
+
+
+def group_config(group: str, raw: Any) -> Any:
+    """The validated schema instance of one config group from a plain mapping (e.g. a service request's
+    ``mitigation``); :class:`ConfigError` names the bad key."""
+    return _group(group, raw)
 
 
 def _known_experiments() -> list[str]:

@@ -36,7 +36,7 @@ _jobs = sa.Table(
     sa.Column("request_id", sa.String(64)),
     sa.Column("status", sa.String(16), nullable=False, index=True),
     sa.Column("target", sa.String(64), nullable=False),
-    sa.Column("shots", sa.Integer),
+    sa.Column("shots", sa.BigInteger),  # requested: parameter sets × observables × shots (0 when exact)
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("result", sa.Text),
     sa.Column("error", sa.Text),
@@ -47,6 +47,7 @@ _jobs = sa.Table(
     sa.Column("started_at", sa.Float),
     sa.Column("finished_at", sa.Float),
     sa.UniqueConstraint("key_id", "idempotency_key", name="one_job_per_idempotency_key"),
+    sa.Index("jobs_by_key_and_time", "key_id", "created_at"),  # quotas count a key's recent jobs
 )
 
 
@@ -108,7 +109,7 @@ class JobStore:
         Returns ``(job, created)``; the row is committed before this returns.
         """
         if idempotency_key is not None:
-            existing = self._by_idempotency(key_id, idempotency_key)
+            existing = self.get_by_idempotency(key_id, idempotency_key)
             if existing is not None:
                 return existing, False
         row = {"id": uuid.uuid4().hex, "key_id": key_id, "idempotency_key": idempotency_key,
@@ -118,13 +119,14 @@ class JobStore:
             with self.engine.begin() as conn:
                 conn.execute(_jobs.insert().values(**row))
         except sa.exc.IntegrityError:  # the same key raced in from another request: that one won
-            existing = self._by_idempotency(key_id, idempotency_key)
+            existing = self.get_by_idempotency(key_id, idempotency_key)
             if existing is None:
                 raise
             return existing, False
         return self.get(row["id"]), True
 
-    def _by_idempotency(self, key_id: str, idempotency_key: str) -> JobRecord | None:
+    def get_by_idempotency(self, key_id: str, idempotency_key: str) -> JobRecord | None:
+        """The job ``key_id`` created with ``idempotency_key``, or ``None``."""
         with self.engine.connect() as conn:
             row = conn.execute(_jobs.select().where(_jobs.c.key_id == key_id,
                                                     _jobs.c.idempotency_key == idempotency_key)).first()
@@ -154,6 +156,35 @@ class JobStore:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(_jobs.c.status, sa.func.count()).group_by(_jobs.c.status)).all()
         return {status: 0 for status in STATUSES} | {status: int(n) for status, n in rows}
+
+    def usage(self, key_id: str, since: float) -> tuple[int, int, float | None]:
+        """``(jobs, shots, oldest)`` that ``key_id`` submitted since ``since`` (shots as requested; ``oldest``
+        is the creation time of the oldest of them, ``None`` when there are none): what quotas count."""
+        query = (sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(_jobs.c.shots), 0),
+                           sa.func.min(_jobs.c.created_at))
+                 .where(_jobs.c.key_id == key_id, _jobs.c.created_at >= since))
+        with self.engine.connect() as conn:
+            jobs, shots, oldest = conn.execute(query).one()
+        return int(jobs), int(shots), oldest
+
+    def counts_by_target(self, since: float) -> dict[str, dict[str, int]]:
+        """target → status → number of jobs created since ``since`` (for per-backend error rates)."""
+        query = (sa.select(_jobs.c.target, _jobs.c.status, sa.func.count()).where(_jobs.c.created_at >= since)
+                 .group_by(_jobs.c.target, _jobs.c.status))
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as conn:
+            for target, status, n in conn.execute(query):
+                out.setdefault(target, {s: 0 for s in STATUSES})[status] = int(n)
+        return out
+
+    def ping(self) -> bool:
+        """``True`` when the database answers (readiness)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.select(1))
+            return True
+        except sa.exc.SQLAlchemyError:
+            return False
 
     def claim_next(self, worker: str) -> JobRecord | None:
         """Move the oldest queued job to ``running`` for ``worker``; ``None`` when the queue is empty."""

@@ -1,0 +1,96 @@
+"""``python -m qjax.serve``: run the quantum execution service with uvicorn.
+
+Keys come from the environment only: ``QJAX_API_KEYS=key1,key2`` (hashed when
+loaded) and/or ``QJAX_API_KEY_FILE`` (SHA-256 hashes, one per line). The IBM
+token, for ``--targets ...,ibm``, is ``QISKIT_IBM_TOKEN`` or Qiskit's saved
+account, read by the service only. Binds to 127.0.0.1 unless ``--host`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["main", "parse_args"]
+
+
+def _default_data_dir() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "qjax", "serve")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    from qjax.serve.targets import TARGETS
+
+    p = argparse.ArgumentParser(prog="python -m qjax.serve", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 exposes the service)")
+    p.add_argument("--port", type=int, default=8765)
+    p.add_argument("--data-dir", default=_default_data_dir(), help="where the SQLite job store lives")
+    p.add_argument("--db-url", default=None, help="any SQLAlchemy URL (e.g. postgresql://...); "
+                                                  "default sqlite:///<data-dir>/jobs.db")
+    p.add_argument("--targets", default="simulator,noisy_simulator,ibm_fake",
+                   help=f"comma-separated backends to offer, of {','.join(TARGETS)}")
+    p.add_argument("--workers", type=int, default=2, help="worker threads running jobs")
+    p.add_argument("--rate", type=float, default=50.0, help="requests per second per key (token bucket)")
+    p.add_argument("--burst", type=int, default=100, help="burst size of the rate limit")
+    p.add_argument("--jobs-per-day", type=int, default=100_000, help="quota per key; 0 = unlimited")
+    p.add_argument("--shots-per-day", type=int, default=1_000_000_000, help="quota per key; 0 = unlimited")
+    p.add_argument("--max-body-mb", type=float, default=8.0, help="largest request body")
+    p.add_argument("--max-qubits", type=int, default=20, help="widest circuit the JAX simulators accept")
+    p.add_argument("--max-batch", type=int, default=4096, help="most parameter sets per request")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return p.parse_args(argv)
+
+
+def build(args: argparse.Namespace):
+    """The app for ``args`` (raises :class:`qjax.errors.QjaxError` with a fix for bad settings)."""
+    from qjax.errors import ConfigError
+    from qjax.serve.app import Settings, create_app
+    from qjax.serve.auth import KeyRing
+    from qjax.serve.wire import Limits
+
+    keys = KeyRing.from_environment()
+    for name, value in (("--workers", args.workers), ("--port", args.port), ("--max-qubits", args.max_qubits),
+                        ("--max-batch", args.max_batch), ("--burst", args.burst)):
+        if value < (0 if name == "--port" else 1):
+            raise ConfigError(f"{name}={value} is invalid: must be a positive integer")
+    db_url = args.db_url
+    if db_url is None:
+        Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+        db_url = f"sqlite:///{os.path.abspath(os.path.join(args.data_dir, 'jobs.db'))}"
+    settings = Settings(db_url=db_url, targets=tuple(t.strip() for t in args.targets.split(",") if t.strip()),
+                        workers=args.workers, rate=args.rate, burst=args.burst,
+                        jobs_per_day=args.jobs_per_day or None, shots_per_day=args.shots_per_day or None,
+                        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+                        limits=Limits(max_qubits=args.max_qubits, max_batch=args.max_batch))
+    return create_app(settings, keys)
+
+
+def main(argv=None) -> int:
+    import logging
+
+    from qjax.errors import QjaxError
+    from qjax.serve import logs
+
+    args = parse_args(argv)
+    logs.configure(getattr(logging, args.log_level.upper()))
+    try:
+        app = build(args)
+    except QjaxError as exc:
+        print(f"qjax.serve: {exc}", file=sys.stderr)
+        return 2
+    import uvicorn
+
+    from qjax.train import quiet_libraries
+
+    quiet_libraries()
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=True,
+                log_level=args.log_level)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

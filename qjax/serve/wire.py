@@ -1,0 +1,310 @@
+"""The service's wire format: evaluation batches as versioned JSON, never pickle.
+
+A batch (``version: 1``) names a ``target`` backend (and optionally its
+``device``), a circuit, its observables, a ``(B, P)`` list of parameter sets,
+``shots`` (null = exact where the target allows it), a ``seed`` and a
+``mitigation`` setting (a name such as ``"zne"`` or a mapping like the
+``mitigation`` config group, e.g. ``{"name": "zne", "zne": {"noise_factors": [1, 3]}}``).
+
+The circuit is either qjax's IR::
+
+    {"format": "qjax.circuit", "version": 1, "num_wires": 2, "num_params": 1,
+     "operations": [{"gate": "RY", "wires": [0], "angles": [{"params": [[0, 1.0]], "const": 0.0}]},
+                    {"gate": "CNOT", "wires": [0, 1]}]}
+
+where an angle is a number or ``{"params": [[index, coeff], ...], "const": c}``
+(``Unitary`` operations add ``"matrix": [[[re, im], ...], ...]``), or OpenQASM 3::
+
+    {"format": "openqasm3", "source": "OPENQASM 3.0; include \\"stdgates.inc\\"; input float[64] a; ..."}
+
+whose ``input float`` variables are the parameters, ordered by name. An
+observable is a list of ``[coeff, "Z0 Z1"]`` pairs (wires named explicitly).
+
+:func:`decode_batch` turns a parsed request into a :class:`Batch` or raises
+:class:`RequestError` naming the offending field; :func:`encode_circuit` and
+:func:`encode_observable` are what the client (``backend=remote``) sends.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from qjax.circuit import Angle, Circuit, Operation
+from qjax.errors import QjaxError
+from qjax.observables import PauliSum
+
+__all__ = ["Batch", "Limits", "RequestError", "decode_batch", "encode_circuit", "decode_circuit",
+           "encode_observable", "decode_observable", "WIRE_VERSION", "IR_FORMAT", "QASM3_FORMAT"]
+
+WIRE_VERSION = 1
+IR_FORMAT, QASM3_FORMAT = "qjax.circuit", "openqasm3"
+
+
+class RequestError(Exception):
+    """A request the service refuses: ``field`` names what is wrong, ``status`` is the HTTP code (4xx)."""
+
+    def __init__(self, field: str, message: str, status: int = 422):
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field, self.message, self.status = field, message, status
+
+
+class Limits(NamedTuple):
+    """What one batch may ask for (the service's settings)."""
+
+    max_qubits: int = 20
+    max_batch: int = 4096
+    max_params: int = 10_000
+    max_operations: int = 20_000
+    max_terms: int = 10_000
+    max_observables: int = 64
+    max_shots: int = 1_000_000
+
+
+class Batch(NamedTuple):
+    """A validated evaluation batch: ``params (B, P)`` float64; ``mitigation`` a plain mapping."""
+
+    target: str
+    device: str | None
+    circuit: Circuit
+    observables: tuple[PauliSum, ...]
+    params: np.ndarray
+    shots: int | None
+    seed: int | None
+    mitigation: dict
+
+    @property
+    def requested_shots(self) -> int:
+        """Shots the batch asks for before mitigation overheads: ``B · k · shots`` (0 when exact)."""
+        return 0 if self.shots is None else int(self.params.shape[0] * len(self.observables) * self.shots)
+
+
+# --- circuits -------------------------------------------------------------------
+
+def _encode_angle(angle: Angle) -> Any:
+    if angle.inputs:
+        raise ValueError("the service evaluates parameter sets only: bind data inputs before sending a circuit")
+    if not angle.params:
+        return float(angle.offset)
+    return {"params": [[int(i), float(c)] for i, c in angle.params], "const": float(angle.offset)}
+
+
+def encode_circuit(circuit: Circuit) -> dict:
+    """``circuit`` in the JSON IR (data inputs must be bound)."""
+    ops = []
+    for op in circuit.operations:
+        row: dict[str, Any] = {"gate": op.gate, "wires": list(op.wires)}
+        if op.angles:
+            row["angles"] = [_encode_angle(a) for a in op.angles]
+        if op.matrix is not None:
+            row["matrix"] = [[[float(v.real), float(v.imag)] for v in line] for line in op.matrix]
+        ops.append(row)
+    return {"format": IR_FORMAT, "version": WIRE_VERSION, "num_wires": circuit.num_wires,
+            "num_params": circuit.num_params, "operations": ops}
+
+
+def _integer(value: Any, field: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestError(field, f"must be an integer, got {_kind(value)}")
+    if not lo <= value <= hi:
+        raise RequestError(field, f"must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RequestError(field, f"must be a number, got {_kind(value)}")
+    if not math.isfinite(value):
+        raise RequestError(field, "must be a finite number")
+    return float(value)
+
+
+def _list(value: Any, field: str, max_length: int, min_length: int = 0) -> list:
+    if not isinstance(value, list):
+        raise RequestError(field, f"must be a list, got {_kind(value)}")
+    if not min_length <= len(value) <= max_length:
+        raise RequestError(field, f"must have between {min_length} and {max_length} entries, got {len(value)}",
+                           413 if len(value) > max_length else 422)
+    return value
+
+
+def _mapping(value: Any, field: str) -> dict:
+    if not isinstance(value, dict):
+        raise RequestError(field, f"must be an object, got {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _decode_angle(value: Any, field: str, max_params: int) -> Angle:
+    if not isinstance(value, dict):
+        return Angle.of(_number(value, field))
+    unknown = set(value) - {"params", "const"}
+    if unknown:
+        raise RequestError(f"{field}.{sorted(unknown)[0]}", "unknown key (an angle has params and const)")
+    terms = []
+    for j, pair in enumerate(_list(value.get("params", []), f"{field}.params", 64)):
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise RequestError(f"{field}.params[{j}]", "must be an [index, coeff] pair")
+        terms.append((_integer(pair[0], f"{field}.params[{j}][0]", 0, max_params - 1),
+                      _number(pair[1], f"{field}.params[{j}][1]")))
+    try:
+        return Angle(tuple(terms), (), _number(value.get("const", 0.0), f"{field}.const"))
+    except QjaxError as exc:
+        raise RequestError(field, str(exc)) from None
+
+
+def decode_circuit(doc: Any, limits: Limits = Limits(), field: str = "circuit") -> Circuit:
+    """A :class:`Circuit` from the JSON IR or OpenQASM 3 form; :class:`RequestError` names the bad field."""
+    doc = _mapping(doc, field)
+    fmt = doc.get("format")
+    if fmt == QASM3_FORMAT:
+        return _decode_qasm(doc, limits, field)
+    if fmt != IR_FORMAT:
+        raise RequestError(f"{field}.format", f"must be {IR_FORMAT!r} or {QASM3_FORMAT!r}, got {fmt!r}")
+    unknown = set(doc) - {"format", "version", "num_wires", "num_params", "operations"}
+    if unknown:
+        raise RequestError(f"{field}.{sorted(unknown)[0]}", "unknown key of a qjax.circuit document")
+    if doc.get("version", WIRE_VERSION) != WIRE_VERSION:
+        raise RequestError(f"{field}.version", f"this service reads version {WIRE_VERSION}, got {doc.get('version')!r}")
+    n = _integer(doc.get("num_wires"), f"{field}.num_wires", 1, 1000)
+    num_params = doc.get("num_params")
+    if num_params is not None:
+        num_params = _integer(num_params, f"{field}.num_params", 0, limits.max_params)
+    ops = []
+    for k, row in enumerate(_list(doc.get("operations"), f"{field}.operations", limits.max_operations)):
+        where = f"{field}.operations[{k}]"
+        row = _mapping(row, where)
+        unknown = set(row) - {"gate", "wires", "angles", "matrix"}
+        if unknown:
+            raise RequestError(f"{where}.{sorted(unknown)[0]}", "unknown key (an operation has gate, wires, angles, "
+                               "matrix)")
+        gate = row.get("gate")
+        if not isinstance(gate, str):
+            raise RequestError(f"{where}.gate", f"must be a gate name, got {_kind(gate)}")
+        wires = [_integer(w, f"{where}.wires[{j}]", 0, n - 1)
+                 for j, w in enumerate(_list(row.get("wires"), f"{where}.wires", 8, 1))]
+        angles = [_decode_angle(a, f"{where}.angles[{j}]", limits.max_params)
+                  for j, a in enumerate(_list(row.get("angles", []), f"{where}.angles", 8))]
+        matrix = None
+        if "matrix" in row:
+            matrix = _decode_matrix(row["matrix"], f"{where}.matrix")
+        try:
+            ops.append(Operation(gate, tuple(wires), tuple(angles), matrix))
+        except QjaxError as exc:
+            raise RequestError(where, str(exc)) from None
+    try:
+        return Circuit(n, tuple(ops), num_params=num_params)
+    except QjaxError as exc:
+        raise RequestError(field, str(exc)) from None
+
+
+def _decode_matrix(value: Any, field: str) -> np.ndarray:
+    rows = _list(value, field, 16, 2)
+    out = np.zeros((len(rows), len(rows)), dtype=np.complex128)
+    for i, row in enumerate(rows):
+        for j, entry in enumerate(_list(row, f"{field}[{i}]", len(rows), len(rows))):
+            if not isinstance(entry, list) or len(entry) != 2:
+                raise RequestError(f"{field}[{i}][{j}]", "must be a [re, im] pair")
+            out[i, j] = complex(_number(entry[0], f"{field}[{i}][{j}][0]"), _number(entry[1], f"{field}[{i}][{j}][1]"))
+    return out
+
+
+def _decode_qasm(doc: dict, limits: Limits, field: str) -> Circuit:
+    source = doc.get("source")
+    if not isinstance(source, str) or not source.strip():
+        raise RequestError(f"{field}.source", "must be a non-empty OpenQASM 3 program")
+    if len(source) > 200 * limits.max_operations:
+        raise RequestError(f"{field}.source", "is too long", 413)
+    from qjax.qiskit_interop import from_qasm
+
+    try:
+        return from_qasm(source)
+    except QjaxError as exc:
+        raise RequestError(f"{field}.source", str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - the QASM parser's own errors: name them, no traceback
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        raise RequestError(f"{field}.source", f"is not valid OpenQASM 3 ({first})") from None
+
+
+# --- observables ------------------------------------------------------------------
+
+def encode_observable(obs: PauliSum) -> list:
+    """``obs`` as ``[[coeff, "X0 Z2"], ...]`` (the empty word is the identity)."""
+    return [[float(c), " ".join(f"{p}{w}" for w, p in word)] for c, word in obs.terms]
+
+
+def decode_observable(value: Any, field: str, num_wires: int, limits: Limits = Limits()) -> PauliSum:
+    terms = []
+    for j, pair in enumerate(_list(value, field, limits.max_terms, 1)):
+        if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[1], str):
+            raise RequestError(f"{field}[{j}]", 'must be a [coeff, "Z0 Z1"] pair')
+        terms.append((_number(pair[0], f"{field}[{j}][0]"), pair[1]))
+    try:
+        obs = PauliSum(terms)
+    except QjaxError as exc:
+        raise RequestError(field, str(exc)) from None
+    if obs.num_wires > num_wires:
+        raise RequestError(field, f"acts on wire {obs.num_wires - 1} but the circuit has {num_wires} wires")
+    return obs
+
+
+# --- batches ----------------------------------------------------------------------
+
+_BATCH_KEYS = {"version", "target", "device", "circuit", "observables", "params", "shots", "seed", "mitigation"}
+
+
+def decode_batch(doc: Any, targets: tuple[str, ...], limits: Limits = Limits()) -> Batch:
+    """Validate a parsed request body against ``targets`` and ``limits``; :class:`RequestError` when refused."""
+    doc = _mapping(doc, "body")
+    unknown = set(doc) - _BATCH_KEYS
+    if unknown:
+        raise RequestError(sorted(unknown)[0], f"unknown key; a batch has {', '.join(sorted(_BATCH_KEYS))}")
+    if doc.get("version", WIRE_VERSION) != WIRE_VERSION:
+        raise RequestError("version", f"this service reads version {WIRE_VERSION}, got {doc.get('version')!r}")
+    target = doc.get("target")
+    if target not in targets:
+        raise RequestError("target", f"must be one of {', '.join(targets)} (this service's backends), got {target!r}")
+    device = doc.get("device")
+    if device is not None and (not isinstance(device, str) or not 0 < len(device) <= 100):
+        raise RequestError("device", f"must be a device name or null, got {_kind(device)}")
+    if "circuit" not in doc:
+        raise RequestError("circuit", "is missing")
+    circuit = decode_circuit(doc["circuit"], limits)
+    if circuit.num_inputs:
+        raise RequestError("circuit", "has data inputs; bind them (the service evaluates parameter sets)")
+    if circuit.num_wires > limits.max_qubits:
+        raise RequestError("circuit.num_wires", f"{circuit.num_wires} qubits exceed this service's limit of "
+                           f"{limits.max_qubits}")
+    observables = tuple(decode_observable(o, f"observables[{j}]", circuit.num_wires, limits) for j, o in
+                        enumerate(_list(doc.get("observables"), "observables", limits.max_observables, 1)))
+    rows = _list(doc.get("params"), "params", limits.max_batch, 1)
+    params = np.empty((len(rows), circuit.num_params))
+    for b, row in enumerate(rows):
+        row = _list(row, f"params[{b}]", limits.max_params)
+        if len(row) != circuit.num_params:
+            raise RequestError(f"params[{b}]", f"has {len(row)} values but the circuit has {circuit.num_params} "
+                               "parameters")
+        params[b] = [_number(v, f"params[{b}][{j}]") for j, v in enumerate(row)]
+    shots = doc.get("shots")
+    if shots is not None:
+        shots = _integer(shots, "shots", 1, limits.max_shots)
+    seed = doc.get("seed")
+    if seed is not None:
+        seed = _integer(seed, "seed", 0, 2**32 - 1)
+    mitigation = doc.get("mitigation", "none")
+    if isinstance(mitigation, str):
+        mitigation = {"name": mitigation}
+    mitigation = _mapping(mitigation, "mitigation")
+    from qjax.config import group_config
+    from qjax.errors import ConfigError
+
+    try:
+        group_config("mitigation", mitigation)
+    except ConfigError as exc:
+        raise RequestError("mitigation", str(exc)) from None
+    return Batch(target, device, circuit, observables, params, shots, seed, mitigation)

@@ -1,0 +1,186 @@
+"""Workers: take queued jobs from the store, run them through the executor protocol, store one result each.
+
+Each worker is a thread that claims the oldest queued job
+(:meth:`JobStore.claim_next`, atomic), builds (or reuses) the executor of the
+batch's circuit on its target, submits the whole batch as ONE job, records the
+backend's job id before waiting when the id survives a restart (IBM), polls it
+until it ends, and stores the result exactly once (:meth:`JobStore.finish` is
+conditional on the job still running, so a cancelled job keeps no late result).
+
+:func:`recover` runs once at start-up: queued jobs simply wait for a worker;
+running jobs without a backend id were simulated and are re-run; running jobs with
+one are re-attached by that id, or re-run when the backend no longer knows it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from qjax.errors import QjaxError
+from qjax.serve import logs
+from qjax.serve.store import JobRecord, JobStore
+from qjax.serve.targets import USD_PER_QPU_SECOND, Targets
+from qjax.serve.wire import Batch, Limits, RequestError, decode_batch
+
+__all__ = ["Worker", "recover", "job_facts"]
+
+_FINAL = ("done", "error", "cancelled")
+
+
+def job_facts(executor, batch: Batch) -> dict:
+    """What the status page shows of a job: device, depth and two-qubit gates as run."""
+    described = executor.describe()
+    transpiled = described.get("transpiled") or {}
+    circuit = batch.circuit
+    return {
+        "device": described.get("device"),
+        "depth": int(transpiled.get("depth", circuit.depth())),
+        "two_qubit_gates": int(transpiled.get("two_qubit_gates",
+                                              sum(1 for op in circuit.operations if len(op.wires) == 2))),
+        "num_qubits": circuit.num_wires,
+        "batch": int(batch.params.shape[0]),
+    }
+
+
+class Worker:
+    """One worker thread; ``poll_s`` is how often an idle worker looks at the queue and a busy one at its job."""
+
+    def __init__(self, name: str, store: JobStore, targets: Targets, metrics=None, *, limits: Limits = Limits(),
+                 poll_s: float = 0.05, job_timeout_s: float = 3600.0):
+        self.name, self.store, self.targets, self.metrics = name, store, targets, metrics
+        self.limits, self.poll_s, self.job_timeout_s = limits, poll_s, job_timeout_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "Worker":
+        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception as exc:  # noqa: BLE001 - the store itself failed (disk, lock): wait and go on
+                logs.log.error("%s: job store error (%s: %s)", self.name, type(exc).__name__, exc)
+                busy = False
+            if not busy:
+                self._stop.wait(self.poll_s)
+
+    def run_once(self) -> bool:
+        """Claim and run one queued job; ``False`` when the queue was empty."""
+        job = self.store.claim_next(self.name)
+        if job is None:
+            return False
+        self.run(job)
+        return True
+
+    def run(self, job: JobRecord) -> None:
+        """Run a claimed (``running``) job to its one stored result or error."""
+        token = logs.request_id.set(job.request_id or "-")
+        target = job.target
+        try:
+            if self.metrics is not None and job.queue_s is not None:
+                self.metrics.queue_seconds.labels(target).observe(max(job.queue_s, 0.0))
+            started = time.monotonic()
+            try:
+                result = self._execute(job)
+            except (QjaxError, RequestError) as exc:
+                self._fail(job, str(exc))
+                return
+            except Exception as exc:  # noqa: BLE001 - the backend broke; the client gets a safe message
+                logs.log.error("job %s on %s failed: %s: %s", job.id, target, type(exc).__name__, exc)
+                self._fail(job, f"the backend failed ({type(exc).__name__}); the job can be submitted again")
+                return
+            if result is None:  # cancelled while it ran
+                self._ended(target, "cancelled")
+                return
+            if self.store.finish(job.id, result):
+                run_s = time.monotonic() - started
+                logs.log.info("job %s done on %s in %.3f s (%d parameter sets)", job.id, target, run_s,
+                              len(result["values"]))
+                if self.metrics is not None:
+                    self.metrics.run_seconds.labels(target).observe(run_s)
+                    self.metrics.shots.labels(target).inc(result["shots"])
+                    self.metrics.qpu_seconds.labels(target).inc(result["qpu_seconds"])
+                self._ended(target, "done")
+            else:
+                self._ended(target, "cancelled")
+        finally:
+            logs.request_id.reset(token)
+
+    def _ended(self, target: str, status: str) -> None:
+        if self.metrics is not None:
+            self.metrics.ended.labels(target, status).inc()
+            if status == "failed":
+                self.metrics.errors.labels(target).inc()
+
+    def _fail(self, job: JobRecord, message: str) -> None:
+        logs.log.warning("job %s failed: %s", job.id, message)
+        self._ended(job.target, "failed" if self.store.fail(job.id, message) else "cancelled")
+
+    def _execute(self, job: JobRecord) -> dict | None:
+        batch = decode_batch(job.payload, self.targets.names, self.limits)
+        executor = self.targets.executor(batch)
+        handle = None
+        if job.remote_id is not None and executor.persistent_ids:
+            handle = executor.attach(job.remote_id)
+            logs.log.info("job %s: %s backend job %s", job.id, "re-attached to" if handle else "cannot re-attach",
+                          job.remote_id)
+        if handle is None:
+            handle = executor.submit(batch.params)
+            if executor.persistent_ids:  # committed before waiting: a restart re-attaches instead of re-running
+                self.store.set_remote_id(job.id, handle.job_id)
+        deadline = time.monotonic() + self.job_timeout_s
+        while (status := handle.status()) not in _FINAL:
+            if self.store.get(job.id).status == "cancelled":
+                handle.cancel()
+                return None
+            if time.monotonic() > deadline:
+                handle.cancel()
+                raise QjaxError(f"the backend did not finish within {self.job_timeout_s:g} s")
+            time.sleep(self.poll_s)
+        if status == "cancelled":
+            raise QjaxError("the backend cancelled the job")
+        ev = handle.result()
+        values = np.asarray(ev.values, dtype=float)
+        facts = job_facts(executor, batch)
+        return {
+            "values": values.tolist(),
+            "stds": np.asarray(ev.stds, dtype=float).tolist(),
+            "unmitigated": None if ev.unmitigated is None else np.asarray(ev.unmitigated, dtype=float).tolist(),
+            "shots": int(ev.shots),
+            "qpu_seconds": float(ev.qpu_seconds),
+            "estimated_cost_usd": round(float(ev.qpu_seconds) * USD_PER_QPU_SECOND, 4)
+            if batch.target in ("ibm", "ibm_fake") else 0.0,
+            "backend_job_id": handle.job_id,
+            **facts,
+        }
+
+
+def recover(store: JobStore, targets: Targets, limits: Limits = Limits()) -> dict:
+    """After a restart: re-queue simulated jobs that were running, and re-attach (or re-queue) IBM ones.
+
+    Returns ``{"requeued": n, "reattached": n}``; re-attached jobs finish in a background thread.
+    """
+    found = store.recover()
+    reattach = [store.get(job_id) for job_id in found["reattach"]]
+    if reattach:
+        worker = Worker("recovery", store, targets, limits=limits)
+        threading.Thread(target=lambda: [worker.run(job) for job in reattach], name="recovery", daemon=True).start()
+    if found["requeued"] or reattach:
+        logs.log.info("recovered after restart: %d job(s) re-queued, %d re-attached", len(found["requeued"]),
+                      len(reattach))
+    return {"requeued": len(found["requeued"]), "reattached": len(reattach)}
