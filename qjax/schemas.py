@@ -19,7 +19,7 @@ __all__ = [
     "ProblemConfig", "H2Config", "LiHConfig", "TFIMConfig", "MaxCutConfig",
     "AnsatzConfig", "UCCConfig", "HEAConfig", "QAOAConfig",
     "DatasetConfig", "IrisConfig", "MoonsConfig", "BreastCancerConfig", "ReuploadConfig",
-    "IBMFakeConfig", "IBMConfig",
+    "IBMFakeConfig", "IBMConfig", "JobControlConfig", "RemoteConfig", "REMOTE_TARGETS",
     "NoisySimulatorConfig", "NoiseSettings",
     "MitigationConfig", "ReadoutMitigationConfig", "ZNEMitigationConfig", "DDMitigationConfig",
     "TwirlingMitigationConfig", "BestMitigationConfig", "ZNESettings", "DDSettings", "TwirlingSettings",
@@ -98,23 +98,50 @@ def _shots(v: Any) -> bool:
     return v is not None and v >= 1
 
 
-@register("backend", "ibm_fake")
 @dataclass(frozen=True)
-class IBMFakeConfig(BackendConfig):
-    """A qiskit-ibm-runtime fake device, run locally on Aer with the device's noise."""
+class JobControlConfig(BackendConfig):
+    """Keys of every backend that runs jobs: waiting, retrying and falling back (not a backend itself)."""
 
     hardware: ClassVar[bool] = True
-    device: str = _opt("FakeManilaV2", "a fake device name or least_busy", example="FakeManilaV2")
-    shots: int = _opt(4096, "an integer ≥ 1 (this backend samples)", _shots)
-    optimization_level: int = _opt(1, "an integer 0..3", _one_of(0, 1, 2, 3))
     timeout_s: float = _opt(600.0, "a float > 0 (seconds to wait for one job)", _gt(0))
     retries: int = _opt(3, "an integer ≥ 0", _ge(0))
     backoff_s: float = _opt(2.0, "a float ≥ 0 (first retry delay; doubles each retry)", _ge(0))
     poll_s: float = _opt(0.2, "a float > 0 (seconds between job status checks)", _gt(0))
     fallback: tuple[str, ...] = _opt((), "a list of " + ", ".join(FALLBACK_BACKENDS),
                                      lambda v: set(v) <= set(FALLBACK_BACKENDS), example="[simulator]")
+
+
+@register("backend", "ibm_fake")
+@dataclass(frozen=True)
+class IBMFakeConfig(JobControlConfig):
+    """A qiskit-ibm-runtime fake device, run locally on Aer with the device's noise."""
+
+    device: str = _opt("FakeManilaV2", "a fake device name or least_busy", example="FakeManilaV2")
+    shots: int = _opt(4096, "an integer ≥ 1 (this backend samples)", _shots)
+    optimization_level: int = _opt(1, "an integer 0..3", _one_of(0, 1, 2, 3))
     min_qubits: Optional[int] = _opt(None, "null or an integer ≥ 1 (least_busy filter)", _or_null(_ge(1)), 5)
     max_pending_jobs: Optional[int] = _opt(None, "null or an integer ≥ 0 (least_busy filter)", _or_null(_ge(0)), 10)
+
+
+#: What ``backend=remote`` may ask the service to run on.
+REMOTE_TARGETS = ("simulator", "noisy_simulator", "ibm_fake", "ibm")
+
+
+def _url(v: Any) -> bool:
+    return isinstance(v, str) and v.startswith(("http://", "https://")) and len(v) > len("http://")
+
+
+@register("backend", "remote")
+@dataclass(frozen=True)
+class RemoteConfig(JobControlConfig):
+    """A qjax execution service (``python -m qjax.serve``); the API key comes from ``QJAX_API_KEY`` only."""
+
+    url: str = _opt("http://127.0.0.1:8765", "an http:// or https:// URL of a qjax service", _url)
+    target: str = _opt("simulator", "one of " + ", ".join(REMOTE_TARGETS), _one_of(*REMOTE_TARGETS),
+                       example="ibm_fake")
+    shots: Optional[int] = _opt(None, "null (exact; simulator targets) or an integer ≥ 1", _or_null(_ge(1)),
+                                example=4096)
+    backoff_s: float = _opt(1.0, "a float ≥ 0 (first retry delay; doubles each retry)", _ge(0))
 
 
 @register("backend", "ibm")

@@ -113,6 +113,7 @@ def run(cfg: DictConfig) -> dict:
         "mitigation": {"name": rc.mitigation.name, **dataclasses.asdict(rc.mitigation)},
         "calibration": None,
         "job_ids": [],
+        "request_ids": [],
         "checkpoint_dir": ckpt.dir,
         "fallbacks": [],
         "run_dir": str(run_dir.resolve()),
@@ -244,6 +245,7 @@ def _record_backend(manifest: dict, backend, run_dir: Path) -> None:
         manifest["circuit"]["transpiled"] = described["transpiled"]
     manifest["calibration"] = described.get("calibration")
     manifest["job_ids"] = stats.get("job_ids", [])
+    manifest["request_ids"] = stats.get("request_ids", [])  # backend=remote: the service's ids of our submissions
     manifest["fallbacks"] = stats.get("fallbacks", [])
     write_json(run_dir / "manifest.json", manifest)
 
@@ -263,7 +265,8 @@ def _scrub_hydra_files(keys: list[str]) -> None:
 
 def quiet_libraries() -> None:
     """Orbax logs every file it writes, JAX its TPU probe, Qiskit every transpiler pass and job step."""
-    for noisy in ("absl", "jax._src.xla_bridge", "qiskit", "qiskit_ibm_runtime", "qiskit_mitigation", "qiskit_aer"):
+    for noisy in ("absl", "jax._src.xla_bridge", "qiskit", "qiskit_ibm_runtime", "qiskit_mitigation", "qiskit_aer",
+                  "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

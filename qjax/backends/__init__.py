@@ -21,6 +21,7 @@ BACKENDS: dict[str, str] = {
     "noisy_simulator": "qjax.backends.noisy_simulator:NoisySimulatorBackend",
     "ibm_fake": "qjax.backends.ibm_fake:IBMFakeBackend",
     "ibm": "qjax.backends.ibm:IBMBackend",
+    "remote": "qjax.backends.remote:RemoteBackend",
 }
 """Backend name (the ``backend=`` config option) → ``module:class`` of its implementation."""
 

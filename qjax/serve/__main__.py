@@ -87,7 +87,7 @@ def main(argv=None) -> int:
     from qjax.train import quiet_libraries
 
     quiet_libraries()
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=True,
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
                 log_level=args.log_level)
     return 0
 

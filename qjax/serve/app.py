@@ -132,8 +132,11 @@ def create_app(settings: Settings, keys: KeyRing, *, run_workers: bool = True) -
             route = request.scope.get("route")
             path = getattr(route, "path", "unmatched")
             metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-            metrics.request_seconds.labels(path).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            metrics.request_seconds.labels(path).observe(elapsed)
             response.headers["X-Request-ID"] = rid
+            logs.access.info("%s %s %d %.1f ms", request.method, request.url.path, response.status_code,
+                             elapsed * 1000)
             return response
         finally:
             logs.request_id.reset(token)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextvars
 import logging
 
-__all__ = ["request_id", "RequestIdFilter", "configure", "log"]
+__all__ = ["request_id", "RequestIdFilter", "configure", "log", "access"]
 
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("qjax_request_id", default="-")
 log = logging.getLogger("qjax.serve")
+access = logging.getLogger("qjax.serve.access")  # one line per request, with its id (uvicorn's own is off)
 
 _FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 

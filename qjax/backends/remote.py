@@ -1,0 +1,295 @@
+"""``backend=remote``: a qjax execution service (``python -m qjax.serve``) as a backend.
+
+The service evaluates parameter sets, so this backend is a sampling-style one:
+gradients are parameter shift (or SPSA), every row of a step goes out as ONE
+service job through the same :class:`~qjax.backends.jobs.JobRunner` as IBM runs
+(journal, re-attach after a restart, retries, budget, fallback chain). Service job
+ids survive restarts of both sides (the service's store is durable), so a resumed
+run re-attaches to the job its step was waiting for.
+
+Requests carry an ``Idempotency-Key`` derived from the batch (a retried request
+never creates a second job) and an ``X-Request-ID``; the ids of the submissions
+go into the run manifest (``request_ids``). Connection errors, ``429`` (after
+``Retry-After``) and ``5xx`` are retried with exponential backoff. The API key
+comes from ``QJAX_API_KEY`` only; a missing or refused key is a clear error.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import time
+import uuid
+
+import numpy as np
+
+from qjax.backends.base import Objective
+from qjax.backends.executor import Evaluation, angle_circuit
+from qjax.backends.jobs import Budget, JobRunner, RunControl
+from qjax.backends.sampled import sampled_objective
+from qjax.circuit import Circuit
+from qjax.errors import BackendError, BackendUnavailable, ConfigError
+from qjax.observables import PauliSum
+
+__all__ = ["RemoteBackend", "RemoteExecutor", "ServiceClient", "RemoteRefused"]
+
+log = logging.getLogger("qjax")
+
+KEY_VARIABLE = "QJAX_API_KEY"
+_RETRY_STATUS = (429, 502, 503, 504)
+_SECONDS_PER_SHOT = 250e-6  # as qjax.backends.runtime estimates device time
+_STATES = {"queued": "queued", "running": "running", "done": "done", "failed": "error", "cancelled": "cancelled"}
+
+
+class RemoteRefused(BackendError, ValueError):
+    """The service refused a request (4xx other than 429): sending it again cannot help."""
+
+
+class ServiceUnreachable(Exception):
+    """The service did not answer after every retry (connection errors, 429, 5xx): transient."""
+
+
+class ServiceClient:
+    """JSON over HTTP to one service, with the API key, request ids and retries (``retries``, ``backoff_s``)."""
+
+    def __init__(self, url: str, key: str, *, retries: int = 3, backoff_s: float = 1.0, timeout_s: float = 60.0,
+                 transport=None, sleep=time.sleep):
+        import httpx
+
+        self.url, self.retries, self.backoff_s, self._sleep = url.rstrip("/"), int(retries), float(backoff_s), sleep
+        self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=10.0),
+                                  headers={"Authorization": f"Bearer {key}", "User-Agent": "qjax-remote"},
+                                  transport=transport)
+        self.request_ids: list[str] = []
+
+    def request(self, method: str, path: str, *, body: dict | None = None, headers: dict | None = None,
+                record: bool = False, allow: tuple[int, ...] = ()) -> tuple[int, dict]:
+        """``(status, json)``; retries transient failures, raises :class:`RemoteRefused` for a 4xx not in ``allow``."""
+        import httpx
+
+        attempt = 0
+        while True:
+            rid = f"qjax-{uuid.uuid4().hex}"
+            try:
+                response = self._http.request(method, path, json=body, headers={"X-Request-ID": rid, **(headers or {})})
+            except httpx.TransportError as exc:
+                status, detail, wait = None, f"{type(exc).__name__}: {exc}", None
+            else:
+                status = response.status_code
+                if status < 400 or status in allow:
+                    if record:
+                        self.request_ids.append(response.headers.get("x-request-id", rid))
+                    return status, response.json()
+                detail = _message(response)
+                wait = _retry_after(response)
+                if status == 401 or status == 403:
+                    raise RemoteRefused(f"the service at {self.url} refused the API key in {KEY_VARIABLE} ({status}: "
+                                        f"{detail}); set {KEY_VARIABLE} to a key the service accepts") from None
+                if status not in _RETRY_STATUS:
+                    raise RemoteRefused(f"the service at {self.url} refused the request ({status}: {detail})") from None
+            if attempt >= self.retries:
+                raise ServiceUnreachable(f"{self.url}{path}: {detail} (after {attempt + 1} attempts)")
+            delay = self.backoff_s * 2 ** attempt if wait is None else min(max(wait, self.backoff_s), 300.0)
+            log.warning("remote: %s %s failed (%s); retrying in %.1f s (%d of %d)", method, path, detail, delay,
+                        attempt + 1, self.retries)
+            self._sleep(delay)
+            attempt += 1
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _message(response) -> str:
+    try:
+        doc = response.json()
+        return str(doc.get("error") or doc)[:500]
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+
+
+def _retry_after(response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class RemoteJob:
+    """A service job through the :class:`~qjax.backends.executor.Job` protocol; ``status`` long-polls."""
+
+    def __init__(self, client: ServiceClient, job_id: str, executor: "RemoteExecutor", wait_s: float):
+        self._client, self.job_id, self._executor, self._wait_s = client, job_id, executor, wait_s
+        self._doc: dict | None = None
+
+    def status(self) -> str:
+        _, self._doc = self._client.request("GET", f"/v1/jobs/{self.job_id}?wait={self._wait_s:g}")
+        return _STATES.get(self._doc.get("status"), "running")
+
+    def result(self) -> Evaluation:
+        doc = self._doc if self._doc is not None and self._doc.get("status") in ("done", "failed") else None
+        if doc is None:
+            _, doc = self._client.request("GET", f"/v1/jobs/{self.job_id}")
+        if doc.get("status") != "done":
+            raise RuntimeError(f"service job {self.job_id} {doc.get('status')}: {doc.get('error')}")
+        r = doc["result"]
+        unmitigated = None if r.get("unmitigated") is None else np.asarray(r["unmitigated"], dtype=float)
+        return Evaluation(np.asarray(r["values"], dtype=float), np.asarray(r["stds"], dtype=float), unmitigated,
+                          int(r.get("shots", 0)), float(r.get("qpu_seconds", 0.0)))
+
+    def cancel(self) -> None:
+        try:
+            self._client.request("POST", f"/v1/jobs/{self.job_id}/cancel", allow=(404, 409))
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+
+
+class RemoteExecutor:
+    """One circuit's observables evaluated by the service's ``target``, batch by batch."""
+
+    name = "remote"
+    persistent_ids = True
+
+    def __init__(self, client: ServiceClient, circuit: Circuit, observables: list[PauliSum], *, target: str,
+                 device: str | None, shots: int | None, seed: int | None, mitigation: dict, wait_s: float = 10.0):
+        from qjax.serve.wire import encode_circuit, encode_observable
+
+        angles = angle_circuit(circuit)
+        self.client, self.target, self.device, self.shots, self.seed = client, target, device, shots, seed
+        self.num_params, self.num_observables = angles.num_params, len(observables)
+        self._circuit, self._observables = encode_circuit(angles), [encode_observable(o) for o in observables]
+        self._mitigation, self._wait_s = mitigation, wait_s
+        self._submissions: collections.Counter = collections.Counter()
+        self._fingerprint = hashlib.sha256(json.dumps(
+            [client.url, target, device, shots, seed, mitigation, self._circuit, self._observables],
+            sort_keys=True).encode()).hexdigest()[:16]
+
+    def _body(self, params: np.ndarray, mitigate: bool) -> dict:
+        return {"version": 1, "target": self.target, "device": self.device, "circuit": self._circuit,
+                "observables": self._observables, "params": params.tolist(), "shots": self.shots, "seed": self.seed,
+                "mitigation": self._mitigation if mitigate else {"name": "none"}}
+
+    def submit(self, params, *, mitigate: bool = True) -> RemoteJob:
+        params = np.asarray(params, dtype=np.float64)
+        batch = hashlib.sha256(self._fingerprint.encode() + params.tobytes() + bytes([mitigate])).hexdigest()[:32]
+        while True:
+            # the n-th submission of this batch in this process: a retry of a failed job must make a new job,
+            # a repeated request (lost answer, restart) must find the one it made
+            n = self._submissions[batch]
+            self._submissions[batch] += 1
+            _, doc = self.client.request("POST", "/v1/jobs", body=self._body(params, mitigate),
+                                         headers={"Idempotency-Key": f"{batch}-{n}"}, record=True)
+            if doc.get("created") or doc.get("status") not in ("failed", "cancelled"):
+                return RemoteJob(self.client, doc["id"], self, self._wait_s)
+
+    def attach(self, job_id: str) -> RemoteJob | None:
+        status, _ = self.client.request("GET", f"/v1/jobs/{job_id}", allow=(404,))
+        return None if status == 404 else RemoteJob(self.client, job_id, self, self._wait_s)
+
+    def planned_cost(self, batch_size: int, *, mitigate: bool = True) -> tuple[int, float]:
+        shots = batch_size * self.num_observables * (self.shots or 0)
+        return shots, shots * _SECONDS_PER_SHOT if self.target in ("ibm", "ibm_fake") else 0.0
+
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def describe(self) -> dict:
+        return {"name": self.name, "url": self.client.url, "target": self.target, "device": self.device,
+                "shots": self.shots}
+
+
+def api_key(environ=os.environ) -> str:
+    key = environ.get(KEY_VARIABLE, "").strip()
+    if not key:
+        raise ConfigError(f"backend=remote needs an API key: set {KEY_VARIABLE}=<key> in the environment "
+                          "(keys are never read from the config)")
+    return key
+
+
+class RemoteBackend:
+    """The :class:`~qjax.backends.base.Backend` of a qjax service (see the module docstring)."""
+
+    name = "remote"
+
+    def __init__(self, *, url: str = "http://127.0.0.1:8765", target: str = "simulator", device: str | None = None,
+                 shots: int | None = None, seed_simulator: int | None = None, timeout_s: float = 600.0,
+                 retries: int = 3, backoff_s: float = 1.0, poll_s: float = 0.2, fallback=(), mitigation=None,
+                 seed: int = 0, state_dir: str | None = None, budget=None, fallback_options: dict | None = None,
+                 transport=None, **_ignored):
+        from qjax.schemas import MitigationConfig
+
+        self.url, self.target, self.device_name, self.shots = url, target, device, shots
+        self.seed = seed_simulator if seed_simulator is not None else seed
+        self.mitigation = mitigation if mitigation is not None else MitigationConfig("none")
+        self.fallback, self.fallback_options, self.state_dir = tuple(fallback), dict(fallback_options or {}), state_dir
+        b = budget
+        self.control = RunControl(timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, poll_s=poll_s,
+                                  budget=Budget(getattr(b, "max_shots", None), getattr(b, "max_jobs", None),
+                                                getattr(b, "max_qpu_seconds", None)))
+        self.client = ServiceClient(url, api_key(), retries=retries, backoff_s=backoff_s, transport=transport)
+        self.runner: JobRunner | None = None
+        self._probed: dict | None = None
+
+    def probe(self) -> dict:
+        """Ask the service whether it is ready and offers ``target``; the key is checked on the way."""
+        if self._probed is None:
+            try:
+                _, ready = self.client.request("GET", "/readyz", allow=(503,))
+                self.client.request("GET", "/v1/jobs?limit=1")  # authenticated: a refused key fails here
+            except ServiceUnreachable as exc:
+                raise BackendUnavailable(f"backend=remote: the service at {self.url} does not answer ({exc}); start "
+                                         "it (python -m qjax.serve) or fix backend.url") from None
+            if self.target not in ready.get("targets", ()):
+                raise BackendError(f"backend.target={self.target}: the service at {self.url} offers "
+                                   f"{', '.join(ready.get('targets', ())) or 'no targets'}; pick one of them")
+            self._probed = ready
+        return self._probed
+
+    def check(self, circuit: Circuit, observable: PauliSum) -> None:
+        self.probe()  # the service checks width and settings against its target when the first batch arrives
+
+    def executor(self, circuit: Circuit, observables) -> RemoteExecutor:
+        mitigation = {"name": self.mitigation.name, **dataclasses.asdict(self.mitigation)}
+        return RemoteExecutor(self.client, circuit, list(observables), target=self.target, device=self.device_name,
+                              shots=self.shots, seed=self.seed, mitigation=_plain(mitigation),
+                              wait_s=min(10.0, self.control.timeout_s))
+
+    def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
+        from qjax.backends import make_backend
+
+        try:
+            self.check(circuit, observable)
+        except BackendUnavailable:
+            if not self.fallback:
+                raise
+            # the runner follows backend.fallback, loudly, when the first batch cannot be sent
+
+        def fallback_factory(name: str):
+            return lambda: make_backend(name, **self.fallback_options.get(name, {})).executor(circuit, [observable])
+
+        chain = [(self.name, lambda: self.executor(circuit, [observable]))]
+        chain += [(name, fallback_factory(name)) for name in self.fallback]
+        self.runner = JobRunner(chain, state_dir=self.state_dir, control=self.control)
+        return sampled_objective(circuit, self.runner, gradient=gradient, seed=self.seed,
+                                 mitigated=bool(self.mitigation.techniques))
+
+    def describe(self) -> dict:
+        return {"name": self.name, "url": self.url, "target": self.target, "device": self.device_name,
+                "shots": self.shots, "seed_simulator": self.seed}
+
+    def stats(self) -> dict:
+        out = {"num_jobs": 0, "shots_total": 0} if self.runner is None else self.runner.stats()
+        return out | {"request_ids": list(self.client.request_ids)}
+
+
+def _plain(value):
+    """Tuples → lists, recursively (JSON form of a dataclass dict)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
