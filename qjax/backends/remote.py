@@ -40,7 +40,7 @@ __all__ = ["RemoteBackend", "RemoteExecutor", "ServiceClient", "RemoteRefused"]
 log = logging.getLogger("qjax")
 
 KEY_VARIABLE = "QJAX_API_KEY"
-_RETRY_STATUS = (429, 502, 503, 504)
+_RETRY_STATUS = (429, 500, 502, 503, 504)  # 500: e.g. a database briefly locked
 _SECONDS_PER_SHOT = 250e-6  # as qjax.backends.runtime estimates device time
 _STATES = {"queued": "queued", "running": "running", "done": "done", "failed": "error", "cancelled": "cancelled"}
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
@@ -92,6 +93,9 @@ class JobStore:
 
     def __init__(self, url: str):
         connect_args = {"timeout": 30} if url.startswith("sqlite") else {}
+        database = sa.engine.make_url(url).database
+        if url.startswith("sqlite") and database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         self.engine = sa.create_engine(url, connect_args=connect_args, future=True)
         if url.startswith("sqlite"):
             @sa.event.listens_for(self.engine, "connect")

@@ -98,7 +98,7 @@ class Targets:
             for obs in batch.observables:
                 backend.check(batch.circuit, obs)
         except QjaxError as exc:
-            raise RequestError("circuit", _without_config_prefix(str(exc))) from None
+            raise RequestError(_field_of(str(exc), "circuit"), _without_config_prefix(str(exc))) from None
 
     def executor(self, batch: Batch):
         """The executor of the batch's circuit and observables on its target (built once, then cached)."""
@@ -107,14 +107,14 @@ class Targets:
         return self._executors.get_or_build(key, lambda: backend.executor(batch.circuit, batch.observables))
 
 
-def _field_of(message: str) -> str:
+def _field_of(message: str, default: str = "target") -> str:
     """The request field a backend's config message is about (``backend.shots=...`` → ``shots``)."""
     head = message.split("=", 1)[0].split(":", 1)[0].strip()
     for prefix, field in (("backend.shots", "shots"), ("backend.device", "device"), ("mitigation", "mitigation"),
                           ("backend.seed", "seed")):
         if head.startswith(prefix):
             return field
-    return "target"
+    return default
 
 
 def _without_config_prefix(message: str) -> str:

@@ -1,0 +1,139 @@
+"""Workers and recovery: one result per job, re-attach by backend job id, cancel, safe failures."""
+
+import logging
+import time
+
+import numpy as np
+import pytest
+
+import qjax
+from qjax.backends.executor import Evaluation
+from qjax.serve.store import JobStore
+from qjax.serve.targets import Targets
+from qjax.serve.wire import encode_circuit, encode_observable
+from qjax.serve.worker import Worker, recover
+
+CIRCUIT = qjax.Circuit(2).ry(qjax.Param(0), 0).cnot(0, 1)
+PAYLOAD = {"target": "simulator", "circuit": encode_circuit(CIRCUIT),
+           "observables": [encode_observable(qjax.PauliSum("Z1"))], "params": [[0.4], [1.2]]}
+
+
+class FakeJob:
+    def __init__(self, job_id, states):
+        self.job_id, self._states, self.cancelled = job_id, list(states), False
+
+    def status(self):
+        if self.cancelled:
+            return "cancelled"
+        return self._states.pop(0) if len(self._states) > 1 else self._states[0]
+
+    def result(self):
+        return Evaluation(np.array([[0.5], [0.25]]), np.zeros((2, 1)), None, 200, 0.05)
+
+    def cancel(self):
+        self.cancelled = True
+
+
+class FakeExecutor:
+    """An executor whose job ids survive restarts (like IBM's)."""
+
+    persistent_ids = True
+
+    def __init__(self, states=("running", "done"), known=("ibm-1",), fail=None):
+        self.states, self.known, self.fail = states, known, fail
+        self.submitted, self.attached = [], []
+
+    def submit(self, params, mitigate=True):
+        if self.fail is not None:
+            raise self.fail
+        job = FakeJob(f"ibm-{len(self.submitted) + 100}", self.states)
+        self.submitted.append(job)
+        return job
+
+    def attach(self, job_id):
+        self.attached.append(job_id)
+        return FakeJob(job_id, self.states) if job_id in self.known else None
+
+    def describe(self):
+        return {"name": "ibm", "device": "ibm_fake_device", "transpiled": {"depth": 9, "two_qubit_gates": 3}}
+
+
+@pytest.fixture
+def store(tmp_path):
+    return JobStore(f"sqlite:///{tmp_path}/jobs.db")
+
+
+def targets_with(executor):
+    targets = Targets(("simulator",))
+    targets.executor = lambda batch: executor
+    return targets
+
+
+def test_worker_stores_one_result_and_records_the_backend_id_before_waiting(store):
+    seen = []
+    ex = FakeExecutor(states=("queued", "running", "done"))
+    job, _ = store.submit(key_id="k", payload=PAYLOAD, target="simulator")
+    worker = Worker("w", store, targets_with(ex), poll_s=0)
+    original = store.set_remote_id
+    store.set_remote_id = lambda job_id, rid: (seen.append(store.get(job_id).status), original(job_id, rid))
+    assert worker.run_once() and not worker.run_once()
+    done = store.get(job.id)
+    assert done.status == "done" and done.remote_id == "ibm-100" and seen == ["running"]
+    assert done.result["values"] == [[0.5], [0.25]] and done.result["depth"] == 9 and done.result["shots"] == 200
+    assert not store.finish(job.id, {"again": True})  # a second result is refused
+
+
+def test_restart_reattaches_a_recorded_backend_job_instead_of_resubmitting(store):
+    job, _ = store.submit(key_id="k", payload=PAYLOAD, target="simulator")
+    store.claim_next("before-the-crash")
+    store.set_remote_id(job.id, "ibm-1")
+    ex = FakeExecutor()
+    assert recover(store, targets_with(ex)) == {"requeued": 0, "reattached": 1}
+    for _ in range(500):  # re-attached jobs finish in a background thread
+        if store.get(job.id).status == "done":
+            break
+        time.sleep(0.02)
+    assert store.get(job.id).status == "done" and ex.attached == ["ibm-1"] and ex.submitted == []
+
+
+def test_a_backend_job_the_backend_forgot_is_submitted_again(store):
+    job, _ = store.submit(key_id="k", payload=PAYLOAD, target="simulator")
+    store.claim_next("before-the-crash")
+    store.set_remote_id(job.id, "ibm-expired")
+    ex = FakeExecutor()
+    Worker("w", store, targets_with(ex), poll_s=0).run(store.get(job.id))
+    assert ex.attached == ["ibm-expired"] and len(ex.submitted) == 1
+    assert store.get(job.id).status == "done" and store.get(job.id).remote_id == "ibm-100"
+
+
+def test_cancelling_a_running_job_cancels_the_backend_job_and_keeps_no_result(store):
+    ex = FakeExecutor(states=("running",))
+    job, _ = store.submit(key_id="k", payload=PAYLOAD, target="simulator")
+    claimed = store.claim_next("w")
+    store.cancel(job.id)
+    Worker("w", store, targets_with(ex), poll_s=0).run(claimed)
+    assert ex.submitted[0].cancelled and store.get(job.id).status == "cancelled" and store.get(job.id).result is None
+
+
+def test_a_backend_crash_fails_the_job_with_a_safe_message_and_no_traceback(store, caplog):
+    ex = FakeExecutor(fail=RuntimeError("secret-token-abc in a stack"))
+    job, _ = store.submit(key_id="k", payload=PAYLOAD, target="simulator")
+    with caplog.at_level(logging.INFO, logger="qjax.serve"):
+        Worker("w", store, targets_with(ex), poll_s=0).run_once()
+    failed = store.get(job.id)
+    assert failed.status == "failed" and "RuntimeError" in failed.error and "secret" not in failed.error
+    assert not any(r.exc_info for r in caplog.records) and "Traceback" not in caplog.text
+
+
+def test_simulated_jobs_really_run_and_match_qiskit(store):
+    from qiskit.quantum_info import SparsePauliOp, Statevector
+
+    from qjax.qiskit_interop import to_qiskit
+
+    job, _ = store.submit(key_id="k", payload=PAYLOAD, target="simulator")
+    Worker("w", store, Targets(("simulator",)), poll_s=0).run_once()
+    values = store.get(job.id).result["values"]
+    for (theta,), (value,) in zip(PAYLOAD["params"], values):
+        # Z on wire 1 = Qiskit qubit 1 = "ZI" in Qiskit's label order
+        expected = Statevector(to_qiskit(CIRCUIT, [theta])).expectation_value(SparsePauliOp("ZI"))
+        assert value == pytest.approx(float(np.real(expected)), abs=1e-6)
