@@ -7,11 +7,8 @@ as ``backend=simulator gradient=parameter_shift`` with the same seed.
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -20,44 +17,16 @@ import pytest
 import qjax
 from qjax.backends.remote import RemoteExecutor, RemoteRefused, ServiceClient, ServiceUnreachable
 from qjax.errors import ConfigError
+from qjax.serve.process import ServiceProcess, free_port
 
 KEY = "remote-test-key-" + "k" * 20
 SMALL = ("+experiment=vqe", "problem=tfim", "problem.n=2", "ansatz=hea", "ansatz.layers=1")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_service(data_dir, port, *extra):
-    env = {**os.environ, "QJAX_API_KEYS": KEY}
-    log = open(Path(data_dir) / "serve.log", "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "qjax.serve", "--port", str(port), "--data-dir", str(data_dir),
-                             *extra], env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError((Path(data_dir) / "serve.log").read_text())
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the service did not become ready")
-
-
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    data = tmp_path_factory.mktemp("service")
-    port = free_port()
-    proc = start_service(data, port)
-    yield {"url": f"http://127.0.0.1:{port}", "log": data / "serve.log"}
-    proc.terminate()
-    proc.wait(timeout=30)
+    with ServiceProcess(tmp_path_factory.mktemp("service"), [KEY]) as svc:
+        yield {"url": svc.url, "log": svc.log_path}
 
 
 def train(cwd, *overrides, key=KEY, timeout=300):

@@ -137,3 +137,18 @@ def test_simulated_jobs_really_run_and_match_qiskit(store):
         # Z on wire 1 = Qiskit qubit 1 = "ZI" in Qiskit's label order
         expected = Statevector(to_qiskit(CIRCUIT, [theta])).expectation_value(SparsePauliOp("ZI"))
         assert value == pytest.approx(float(np.real(expected)), abs=1e-6)
+
+
+def test_log_lines_carry_the_request_id_and_never_a_secret():
+    from qjax.serve import logs
+
+    record = logging.LogRecord("qjax.serve", logging.ERROR, __file__, 1, "backend said %s", ("token=ibm-secret-123",),
+                               None)
+    token = logs.request_id.set("req-42")
+    try:
+        f = logs.RequestIdFilter(logs.environment_secrets({"QISKIT_IBM_TOKEN": "ibm-secret-123",
+                                                            "QJAX_API_KEYS": "k" * 20}))
+        assert f.filter(record)
+    finally:
+        logs.request_id.reset(token)
+    assert record.request_id == "req-42" and record.getMessage() == "backend said token=[redacted]"
