@@ -23,6 +23,7 @@ import numpy as np
 
 from qjax.circuit import Circuit
 from qjax.errors import CircuitError, ConfigError, ObservableError, ParameterShapeError, PrecisionError
+from qjax.fusion import FusedProgram, adjoint_values, fuse
 from qjax.gates import GATES
 from qjax.observables import PauliSum, as_pauli_sums
 
@@ -237,6 +238,7 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
     n, P, F = circuit.num_wires, circuit.num_params, circuit.num_inputs
     plans = tuple(expval_plan(o, n) for o in obs)
     program = lower(circuit, dt)
+    fused = fuse(program)
     rd = program.real_dtype
 
     def inputs(params, x):
@@ -266,7 +268,7 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
         return program.angles(jnp.asarray(params).astype(rd), jnp.asarray(x).astype(rd))
 
     def state(params, x=None):
-        return program.run(inputs(params, x)).reshape(-1)
+        return fused.run(inputs(params, x))
 
     def probs(params, x=None):
         psi = state(params, x)
@@ -284,7 +286,7 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
         index = jax.random.choice(key, 2**n, shape=(int(shots),), p=p / jnp.sum(p))
         return (index[:, None] >> shifts) & 1
 
-    values = _expval_values(circuit, program, plans, gradient)
+    values = _expval_values(circuit, fused, plans, gradient)
 
     def expval(params, x=None):
         if not plans:
@@ -385,23 +387,50 @@ def plan_apply(psi, plan: PauliPlan):
     return out
 
 
-def expectation_values(program: Program, plans: tuple[PauliPlan, ...]) -> Callable:
-    """``angles (G,) -> (k,) real``: every observable's expectation on the final state."""
+def expectation_values(program, plans: tuple[PauliPlan, ...]) -> Callable:
+    """``angles (G,) -> (k,) real``: every observable's expectation on the final state of
+    ``program`` (a :class:`Program` or a :class:`~qjax.fusion.FusedProgram`)."""
 
     def values(angles):
-        psi = program.run(angles)
-        return jnp.stack([plan_expval(psi, plan) for plan in plans])
+        return _measure(program.run(angles), plans)
 
     return values
 
 
-def _expval_values(circuit: Circuit, program: Program, plans, gradient: str) -> Callable:
-    values = expectation_values(program, plans)
-    if not plans or gradient in ("auto", "backprop"):
+def _measure(psi, plans):
+    n = plans[0].num_wires
+    return jnp.stack([plan_expval(psi.reshape((2,) * n), plan) for plan in plans])
+
+
+def _apply_observables(psi, cot, plans):
+    """``Σ_j cot_j H_j ψ`` for a flat state ``psi (2**n,)``."""
+    n = plans[0].num_wires
+    t = psi.reshape((2,) * n)
+    return sum(cot[j].astype(psi.dtype) * plan_apply(t, plan) for j, plan in enumerate(plans)).reshape(-1)
+
+
+# Stored intermediate states of backprop above which gradient="auto" uses the adjoint
+# method (memory O(state)) instead.
+_AUTO_BACKPROP_BYTES = 512 * 2**20
+
+
+def auto_gradient(fused: FusedProgram) -> str:
+    """What ``gradient="auto"`` means for ``fused``: ``"backprop"`` while its tape (one
+    state per block) fits in 512 MiB, else ``"adjoint"``."""
+    tape = (len(fused.blocks) + 1) * 2**fused.num_wires * jnp.dtype(fused.program.dtype).itemsize
+    return "backprop" if tape <= _AUTO_BACKPROP_BYTES else "adjoint"
+
+
+def _expval_values(circuit: Circuit, fused: FusedProgram, plans, gradient: str) -> Callable:
+    values = expectation_values(fused, plans)
+    if gradient == "auto" and plans:
+        gradient = auto_gradient(fused)
+    if not plans or gradient == "backprop":
         return values
+    if gradient == "adjoint":
+        return adjoint_values(
+            fused, lambda psi: _measure(psi, plans), lambda psi, cot: _apply_observables(psi, cot, plans)
+        )
     from qjax import gradients  # gradients builds on this module's Program
 
-    trainable = tuple(bool(program.A[g].any() or program.B[g].any()) for g in range(len(program.c)))
-    if gradient == "adjoint":
-        return gradients.adjoint_values(program, plans, trainable)
     return gradients.parameter_shift_values(values, circuit)

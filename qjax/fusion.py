@@ -1,0 +1,423 @@
+"""Gate fusion: a :class:`~qjax.sim.Program` regrouped into few, wide state passes.
+
+Applying one gate costs a full read and write of the state however small the gate,
+so a circuit of G gates costs G passes. ``fuse`` decides at compile time (Python
+only) how to regroup the steps into :class:`Block` s, each of which costs ONE pass:
+
+- ``dense``: every step of the block acts inside the contiguous wire range
+  ``[lo, hi)`` (at most ``max_wires`` wires); its ``2**k x 2**k`` matrix is built
+  at run time from the gate matrices (cheap: k ≤ 6) and applied by viewing the
+  state as ``(2**lo, 2**k, 2**(n-hi))``, a batched matrix product without any
+  transpose of the state. Diagonal gates that fit are absorbed here too.
+- ``diagonal``: diagonal gates whose wires are too far apart for a dense block (a
+  QAOA cost layer, CZ/RZZ between distant wires): one elementwise product with the
+  product of their broadcast diagonals, which XLA fuses into a single loop.
+- ``gate``: a non-diagonal gate whose wires span more than ``max_wires``; applied on
+  its own with :func:`qjax.sim.apply`.
+
+Gates on disjoint wires commute, so a gate may join any block from the last block
+that touches one of its wires onwards; the greedy rule puts it into the block that
+shares most wires with it (then the narrowest), else opens a new block. The
+composition of the blocks equals the circuit's unitary exactly (same gates, same
+order on every wire).
+
+:func:`adjoint_values` is the adjoint-method VJP over blocks (memory O(state)): per
+block one pass to undo it on ψ, one on λ and one reduction for its gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["Block", "DensePlan", "FusedProgram", "fuse", "default_max_wires", "adjoint_values"]
+
+
+class Block(NamedTuple):
+    """Steps that run as one pass over the state.
+
+    ``kind`` is ``"dense"`` (matrix on wires ``[lo, hi)``), ``"diagonal"`` (product of
+    diagonals; ``lo``/``hi`` span its wires) or ``"gate"`` (one step, applied as is).
+    ``steps`` are indices into the program's steps, in circuit order.
+    """
+
+    kind: str
+    lo: int
+    hi: int
+    steps: tuple[int, ...]
+
+
+def default_max_wires(num_wires: int) -> int:
+    """Widest dense block: 5 wires (32x32 matrices) balances passes saved against the
+    2**k multiply-adds per amplitude a k-wire block costs on a CPU."""
+    return max(1, min(num_wires, 5))
+
+
+def fuse(program, max_wires: int | None = None) -> "FusedProgram":
+    """Fuse ``program`` (a :class:`qjax.sim.Program`) into blocks (Python only)."""
+    steps, num_wires = program.steps, program.num_wires
+    K = default_max_wires(num_wires) if max_wires is None else min(max_wires, num_wires)
+    blocks = _blocks(steps, num_wires, K)
+    return FusedProgram(program, blocks, _dense_plan(program, blocks, K))
+
+
+def _blocks(steps, num_wires: int, K: int) -> tuple[Block, ...]:
+    """Group ``steps`` (:class:`qjax.sim.Step` s) into :class:`Block` s; every dense
+    block is widened to exactly ``K`` wires so their matrices stack."""
+    blocks: list[dict] = []  # kind, lo, hi, steps, wires (set)
+    last = [-1] * num_wires  # last block that acts on each wire
+    for index, step in enumerate(steps):
+        wires = step.wires
+        lo, hi = min(wires), max(wires) + 1
+        start = max(last[w] for w in wires)
+        best, best_key = None, None
+        for j in range(max(start, 0), len(blocks)):
+            b = blocks[j]
+            if b["kind"] == "dense":
+                new_lo, new_hi = min(lo, b["lo"]), max(hi, b["hi"])
+                if new_hi - new_lo > K:
+                    continue
+                key = (len(b["wires"] & set(wires)), 1, -(new_hi - new_lo), -j)
+            elif b["kind"] == "diagonal" and step.diagonal:
+                key = (len(b["wires"] & set(wires)), 0, 0, -j)
+            else:
+                continue
+            if best_key is None or key > best_key:
+                best, best_key = j, key
+        if best is None:
+            kind = "dense" if hi - lo <= K else ("diagonal" if step.diagonal else "gate")
+            blocks.append({"kind": kind, "lo": lo, "hi": hi, "steps": [index], "wires": set(wires)})
+            best = len(blocks) - 1
+        else:
+            b = blocks[best]
+            b["steps"].append(index)
+            b["wires"] |= set(wires)
+            b["lo"], b["hi"] = min(lo, b["lo"]), max(hi, b["hi"])
+        for w in wires:
+            last[w] = best
+    out = []
+    for b in blocks:
+        lo, hi = b["lo"], b["hi"]
+        if b["kind"] == "dense":
+            lo = min(lo, num_wires - K)
+            hi = lo + K
+        out.append(Block(b["kind"], lo, hi, tuple(b["steps"])))
+    return tuple(out)
+
+
+def _embed(u: np.ndarray, wires: tuple[int, ...], diagonal: bool, width: int) -> np.ndarray:
+    """A gate's matrix (or diagonal) on local ``wires`` of a ``width``-wire block, as
+    a ``(2**width, 2**width)`` numpy matrix (wire 0 most significant)."""
+    k = len(wires)
+    out = np.eye(2**width, dtype=np.complex128).reshape((2,) * width + (2**width,))
+    if diagonal:
+        d = np.transpose(np.asarray(u).reshape((2,) * k), np.argsort(wires))
+        return (out * d.reshape([2 if a in wires else 1 for a in range(width)] + [1])).reshape(2**width, -1)
+    out = np.tensordot(np.asarray(u).reshape((2,) * (2 * k)), out, axes=(tuple(range(k, 2 * k)), wires))
+    return np.moveaxis(out, tuple(range(k)), wires).reshape(2**width, 2**width)
+
+
+def _one_wire(gate: str) -> bool:
+    from qjax.gates import GATES
+
+    return GATES[gate].num_wires == 1
+
+
+class DensePlan(NamedTuple):
+    """How every dense block's ``(2**K, 2**K)`` matrix is built with a few batched ops.
+
+    A block's matrix is a product of factors, each one of: a *layer* (the Kronecker
+    product of one 2x2 per block wire, each the product of a *chain* of the block's
+    one-wire gates on that wire), a *constant* (consecutive angle-free multi-wire
+    gates multiplied at compile time, e.g. a CNOT ladder) or an *embedded* angle-
+    dependent multi-wire gate. Index arrays point into pools; the last entry of each
+    pool is the identity, which also pads ragged rows.
+
+    ``families``: the one-wire gate families whose matrices head the 2x2 pool, then
+    ``fixed_one_wire (Z, 2, 2)``, then I; ``chains (C, L)`` index that pool;
+    ``layers (Y, K)`` into the chains; ``consts (Q, 2**K, 2**K)``; ``embedded``: step
+    indices; ``factors (D, F)`` into ``[layers, consts, embedded, identity]``, in the
+    order they act.
+    """
+
+    width: int
+    families: tuple[str, ...]
+    fixed_one_wire: np.ndarray
+    chains: np.ndarray
+    layers: np.ndarray
+    consts: np.ndarray
+    embedded: tuple[int, ...]
+    factors: np.ndarray
+
+
+def _segments(steps, indices: tuple[int, ...], lo: int):
+    """Split a dense block's steps into ``("layer", {local wire: [steps]})``,
+    ``("const", [steps])`` and ``("gate", step)`` factors, in the order they act.
+
+    A one-wire gate joins the pending layer unless a multi-wire gate since the layer
+    began touched its wire (gates on disjoint wires commute)."""
+    out, layer, after, touched = [], {}, [], set()
+
+    def flush():
+        if layer:
+            out.append(("layer", dict(layer)))
+        for i in after:
+            if steps[i].fixed is not None:
+                if out and out[-1][0] == "const":
+                    out[-1][1].append(i)
+                else:
+                    out.append(("const", [i]))
+            else:
+                out.append(("gate", i))
+
+    for i in indices:
+        wires = steps[i].wires
+        if len(wires) == 1 and wires[0] not in touched:
+            layer.setdefault(wires[0] - lo, []).append(i)
+        elif len(wires) == 1:
+            flush()
+            layer, after, touched = {wires[0] - lo: [i]}, [], set()
+        else:
+            after.append(i)
+            touched |= set(wires)
+    flush()
+    return out
+
+
+def _dense_plan(program, blocks, width: int) -> DensePlan:
+    steps = program.steps
+    # Pool positions of the 2x2 matrices: families in program order, then fixed gates.
+    families, num_family, fam_offset = [], 0, {}
+    for gate, index in program.families:
+        if _one_wire(gate):
+            families.append(gate)
+            fam_offset[gate] = num_family
+            num_family += index.shape[0]
+    fixed, pool_index = [], {}
+    for i, s in enumerate(steps):
+        if len(s.wires) != 1:
+            continue
+        if s.fixed is None:
+            pool_index[i] = fam_offset[s.gate] + s.slot
+        else:
+            pool_index[i] = -1 - len(fixed)
+            fixed.append(np.diag(s.fixed) if s.diagonal else s.fixed)
+    chains, layers, consts, embedded, factors = [], [], [], [], []
+    for block in blocks:
+        if block.kind != "dense":
+            continue
+        row = []
+        for kind, what in _segments(steps, block.steps, block.lo):
+            if kind == "layer":
+                wires = []
+                for w in range(width):
+                    chain = what.get(w)
+                    if chain is None:
+                        wires.append(-1)
+                        continue
+                    chains.append([pool_index[i] for i in chain])
+                    wires.append(len(chains) - 1)
+                layers.append(wires)
+                row.append(("layer", len(layers) - 1))
+            elif kind == "const":
+                u = np.eye(2**width, dtype=np.complex128)
+                for i in what:
+                    s = steps[i]
+                    u = _embed(s.fixed, tuple(w - block.lo for w in s.wires), s.diagonal, width) @ u
+                consts.append(u)
+                row.append(("const", len(consts) - 1))
+            else:
+                embedded.append(what)
+                row.append(("gate", len(embedded) - 1))
+        factors.append(row)
+    Y, Q, E = len(layers), len(consts), len(embedded)
+    offset = {"layer": 0, "const": Y, "gate": Y + Q}
+    F = max((len(r) for r in factors), default=0)
+    table = np.full((len(factors), max(F, 1)), Y + Q + E, dtype=np.int32)
+    for b, row in enumerate(factors):
+        for f, (kind, j) in enumerate(row):
+            table[b, f] = offset[kind] + j
+    L = max((len(c) for c in chains), default=1)
+    identity = num_family + len(fixed)
+    chain_table = np.full((len(chains), L), identity, dtype=np.int32)
+    for c, chain in enumerate(chains):
+        chain_table[c, : len(chain)] = [num_family + (-1 - j) if j < 0 else j for j in chain]
+    layer_table = np.array(layers, dtype=np.int32).reshape(Y, width)
+    layer_table[layer_table < 0] = len(chains)
+    return DensePlan(
+        width,
+        tuple(families),
+        np.array(fixed, dtype=np.complex128).reshape(len(fixed), 2, 2),
+        chain_table,
+        layer_table,
+        np.array(consts, dtype=np.complex128).reshape(Q, 2**width, 2**width),
+        tuple(embedded),
+        table,
+    )
+
+
+class FusedProgram(NamedTuple):
+    """A :class:`qjax.sim.Program` and its blocks: ``run(angles)`` in ``len(blocks)`` passes."""
+
+    program: object
+    blocks: tuple[Block, ...]
+    plan: DensePlan
+
+    @property
+    def num_wires(self) -> int:
+        return self.program.num_wires
+
+    def _dense_matrices(self, matrices):
+        """``(D, 2**K, 2**K)``: every dense block's matrix, D = number of dense blocks."""
+        from qjax.sim import apply  # sim imports this module
+
+        program, plan, dtype = self.program, self.plan, self.program.dtype
+        K, D = plan.width, plan.factors.shape[0]
+        if D == 0:
+            return jnp.zeros((0, 2**K, 2**K), dtype)
+        eye2 = jnp.eye(2, dtype=dtype)
+        # Pool of every 2x2 the chains use: whole families, then the fixed gates, then I.
+        parts = []
+        for gate, _ in program.families:
+            if gate in plan.families:
+                m = matrices[gate]
+                parts.append(m[..., None] * eye2 if m.ndim == 2 else m)
+        parts += [jnp.asarray(plan.fixed_one_wire, dtype), eye2[None]]
+        pool = jnp.concatenate(parts)
+        chain = pool[plan.chains[:, 0]]
+        for t in range(1, plan.chains.shape[1]):
+            chain = pool[plan.chains[:, t]] @ chain  # later gates act after earlier ones
+        chain = jnp.concatenate([chain, eye2[None]])
+        layer = chain[plan.layers[:, 0]]
+        for w in range(1, K):
+            m = chain[plan.layers[:, w]]  # wire w is less significant than wires < w
+            layer = (layer[:, :, None, :, None] * m[:, None, :, None, :]).reshape(m.shape[0], 2 ** (w + 1), -1)
+        embedded = []
+        for i in plan.embedded:
+            s = program.steps[i]
+            block = next(b for b in self.blocks if i in b.steps)
+            local = s._replace(wires=tuple(w - block.lo for w in s.wires))
+            u = jnp.eye(2**K, dtype=dtype).reshape((2,) * K + (2**K,))
+            embedded.append(apply(u, program.matrix(s, matrices), local).reshape(2**K, 2**K))
+        parts = [layer.reshape(-1, 2**K, 2**K), jnp.asarray(plan.consts, dtype)]
+        parts += [jnp.stack(embedded)] if embedded else []
+        factors = jnp.concatenate(parts + [jnp.eye(2**K, dtype=dtype)[None]])[plan.factors]  # (D, F, 2**K, 2**K)
+        u = factors[:, 0]
+        for f in range(1, factors.shape[1]):
+            u = factors[:, f] @ u
+        return u
+
+    def operators(self, angles) -> tuple:
+        """One operator per block: ``(2**K, 2**K)`` matrix, ``(2,)*n``-broadcastable
+        diagonal, or the single step's matrix (diagonal) for ``gate`` blocks."""
+        program, n = self.program, self.num_wires
+        matrices = program.matrices(angles)
+        dense = self._dense_matrices(matrices)
+        out, d_index = [], 0
+        for block in self.blocks:
+            steps = [program.steps[i] for i in block.steps]
+            if block.kind == "gate":
+                out.append(program.matrix(steps[0], matrices))
+            elif block.kind == "diagonal":
+                d = None
+                for s in steps:
+                    u = program.matrix(s, matrices).reshape((2,) * len(s.wires))
+                    u = jnp.transpose(u, np.argsort(s.wires))
+                    u = u.reshape([2 if a in s.wires else 1 for a in range(n)])
+                    d = u if d is None else d * u
+                out.append(d)
+            else:
+                out.append(dense[d_index])
+                d_index += 1
+        return tuple(out)
+
+    def apply(self, psi, block: Block, op):
+        """``op`` (from :meth:`operators`) applied to ``psi`` ``(2**n,)`` → ``(2**n,)``."""
+        from qjax.sim import apply
+
+        n = self.num_wires
+        if block.kind == "dense":
+            view = psi.reshape(2**block.lo, 2 ** (block.hi - block.lo), 2 ** (n - block.hi))
+            return jnp.einsum("ij,ljr->lir", op, view).reshape(-1)
+        if block.kind == "diagonal":
+            return (psi.reshape((2,) * n) * op).reshape(-1)
+        step = self.program.steps[block.steps[0]]
+        return apply(psi.reshape((2,) * n), op, step).reshape(-1)
+
+    def dagger(self, block: Block, op):
+        """The inverse of a block's operator (all are unitary)."""
+        if block.kind == "dense" or (block.kind == "gate" and not self.program.steps[block.steps[0]].diagonal):
+            return jnp.conj(op).T
+        return jnp.conj(op)
+
+    def cotangent(self, block: Block, lam, psi, op):
+        """``2 M`` where ``dE/dθ = 2 Re Σ M ⊙ dU/dθ`` for the block's operator ``U``:
+        ``M[i, j] = Σ_rest conj(λ[i, rest]) ψ[j, rest]`` with ψ the state before the
+        block and λ the adjoint state after it (``jax.vjp`` pairs a cotangent ``c`` of a
+        complex output ``U`` with ``Re Σ c ⊙ dU``)."""
+        n = self.num_wires
+        if block.kind == "dense":
+            shape = (2**block.lo, 2 ** (block.hi - block.lo), 2 ** (n - block.hi))
+            return 2 * jnp.einsum("lir,ljr->ij", jnp.conj(lam.reshape(shape)), psi.reshape(shape))
+        if block.kind == "diagonal":
+            full = (jnp.conj(lam) * psi).reshape((2,) * n)
+            spare = tuple(a for a in range(n) if jnp.shape(op)[a] == 1)  # wires the block leaves alone
+            return 2 * (jnp.sum(full, axis=spare, keepdims=True) if spare else full)
+        step = self.program.steps[block.steps[0]]
+        wires, k = step.wires, len(step.wires)
+        others = tuple(a for a in range(n) if a not in wires)
+        lt, pt = jnp.conj(lam).reshape((2,) * n), psi.reshape((2,) * n)
+        if step.diagonal:
+            m = jnp.sum(lt * pt, axis=others) if others else lt * pt  # gate axes ascending
+            return 2 * jnp.transpose(m, np.argsort(np.argsort(wires))).reshape(-1)
+        m = jnp.tensordot(lt, pt, axes=(others, others))  # (2,)*k ascending, then (2,)*k ascending
+        order = np.argsort(np.argsort(wires))
+        m = jnp.transpose(m, tuple(order) + tuple(k + order))
+        return 2 * m.reshape(2**k, 2**k)
+
+    def initial_state(self):
+        n = self.num_wires
+        return jnp.zeros((2**n,), self.program.dtype).at[0].set(1)
+
+    def run(self, angles):
+        """The final state ``(2**n,)``."""
+        psi = self.initial_state()
+        for block, op in zip(self.blocks, self.operators(angles)):
+            psi = self.apply(psi, block, op)
+        return psi
+
+
+def adjoint_values(fused: FusedProgram, measure: Callable, apply_h: Callable) -> Callable:
+    """``angles (G,) -> (k,)`` expectation values with an adjoint-method VJP over blocks.
+
+    ``measure(psi (2**n,)) -> (k,)``; ``apply_h(psi, cot (k,)) -> Σ_j cot_j H_j ψ``.
+    Memory: the final state plus a few state-sized temporaries, whatever the depth.
+    """
+
+    @jax.custom_vjp
+    def f(angles):
+        return measure(fused.run(angles))
+
+    def fwd(angles):
+        psi = fused.run(angles)
+        return measure(psi), (angles, psi)
+
+    def bwd(res, cot):
+        angles, psi = res
+        ops, pullback = jax.vjp(fused.operators, angles)
+        lam = apply_h(psi, cot)
+        cots = [None] * len(ops)
+        for i in range(len(ops) - 1, -1, -1):
+            block = fused.blocks[i]
+            inverse = fused.dagger(block, ops[i])
+            psi = fused.apply(psi, block, inverse)  # the state before block i
+            cots[i] = fused.cotangent(block, lam, psi, ops[i]).reshape(jnp.shape(ops[i])).astype(ops[i].dtype)
+            if i:
+                lam = fused.apply(lam, block, inverse)
+        return pullback(tuple(cots))
+
+    f.defvjp(fwd, bwd)
+    return f
