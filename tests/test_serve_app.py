@@ -292,3 +292,20 @@ def test_readiness_fails_when_workers_are_dead(tmp_path):
         for w in c.app.state.workers:
             w.stop()
         assert c.get("/readyz").status_code == 503
+
+
+@pytest.mark.parametrize("env, args, message", [
+    ({}, [], "no API keys: set QJAX_API_KEYS"),
+    ({"QJAX_API_KEYS": "short"}, [], "shorter than 16 characters"),
+    ({"QJAX_API_KEYS": ALICE}, ["--targets", "simulator,quantum_cloud"], "--targets: quantum_cloud is not a backend"),
+    ({"QJAX_API_KEYS": ALICE}, ["--workers", "0"], "--workers=0 is invalid"),
+])
+def test_the_service_refuses_to_start_misconfigured(tmp_path, env, args, message):
+    import os
+    import subprocess
+    import sys
+
+    base = {k: v for k, v in os.environ.items() if k not in ("QJAX_API_KEYS", "QJAX_API_KEY_FILE")}
+    proc = subprocess.run([sys.executable, "-m", "qjax.serve", "--data-dir", str(tmp_path), "--port", "1", *args],
+                          env=base | env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr

@@ -27,6 +27,7 @@ import contextlib
 import json
 import math
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ class Settings:
     max_body_bytes: int = 8 * 1024 * 1024
     max_wait_s: float = 30.0
     limits: Limits = field(default_factory=Limits)
-    poll_s: float = 0.02
+    poll_s: float = 0.25  # idle workers look at the queue this often (accepting a job wakes them at once)
 
 
 def _error(status: int, message: str, field: str | None = None, headers: dict | None = None) -> JSONResponse:
@@ -85,6 +86,38 @@ def _job_json(job: JobRecord, *, with_result: bool = True) -> dict:
     return out
 
 
+class _JobEvents:
+    """Wakes long-polls when a job ends: workers (threads) call :meth:`ended`, requests await :meth:`wait`."""
+
+    def __init__(self):
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: dict[str, set[asyncio.Future]] = {}
+
+    def ended(self, job_id: str) -> None:
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake, job_id)
+
+    def _wake(self, job_id: str) -> None:
+        for future in self._waiters.pop(job_id, ()):
+            if not future.done():
+                future.set_result(None)
+
+    async def wait(self, job_id: str, timeout: float) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(job_id, set()).add(future)
+        try:
+            await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            waiting = self._waiters.get(job_id)
+            if waiting is not None:
+                waiting.discard(future)
+                if not waiting:
+                    self._waiters.pop(job_id, None)
+
+
 class _Refused(Exception):
     """Ends a request early with an error response."""
 
@@ -98,12 +131,14 @@ def create_app(settings: Settings, keys: KeyRing, *, run_workers: bool = True) -
     targets = Targets(settings.targets, max_qubits=settings.limits.max_qubits)
     metrics = Metrics(lambda: store.counts()["queued"])
     limiter = RateLimiter(settings.rate, settings.burst)
-    workers = [Worker(f"worker-{i}", store, targets, metrics, limits=settings.limits, poll_s=settings.poll_s)
-               for i in range(settings.workers if run_workers else 0)]
+    events, wakeup = _JobEvents(), threading.Event()
+    workers = [Worker(f"worker-{i}", store, targets, metrics, limits=settings.limits, poll_s=settings.poll_s,
+                      wakeup=wakeup, on_end=events.ended) for i in range(settings.workers if run_workers else 0)]
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
-        recovered = await run_in_threadpool(recover, store, targets, settings.limits)
+        events.loop = asyncio.get_running_loop()
+        recovered = await run_in_threadpool(recover, store, targets, settings.limits, events.ended)
         app.state.recovered = recovered
         for w in workers:
             w.start()
@@ -231,6 +266,7 @@ def create_app(settings: Settings, keys: KeyRing, *, run_workers: bool = True) -
 
         job, created = await run_in_threadpool(accept)
         if created:
+            wakeup.set()
             metrics.submitted.labels(job.target).inc()
             logs.log.info("job %s accepted: %s, %d parameter set(s), key %s", job.id, job.target,
                           len(doc["params"]), key_id[:8])
@@ -251,7 +287,8 @@ def create_app(settings: Settings, keys: KeyRing, *, run_workers: bool = True) -
             raise refuse(RequestError("wait", f"must be between 0 and {settings.max_wait_s:g} seconds", 422))
         deadline = time.monotonic() + wait
         while job.status in ("queued", "running") and time.monotonic() < deadline:
-            await asyncio.sleep(min(settings.poll_s * 2, max(deadline - time.monotonic(), 0)))
+            # woken when a worker of this process ends the job; the 1 s cap catches any other change
+            await events.wait(job_id, min(1.0, max(deadline - time.monotonic(), 0)))
             job = await run_in_threadpool(store.get, job_id, key_id)
         return _job_json(job)
 
@@ -262,6 +299,7 @@ def create_app(settings: Settings, keys: KeyRing, *, run_workers: bool = True) -
             job = await run_in_threadpool(store.get, job_id, key_id)
             return _error(409, f"job {job_id} has already ended ({job.status}); its result stays", "job_id")
         metrics.ended.labels(job.target, "cancelled").inc()
+        events.ended(job_id)
         return _job_json(await run_in_threadpool(store.get, job_id, key_id), with_result=False)
 
     @app.get("/v1/jobs")

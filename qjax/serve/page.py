@@ -20,7 +20,7 @@ __all__ = ["render_status_page"]
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d2330;background:#fafbfc}
 h1{font-size:1.5rem;margin:0 0 .25rem} h2{font-size:1.1rem;margin:1.75rem 0 .5rem}
-p.sub{color:#5b6474;margin:0 0 1rem}
+p.sub{color:#5b6474;margin:0 0 1rem} p.note{color:#5b6474;margin-top:1rem}
 table{border-collapse:collapse;background:#fff;box-shadow:0 1px 2px rgba(0,0,0,.08);font-size:.9rem}
 th,td{padding:.35rem .7rem;border-bottom:1px solid #e6e8eb;text-align:right;white-space:nowrap}
 th{background:#f0f2f5;font-weight:600} td.l,th.l{text-align:left}
@@ -94,7 +94,7 @@ def render_status_page(counts: dict[str, int], by_target: dict[str, dict[str, in
 <th>qubits</th><th>depth</th><th>2q gates</th><th>sets</th><th>shots</th><th>queue time</th><th>run time</th>
 <th>est. cost</th><th class="l">mitigation</th><th class="l">key</th><th class="l">submitted</th></tr>
 {"".join(job_rows) or '<tr><td class="l" colspan="15">no jobs yet</td></tr>'}</table>
-<p class="sub">Estimated cost: QPU seconds (reported, or estimated from shots) × ${USD_PER_QPU_SECOND:.2f}/s, IBM's pay-as-you-go
+<p class="note">Estimated cost: QPU seconds (reported, or estimated from shots) × ${USD_PER_QPU_SECOND:.2f}/s, IBM's pay-as-you-go
 price; fake devices show what the same job would cost on hardware. Metrics: <a href="/metrics">/metrics</a>.</p>
 </body></html>
 """

@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 
 from qjax.errors import QjaxError
-from qjax.serve.wire import Batch, RequestError, encode_circuit, encode_observable
+from qjax.serve.wire import Batch, RequestError, encode_circuit, encode_observable, mitigation_config
 
 __all__ = ["Targets", "TARGETS", "SAMPLING_TARGETS", "USD_PER_QPU_SECOND"]
 
@@ -62,9 +62,7 @@ class Targets:
         self._backends, self._executors = _LRU(cache_size), _LRU(cache_size)
 
     def _options(self, batch: Batch) -> dict:
-        from qjax.config import group_config
-
-        options = {"mitigation": group_config("mitigation", batch.mitigation), "seed": batch.seed or 0,
+        options = {"mitigation": mitigation_config(batch.mitigation), "seed": batch.seed or 0,
                    "shots": batch.shots}
         if batch.device is not None:
             options["device"] = batch.device

@@ -27,6 +27,8 @@ observable is a list of ``[coeff, "Z0 Z1"]`` pairs (wires named explicitly).
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from typing import Any, NamedTuple
 
@@ -37,7 +39,7 @@ from qjax.errors import QjaxError
 from qjax.observables import PauliSum
 
 __all__ = ["Batch", "Limits", "RequestError", "decode_batch", "encode_circuit", "decode_circuit",
-           "encode_observable", "decode_observable", "WIRE_VERSION", "IR_FORMAT", "QASM3_FORMAT"]
+           "encode_observable", "decode_observable", "mitigation_config", "WIRE_VERSION", "IR_FORMAT", "QASM3_FORMAT"]
 
 WIRE_VERSION = 1
 IR_FORMAT, QASM3_FORMAT = "qjax.circuit", "openqasm3"
@@ -255,6 +257,18 @@ def decode_observable(value: Any, field: str, num_wires: int, limits: Limits = L
 
 # --- batches ----------------------------------------------------------------------
 
+def mitigation_config(mitigation: dict):
+    """The validated ``MitigationConfig`` of a request's ``mitigation`` mapping (cached: every step sends the same)."""
+    return _mitigation_config(json.dumps(mitigation, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _mitigation_config(text: str):
+    from qjax.config import group_config
+
+    return group_config("mitigation", json.loads(text))
+
+
 _BATCH_KEYS = {"version", "target", "device", "circuit", "observables", "params", "shots", "seed", "mitigation"}
 
 
@@ -300,11 +314,10 @@ def decode_batch(doc: Any, targets: tuple[str, ...], limits: Limits = Limits()) 
     if isinstance(mitigation, str):
         mitigation = {"name": mitigation}
     mitigation = _mapping(mitigation, "mitigation")
-    from qjax.config import group_config
-    from qjax.errors import ConfigError
-
     try:
-        group_config("mitigation", mitigation)
-    except ConfigError as exc:
+        mitigation_config(mitigation)
+    except QjaxError as exc:
         raise RequestError("mitigation", str(exc)) from None
+    except TypeError:  # not JSON-able after all: cannot happen for a parsed body
+        raise RequestError("mitigation", "must be a JSON object") from None
     return Batch(target, device, circuit, observables, params, shots, seed, mitigation)

@@ -49,9 +49,13 @@ class Worker:
     """One worker thread; ``poll_s`` is how often an idle worker looks at the queue and a busy one at its job."""
 
     def __init__(self, name: str, store: JobStore, targets: Targets, metrics=None, *, limits: Limits = Limits(),
-                 poll_s: float = 0.05, job_timeout_s: float = 3600.0):
+                 poll_s: float = 0.05, job_timeout_s: float = 3600.0, wakeup: threading.Event | None = None,
+                 on_end=None):
         self.name, self.store, self.targets, self.metrics = name, store, targets, metrics
         self.limits, self.poll_s, self.job_timeout_s = limits, poll_s, job_timeout_s
+        # set by the API when it accepts a job, so an idle worker starts at once rather than at its next poll
+        self.wakeup = wakeup if wakeup is not None else threading.Event()
+        self.on_end = on_end  # called with the job id whenever a job ends (long-polls wake up)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -66,18 +70,20 @@ class Worker:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        self.wakeup.set()
         if self._thread is not None:
             self._thread.join(timeout)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            self.wakeup.clear()  # before looking at the queue: a job accepted after this sets it again
             try:
                 busy = self.run_once()
             except Exception as exc:  # noqa: BLE001 - the store itself failed (disk, lock): wait and go on
                 logs.log.error("%s: job store error (%s: %s)", self.name, type(exc).__name__, exc)
                 busy = False
             if not busy:
-                self._stop.wait(self.poll_s)
+                self.wakeup.wait(self.poll_s)
 
     def run_once(self) -> bool:
         """Claim and run one queued job; ``False`` when the queue was empty."""
@@ -120,6 +126,8 @@ class Worker:
                 self._ended(target, "cancelled")
         finally:
             logs.request_id.reset(token)
+            if self.on_end is not None:
+                self.on_end(job.id)
 
     def _ended(self, target: str, status: str) -> None:
         if self.metrics is not None:
@@ -170,7 +178,7 @@ class Worker:
         }
 
 
-def recover(store: JobStore, targets: Targets, limits: Limits = Limits()) -> dict:
+def recover(store: JobStore, targets: Targets, limits: Limits = Limits(), on_end=None) -> dict:
     """After a restart: re-queue simulated jobs that were running, and re-attach (or re-queue) IBM ones.
 
     Returns ``{"requeued": n, "reattached": n}``; re-attached jobs finish in a background thread.
@@ -178,7 +186,7 @@ def recover(store: JobStore, targets: Targets, limits: Limits = Limits()) -> dic
     found = store.recover()
     reattach = [store.get(job_id) for job_id in found["reattach"]]
     if reattach:
-        worker = Worker("recovery", store, targets, limits=limits)
+        worker = Worker("recovery", store, targets, limits=limits, on_end=on_end)
         threading.Thread(target=lambda: [worker.run(job) for job in reattach], name="recovery", daemon=True).start()
     if found["requeued"] or reattach:
         logs.log.info("recovered after restart: %d job(s) re-queued, %d re-attached", len(found["requeued"]),
