@@ -34,21 +34,12 @@ def _run_dir() -> Path:
 
 
 def _enable_compilation_cache(jax) -> None:
-    """Keep XLA executables across runs, so a rerun (or a resume) skips compilation.
+    """Keep XLA executables across runs (:func:`qjax.jaxcache.enable_compilation_cache`):
+    ``$QJAX_CACHE_DIR/jax``, default ``~/.cache/qjax/jax``; an empty ``QJAX_CACHE_DIR``
+    turns it off, ``JAX_COMPILATION_CACHE_DIR`` wins."""
+    from qjax.jaxcache import enable_compilation_cache
 
-    ``$QJAX_CACHE_DIR`` (default ``$XDG_CACHE_HOME/qjax`` or ``~/.cache/qjax``) holds
-    them under ``jax/``; an empty ``QJAX_CACHE_DIR`` turns the cache off. A cache
-    directory chosen through JAX's own ``JAX_COMPILATION_CACHE_DIR`` is left alone.
-    """
-    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        return
-    root = os.environ.get("QJAX_CACHE_DIR")
-    if root is None:
-        root = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "qjax")
-    if not root:
-        return
-    jax.config.update("jax_compilation_cache_dir", os.path.join(root, "jax"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    enable_compilation_cache()
 
 
 def run(cfg: DictConfig) -> dict:
