@@ -1,7 +1,8 @@
 """scripts/benchmark.py end to end at 4 qubits: every system runs and agrees with the oracle.
 
 The script is run in a subprocess, as a user runs it. ``--batch 0`` leaves out the
-batched workload: its three extra XLA compilations would double the test's time.
+batched workload and ``--cache-qubits 0`` the cold/warm first calls: their extra XLA
+compilations would double the test's time; QAOA and the memory probe run small.
 """
 
 import json
@@ -17,6 +18,7 @@ SYSTEMS = ("qjax-backprop", "qjax-adjoint", "default.qubit", "lightning", "aer")
 def test_benchmark_runs_every_system_and_energies_agree(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--qubits", "4", "--repeats", "1", "--batch", "0",
+         "--qaoa-qubits", "6", "--qaoa-layers", "1", "--cache-qubits", "0", "--memory-qubits", "4",
          "--systems", *SYSTEMS, "--out", str(tmp_path)],
         check=False, capture_output=True, text=True, timeout=300,
     )
@@ -33,3 +35,8 @@ def test_benchmark_runs_every_system_and_energies_agree(tmp_path):
         # complex64 against the complex128 oracle; 4 qubits leave far more margin than 1e-4
         assert abs(r["energy"] - reference["energy"]) <= 1e-4 * scale, name
     assert (tmp_path / "benchmark.png").stat().st_size > 0
+    qaoa = report["qaoa"]
+    for name in ("qjax-backprop", "qjax-adjoint", "lightning"):
+        # complex64 vs lightning's complex128 on 6 wires: far inside 1e-4 × Σ|c| (9 edges)
+        assert qaoa[name]["energy_err"] <= 1e-4 * qaoa["edges"], name
+    assert report["memory"]["status"] == "ok" and report["memory"]["peak_rss_GiB"] > 0
