@@ -36,6 +36,8 @@ COMPANIONS = {
 
 #: Options that need an IBM Quantum account to run (composed and validated only, offline).
 NEEDS_ACCOUNT = {("backend", "ibm")}
+#: Options that need a running qjax service (trained end to end in tests/test_remote_backend.py).
+NEEDS_SERVICE = {("backend", "remote")}
 
 
 def config_files() -> list[tuple[str, str]]:

@@ -8,11 +8,12 @@ import math
 import pytest
 from hydra import compose, initialize_config_module
 
-from config_files import NEEDS_ACCOUNT, config_files, overrides_for
+from config_files import NEEDS_ACCOUNT, NEEDS_SERVICE, config_files, overrides_for
 
 from qjax.train import run
 
-@pytest.mark.parametrize("overrides", [overrides_for(*gc) for gc in config_files() if gc not in NEEDS_ACCOUNT],
+@pytest.mark.parametrize("overrides", [overrides_for(*gc) for gc in config_files()
+                                       if gc not in NEEDS_ACCOUNT | NEEDS_SERVICE],
                          ids=" ".join)
 def test_each_config_trains_two_steps(tmp_path, monkeypatch, overrides):
     monkeypatch.chdir(tmp_path)  # run dir and default checkpoint root are the cwd outside a Hydra app
