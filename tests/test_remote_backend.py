@@ -59,6 +59,18 @@ def test_remote_simulator_equals_the_local_simulator_with_parameter_shift(servic
         p.read_text() for p in (tmp_path / "remote").rglob("*.yaml"))
 
 
+def test_a_sampled_target_with_mitigation_reports_both_energies(service, tmp_path):
+    proc = train(tmp_path, *SMALL, "backend=remote", f"backend.url={service['url']}", "backend.target=ibm_fake",
+                 "backend.shots=1000", "mitigation=readout", "trainer.steps=2", "hydra.run.dir=run")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    # two parameter-shift steps, the final evaluation, and the same without mitigation: one service job each
+    assert result["num_jobs"] == 4 and result["shots_total"] == 2 * 9 * 1000 + 2 * 1000
+    assert result["energy_unmitigated"] != result["energy"]
+    assert abs(result["energy"] - result["exact_energy"]) < 2.5  # a 2-step run on a noisy device: finite, sane
+    assert len(json.loads((tmp_path / "run" / "manifest.json").read_text())["request_ids"]) == 4
+
+
 def test_a_remote_run_resumes_from_its_checkpoint(service, tmp_path):
     args = (*SMALL, "backend=remote", f"backend.url={service['url']}", "gradient=parameter_shift")
     first = train(tmp_path, *args, "trainer.steps=3", "hydra.run.dir=a")
