@@ -70,6 +70,12 @@ class RunControl:
     poll_s: float = 0.2
     budget: Budget = Budget()
 
+    @classmethod
+    def with_budget(cls, budget=None, **control) -> "RunControl":
+        """``control`` values plus a ``budget`` config (``max_shots``, ``max_jobs``, ``max_qpu_seconds``, or None)."""
+        limits = (getattr(budget, k, None) for k in ("max_shots", "max_jobs", "max_qpu_seconds"))
+        return cls(**control, budget=Budget(*limits))
+
 
 def _now() -> str:
     t = time.time()  # read once: seconds and milliseconds of the same instant

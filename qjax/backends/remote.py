@@ -29,8 +29,8 @@ import numpy as np
 
 from qjax.backends.base import Objective
 from qjax.backends.executor import Evaluation, angle_circuit
-from qjax.backends.jobs import Budget, JobRunner, RunControl
-from qjax.backends.sampled import sampled_objective
+from qjax.backends.jobs import JobRunner, RunControl
+from qjax.backends.sampled import chained_objective
 from qjax.circuit import Circuit
 from qjax.errors import BackendError, BackendUnavailable, ConfigError
 from qjax.observables import PauliSum
@@ -226,10 +226,8 @@ class RemoteBackend:
         self.seed = seed_simulator if seed_simulator is not None else seed
         self.mitigation = mitigation if mitigation is not None else MitigationConfig("none")
         self.fallback, self.fallback_options, self.state_dir = tuple(fallback), dict(fallback_options or {}), state_dir
-        b = budget
-        self.control = RunControl(timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, poll_s=poll_s,
-                                  budget=Budget(getattr(b, "max_shots", None), getattr(b, "max_jobs", None),
-                                                getattr(b, "max_qpu_seconds", None)))
+        self.control = RunControl.with_budget(budget, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s,
+                                              poll_s=poll_s)
         self.client = ServiceClient(url, api_key(), retries=retries, backoff_s=backoff_s, transport=transport)
         self.runner: JobRunner | None = None
         self._probed: dict | None = None
@@ -259,23 +257,8 @@ class RemoteBackend:
                               wait_s=min(10.0, self.control.timeout_s))
 
     def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
-        from qjax.backends import make_backend
-
-        try:
-            self.check(circuit, observable)
-        except BackendUnavailable:
-            if not self.fallback:
-                raise
-            # the runner follows backend.fallback, loudly, when the first batch cannot be sent
-
-        def fallback_factory(name: str):
-            return lambda: make_backend(name, **self.fallback_options.get(name, {})).executor(circuit, [observable])
-
-        chain = [(self.name, lambda: self.executor(circuit, [observable]))]
-        chain += [(name, fallback_factory(name)) for name in self.fallback]
-        self.runner = JobRunner(chain, state_dir=self.state_dir, control=self.control)
-        return sampled_objective(circuit, self.runner, gradient=gradient, seed=self.seed,
-                                 mitigated=bool(self.mitigation.techniques))
+        return chained_objective(self, circuit, observable, lambda: self.executor(circuit, [observable]),
+                                 gradient=gradient)
 
     def describe(self) -> dict:
         return {"name": self.name, "url": self.url, "target": self.target, "device": self.device_name,

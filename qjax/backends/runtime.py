@@ -25,10 +25,10 @@ import numpy as np
 
 from qjax.backends.base import Objective
 from qjax.backends.executor import Evaluation, angle_circuit
-from qjax.backends.jobs import Budget, JobRunner, RunControl
-from qjax.backends.sampled import sampled_objective
+from qjax.backends.jobs import JobRunner, RunControl
+from qjax.backends.sampled import chained_objective
 from qjax.circuit import Circuit
-from qjax.errors import BackendError, BackendUnavailable
+from qjax.errors import BackendError
 from qjax.observables import PauliSum
 
 __all__ = ["RuntimeBackend", "RuntimeExecutor", "estimator_options"]
@@ -255,10 +255,8 @@ class RuntimeBackend:
         self.min_qubits, self.max_pending_jobs = min_qubits, max_pending_jobs
         self.fallback, self.state_dir = tuple(fallback), state_dir
         self.fallback_options = dict(fallback_options or {})
-        b = budget
-        self.control = RunControl(timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, poll_s=poll_s,
-                                  budget=Budget(getattr(b, "max_shots", None), getattr(b, "max_jobs", None),
-                                                getattr(b, "max_qpu_seconds", None)))
+        self.control = RunControl.with_budget(budget, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s,
+                                              poll_s=poll_s)
         self._device = None
         self.runner: JobRunner | None = None
         self._executor_description: dict | None = None
@@ -296,27 +294,12 @@ class RuntimeBackend:
                                seed=self.seed, persistent_ids=self.persistent_ids, service=self.service())
 
     def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
-        from qjax.backends import make_backend
-
-        try:
-            self.check(circuit, observable)
-        except BackendUnavailable:
-            if not self.fallback:
-                raise
-            # the device cannot be reached to check; the runner follows backend.fallback, loudly
-
         def primary():
             ex = self.executor(circuit, [observable])
             self._executor_description = ex.describe()
             return ex
 
-        def fallback_factory(name: str):
-            return lambda: make_backend(name, **self.fallback_options.get(name, {})).executor(circuit, [observable])
-
-        chain = [(self.name, primary)] + [(name, fallback_factory(name)) for name in self.fallback]
-        self.runner = JobRunner(chain, state_dir=self.state_dir, control=self.control)
-        return sampled_objective(circuit, self.runner, gradient=gradient, seed=self.seed,
-                                 mitigated=bool(self.mitigation.techniques))
+        return chained_objective(self, circuit, observable, primary, gradient=gradient)
 
     def describe(self) -> dict:
         out = {"name": self.name, "device": self.device_name, "shots": self.shots,

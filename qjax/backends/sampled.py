@@ -19,7 +19,7 @@ from qjax.circuit import Circuit
 from qjax.errors import BackendError
 from qjax.gradients import shift_batch, shift_gradient, shift_plan, spsa_batch, spsa_gradient
 
-__all__ = ["sampled_objective", "SAMPLED_GRADIENTS"]
+__all__ = ["sampled_objective", "chained_objective", "SAMPLED_GRADIENTS"]
 
 #: ``gradient=`` values a sampling backend accepts (``auto`` = ``parameter_shift``).
 SAMPLED_GRADIENTS = ("auto", "parameter_shift", "spsa")
@@ -82,3 +82,30 @@ def sampled_objective(circuit: Circuit, runner: JobRunner, *, gradient: str = "a
         return out
 
     return Objective(value, value_and_grad, values, circuit.num_params, begin_step, report)
+
+
+def chained_objective(backend, circuit: Circuit, observable, primary, *, gradient: str = "auto") -> Objective:
+    """The objective of a job-running ``backend`` (IBM, fake devices, a remote service).
+
+    Checks the pair first (an unreachable backend is tolerated when ``backend.fallback``
+    names somewhere to go), then runs every batch through one :class:`JobRunner` whose
+    chain is ``primary`` (a factory of the backend's executor) followed by each fallback
+    backend's executor of the same circuit; sets ``backend.runner``.
+    """
+    from qjax.backends import make_backend
+    from qjax.errors import BackendUnavailable
+
+    try:
+        backend.check(circuit, observable)
+    except BackendUnavailable:
+        if not backend.fallback:
+            raise
+        # it cannot be reached to check; the runner follows backend.fallback, loudly, at the first batch
+
+    def fallback_factory(name: str):
+        return lambda: make_backend(name, **backend.fallback_options.get(name, {})).executor(circuit, [observable])
+
+    chain = [(backend.name, primary)] + [(name, fallback_factory(name)) for name in backend.fallback]
+    backend.runner = JobRunner(chain, state_dir=backend.state_dir, control=backend.control)
+    return sampled_objective(circuit, backend.runner, gradient=gradient, seed=backend.seed,
+                             mitigated=bool(backend.mitigation.techniques))
