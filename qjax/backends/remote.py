@@ -137,6 +137,7 @@ class RemoteJob:
         if doc.get("status") != "done":
             raise RuntimeError(f"service job {self.job_id} {doc.get('status')}: {doc.get('error')}")
         r = doc["result"]
+        self._executor.ran = {k: r.get(k) for k in ("device", "depth", "two_qubit_gates")}
         unmitigated = None if r.get("unmitigated") is None else np.asarray(r["unmitigated"], dtype=float)
         return Evaluation(np.asarray(r["values"], dtype=float), np.asarray(r["stds"], dtype=float), unmitigated,
                           int(r.get("shots", 0)), float(r.get("qpu_seconds", 0.0)))
@@ -164,6 +165,7 @@ class RemoteExecutor:
         self._circuit, self._observables = encode_circuit(angles), [encode_observable(o) for o in observables]
         self._mitigation, self._wait_s = mitigation, wait_s
         self._submissions: collections.Counter = collections.Counter()
+        self.ran: dict | None = None  # device, depth and two-qubit gates as the service last ran the circuit
         self._fingerprint = hashlib.sha256(json.dumps(
             [client.url, target, device, shots, seed, mitigation, self._circuit, self._observables],
             sort_keys=True).encode()).hexdigest()[:16]
@@ -230,6 +232,7 @@ class RemoteBackend:
                                               poll_s=poll_s)
         self.client = ServiceClient(url, api_key(), retries=retries, backoff_s=backoff_s, transport=transport)
         self.runner: JobRunner | None = None
+        self._executor: RemoteExecutor | None = None
         self._probed: dict | None = None
 
     def probe(self) -> dict:
@@ -252,17 +255,23 @@ class RemoteBackend:
 
     def executor(self, circuit: Circuit, observables) -> RemoteExecutor:
         mitigation = {"name": self.mitigation.name, **dataclasses.asdict(self.mitigation)}
-        return RemoteExecutor(self.client, circuit, list(observables), target=self.target, device=self.device_name,
+        self._executor = RemoteExecutor(self.client, circuit, list(observables), target=self.target, device=self.device_name,
                               shots=self.shots, seed=self.seed, mitigation=_plain(mitigation),
                               wait_s=min(10.0, self.control.timeout_s))
+        return self._executor
 
     def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
         return chained_objective(self, circuit, observable, lambda: self.executor(circuit, [observable]),
                                  gradient=gradient)
 
     def describe(self) -> dict:
-        return {"name": self.name, "url": self.url, "target": self.target, "device": self.device_name,
-                "shots": self.shots, "seed_simulator": self.seed}
+        out = {"name": self.name, "url": self.url, "target": self.target, "device": self.device_name,
+               "shots": self.shots, "seed_simulator": self.seed}
+        ran = self._executor.ran if self._executor is not None else None
+        if ran:  # what the service reported for the last job: the circuit as it ran there
+            out["device"] = ran["device"] or self.device_name
+            out["transpiled"] = {"depth": ran["depth"], "two_qubit_gates": ran["two_qubit_gates"]}
+        return out
 
     def stats(self) -> dict:
         out = {"num_jobs": 0, "shots_total": 0} if self.runner is None else self.runner.stats()
