@@ -2,12 +2,14 @@
 
 ``compile`` does all the Python work once: it reads the circuit's linear angle
 map, looks every gate up in the table, precomputes fixed matrices, marks diagonal
-gates and groups observables into bit-mask plans. The functions it returns contain
-only array math, so ``jax.jit``, ``jax.vmap`` and ``jax.grad`` compose with them and
+gates, fuses the gates into few wide blocks (:mod:`qjax.fusion`: one pass over the
+state per block instead of one per gate) and groups observables into bit-mask
+plans. The functions it returns contain only array math, so ``jax.jit``, ``jax.vmap`` and ``jax.grad`` compose with them and
 a second call with new parameters does not retrace.
 
 Conventions (see DESIGN.md, "Qubit order"): the state is a ``(2**n,)`` vector whose
-index has wire 0 as its most significant bit; internally it is a ``(2,)*n`` tensor
+index has wire 0 as its most significant bit; a fused block views it as
+``(2**lo, 2**k, 2**(n-hi))`` (no transposes), single gates as a ``(2,)*n`` tensor
 with axis ``w`` = wire ``w``. Within a gate the first wire is the most significant
 (``CNOT(control, target)``).
 """
@@ -222,7 +224,9 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
         :class:`PauliSum` (or a Pauli string, qiskit ``SparsePauliOp`` or PennyLane
         operator, converted with the same wire rules).
       dtype: ``jnp.complex64`` or ``jnp.complex128`` (needs ``jax_enable_x64``).
-      gradient: how ``expval`` is differentiated: ``"auto"`` (= ``"backprop"``),
+      gradient: how ``expval`` is differentiated: ``"auto"`` (backprop while the
+        tape of one state per fused block fits in 512 MiB, else adjoint; see
+        :func:`auto_gradient`),
         ``"backprop"``, ``"adjoint"`` or ``"parameter_shift"``.
 
     Returns:
