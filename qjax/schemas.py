@@ -139,7 +139,8 @@ class RemoteConfig(JobControlConfig):
     url: str = _opt("http://127.0.0.1:8765", "an http:// or https:// URL of a qjax service", _url)
     target: str = _opt("simulator", "one of " + ", ".join(REMOTE_TARGETS), _one_of(*REMOTE_TARGETS),
                        example="ibm_fake")
-    shots: Optional[int] = _opt(None, "null (exact; simulator targets) or an integer ≥ 1", _or_null(_ge(1)),
+    shots: Optional[int] = _opt(None, "null (exact on simulators, 4096 on ibm_fake/ibm) or an integer ≥ 1",
+                                _or_null(_ge(1)),
                                 example=4096)
     backoff_s: float = _opt(1.0, "a float ≥ 0 (first retry delay; doubles each retry)", _ge(0))
 

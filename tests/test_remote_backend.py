@@ -61,11 +61,11 @@ def test_remote_simulator_equals_the_local_simulator_with_parameter_shift(servic
 
 def test_a_sampled_target_with_mitigation_reports_both_energies(service, tmp_path):
     proc = train(tmp_path, *SMALL, "backend=remote", f"backend.url={service['url']}", "backend.target=ibm_fake",
-                 "backend.shots=1000", "mitigation=readout", "trainer.steps=2", "hydra.run.dir=run")
+                 "mitigation=readout", "trainer.steps=2", "hydra.run.dir=run")  # shots: ibm_fake's default
     assert proc.returncode == 0, proc.stderr
     result = json.loads((tmp_path / "run" / "result.json").read_text())
     # two parameter-shift steps, the final evaluation, and the same without mitigation: one service job each
-    assert result["num_jobs"] == 4 and result["shots_total"] == 2 * 9 * 1000 + 2 * 1000
+    assert result["num_jobs"] == 4 and result["shots_total"] == 2 * 9 * 4096 + 2 * 4096
     assert result["energy_unmitigated"] != result["energy"]
     assert abs(result["energy"] - result["exact_energy"]) < 2.5  # a 2-step run on a noisy device: finite, sane
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
@@ -172,3 +172,36 @@ def test_the_backend_needs_a_key_from_the_environment(monkeypatch):
     monkeypatch.delenv("QJAX_API_KEY", raising=False)
     with pytest.raises(ConfigError, match="QJAX_API_KEY"):
         RemoteBackend(url="http://127.0.0.1:1")
+
+
+def test_a_training_run_survives_a_kill_9_of_the_service(tmp_path):
+    import time
+
+    from qjax.serve.store import JobStore
+
+    common = (*SMALL, "gradient=parameter_shift", "trainer.steps=40", "seed=4")
+    local = train(tmp_path, *common, "backend=simulator", "hydra.run.dir=local")
+    assert local.returncode == 0, local.stderr
+    svc = ServiceProcess(tmp_path / "svc", [KEY]).start()
+    env = {**os.environ, "QJAX_API_KEY": KEY}
+    client = subprocess.Popen([sys.executable, "-m", "qjax.train", *common, "backend=remote", f"backend.url={svc.url}",
+                               "backend.retries=4", "hydra.run.dir=remote"], cwd=tmp_path, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store = JobStore(f"sqlite:///{tmp_path / 'svc' / 'jobs.db'}")
+    deadline = time.monotonic() + 120
+    while store.counts()["done"] < 5 and time.monotonic() < deadline:  # training is under way
+        time.sleep(0.05)
+    assert client.poll() is None  # the run is mid-way when the service dies
+    svc.kill()
+    time.sleep(1.0)
+    svc.start()
+    out, err = client.communicate(timeout=300)
+    svc.stop()
+    assert client.returncode == 0, err
+    remote = json.loads((tmp_path / "remote" / "result.json").read_text())
+    assert abs(remote["energy"] - json.loads((tmp_path / "local" / "result.json").read_text())["energy"]) <= 1e-6
+    jobs = store.list(limit=1000)
+    assert len(jobs) == remote["num_jobs"] == 41  # no step made a second job
+    assert all(j.status == "done" for j in jobs)
+    assert "fallbacks" not in remote
+    assert "no answer" in out + err or "retrying" in out + err  # it did meet the dead service

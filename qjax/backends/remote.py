@@ -40,6 +40,8 @@ __all__ = ["RemoteBackend", "RemoteExecutor", "ServiceClient", "RemoteRefused"]
 log = logging.getLogger("qjax")
 
 KEY_VARIABLE = "QJAX_API_KEY"
+SAMPLING_TARGETS = ("ibm_fake", "ibm")
+DEFAULT_SHOTS = 4096  # backend.shots=null on a sampling target
 _RETRY_STATUS = (429, 500, 502, 503, 504)  # 500: e.g. a database briefly locked
 _SECONDS_PER_SHOT = 250e-6  # as qjax.backends.runtime estimates device time
 _STATES = {"queued": "queued", "running": "running", "done": "done", "failed": "error", "cancelled": "cancelled"}
@@ -127,7 +129,11 @@ class RemoteJob:
         self._doc: dict | None = None
 
     def status(self) -> str:
-        _, self._doc = self._client.request("GET", f"/v1/jobs/{self.job_id}?wait={self._wait_s:g}")
+        try:
+            _, self._doc = self._client.request("GET", f"/v1/jobs/{self.job_id}?wait={self._wait_s:g}")
+        except ServiceUnreachable as exc:  # the service is restarting: the job is in its store, keep waiting
+            log.warning("remote: job %s: no answer from the service (%s); still waiting", self.job_id, exc)
+            return "running"  # backend.timeout_s bounds the wait
         return _STATES.get(self._doc.get("status"), "running")
 
     def result(self) -> Evaluation:
@@ -179,12 +185,13 @@ class RemoteExecutor:
         params = np.asarray(params, dtype=np.float64)
         batch = hashlib.sha256(self._fingerprint.encode() + params.tobytes() + bytes([mitigate])).hexdigest()[:32]
         while True:
-            # the n-th submission of this batch in this process: a retry of a failed job must make a new job,
-            # a repeated request (lost answer, restart) must find the one it made
+            # n = answered submissions of this batch so far: a request that got no answer (the service died, the
+            # connection broke) is sent again with the same key and finds the job it may have made; a retry of a
+            # job that failed gets the next key, hence a new job
             n = self._submissions[batch]
-            self._submissions[batch] += 1
             _, doc = self.client.request("POST", "/v1/jobs", body=self._body(params, mitigate),
                                          headers={"Idempotency-Key": f"{batch}-{n}"}, record=True)
+            self._submissions[batch] += 1
             if doc.get("created") or doc.get("status") not in ("failed", "cancelled"):
                 return RemoteJob(self.client, doc["id"], self, self._wait_s)
 
@@ -224,6 +231,8 @@ class RemoteBackend:
                  transport=None, **_ignored):
         from qjax.schemas import MitigationConfig
 
+        if shots is None and target in SAMPLING_TARGETS:  # hardware samples: its usual default, as backend=ibm_fake
+            shots = DEFAULT_SHOTS
         self.url, self.target, self.device_name, self.shots = url, target, device, shots
         self.seed = seed_simulator if seed_simulator is not None else seed
         self.mitigation = mitigation if mitigation is not None else MitigationConfig("none")
