@@ -1,12 +1,12 @@
-"""Gradient rules for compiled expectation values: adjoint and parameter shift.
+"""Gradient rules for compiled expectation values: parameter shift (the adjoint rule is in :mod:`qjax.fusion`).
 
 Both act on ``values(angles) -> (k,)``, a function of the circuit's gate angles
 (``angles = A @ params + B @ x + c``). They are ``jax.custom_vjp`` rules, so JAX's
 own autodiff chains them through the linear map: shared parameters and data
 inputs get their gradients by ``A.T @ dE/dangles`` without any code here.
 
-- **adjoint** (Jones & Gacon): one forward pass, then a backward sweep that undoes
-  gate after gate while carrying ``λ = H ψ``; memory O(state) whatever the depth.
+- **adjoint** (Jones & Gacon) lives with the fused blocks it sweeps back over:
+  :func:`qjax.fusion.adjoint_values`.
 - **parameter shift**: ``dE/dθ = Σ_m c_m E(θ + s_m)``, with the shifts and
   coefficients derived from the spectrum of each gate angle's generator
   (Wierichs et al., Quantum 6, 677 (2022)), so a new table gate gets a correct rule
@@ -36,7 +36,6 @@ __all__ = [
     "rule_from_frequencies",
     "shift_plan",
     "parameter_shift_values",
-    "adjoint_values",
     "shift_batch",
     "shift_gradient",
     "spsa_batch",
@@ -190,52 +189,6 @@ def parameter_shift_values(values: Callable, circuit: Circuit) -> Callable:
             vals = jax.lax.map(values, shifted, batch_size=batch)
         weighted = jnp.asarray(plan.coeffs, angles.dtype) * (vals @ cot)  # (M,)
         return (jax.ops.segment_sum(weighted, jnp.asarray(plan.angle), num_segments=G),)
-
-    f.defvjp(fwd, bwd)
-    return f
-
-
-def adjoint_values(program, plans, trainable: tuple[bool, ...]) -> Callable:
-    """Expectation values ``angles (G,) -> (k,)`` with an adjoint-method VJP.
-
-    ``program`` is a :class:`qjax.sim.Program`; ``plans`` one PauliPlan per output;
-    ``trainable[g]`` says whether angle g needs a gradient.
-    """
-    from qjax.sim import apply, dagger, plan_apply, plan_expval  # sim imports this module lazily
-
-    steps = program.steps
-    G = len(trainable)
-    # The sweep can stop at the earliest step that has a trainable angle.
-    first = next((i for i, s in enumerate(steps) if any(trainable[s.start : s.stop])), len(steps))
-
-    def measure(psi):
-        return jnp.stack([plan_expval(psi, plan) for plan in plans])
-
-    @jax.custom_vjp
-    def f(angles):
-        return measure(program.run(angles))
-
-    def fwd(angles):
-        psi = program.run(angles)
-        return measure(psi), (angles, psi)
-
-    def bwd(res, cot):
-        angles, psi = res
-        matrices, jacobians = program.matrices(angles), program.jacobians(angles)
-        lam = sum(cot[j] * plan_apply(psi, plan) for j, plan in enumerate(plans))
-        grads = [jnp.zeros((), angles.dtype)] * G
-        for i in range(len(steps) - 1, first - 1, -1):
-            step = steps[i]
-            u_dag = dagger(program.matrix(step, matrices), step)
-            psi = apply(psi, u_dag, step)  # now the state before step i
-            for j, g in enumerate(range(step.start, step.stop)):
-                if trainable[g]:
-                    du = jacobians[step.gate][step.slot][..., j]
-                    # dE/dθ = 2 Re <λ| dU/dθ |ψ_before>, λ = U_{i+1}†…U_N† H ψ_N
-                    grads[g] = 2 * jnp.real(jnp.vdot(lam, apply(psi, du, step)))
-            if i > first:
-                lam = apply(lam, u_dag, step)
-        return (jnp.stack(grads) if G else jnp.zeros_like(angles),)
 
     f.defvjp(fwd, bwd)
     return f
