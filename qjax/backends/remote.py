@@ -263,10 +263,10 @@ class RemoteBackend:
         self.probe()  # the service checks width and settings against its target when the first batch arrives
 
     def executor(self, circuit: Circuit, observables) -> RemoteExecutor:
-        mitigation = {"name": self.mitigation.name, **dataclasses.asdict(self.mitigation)}
-        self._executor = RemoteExecutor(self.client, circuit, list(observables), target=self.target, device=self.device_name,
-                              shots=self.shots, seed=self.seed, mitigation=_plain(mitigation),
-                              wait_s=min(10.0, self.control.timeout_s))
+        self._executor = RemoteExecutor(self.client, circuit, list(observables), target=self.target,
+                                        device=self.device_name, shots=self.shots, seed=self.seed,
+                                        mitigation=dataclasses.asdict(self.mitigation),  # JSON: tuples become lists
+                                        wait_s=min(10.0, self.control.timeout_s))
         return self._executor
 
     def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
@@ -285,12 +285,3 @@ class RemoteBackend:
     def stats(self) -> dict:
         out = {"num_jobs": 0, "shots_total": 0} if self.runner is None else self.runner.stats()
         return out | {"request_ids": list(self.client.request_ids)}
-
-
-def _plain(value):
-    """Tuples → lists, recursively (JSON form of a dataclass dict)."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
