@@ -21,19 +21,20 @@ shares most wires with it (then the narrowest), else opens a new block. The
 composition of the blocks equals the circuit's unitary exactly (same gates, same
 order on every wire).
 
-:func:`adjoint_values` is the adjoint-method VJP over blocks (memory O(state)): per
-block one pass to undo it on ψ, one on λ and one reduction for its gradient.
+Repeated layers are fused one copy at a time and scanned (:mod:`qjax.layering`),
+which also holds the adjoint-method VJP built from :meth:`FusedProgram.dagger` and
+:meth:`FusedProgram.cotangent`.
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Block", "DensePlan", "FusedProgram", "fuse", "default_max_wires", "adjoint_values"]
+__all__ = ["Block", "DensePlan", "FusedProgram", "fuse", "count_blocks", "default_max_wires"]
 
 
 class Block(NamedTuple):
@@ -58,12 +59,20 @@ def default_max_wires(num_wires: int) -> int:
     return max(1, min(num_wires, 3))
 
 
+def _width(num_wires: int, max_wires: int | None) -> int:
+    return default_max_wires(num_wires) if max_wires is None else min(max_wires, num_wires)
+
+
 def fuse(program, max_wires: int | None = None) -> "FusedProgram":
     """Fuse ``program`` (a :class:`qjax.sim.Program`) into blocks (Python only)."""
-    steps, num_wires = program.steps, program.num_wires
-    K = default_max_wires(num_wires) if max_wires is None else min(max_wires, num_wires)
-    blocks = _blocks(steps, num_wires, K)
+    K = _width(program.num_wires, max_wires)
+    blocks = _blocks(program.steps, program.num_wires, K)
     return FusedProgram(program, blocks, _dense_plan(program, blocks, K))
+
+
+def count_blocks(steps, num_wires: int, max_wires: int | None = None) -> int:
+    """How many blocks (state passes) :func:`fuse` makes of ``steps``; cheap, no matrices."""
+    return len(_blocks(steps, num_wires, _width(num_wires, max_wires)))
 
 
 def _blocks(steps, num_wires: int, K: int) -> tuple[Block, ...]:
@@ -296,7 +305,7 @@ class FusedProgram(NamedTuple):
         layer = chain[plan.layers[:, 0]]
         for w in range(1, K):
             m = chain[plan.layers[:, w]]  # wire w is less significant than wires < w
-            layer = (layer[:, :, None, :, None] * m[:, None, :, None, :]).reshape(m.shape[0], 2 ** (w + 1), -1)
+            layer = (layer[:, :, None, :, None] * m[:, None, :, None, :]).reshape(m.shape[0], 2 ** (w + 1), 2 ** (w + 1))
         embedded = []
         for i in plan.embedded:
             s = program.steps[i]
@@ -391,35 +400,3 @@ class FusedProgram(NamedTuple):
             psi = self.apply(psi, block, op)
         return psi
 
-
-def adjoint_values(fused: FusedProgram, measure: Callable, apply_h: Callable) -> Callable:
-    """``angles (G,) -> (k,)`` expectation values with an adjoint-method VJP over blocks.
-
-    ``measure(psi (2**n,)) -> (k,)``; ``apply_h(psi, cot (k,)) -> Σ_j cot_j H_j ψ``.
-    Memory: the final state plus a few state-sized temporaries, whatever the depth.
-    """
-
-    @jax.custom_vjp
-    def f(angles):
-        return measure(fused.run(angles))
-
-    def fwd(angles):
-        psi = fused.run(angles)
-        return measure(psi), (angles, psi)
-
-    def bwd(res, cot):
-        angles, psi = res
-        ops, pullback = jax.vjp(fused.operators, angles)
-        lam = apply_h(psi, cot)
-        cots = [None] * len(ops)
-        for i in range(len(ops) - 1, -1, -1):
-            block = fused.blocks[i]
-            inverse = fused.dagger(block, ops[i])
-            psi = fused.apply(psi, block, inverse)  # the state before block i
-            cots[i] = fused.cotangent(block, lam, psi, ops[i]).reshape(jnp.shape(ops[i])).astype(ops[i].dtype)
-            if i:
-                lam = fused.apply(lam, block, inverse)
-        return pullback(tuple(cots))
-
-    f.defvjp(fwd, bwd)
-    return f

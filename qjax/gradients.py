@@ -6,7 +6,7 @@ own autodiff chains them through the linear map: shared parameters and data
 inputs get their gradients by ``A.T @ dE/dangles`` without any code here.
 
 - **adjoint** (Jones & Gacon) lives with the fused blocks it sweeps back over:
-  :func:`qjax.fusion.adjoint_values`.
+  :func:`qjax.layering.adjoint_values`.
 - **parameter shift**: ``dE/dθ = Σ_m c_m E(θ + s_m)``, with the shifts and
   coefficients derived from the spectrum of each gate angle's generator
   (Wierichs et al., Quantum 6, 677 (2022)), so a new table gate gets a correct rule

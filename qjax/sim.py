@@ -3,7 +3,8 @@
 ``compile`` does all the Python work once: it reads the circuit's linear angle
 map, looks every gate up in the table, precomputes fixed matrices, marks diagonal
 gates, fuses the gates into few wide blocks (:mod:`qjax.fusion`: one pass over the
-state per block instead of one per gate) and groups observables into bit-mask
+state per block instead of one per gate), runs repeated layers with ``lax.scan``
+(:mod:`qjax.layering`: compile time flat in depth) and groups observables into bit-mask
 plans. The functions it returns contain only array math, so ``jax.jit``, ``jax.vmap`` and ``jax.grad`` compose with them and
 a second call with new parameters does not retrace.
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from qjax.circuit import Circuit
 from qjax.errors import CircuitError, ConfigError, ObservableError, ParameterShapeError, PrecisionError
-from qjax.fusion import FusedProgram, adjoint_values, fuse
+from qjax.layering import LayeredProgram, adjoint_values, layer
 from qjax.gates import GATES
 from qjax.observables import PauliSum, as_pauli_sums
 
@@ -242,7 +243,7 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
     n, P, F = circuit.num_wires, circuit.num_params, circuit.num_inputs
     plans = tuple(expval_plan(o, n) for o in obs)
     program = lower(circuit, dt)
-    fused = fuse(program)
+    layered = layer(program)
     rd = program.real_dtype
 
     def inputs(params, x):
@@ -272,7 +273,7 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
         return program.angles(jnp.asarray(params).astype(rd), jnp.asarray(x).astype(rd))
 
     def state(params, x=None):
-        return fused.run(inputs(params, x))
+        return layered.run(inputs(params, x))
 
     def probs(params, x=None):
         psi = state(params, x)
@@ -290,7 +291,7 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
         index = jax.random.choice(key, 2**n, shape=(int(shots),), p=p / jnp.sum(p))
         return (index[:, None] >> shifts) & 1
 
-    values = _expval_values(circuit, fused, plans, gradient)
+    values = _expval_values(circuit, layered, plans, gradient)
 
     def expval(params, x=None):
         if not plans:
@@ -423,7 +424,8 @@ def plan_apply(psi, plan: PauliPlan):
 
 def expectation_values(program, plans: tuple[PauliPlan, ...]) -> Callable:
     """``angles (G,) -> (k,) real``: every observable's expectation on the final state of
-    ``program`` (a :class:`Program` or a :class:`~qjax.fusion.FusedProgram`)."""
+    ``program`` (a :class:`Program`, :class:`~qjax.fusion.FusedProgram` or
+    :class:`~qjax.layering.LayeredProgram`)."""
 
     def values(angles):
         return _measure(program.run(angles), plans)
@@ -445,22 +447,22 @@ def _apply_observables(psi, cot, plans):
 _AUTO_BACKPROP_BYTES = 512 * 2**20
 
 
-def auto_gradient(fused: FusedProgram) -> str:
-    """What ``gradient="auto"`` means for ``fused``: ``"backprop"`` while its tape (one
-    state per block) fits in 512 MiB, else ``"adjoint"``."""
-    tape = (len(fused.blocks) + 1) * 2**fused.num_wires * jnp.dtype(fused.program.dtype).itemsize
+def auto_gradient(layered: LayeredProgram) -> str:
+    """What ``gradient="auto"`` means for ``layered`` (from :func:`qjax.layering.layer`):
+    ``"backprop"`` while its tape (one state per block pass) fits in 512 MiB, else ``"adjoint"``."""
+    tape = (layered.num_blocks + 1) * 2**layered.num_wires * jnp.dtype(layered.program.dtype).itemsize
     return "backprop" if tape <= _AUTO_BACKPROP_BYTES else "adjoint"
 
 
-def _expval_values(circuit: Circuit, fused: FusedProgram, plans, gradient: str) -> Callable:
-    values = expectation_values(fused, plans)
+def _expval_values(circuit: Circuit, layered: LayeredProgram, plans, gradient: str) -> Callable:
+    values = expectation_values(layered, plans)
     if gradient == "auto" and plans:
-        gradient = auto_gradient(fused)
+        gradient = auto_gradient(layered)
     if not plans or gradient == "backprop":
         return values
     if gradient == "adjoint":
         return adjoint_values(
-            fused, lambda psi: _measure(psi, plans), lambda psi, cot: _apply_observables(psi, cot, plans)
+            layered, lambda psi: _measure(psi, plans), lambda psi, cot: _apply_observables(psi, cot, plans)
         )
     from qjax import gradients  # gradients builds on this module's Program
 

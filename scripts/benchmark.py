@@ -77,7 +77,7 @@ from pennylane import numpy as pnp
 from qiskit_aer import AerSimulator
 
 import qjax
-import qjax.fusion
+import qjax.layering
 import qjax.jaxcache
 import qjax.sim
 from qjax import maxcut
@@ -321,7 +321,7 @@ def probe(n: int, layers: int, cache_dir: str | None) -> dict:
     start = time.perf_counter()
     jax_step(compiled.expval)(params)  # a new jit wrapper: in-memory cache, no recompile
     return {"n": n, "layers": layers, "first_s": first, "energy": energy,
-            "gradient": qjax.sim.auto_gradient(qjax.fusion.fuse(qjax.sim.lower(ansatz(n, layers), jnp.complex64))),
+            "gradient": qjax.sim.auto_gradient(qjax.layering.layer(qjax.sim.lower(ansatz(n, layers), jnp.complex64))),
             "peak_rss_GiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
 
 

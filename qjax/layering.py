@@ -1,0 +1,248 @@
+"""Repeated layers run by ``jax.lax.scan``: traced program and compile time flat in depth.
+
+Variational circuits repeat one layer (a hardware-efficient layer, a QAOA cost plus
+mixer layer, a classifier layer) with new angles. :func:`layer` finds, at compile
+time and in Python only, the stretch of steps that repeats most: the sequence of
+step signatures (gate, wires, angle count, fixed matrix) is periodic there with
+period ``p`` for ``R >= 2`` repetitions. It fuses ONE period into blocks
+(:mod:`qjax.fusion`) and runs the ``R`` repetitions with ``lax.scan``: the operators
+of all repetitions are built at once by ``vmap`` over their angles, so neither the
+traced program nor XLA's compile time grows with ``R``. Steps before and after the
+repeated stretch are searched the same way (recursively) and otherwise fused as
+they are.
+
+Fusing one period instead of the whole stretch forbids merging gates across a
+layer boundary; a stretch is scanned only while that costs at most a quarter more
+blocks (state passes) than fusing it whole, so shallow layers (one gate repeated)
+stay inline.
+
+:func:`adjoint_values` is the adjoint-method VJP over the segments (memory O(state)):
+per block one pass to undo it on ψ, one on λ and one reduction for its gradient; a
+scanned segment runs it in a reverse ``lax.scan``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from qjax.fusion import FusedProgram, count_blocks, fuse
+
+__all__ = ["Segment", "LayeredProgram", "layer", "find_repeat", "adjoint_values"]
+
+# A repeated stretch is scanned while one period fused, times R, needs at most this
+# many times the blocks of the stretch fused whole.
+_MAX_EXTRA_BLOCKS = 1.25
+
+
+class Segment(NamedTuple):
+    """Consecutive steps that run as ``repeats`` copies of one fused program.
+
+    ``fused`` holds the steps of ONE copy as a program of its own (local angles
+    ``0..g-1``); ``index (repeats, g)`` gives, per copy, the positions of those
+    angles in the full program's angle vector.
+    """
+
+    fused: FusedProgram
+    index: np.ndarray
+
+    @property
+    def repeats(self) -> int:
+        return self.index.shape[0]
+
+    def operators(self, angles):
+        """Block operators of every copy: stacked along a leading axis when scanned."""
+        if self.repeats == 1:
+            return self.fused.operators(angles[self.index[0]])
+        return jax.vmap(self.fused.operators)(angles[self.index])
+
+    def _forward(self, psi, ops):
+        for block, op in zip(self.fused.blocks, ops):
+            psi = self.fused.apply(psi, block, op)
+        return psi
+
+    def run(self, psi, ops):
+        if self.repeats == 1:
+            return self._forward(psi, ops)
+        return jax.lax.scan(lambda p, o: (self._forward(p, o), None), psi, ops)[0]
+
+    def _backward(self, carry, ops):
+        """Undo one copy on ψ and λ, block by block, collecting each block's cotangent."""
+        fused, (psi, lam) = self.fused, carry
+        cots = [None] * len(ops)
+        for i in range(len(ops) - 1, -1, -1):
+            block = fused.blocks[i]
+            inverse = fused.dagger(block, ops[i])
+            psi = fused.apply(psi, block, inverse)  # the state before block i
+            cots[i] = fused.cotangent(block, lam, psi, ops[i]).reshape(jnp.shape(ops[i])).astype(ops[i].dtype)
+            lam = fused.apply(lam, block, inverse)
+        return (psi, lam), tuple(cots)
+
+    def backward(self, psi, lam, ops):
+        """``(ψ, λ)`` before the segment and the cotangents of ``ops`` (same structure)."""
+        if self.repeats == 1:
+            return self._backward((psi, lam), ops)
+        return jax.lax.scan(self._backward, (psi, lam), ops, reverse=True)
+
+
+class LayeredProgram(NamedTuple):
+    """A :class:`qjax.sim.Program` as :class:`Segment` s, run in circuit order."""
+
+    program: object
+    segments: tuple[Segment, ...]
+
+    @property
+    def num_wires(self) -> int:
+        return self.program.num_wires
+
+    @property
+    def num_blocks(self) -> int:
+        """State passes of one run: blocks per copy times copies, summed over segments."""
+        return sum(len(s.fused.blocks) * s.repeats for s in self.segments)
+
+    def operators(self, angles) -> tuple:
+        return tuple(s.operators(angles) for s in self.segments)
+
+    def initial_state(self):
+        return jnp.zeros((2**self.num_wires,), self.program.dtype).at[0].set(1)
+
+    def run(self, angles, ops=None):
+        """The final state ``(2**n,)``."""
+        psi = self.initial_state()
+        for segment, seg_ops in zip(self.segments, self.operators(angles) if ops is None else ops):
+            psi = segment.run(psi, seg_ops)
+        return psi
+
+
+def find_repeat(signatures) -> tuple[int, int, int] | None:
+    """``(start, period, repeats)`` of the periodic stretch covering most entries
+    (``repeats >= 2``; ties: the shortest period, then the earliest start), or None.
+
+    For each period ``p`` it marks where ``s[i] == s[i + p]``; a run of ``m`` marks
+    from ``i`` means ``s[i : i + m + p]`` has period ``p``: ``(m + p) // p`` copies."""
+    a = np.asarray(signatures)
+    best, best_key = None, None
+    for p in range(1, len(a) // 2 + 1):
+        same = np.concatenate([[False], a[:-p] == a[p:], [False]])
+        edges = np.flatnonzero(np.diff(same.astype(np.int8)))
+        starts, stops = edges[::2], edges[1::2]
+        repeats = (stops - starts + p) // p
+        if not len(repeats) or repeats.max() < 2:
+            continue
+        j = int(np.argmax(repeats * p))  # first of the longest
+        key = (int(repeats[j]) * p, -p)
+        if best_key is None or key > best_key:
+            best, best_key = (int(starts[j]), p, int(repeats[j])), key
+    return best
+
+
+def _signature(step) -> tuple:
+    fixed = None if step.fixed is None else np.asarray(step.fixed).tobytes()
+    return (step.gate, step.wires, step.stop - step.start, step.diagonal, fixed)
+
+
+def _subprogram(program, indices: range):
+    """Steps ``indices`` of ``program`` as a program of their own with local angles
+    ``0..g-1``, and the ``(g,)`` positions of those angles in ``program``'s.
+
+    The sub-program's ``A``/``B``/``c`` are empty: it reads its angles from the
+    parent's vector (``Segment.index``), never from parameters."""
+    steps, families, positions = [], {}, []
+    for i in indices:
+        s = program.steps[i]
+        start = len(positions)
+        positions.extend(range(s.start, s.stop))
+        slot = -1
+        if s.fixed is None:
+            rows = families.setdefault(s.gate, [])
+            slot = len(rows)
+            rows.append(range(start, len(positions)))
+        steps.append(s._replace(start=start, stop=len(positions), slot=slot))
+    fams = tuple((g, np.array(rows, dtype=np.int32)) for g, rows in families.items())
+    g = len(positions)
+    empty = np.zeros((g, 0))
+    sub = program._replace(steps=tuple(steps), families=fams, A=empty, B=empty, c=np.zeros(g))
+    return sub, np.array(positions, dtype=np.int32)
+
+
+def _phase(program, start: int, period: int, repeats: int, max_wires) -> tuple[int, int] | None:
+    """Where to cut a repeated stretch into copies: ``(first, copies)``, or None when
+    scanning would cost more than ``_MAX_EXTRA_BLOCKS`` times the blocks of fusing it whole.
+
+    A copy may begin anywhere in the period (the rest of the stretch then runs
+    inline before and after): a hardware-efficient layer fuses best from its
+    entangler on, where the next layer's rotations fold into the entangler's blocks."""
+    steps, n = program.steps, program.num_wires
+    end = start + period * repeats
+
+    def blocks(a: int, b: int) -> int:
+        return count_blocks(steps[a:b], n, max_wires) if b > a else 0
+
+    limit = _MAX_EXTRA_BLOCKS * blocks(start, end)
+    best, best_cost = None, None
+    for phase in range(0, period, max(1, period // 64)):
+        first, copies = start + phase, repeats - (phase > 0)
+        if copies < 2:
+            continue
+        stop = first + copies * period
+        cost = blocks(start, first) + copies * blocks(first, first + period) + blocks(stop, end)
+        if cost <= limit and (best_cost is None or cost < best_cost):
+            best, best_cost = (first, copies), cost
+    return best
+
+
+def _segments(program, ids: np.ndarray, lo: int, hi: int, max_wires) -> list[Segment]:
+    """Segments for steps ``[lo, hi)``: the best repeated stretch scanned, the rest recursively."""
+    if lo >= hi:
+        return []
+    found = find_repeat(ids[lo:hi])
+    cut = None if found is None else _phase(program, found[0] + lo, found[1], found[2], max_wires)
+    if cut is None:
+        sub, positions = _subprogram(program, range(lo, hi))
+        return [Segment(fuse(sub, max_wires), positions[None, :])]
+    first, copies = cut
+    period = found[1]
+    copy, positions = _subprogram(program, range(first, first + period))
+    index = np.stack([positions] + [
+        _subprogram(program, range(first + r * period, first + (r + 1) * period))[1] for r in range(1, copies)])
+    stop = first + copies * period
+    return (_segments(program, ids, lo, first, max_wires) + [Segment(fuse(copy, max_wires), index)]
+            + _segments(program, ids, stop, hi, max_wires))
+
+
+def layer(program, max_wires: int | None = None) -> LayeredProgram:
+    """Split ``program`` (a :class:`qjax.sim.Program`) into fused, possibly scanned, segments."""
+    table: dict = {}
+    ids = np.array([table.setdefault(_signature(s), len(table)) for s in program.steps], dtype=np.int64)
+    return LayeredProgram(program, tuple(_segments(program, ids, 0, len(ids), max_wires)))
+
+
+def adjoint_values(layered: LayeredProgram, measure: Callable, apply_h: Callable) -> Callable:
+    """``angles (G,) -> (k,)`` expectation values with an adjoint-method VJP.
+
+    ``measure(psi (2**n,)) -> (k,)``; ``apply_h(psi, cot (k,)) -> Σ_j cot_j H_j ψ``.
+    Memory: the final state plus a few state-sized temporaries, whatever the depth.
+    """
+
+    @jax.custom_vjp
+    def f(angles):
+        return measure(layered.run(angles))
+
+    def fwd(angles):
+        psi = layered.run(angles)
+        return measure(psi), (angles, psi)
+
+    def bwd(res, cot):
+        angles, psi = res
+        ops, pullback = jax.vjp(layered.operators, angles)
+        lam = apply_h(psi, cot)
+        cots = [None] * len(ops)
+        for i in range(len(ops) - 1, -1, -1):
+            (psi, lam), cots[i] = layered.segments[i].backward(psi, lam, ops[i])
+        return pullback(tuple(cots))
+
+    f.defvjp(fwd, bwd)
+    return f
