@@ -270,6 +270,13 @@ def _dense_plan(program, blocks, width: int) -> DensePlan:
     )
 
 
+def _matmul(a, b):
+    """``a @ b`` over the last two axes as a broadcast product and sum: these matrices
+    are tiny (2x2 .. 2**K x 2**K), and XLA's CPU compiler rejects the dot it would make
+    of ``@`` under two nested vmaps (parameter shift over scanned copies)."""
+    return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
+
+
 class FusedProgram(NamedTuple):
     """A :class:`qjax.sim.Program` and its blocks: ``run(angles)`` in ``len(blocks)`` passes."""
 
@@ -300,7 +307,7 @@ class FusedProgram(NamedTuple):
         pool = jnp.concatenate(parts)
         chain = pool[plan.chains[:, 0]]
         for t in range(1, plan.chains.shape[1]):
-            chain = pool[plan.chains[:, t]] @ chain  # later gates act after earlier ones
+            chain = _matmul(pool[plan.chains[:, t]], chain)  # later gates act after earlier ones
         chain = jnp.concatenate([chain, eye2[None]])
         layer = chain[plan.layers[:, 0]]
         for w in range(1, K):
@@ -318,7 +325,7 @@ class FusedProgram(NamedTuple):
         factors = jnp.concatenate(parts + [jnp.eye(2**K, dtype=dtype)[None]])[plan.factors]  # (D, F, 2**K, 2**K)
         u = factors[:, 0]
         for f in range(1, factors.shape[1]):
-            u = factors[:, f] @ u
+            u = _matmul(factors[:, f], u)
         return u
 
     def operators(self, angles) -> tuple:
