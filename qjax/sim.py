@@ -17,6 +17,7 @@ with axis ``w`` = wire ``w``. Within a gate the first wire is the most significa
 
 from __future__ import annotations
 
+import functools
 import numbers
 from typing import Any, Callable, NamedTuple
 
@@ -170,6 +171,17 @@ def dagger(u, step: Step):
     return jnp.conj(u) if step.diagonal else jnp.conj(u).T
 
 
+@functools.lru_cache(maxsize=None)
+def _fixed_matrix(gate: str, dtype) -> np.ndarray:
+    """An angle-free gate's matrix as complex128 numpy, evaluated once per gate and dtype
+    (each evaluation is a few JAX dispatches; a CNOT chain has one per step). Evaluated
+    in the run dtype: complex128 implies x64 is on, so T, SX, H stay exact."""
+    build = jax.jit(lambda: GATES[gate].matrix(jnp.zeros((0,), jnp.finfo(dtype).dtype), dtype))
+    m = np.asarray(build(), np.complex128)  # one XLA program, not one per eager op
+    m.setflags(write=False)
+    return m
+
+
 def lower(circuit: Circuit, dtype) -> Program:
     """Resolve ``circuit`` into a :class:`Program` (Python only; no tracing)."""
     lm = circuit.linear_map()
@@ -181,8 +193,7 @@ def lower(circuit: Circuit, dtype) -> Program:
             diagonal = bool(np.allclose(m, np.diag(np.diag(m)), atol=0.0))
             steps.append(Step(op.gate, op.wires, start, stop, diagonal, np.diag(m) if diagonal else m, -1))
         elif spec.num_params == 0:
-            # Evaluated in the run dtype: complex128 implies x64 is on, so T, SX, H stay exact.
-            m = np.asarray(spec.matrix(jnp.zeros((0,), jnp.finfo(dtype).dtype), dtype), np.complex128)
+            m = _fixed_matrix(op.gate, jnp.dtype(dtype))
             steps.append(Step(op.gate, op.wires, start, stop, spec.diagonal, np.diag(m) if spec.diagonal else m, -1))
         else:
             rows = families.setdefault(op.gate, [])
@@ -225,9 +236,8 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
         :class:`PauliSum` (or a Pauli string, qiskit ``SparsePauliOp`` or PennyLane
         operator, converted with the same wire rules).
       dtype: ``jnp.complex64`` or ``jnp.complex128`` (needs ``jax_enable_x64``).
-      gradient: how ``expval`` is differentiated: ``"auto"`` (backprop while the
-        tape of one state per fused block fits in 512 MiB, else adjoint; see
-        :func:`auto_gradient`),
+      gradient: how ``expval`` is differentiated: ``"auto"`` (backprop below 13
+        wires while its tape fits in 512 MiB, else adjoint; see :func:`auto_gradient`),
         ``"backprop"``, ``"adjoint"`` or ``"parameter_shift"``.
 
     Returns:
@@ -349,20 +359,25 @@ def expval_plan(obs: PauliSum, num_wires: int) -> PauliPlan:
     return PauliPlan(num_wires, z_terms, tuple((f, tuple(ts)) for f, ts in groups.items()))
 
 
-def _sign(n: int, wires: tuple[int, ...], dtype):
-    """``(2**n,)`` ``(-1)**parity(b on wires)`` from the basis index b (wire 0 = MSB)."""
+def _basis_index(n: int):
+    """``(2**n,)`` uint32 basis indices. The barrier keeps XLA from constant-folding
+    ``2**n``-long sign vectors derived from it at compile time (seconds at n = 20)."""
+    return jax.lax.optimization_barrier(jax.lax.iota(jnp.uint32, 2**n))
+
+
+def _sign(index, n: int, wires: tuple[int, ...], dtype):
+    """``(-1)**parity(b on wires)`` for basis indices ``index`` (wire 0 = MSB)."""
     mask = sum(1 << (n - 1 - w) for w in wires)
-    # The barrier keeps XLA from constant-folding 2**n signs at compile time (seconds at n = 20).
-    index = jax.lax.optimization_barrier(jax.lax.iota(jnp.uint32, 2**n))
     bits = jax.lax.population_count(index & jnp.uint32(mask)) & 1
     return 1 - 2 * bits.astype(dtype)
 
 
 def _weights(n: int, terms, dtype):
     """``Σ_t coeff_t (-1)**parity(b on wires_t)`` as a ``(2**n,)`` array, fused by XLA."""
+    index = _basis_index(n) if any(wires for _, wires in terms) else None
     out = None
     for coeff, wires in terms:
-        term = jnp.asarray(coeff, dtype) * _sign(n, wires, dtype) if wires else jnp.full((2**n,), coeff, dtype)
+        term = jnp.asarray(coeff, dtype) * _sign(index, n, wires, dtype) if wires else jnp.full((2**n,), coeff, dtype)
         out = term if out is None else out + term
     return out
 
@@ -445,13 +460,21 @@ def _apply_observables(psi, cot, plans):
 # Stored intermediate states of backprop above which gradient="auto" uses the adjoint
 # method (memory O(state)) instead.
 _AUTO_BACKPROP_BYTES = 512 * 2**20
+# From this many wires on, gradient="auto" uses the adjoint method whatever the tape:
+# once the state outgrows the core's caches, re-reading it beats storing one per block.
+# Measured with scripts/benchmark.py's W1 (2-core EPYC): equal at n = 12, adjoint
+# 1.3x faster at n = 14 and 16, 1.7x at 18, 1.2x at 20; backprop 1.3x faster at n = 8.
+_AUTO_ADJOINT_WIRES = 13
 
 
 def auto_gradient(layered: LayeredProgram) -> str:
     """What ``gradient="auto"`` means for ``layered`` (from :func:`qjax.layering.layer`):
-    ``"backprop"`` while its tape (one state per block pass) fits in 512 MiB, else ``"adjoint"``."""
+    ``"adjoint"`` from 13 wires on or when the backprop tape (one state per block pass)
+    would exceed 512 MiB, else ``"backprop"`` (which also supports forward mode)."""
     tape = (layered.num_blocks + 1) * 2**layered.num_wires * jnp.dtype(layered.program.dtype).itemsize
-    return "backprop" if tape <= _AUTO_BACKPROP_BYTES else "adjoint"
+    if layered.num_wires >= _AUTO_ADJOINT_WIRES or tape > _AUTO_BACKPROP_BYTES:
+        return "adjoint"
+    return "backprop"
 
 
 def _expval_values(circuit: Circuit, layered: LayeredProgram, plans, gradient: str) -> Callable:

@@ -33,15 +33,6 @@ def _run_dir() -> Path:
     return Path.cwd()
 
 
-def _enable_compilation_cache(jax) -> None:
-    """Keep XLA executables across runs (:func:`qjax.jaxcache.enable_compilation_cache`):
-    ``$QJAX_CACHE_DIR/jax``, default ``~/.cache/qjax/jax``; an empty ``QJAX_CACHE_DIR``
-    turns it off, ``JAX_COMPILATION_CACHE_DIR`` wins."""
-    from qjax.jaxcache import enable_compilation_cache
-
-    enable_compilation_cache()
-
-
 def run(cfg: DictConfig) -> dict:
     """Train one configuration; returns the ``result.json`` dict."""
     from qjax.config import config_hash, default_checkpoint_dir, secret_keys, to_container, validate
@@ -52,7 +43,11 @@ def run(cfg: DictConfig) -> dict:
     quiet_libraries()
     import jax
 
-    _enable_compilation_cache(jax)
+    from qjax.jaxcache import enable_compilation_cache
+
+    # Keep XLA executables across runs: $QJAX_CACHE_DIR/jax, default ~/.cache/qjax/jax;
+    # an empty QJAX_CACHE_DIR turns it off, JAX_COMPILATION_CACHE_DIR wins.
+    enable_compilation_cache()
     # set both ways: an earlier in-process sweep member may have switched x64 on
     jax.config.update("jax_enable_x64", rc.precision == "double")
     import jax.numpy as jnp

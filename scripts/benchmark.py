@@ -554,7 +554,7 @@ def main(argv=None) -> int:
     parser.add_argument("--qaoa-qubits", type=int, default=16, help="QAOA workload size (0 = off)")
     parser.add_argument("--qaoa-layers", type=int, default=4)
     parser.add_argument("--cache-qubits", type=int, default=20, help="cold/warm first-call size (0 = off)")
-    parser.add_argument("--compile-layers", type=int, nargs="*", default=[2, 4, 8])
+    parser.add_argument("--compile-layers", type=int, nargs="*", default=[2, 4, 8, 16])
     parser.add_argument("--memory-qubits", type=int, default=24, help="peak-memory check size (0 = off)")
     parser.add_argument("--out", default="outputs/benchmark")
     parser.add_argument("--probe", nargs=3, metavar=("N", "LAYERS", "CACHE_DIR"), help=argparse.SUPPRESS)

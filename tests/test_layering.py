@@ -104,8 +104,8 @@ def test_vmapped_batch_through_the_scan_matches_one_at_a_time():
     _, ops, circuit, _, _, _ = repeated_problem(2, n, 4)
     obs = PauliSum([(1.0, {0: "X", 2: "Z"}), (-0.5, {1: "Y"})])
     rng = np.random.default_rng(5)
-    ps = rng.uniform(-np.pi, np.pi, (6, circuit.num_params))
-    xs = rng.uniform(-1, 1, (6, circuit.num_inputs))
+    ps = rng.uniform(-np.pi, np.pi, (3, circuit.num_params))
+    xs = rng.uniform(-1, 1, (3, circuit.num_inputs))
     c = compile(circuit, obs, gradient="adjoint")
     e, g = jax.vmap(jax.value_and_grad(c.expval))(jnp.asarray(ps, jnp.float32), jnp.asarray(xs, jnp.float32))
     for k in range(len(ps)):

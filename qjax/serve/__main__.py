@@ -84,9 +84,11 @@ def main(argv=None) -> int:
         return 2
     import uvicorn
 
+    from qjax.jaxcache import enable_compilation_cache
     from qjax.train import quiet_libraries
 
     quiet_libraries()
+    enable_compilation_cache()  # a restarted service loads its executables instead of compiling them
     uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
                 log_level=args.log_level)
     return 0
