@@ -232,12 +232,14 @@ def adjoint_values(layered: LayeredProgram, measure: Callable, apply_h: Callable
         return measure(layered.run(angles))
 
     def fwd(angles):
-        psi = layered.run(angles)
-        return measure(psi), (angles, psi)
+        # The operators' pullback is a pytree of residuals: built once, here, not
+        # re-traced in bwd (building the operators is most of the traced program).
+        ops, pullback = jax.vjp(layered.operators, angles)
+        psi = layered.run(angles, ops)
+        return measure(psi), (ops, pullback, psi)
 
     def bwd(res, cot):
-        angles, psi = res
-        ops, pullback = jax.vjp(layered.operators, angles)
+        ops, pullback, psi = res
         lam = apply_h(psi, cot)
         cots = [None] * len(ops)
         for i in range(len(ops) - 1, -1, -1):
