@@ -119,7 +119,13 @@ class Program(NamedTuple):
         return out
 
     def _family_fn(self, gate: str, derivative: bool):
-        return _family_fn(gate, jnp.dtype(self.dtype), derivative)
+        spec = GATES[gate]
+
+        def fn(a):
+            m = spec.matrix(a, self.dtype)
+            return jnp.diagonal(m) if spec.diagonal else m
+
+        return jax.vmap(jax.jacfwd(fn) if derivative else fn)
 
     def matrices(self, angles) -> dict:
         """Gate name → ``(m, 2**k, 2**k)`` matrices of its occurrences (``(m, 2**k)`` diagonals)."""
@@ -146,18 +152,6 @@ class Program(NamedTuple):
         for step in self.steps:
             psi = apply(psi, self.matrix(step, matrices), step)
         return psi
-
-
-def _family_fn(gate: str, dtype, derivative: bool) -> Callable:
-    """``(m, p) angles -> (m, 2**k, 2**k)`` matrices (or diagonals, or their angle
-    derivatives) of ``m`` occurrences of ``gate``."""
-    spec = GATES[gate]
-
-    def fn(a):
-        m = spec.matrix(a, dtype)
-        return jnp.diagonal(m) if spec.diagonal else m
-
-    return jax.vmap(jax.jacfwd(fn) if derivative else fn)
 
 
 def apply(psi, u, step: Step):
