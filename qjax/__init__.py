@@ -13,7 +13,7 @@ Wire 0 is the most significant bit of a state index (PennyLane's convention);
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from qjax import errors, mitigation, templates
+from qjax import errors, jaxcache, mitigation, sharding, templates
 from qjax.backends import Backend, Evaluation, Executor, JobRunner, Objective, make_backend
 from qjax.checkpointing import CheckpointOptions
 from qjax.density import NoisyCompiled, compile_noisy
@@ -85,9 +85,11 @@ __all__ = [
     "from_pennylane",
     "from_qasm",
     "from_qiskit",
+    "jaxcache",
     "load_run",
     "make_backend",
     "mitigation",
+    "sharding",
     "templates",
     "to_qasm",
     "to_qiskit",
