@@ -223,24 +223,27 @@ def layer(program, max_wires: int | None = None) -> LayeredProgram:
 def adjoint_values(layered: LayeredProgram, measure: Callable, apply_h: Callable) -> Callable:
     """``angles (G,) -> (k,)`` expectation values with an adjoint-method VJP.
 
-    ``measure(psi (2**n,)) -> (k,)``; ``apply_h(psi, cot (k,)) -> Σ_j cot_j H_j ψ``.
+    ``measure(psi (2**n,)) -> ((k,) values, aux)``, where ``aux`` is anything the
+    backward pass may reuse (e.g. ``Hψ``; None for nothing);
+    ``apply_h(psi, aux, cot (k,)) -> Σ_j cot_j H_j ψ``.
     Memory: the final state plus a few state-sized temporaries, whatever the depth.
     """
 
     @jax.custom_vjp
     def f(angles):
-        return measure(layered.run(angles))
+        return measure(layered.run(angles))[0]
 
     def fwd(angles):
         # The operators' pullback is a pytree of residuals: built once, here, not
         # re-traced in bwd (building the operators is most of the traced program).
         ops, pullback = jax.vjp(layered.operators, angles)
         psi = layered.run(angles, ops)
-        return measure(psi), (ops, pullback, psi)
+        values, aux = measure(psi)
+        return values, (ops, pullback, psi, aux)
 
     def bwd(res, cot):
-        ops, pullback, psi = res
-        lam = apply_h(psi, cot)
+        ops, pullback, psi, aux = res
+        lam = apply_h(psi, aux, cot)
         cots = [None] * len(ops)
         for i in range(len(ops) - 1, -1, -1):
             (psi, lam), cots[i] = layered.segments[i].backward(psi, lam, ops[i])

@@ -373,8 +373,11 @@ def _sign(index, n: int, wires: tuple[int, ...], dtype):
 
 
 def _weights(n: int, terms, dtype):
-    """``Σ_t coeff_t (-1)**parity(b on wires_t)`` as a ``(2**n,)`` array, fused by XLA."""
-    index = _basis_index(n) if any(wires for _, wires in terms) else None
+    """``Σ_t coeff_t (-1)**parity(b on wires_t)`` as a ``(2**n,)`` array, fused by XLA;
+    a scalar when no term has phase wires (an X-only group, a constant)."""
+    if not any(wires for _, wires in terms):
+        return jnp.asarray(sum(coeff for coeff, _ in terms), dtype)
+    index = _basis_index(n)
     out = None
     for coeff, wires in terms:
         term = jnp.asarray(coeff, dtype) * _sign(index, n, wires, dtype) if wires else jnp.full((2**n,), coeff, dtype)
@@ -407,12 +410,13 @@ def _parity_sum(w, phase_wires: tuple[int, ...], n: int):
     return r
 
 
-def plan_expval(psi, plan: PauliPlan):
+def plan_expval(psi, plan: PauliPlan, h_psi=None):
     """``<ψ|H|ψ>`` for a ``(2,)*n`` (or flat ``(2**n,)``) complex ``psi``; real scalar of psi's real dtype.
 
     A Z-only sum reads ``|ψ|²`` against its diagonal; otherwise ``Re <ψ|Hψ>`` with ``Hψ``
-    from :func:`plan_apply`, which XLA fuses into one pass over the state (one
-    reduction per flip group would cost a pass each)."""
+    from :func:`plan_apply` (or ``h_psi``, flat, when the caller has it), which XLA
+    fuses into one pass over the state (one reduction per flip group would cost a
+    pass each)."""
     n, rd = plan.num_wires, psi.real.dtype
     psi = psi.reshape(-1)
     if not plan.groups:
@@ -420,7 +424,7 @@ def plan_expval(psi, plan: PauliPlan):
             return jnp.zeros((), rd)
         prob = jnp.real(psi) ** 2 + jnp.imag(psi) ** 2
         return _blocked_sum(prob * _weights(n, plan.z_terms, rd))
-    h_psi = plan_apply(psi, plan)
+    h_psi = plan_apply(psi, plan) if h_psi is None else h_psi
     return _blocked_sum(jnp.real(psi) * jnp.real(h_psi) + jnp.imag(psi) * jnp.imag(h_psi))
 
 
@@ -457,6 +461,26 @@ def _apply_observables(psi, cot, plans):
     return sum(cot[j].astype(psi.dtype) * plan_apply(psi, plan) for j, plan in enumerate(plans))
 
 
+def _adjoint_observables(plans):
+    """``measure`` and ``apply_h`` for :func:`qjax.layering.adjoint_values`. With one
+    observable that flips bits, ``Hψ`` is computed once, for ⟨ψ|Hψ⟩, and kept for the
+    backward pass (λ = c·Hψ): one state of memory instead of a second pass."""
+    keep = len(plans) == 1 and bool(plans[0].groups)
+
+    def measure(psi):
+        if keep:
+            h_psi = plan_apply(psi, plans[0])
+            return plan_expval(psi, plans[0], h_psi)[None], h_psi
+        return _measure(psi, plans), None
+
+    def apply_h(psi, h_psi, cot):
+        if keep:
+            return cot[0].astype(psi.dtype) * h_psi
+        return _apply_observables(psi, cot, plans)
+
+    return measure, apply_h
+
+
 # Stored intermediate states of backprop above which gradient="auto" uses the adjoint
 # method (memory O(state)) instead.
 _AUTO_BACKPROP_BYTES = 512 * 2**20
@@ -484,9 +508,7 @@ def _expval_values(circuit: Circuit, layered: LayeredProgram, plans, gradient: s
     if not plans or gradient == "backprop":
         return values
     if gradient == "adjoint":
-        return adjoint_values(
-            layered, lambda psi: _measure(psi, plans), lambda psi, cot: _apply_observables(psi, cot, plans)
-        )
+        return adjoint_values(layered, *_adjoint_observables(plans))
     from qjax import gradients  # gradients builds on this module's Program
 
     return gradients.parameter_shift_values(values, circuit)
