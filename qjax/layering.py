@@ -88,10 +88,47 @@ class Segment(NamedTuple):
         return jax.lax.scan(self._backward, (psi, lam), ops, reverse=True)
 
 
-class LayeredProgram(NamedTuple):
-    """A :class:`qjax.sim.Program` as :class:`Segment` s, run in circuit order."""
+class ProductStart(NamedTuple):
+    """The circuit's leading one-wire gates, applied to ``|0…0>`` as a product state.
+
+    A one-wire gate that comes before every multi-wire gate on its wire acts on that
+    wire's ``|0>`` alone, so the state after all of them is ``⊗_w v_w`` with ``v_w``
+    the product of wire ``w``'s gates applied to ``|0>``: one pass to build, instead
+    of a block pass per few wires (a VQE ansatz's first rotation layer, QAOA's
+    Hadamards, an angle encoding). ``program`` holds those steps with local angles,
+    ``index`` their positions in the full angle vector; ``chains (n, L)`` lists each
+    wire's steps in order (-1 pads).
+    """
 
     program: object
+    index: np.ndarray
+    chains: np.ndarray
+
+    def state(self, angles):
+        """``(2**n,)`` product state; ``angles`` is the full program's angle vector."""
+        sub, n = self.program, self.chains.shape[0]
+        dtype = sub.dtype
+        if not sub.steps:
+            return jnp.zeros((2**n,), dtype).at[0].set(1)
+        matrices = sub.matrices(angles[self.index])
+        eye = jnp.eye(2, dtype=dtype)
+        pool = [u * eye if s.diagonal else u for s in sub.steps for u in (sub.matrix(s, matrices),)]
+        pool = jnp.stack(pool + [eye])  # the last entry pads short chains
+        v = jnp.zeros((n, 2), dtype).at[:, 0].set(1)
+        for t in range(self.chains.shape[1]):
+            v = jnp.einsum("wij,wj->wi", pool[self.chains[:, t]], v)
+        psi = v[0]
+        for w in range(1, n):  # wire 0 is the most significant
+            psi = (psi[:, None] * v[w][None, :]).reshape(-1)
+        return psi
+
+
+class LayeredProgram(NamedTuple):
+    """A :class:`qjax.sim.Program` as a product start and :class:`Segment` s, run in
+    circuit order."""
+
+    program: object
+    start: ProductStart
     segments: tuple[Segment, ...]
 
     @property
@@ -100,19 +137,17 @@ class LayeredProgram(NamedTuple):
 
     @property
     def num_blocks(self) -> int:
-        """State passes of one run: blocks per copy times copies, summed over segments."""
-        return sum(len(s.fused.blocks) * s.repeats for s in self.segments)
+        """State passes of one run: the start, then blocks per copy times copies."""
+        return 1 + sum(len(s.fused.blocks) * s.repeats for s in self.segments)
 
     def operators(self, angles) -> tuple:
-        return tuple(s.operators(angles) for s in self.segments)
+        """``(start state, per-segment block operators)``: everything built from the angles."""
+        return self.start.state(angles), tuple(s.operators(angles) for s in self.segments)
 
-    def initial_state(self):
-        return jnp.zeros((2**self.num_wires,), self.program.dtype).at[0].set(1)
-
-    def run(self, angles, ops=None):
-        """The final state ``(2**n,)``."""
-        psi = self.initial_state()
-        for segment, seg_ops in zip(self.segments, self.operators(angles) if ops is None else ops):
+    def run(self, angles, built=None):
+        """The final state ``(2**n,)``; ``built``: :meth:`operators`' result, if at hand."""
+        psi, ops = self.operators(angles) if built is None else built
+        for segment, seg_ops in zip(self.segments, ops):
             psi = segment.run(psi, seg_ops)
         return psi
 
@@ -144,7 +179,7 @@ def _signature(step) -> tuple:
     return (step.gate, step.wires, step.stop - step.start, step.diagonal, fixed)
 
 
-def _subprogram(program, indices: range):
+def _subprogram(program, indices):
     """Steps ``indices`` of ``program`` as a program of their own with local angles
     ``0..g-1``, and the ``(g,)`` positions of those angles in ``program``'s.
 
@@ -213,11 +248,37 @@ def _segments(program, ids: np.ndarray, lo: int, hi: int, max_wires) -> list[Seg
             + _segments(program, ids, stop, hi, max_wires))
 
 
+def _leading_one_wire(program) -> list[int]:
+    """Steps that act on ``|0>`` alone: one-wire gates before any multi-wire gate on their wire."""
+    touched, out = set(), []
+    for i, step in enumerate(program.steps):
+        if len(step.wires) == 1 and step.wires[0] not in touched:
+            out.append(i)
+        else:
+            touched.update(step.wires)
+    return out
+
+
 def layer(program, max_wires: int | None = None) -> LayeredProgram:
-    """Split ``program`` (a :class:`qjax.sim.Program`) into fused, possibly scanned, segments."""
+    """Split ``program`` (a :class:`qjax.sim.Program`) into a product start and fused,
+    possibly scanned, segments."""
+    lead = _leading_one_wire(program)
+    start_program, start_index = _subprogram(program, lead)
+    per_wire: dict[int, list[int]] = {}
+    for local, step in enumerate(start_program.steps):
+        per_wire.setdefault(step.wires[0], []).append(local)
+    chains = np.full((program.num_wires, max((len(c) for c in per_wire.values()), default=0)),
+                     len(lead), dtype=np.int32)  # len(lead): the identity that pads
+    for w, chain in per_wire.items():
+        chains[w, : len(chain)] = chain
+    start = ProductStart(start_program, start_index, chains)
+
+    lead_set = set(lead)
+    rest, rest_index = _subprogram(program, [i for i in range(len(program.steps)) if i not in lead_set])
     table: dict = {}
-    ids = np.array([table.setdefault(_signature(s), len(table)) for s in program.steps], dtype=np.int64)
-    return LayeredProgram(program, tuple(_segments(program, ids, 0, len(ids), max_wires)))
+    ids = np.array([table.setdefault(_signature(s), len(table)) for s in rest.steps], dtype=np.int64)
+    segments = [Segment(s.fused, rest_index[s.index]) for s in _segments(rest, ids, 0, len(ids), max_wires)]
+    return LayeredProgram(program, start, tuple(segments))
 
 
 def adjoint_values(layered: LayeredProgram, measure: Callable, apply_h: Callable) -> Callable:
@@ -236,10 +297,10 @@ def adjoint_values(layered: LayeredProgram, measure: Callable, apply_h: Callable
     def fwd(angles):
         # The operators' pullback is a pytree of residuals: built once, here, not
         # re-traced in bwd (building the operators is most of the traced program).
-        ops, pullback = jax.vjp(layered.operators, angles)
-        psi = layered.run(angles, ops)
+        built, pullback = jax.vjp(layered.operators, angles)
+        psi = layered.run(angles, built)
         values, aux = measure(psi)
-        return values, (ops, pullback, psi, aux)
+        return values, (built[1], pullback, psi, aux)
 
     def bwd(res, cot):
         ops, pullback, psi, aux = res
@@ -247,7 +308,8 @@ def adjoint_values(layered: LayeredProgram, measure: Callable, apply_h: Callable
         cots = [None] * len(ops)
         for i in range(len(ops) - 1, -1, -1):
             (psi, lam), cots[i] = layered.segments[i].backward(psi, lam, ops[i])
-        return pullback(tuple(cots))
+        # dE = 2 Re <λ|dψ> at the start: the start state's cotangent is 2 conj(λ).
+        return pullback((2 * jnp.conj(lam), tuple(cots)))
 
     f.defvjp(fwd, bwd)
     return f
