@@ -96,12 +96,14 @@ class ProductStart(NamedTuple):
     the product of wire ``w``'s gates applied to ``|0>``: one pass to build, instead
     of a block pass per few wires (a VQE ansatz's first rotation layer, QAOA's
     Hadamards, an angle encoding). ``program`` holds those steps with local angles,
-    ``index`` their positions in the full angle vector; ``chains (n, L)`` lists each
-    wire's steps in order (-1 pads).
+    ``index`` their positions in the full angle vector. The 2x2 matrices form one pool
+    (the program's gate families in order, then ``fixed (Z, 2, 2)``, then I);
+    ``chains (n, L)`` lists each wire's gates in order as pool rows, padded with I.
     """
 
     program: object
     index: np.ndarray
+    fixed: np.ndarray
     chains: np.ndarray
 
     def state(self, angles):
@@ -112,21 +114,37 @@ class ProductStart(NamedTuple):
             return jnp.zeros((2**n,), dtype).at[0].set(1)
         matrices = sub.matrices(angles[self.index])
         eye = jnp.eye(2, dtype=dtype)
-        pool = [u * eye if s.diagonal else u for s in sub.steps for u in (sub.matrix(s, matrices),)]
-        pool = jnp.stack(pool + [eye])  # the last entry pads short chains
+        parts = [m[..., None] * eye if m.ndim == 2 else m for m in (matrices[g] for g, _ in sub.families)]
+        pool = jnp.concatenate(parts + [jnp.asarray(self.fixed, dtype), eye[None]])
         v = jnp.zeros((n, 2), dtype).at[:, 0].set(1)
         for t in range(self.chains.shape[1]):
             v = jnp.einsum("wij,wj->wi", pool[self.chains[:, t]], v)
-        return _kron([v[w] for w in range(n)])
+        # ⊗_w v_w as one broadcast product (wire 0 most significant): XLA fuses it
+        # into a single loop that writes the state once.
+        psi = v[0].reshape((2,) + (1,) * (n - 1))
+        for w in range(1, n):
+            psi = psi * v[w].reshape((1,) * w + (2,) + (1,) * (n - w - 1))
+        return psi.reshape(-1)
 
 
-def _kron(vectors):
-    """Kronecker product, first vector most significant; the two halves are built
-    first, so only the last product writes a full state (measured 20% faster at n=20)."""
-    if len(vectors) == 1:
-        return vectors[0]
-    half = len(vectors) // 2
-    return (_kron(vectors[:half])[:, None] * _kron(vectors[half:])[None, :]).reshape(-1)
+def _product_start(program, lead: list[int]) -> ProductStart:
+    sub, index = _subprogram(program, lead)
+    offset, size = {}, 0
+    for gate, rows in sub.families:
+        offset[gate], size = size, size + rows.shape[0]
+    fixed, rows, per_wire = [], [], {}
+    for step in sub.steps:
+        if step.fixed is None:
+            row = offset[step.gate] + step.slot
+        else:
+            row = size + len(fixed)
+            fixed.append(np.diag(step.fixed) if step.diagonal else step.fixed)
+        per_wire.setdefault(step.wires[0], []).append(row)
+    identity = size + len(fixed)
+    chains = np.full((program.num_wires, max(map(len, per_wire.values()), default=0)), identity, dtype=np.int32)
+    for w, chain in per_wire.items():
+        chains[w, : len(chain)] = chain
+    return ProductStart(sub, index, np.array(fixed, dtype=np.complex128).reshape(-1, 2, 2), chains)
 
 
 class LayeredProgram(NamedTuple):
@@ -269,16 +287,7 @@ def layer(program, max_wires: int | None = None) -> LayeredProgram:
     """Split ``program`` (a :class:`qjax.sim.Program`) into a product start and fused,
     possibly scanned, segments."""
     lead = _leading_one_wire(program)
-    start_program, start_index = _subprogram(program, lead)
-    per_wire: dict[int, list[int]] = {}
-    for local, step in enumerate(start_program.steps):
-        per_wire.setdefault(step.wires[0], []).append(local)
-    chains = np.full((program.num_wires, max((len(c) for c in per_wire.values()), default=0)),
-                     len(lead), dtype=np.int32)  # len(lead): the identity that pads
-    for w, chain in per_wire.items():
-        chains[w, : len(chain)] = chain
-    start = ProductStart(start_program, start_index, chains)
-
+    start = _product_start(program, lead)
     lead_set = set(lead)
     rest, rest_index = _subprogram(program, [i for i in range(len(program.steps)) if i not in lead_set])
     table: dict = {}
