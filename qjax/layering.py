@@ -9,7 +9,9 @@ period ``p`` for ``R >= 2`` repetitions. It fuses ONE period into blocks
 of all repetitions are built at once by ``vmap`` over their angles, so neither the
 traced program nor XLA's compile time grows with ``R``. Steps before and after the
 repeated stretch are searched the same way (recursively) and otherwise fused as
-they are.
+they are. Before all that, the one-wire gates that act on a still-untouched ``|0>``
+(a first rotation layer, Hadamards, an angle encoding) become the initial product
+state (:class:`ProductStart`), built in one pass.
 
 Fusing one period instead of the whole stretch forbids merging gates across a
 layer boundary; a stretch is scanned only while that costs at most a quarter more
@@ -31,7 +33,7 @@ import numpy as np
 
 from qjax.fusion import FusedProgram, count_blocks, fuse
 
-__all__ = ["Segment", "LayeredProgram", "layer", "find_repeat", "adjoint_values"]
+__all__ = ["Segment", "ProductStart", "LayeredProgram", "layer", "find_repeat", "adjoint_values"]
 
 # A repeated stretch is scanned while one period fused, times R, needs at most this
 # many times the blocks of the stretch fused whole.
