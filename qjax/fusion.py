@@ -277,7 +277,7 @@ def _matmul(a, b):
 
 
 class FusedProgram(NamedTuple):
-    """A :class:`qjax.sim.Program` and its blocks: ``run(angles)`` in ``len(blocks)`` passes."""
+    """A :class:`qjax.sim.Program` and its blocks: :meth:`run` applies them in ``len(blocks)`` passes."""
 
     program: object
     blocks: tuple[Block, ...]
@@ -401,14 +401,9 @@ class FusedProgram(NamedTuple):
         m = jnp.transpose(m, tuple(order) + tuple(k + order))
         return 2 * m.reshape(2**k, 2**k)
 
-    def initial_state(self):
-        n = self.num_wires
-        return jnp.zeros((2**n,), self.program.dtype).at[0].set(1)
-
-    def run(self, angles):
-        """The final state ``(2**n,)``."""
-        psi = self.initial_state()
-        for block, op in zip(self.blocks, self.operators(angles)):
+    def run(self, psi, ops):
+        """``psi (2**n,)`` after every block, ``ops`` from :meth:`operators`."""
+        for block, op in zip(self.blocks, ops):
             psi = self.apply(psi, block, op)
         return psi
 

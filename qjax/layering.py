@@ -61,15 +61,10 @@ class Segment(NamedTuple):
             return self.fused.operators(angles[self.index[0]])
         return jax.vmap(self.fused.operators)(angles[self.index])
 
-    def _forward(self, psi, ops):
-        for block, op in zip(self.fused.blocks, ops):
-            psi = self.fused.apply(psi, block, op)
-        return psi
-
     def run(self, psi, ops):
         if self.repeats == 1:
-            return self._forward(psi, ops)
-        return jax.lax.scan(lambda p, o: (self._forward(p, o), None), psi, ops)[0]
+            return self.fused.run(psi, ops)
+        return jax.lax.scan(lambda p, o: (self.fused.run(p, o), None), psi, ops)[0]
 
     def _backward(self, carry, ops):
         """Undo one copy on ψ and λ, block by block, collecting each block's cotangent."""

@@ -443,8 +443,7 @@ def plan_apply(psi, plan: PauliPlan):
 
 def expectation_values(program, plans: tuple[PauliPlan, ...]) -> Callable:
     """``angles (G,) -> (k,) real``: every observable's expectation on the final state of
-    ``program`` (a :class:`Program`, :class:`~qjax.fusion.FusedProgram` or
-    :class:`~qjax.layering.LayeredProgram`)."""
+    ``program`` (a :class:`Program` or a :class:`~qjax.layering.LayeredProgram`)."""
 
     def values(angles):
         return _measure(program.run(angles), plans)
