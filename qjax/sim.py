@@ -374,13 +374,12 @@ def _sign(index, n: int, wires: tuple[int, ...], dtype):
 
 def _weights(n: int, terms, dtype):
     """``Σ_t coeff_t (-1)**parity(b on wires_t)`` as a ``(2**n,)`` array, fused by XLA;
-    a scalar when no term has phase wires (an X-only group, a constant)."""
-    if not any(wires for _, wires in terms):
-        return jnp.asarray(sum(coeff for coeff, _ in terms), dtype)
-    index = _basis_index(n)
+    a scalar when no term has phase wires (an X-only group, a constant): a term
+    without wires is its coefficient, which broadcasts."""
+    index = _basis_index(n) if any(wires for _, wires in terms) else None
     out = None
     for coeff, wires in terms:
-        term = jnp.asarray(coeff, dtype) * _sign(index, n, wires, dtype) if wires else jnp.full((2**n,), coeff, dtype)
+        term = jnp.asarray(coeff, dtype) * (_sign(index, n, wires, dtype) if wires else 1)
         out = term if out is None else out + term
     return out
 
