@@ -197,24 +197,39 @@ def _segments(steps, indices: tuple[int, ...], lo: int):
     return out
 
 
-def _dense_plan(program, blocks, width: int) -> DensePlan:
-    steps = program.steps
-    # Pool positions of the 2x2 matrices: families in program order, then fixed gates.
-    families, num_family, fam_offset = [], 0, {}
+def one_wire_pool_rows(program) -> tuple[tuple[str, ...], np.ndarray, dict[int, int], int]:
+    """Where every one-wire step's 2x2 sits in the pool :func:`one_wire_pool` builds.
+
+    Returns ``(families, fixed, rows, identity)``: the one-wire gate families (program
+    order), the fixed one-wire matrices ``(Z, 2, 2)``, ``{step index: pool row}`` and
+    the row of I. The pool is the families' matrices, then ``fixed``, then I."""
+    families, size, offset = [], 0, {}
     for gate, index in program.families:
         if _one_wire(gate):
             families.append(gate)
-            fam_offset[gate] = num_family
-            num_family += index.shape[0]
-    fixed, pool_index = [], {}
-    for i, s in enumerate(steps):
+            offset[gate], size = size, size + index.shape[0]
+    fixed, rows = [], {}
+    for i, s in enumerate(program.steps):
         if len(s.wires) != 1:
             continue
         if s.fixed is None:
-            pool_index[i] = fam_offset[s.gate] + s.slot
+            rows[i] = offset[s.gate] + s.slot
         else:
-            pool_index[i] = -1 - len(fixed)
+            rows[i] = size + len(fixed)
             fixed.append(np.diag(s.fixed) if s.diagonal else s.fixed)
+    return tuple(families), np.array(fixed, dtype=np.complex128).reshape(-1, 2, 2), rows, size + len(fixed)
+
+
+def one_wire_pool(matrices: dict, families, fixed: np.ndarray, dtype):
+    """``(M, 2, 2)``: whole families' matrices (diagonals made matrices), ``fixed``, then I."""
+    eye = jnp.eye(2, dtype=dtype)
+    parts = [m[..., None] * eye if m.ndim == 2 else m for m in (matrices[g] for g in families)]
+    return jnp.concatenate(parts + [jnp.asarray(fixed, dtype), eye[None]])
+
+
+def _dense_plan(program, blocks, width: int) -> DensePlan:
+    steps = program.steps
+    families, fixed, pool_index, identity = one_wire_pool_rows(program)
     chains, layers, consts, embedded, factors = [], [], [], [], []
     for block in blocks:
         if block.kind != "dense":
@@ -251,16 +266,15 @@ def _dense_plan(program, blocks, width: int) -> DensePlan:
         for f, (kind, j) in enumerate(row):
             table[b, f] = offset[kind] + j
     L = max((len(c) for c in chains), default=1)
-    identity = num_family + len(fixed)
     chain_table = np.full((len(chains), L), identity, dtype=np.int32)
     for c, chain in enumerate(chains):
-        chain_table[c, : len(chain)] = [num_family + (-1 - j) if j < 0 else j for j in chain]
+        chain_table[c, : len(chain)] = chain
     layer_table = np.array(layers, dtype=np.int32).reshape(Y, width)
     layer_table[layer_table < 0] = len(chains)
     return DensePlan(
         width,
-        tuple(families),
-        np.array(fixed, dtype=np.complex128).reshape(len(fixed), 2, 2),
+        families,
+        fixed,
         chain_table,
         layer_table,
         np.array(consts, dtype=np.complex128).reshape(Q, 2**width, 2**width),
@@ -296,14 +310,7 @@ class FusedProgram(NamedTuple):
         if D == 0:
             return jnp.zeros((0, 2**K, 2**K), dtype)
         eye2 = jnp.eye(2, dtype=dtype)
-        # Pool of every 2x2 the chains use: whole families, then the fixed gates, then I.
-        parts = []
-        for gate, _ in program.families:
-            if gate in plan.families:
-                m = matrices[gate]
-                parts.append(m[..., None] * eye2 if m.ndim == 2 else m)
-        parts += [jnp.asarray(plan.fixed_one_wire, dtype), eye2[None]]
-        pool = jnp.concatenate(parts)
+        pool = one_wire_pool(matrices, plan.families, plan.fixed_one_wire, dtype)  # every 2x2 the chains use
         chain = pool[plan.chains[:, 0]]
         for t in range(1, plan.chains.shape[1]):
             chain = _matmul(pool[plan.chains[:, t]], chain)  # later gates act after earlier ones

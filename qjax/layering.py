@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from qjax.fusion import FusedProgram, count_blocks, fuse
+from qjax.fusion import FusedProgram, count_blocks, fuse, one_wire_pool, one_wire_pool_rows
 
 __all__ = ["Segment", "ProductStart", "LayeredProgram", "layer", "find_repeat", "adjoint_values"]
 
@@ -109,10 +109,8 @@ class ProductStart(NamedTuple):
         dtype = sub.dtype
         if not sub.steps:
             return jnp.zeros((2**n,), dtype).at[0].set(1)
-        matrices = sub.matrices(angles[self.index])
-        eye = jnp.eye(2, dtype=dtype)
-        parts = [m[..., None] * eye if m.ndim == 2 else m for m in (matrices[g] for g, _ in sub.families)]
-        pool = jnp.concatenate(parts + [jnp.asarray(self.fixed, dtype), eye[None]])
+        families = tuple(g for g, _ in sub.families)  # all one-wire
+        pool = one_wire_pool(sub.matrices(angles[self.index]), families, self.fixed, dtype)
         v = jnp.zeros((n, 2), dtype).at[:, 0].set(1)
         for t in range(self.chains.shape[1]):
             v = jnp.einsum("wij,wj->wi", pool[self.chains[:, t]], v)
@@ -126,22 +124,14 @@ class ProductStart(NamedTuple):
 
 def _product_start(program, lead: list[int]) -> ProductStart:
     sub, index = _subprogram(program, lead)
-    offset, size = {}, 0
-    for gate, rows in sub.families:
-        offset[gate], size = size, size + rows.shape[0]
-    fixed, rows, per_wire = [], [], {}
-    for step in sub.steps:
-        if step.fixed is None:
-            row = offset[step.gate] + step.slot
-        else:
-            row = size + len(fixed)
-            fixed.append(np.diag(step.fixed) if step.diagonal else step.fixed)
-        per_wire.setdefault(step.wires[0], []).append(row)
-    identity = size + len(fixed)
+    _, fixed, rows, identity = one_wire_pool_rows(sub)
+    per_wire: dict[int, list[int]] = {}
+    for i, step in enumerate(sub.steps):
+        per_wire.setdefault(step.wires[0], []).append(rows[i])
     chains = np.full((program.num_wires, max(map(len, per_wire.values()), default=0)), identity, dtype=np.int32)
     for w, chain in per_wire.items():
         chains[w, : len(chain)] = chain
-    return ProductStart(sub, index, np.array(fixed, dtype=np.complex128).reshape(-1, 2, 2), chains)
+    return ProductStart(sub, index, fixed, chains)
 
 
 class LayeredProgram(NamedTuple):
