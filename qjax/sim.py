@@ -18,6 +18,7 @@ with axis ``w`` = wire ``w``. Within a gate the first wire is the most significa
 from __future__ import annotations
 
 import functools
+import itertools
 import numbers
 from typing import Any, Callable, NamedTuple
 
@@ -25,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from qjax import clifford
 from qjax.circuit import Circuit
 from qjax.errors import CircuitError, ConfigError, ObservableError, ParameterShapeError, PrecisionError
 from qjax.layering import LayeredProgram, adjoint_values, layer
@@ -251,9 +253,16 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
     single = observables is not None and not isinstance(observables, (list, tuple))
     obs = () if observables is None else as_pauli_sums([observables] if single else observables)
     n, P, F = circuit.num_wires, circuit.num_params, circuit.num_inputs
-    plans = tuple(expval_plan(o, n) for o in obs)
+    for o in obs:
+        check_wires(o, n)
     program = lower(circuit, dt)
-    layered = layer(program)
+    # expval measures C† H C on the state before the trailing Clifford gates C
+    # (qjax.clifford); state, probs and sample run the whole circuit, laid out when
+    # first traced.
+    head, tail = clifford.split_tail(program) if obs else (program, ())
+    plans = tuple(expval_plan(clifford.conjugate(o, tail), n) for o in obs)
+    measured = layer(head)
+    layered = functools.cache(lambda: layer(program) if tail else measured)
     rd = program.real_dtype
 
     def inputs(params, x):
@@ -283,7 +292,7 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
         return program.angles(jnp.asarray(params).astype(rd), jnp.asarray(x).astype(rd))
 
     def state(params, x=None):
-        return layered.run(inputs(params, x))
+        return layered().run(inputs(params, x))
 
     def probs(params, x=None):
         psi = state(params, x)
@@ -301,7 +310,7 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
         index = jax.random.choice(key, 2**n, shape=(int(shots),), p=p / jnp.sum(p))
         return (index[:, None] >> shifts) & 1
 
-    values = _expval_values(circuit, layered, plans, gradient)
+    values = _expval_values(circuit, measured, plans, gradient)
 
     def expval(params, x=None):
         if not plans:
@@ -338,14 +347,19 @@ class PauliPlan(NamedTuple):
     groups: tuple[tuple[tuple[int, ...], tuple[tuple[complex, tuple[int, ...]], ...]], ...]
 
 
-def expval_plan(obs: PauliSum, num_wires: int) -> PauliPlan:
-    """Group ``obs``'s terms by flip wires for a ``num_wires``-wire state."""
+def check_wires(obs: PauliSum, num_wires: int) -> None:
+    """An :class:`ObservableError` when ``obs`` names a wire the circuit lacks."""
     bad = [w for w in obs.wires if w >= num_wires]
     if bad:
         raise ObservableError(
             f"observable {obs} acts on wire {bad[-1]} but the circuit has {num_wires} wire(s) "
             f"(0..{num_wires - 1}); use a wider circuit or fix the observable's wires"
         )
+
+
+def expval_plan(obs: PauliSum, num_wires: int) -> PauliPlan:
+    """Group ``obs``'s terms by flip wires for a ``num_wires``-wire state."""
+    check_wires(obs, num_wires)
     z_only, groups = {}, {}
     for c, word in obs.terms:
         flips = tuple(w for w, p in word if p in "XY")
@@ -385,11 +399,15 @@ def _weights(n: int, terms, dtype):
 
 
 def _flip(psi, flips: tuple[int, ...], n: int):
-    """``ψ[b ^ f]`` for a flat state: one wire by a ``(2**w, 2, rest)`` view, no rank-n tensor."""
-    if len(flips) == 1:
-        w = flips[0]
-        return psi.reshape(2**w, 2, 2 ** (n - w - 1))[:, ::-1, :].reshape(-1)
-    return jnp.flip(psi.reshape((2,) * n), axis=flips).reshape(-1)
+    """``ψ[b ^ f]`` for a flat state. Each run of consecutive flipped wires is one
+    reversed axis of a low-rank view (reversing ``2**m`` indices flips their ``m``
+    bits): a Pauli string from a CNOT chain (:mod:`qjax.clifford`) flips many wires."""
+    dims, axes = [], []
+    for flipped, run in itertools.groupby(range(n), key=lambda w: w in flips):
+        if flipped:
+            axes.append(len(dims))
+        dims.append(2 ** len(list(run)))
+    return jnp.flip(psi.reshape(dims), axis=axes).reshape(-1)
 
 
 def _blocked_sum(v):
