@@ -28,8 +28,10 @@ which also holds the adjoint-method VJP built from :meth:`FusedProgram.dagger` a
 
 from __future__ import annotations
 
+import itertools
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -290,6 +292,17 @@ def _matmul(a, b):
     return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
 
 
+def _runs(axes, wires) -> list[tuple[int, bool]]:
+    """``axes`` (sorted wires) as a low-rank view: ``(size, kept)`` per run of
+    consecutive entries that are all in ``wires`` (one axis of 2 each) or all not
+    (merged into one axis of ``2**run``)."""
+    view = []
+    for kept, run in itertools.groupby(axes, key=lambda a: a in wires):
+        m = len(list(run))
+        view += [(2, True)] * m if kept else [(2**m, False)]
+    return view
+
+
 class FusedProgram(NamedTuple):
     """A :class:`qjax.sim.Program` and its blocks: :meth:`run` applies them in ``len(blocks)`` passes."""
 
@@ -334,6 +347,32 @@ class FusedProgram(NamedTuple):
             u = _matmul(factors[:, f], u)
         return u
 
+    def _diagonal(self, steps, angles):
+        """A diagonal block's operator, ``(2,)*n``-broadcastable: ``exp(iφ)`` with
+        ``φ = Σ θ_k f_k`` over its steps (``GateSpec.phase``: RZ, RZZ, CPhase, ...; a
+        fixed diagonal adds its constant phase). Each term is broadcast in a view of
+        the block's wires where the wires it skips are merged into one axis per run, so
+        its VJP is one low-rank reduction of a real array per step. (The product of the
+        steps' diagonals as ``(2,)*n`` tensors reduced over up to n axes per step in the
+        backward pass: 80% of QAOA's value_and_grad at n = 16.)"""
+        from qjax.gates import GATES
+
+        n, rd = self.num_wires, self.program.real_dtype
+        span = sorted({w for s in steps for w in s.wires})
+        phase = 0.0
+        for s in steps:
+            if s.fixed is not None:  # unitary, so exp(i angle)
+                table, theta = np.angle(s.fixed), 1.0
+            else:
+                table, theta = np.asarray(GATES[s.gate].phase), angles[s.start]
+            table = table.reshape((2,) * len(s.wires)).transpose(np.argsort(s.wires)).reshape(-1)
+            view = _runs(span, s.wires)
+            term = jnp.broadcast_to(jnp.asarray(table, rd).reshape([d if kept else 1 for d, kept in view]),
+                                    [d for d, _ in view])
+            phase = phase + theta * term.reshape(-1)
+        d = jax.lax.complex(jnp.cos(phase), jnp.sin(phase))
+        return d.reshape([2 if a in span else 1 for a in range(n)])
+
     def operators(self, angles) -> tuple:
         """One operator per block: ``(2**K, 2**K)`` matrix, ``(2,)*n``-broadcastable
         diagonal, or the single step's matrix (diagonal) for ``gate`` blocks."""
@@ -346,13 +385,7 @@ class FusedProgram(NamedTuple):
             if block.kind == "gate":
                 out.append(program.matrix(steps[0], matrices))
             elif block.kind == "diagonal":
-                d = None
-                for s in steps:
-                    u = program.matrix(s, matrices).reshape((2,) * len(s.wires))
-                    u = jnp.transpose(u, np.argsort(s.wires))
-                    u = u.reshape([2 if a in s.wires else 1 for a in range(n)])
-                    d = u if d is None else d * u
-                out.append(d)
+                out.append(self._diagonal(steps, angles))
             else:
                 out.append(dense[d_index])
                 d_index += 1

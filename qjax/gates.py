@@ -29,7 +29,10 @@ class GateSpec:
     """One gate: ``matrix(angles, dtype)`` returns its ``(2**k, 2**k)`` unitary.
 
     ``angles`` is a ``(num_params,)`` real array. ``diagonal`` marks gates whose
-    unitary is diagonal in the computational basis for every angle.
+    unitary is diagonal in the computational basis for every angle. ``phase``, for a
+    one-angle diagonal gate whose diagonal is ``exp(iθ · phase)`` (RZ, PhaseShift,
+    CRZ, CPhase, RZZ), is that generator: a run of such gates is one phase sum
+    (:mod:`qjax.fusion`).
     """
 
     name: str
@@ -38,6 +41,7 @@ class GateSpec:
     matrix: MatrixFn
     diagonal: bool = False
     aliases: tuple[str, ...] = ()
+    phase: tuple[float, ...] | None = None
 
 
 def _const(m) -> MatrixFn:
@@ -130,8 +134,8 @@ _SPECS = [
     GateSpec("SX", 1, 0, _const(0.5 * np.array([[1 + 1j, 1 - 1j], [1 - 1j, 1 + 1j]]))),
     GateSpec("RX", 1, 1, _rx),
     GateSpec("RY", 1, 1, _ry),
-    GateSpec("RZ", 1, 1, _rz, diagonal=True),
-    GateSpec("PhaseShift", 1, 1, _phase, diagonal=True, aliases=("P", "U1", "Phase")),
+    GateSpec("RZ", 1, 1, _rz, diagonal=True, phase=(-0.5, 0.5)),
+    GateSpec("PhaseShift", 1, 1, _phase, diagonal=True, aliases=("P", "U1", "Phase"), phase=(0.0, 1.0)),
     GateSpec("U3", 1, 3, _u3, aliases=("U",)),
     GateSpec("CNOT", 2, 0, _controlled(_const(_X)), aliases=("CX",)),
     GateSpec("CY", 2, 0, _controlled(_const(_Y))),
@@ -140,11 +144,12 @@ _SPECS = [
     GateSpec("iSWAP", 2, 0, _const([[1, 0, 0, 0], [0, 0, 1j, 0], [0, 1j, 0, 0], [0, 0, 0, 1]])),
     GateSpec("CRX", 2, 1, _controlled(_rx)),
     GateSpec("CRY", 2, 1, _controlled(_ry)),
-    GateSpec("CRZ", 2, 1, _controlled(_rz), diagonal=True),
-    GateSpec("CPhase", 2, 1, _cphase, diagonal=True, aliases=("ControlledPhaseShift", "CP", "CU1")),
+    GateSpec("CRZ", 2, 1, _controlled(_rz), diagonal=True, phase=(0.0, 0.0, -0.5, 0.5)),
+    GateSpec("CPhase", 2, 1, _cphase, diagonal=True, aliases=("ControlledPhaseShift", "CP", "CU1"),
+             phase=(0.0, 0.0, 0.0, 1.0)),
     GateSpec("RXX", 2, 1, _pauli_rotation(np.kron(_X, _X)), aliases=("IsingXX",)),
     GateSpec("RYY", 2, 1, _pauli_rotation(np.kron(_Y, _Y)), aliases=("IsingYY",)),
-    GateSpec("RZZ", 2, 1, _rzz, diagonal=True, aliases=("IsingZZ",)),
+    GateSpec("RZZ", 2, 1, _rzz, diagonal=True, aliases=("IsingZZ",), phase=(-0.5, 0.5, 0.5, -0.5)),
     GateSpec("Toffoli", 3, 0, _controlled(_controlled(_const(_X))), aliases=("CCX", "CCNOT")),
     GateSpec("CSWAP", 3, 0, _controlled(_const(_SWAP)), aliases=("Fredkin",)),
     GateSpec("Unitary", 0, 0, _unitary, aliases=("QubitUnitary",)),

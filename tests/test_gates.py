@@ -81,6 +81,17 @@ def test_gate_matrix_matches_pennylane_and_qiskit(name):
         assert spec.diagonal == bool(np.allclose(off_diag, 0.0)), name
 
 
+@pytest.mark.parametrize("name", sorted(g for g, s in GATES.items() if s.diagonal and s.num_params))
+def test_phase_generator_gives_the_pennylane_diagonal(name):
+    """Every parametrised diagonal gate declares ``phase`` (the simulator's diagonal
+    blocks rely on it) and its diagonal is exp(iθ · phase)."""
+    phase = GATES[name].phase
+    assert phase is not None and GATES[name].num_params == 1, name
+    for theta in np.random.default_rng(1).uniform(-2 * np.pi, 2 * np.pi, 3):
+        pl, _ = _oracles(name, [theta])
+        np.testing.assert_allclose(np.exp(1j * theta * np.asarray(phase)), np.diag(pl), atol=1e-12)
+
+
 @pytest.mark.parametrize("alias, name", [("CX", "CNOT"), ("cx", "CNOT"), ("P", "PhaseShift"), ("U", "U3"),
                                          ("CCX", "Toffoli"), ("IsingZZ", "RZZ"), ("Hadamard", "H"),
                                          ("QubitUnitary", "Unitary"), ("ControlledPhaseShift", "CPhase")])
