@@ -426,9 +426,12 @@ class FusedProgram(NamedTuple):
                 return 2 * jnp.sum(jnp.einsum("lir,ljr->lij", lam_c, psi_v), axis=0)
             return 2 * jnp.einsum("lir,ljr->ij", lam_c, psi_v)
         if block.kind == "diagonal":
-            full = (jnp.conj(lam) * psi).reshape((2,) * n)
-            spare = tuple(a for a in range(n) if jnp.shape(op)[a] == 1)  # wires the block leaves alone
-            return 2 * (jnp.sum(full, axis=spare, keepdims=True) if spare else full)
+            # Summed over the wires the block leaves alone, in a low-rank view (runs of
+            # them merged into one axis each), as its operator's (2|1,)*n shape.
+            view = _runs(range(n), [a for a in range(n) if jnp.shape(op)[a] == 2])
+            full = (jnp.conj(lam) * psi).reshape([d for d, _ in view])
+            spare = tuple(i for i, (_, kept) in enumerate(view) if not kept)
+            return 2 * jnp.sum(full, axis=spare).reshape(jnp.shape(op))
         step = self.program.steps[block.steps[0]]
         wires, k = step.wires, len(step.wires)
         others = tuple(a for a in range(n) if a not in wires)
