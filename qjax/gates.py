@@ -32,7 +32,9 @@ class GateSpec:
     unitary is diagonal in the computational basis for every angle. ``phase``, for a
     one-angle diagonal gate whose diagonal is ``exp(iθ · phase)`` (RZ, PhaseShift,
     CRZ, CPhase, RZZ), is that generator: a run of such gates is one phase sum
-    (:mod:`qjax.fusion`).
+    (:mod:`qjax.fusion`). ``trig = (s, A, B, C)``, for a one-angle gate whose matrix is
+    ``A + B cos(sθ) + C sin(sθ)`` (numpy; every one-angle table gate), lets the
+    simulator build all occurrences of the gate in a few array operations.
     """
 
     name: str
@@ -42,15 +44,37 @@ class GateSpec:
     diagonal: bool = False
     aliases: tuple[str, ...] = ()
     phase: tuple[float, ...] | None = None
+    trig: tuple | None = None
+
+    @property
+    def constant(self) -> np.ndarray | None:
+        """An angle-free table gate's matrix (complex128 numpy, read-only), else None."""
+        return getattr(self.matrix, "array", None)
+
+
+class _Constant:
+    """An angle-free gate's matrix function; ``array`` is the matrix as complex128
+    numpy, so the simulator builds fixed gates without running JAX."""
+
+    def __init__(self, m):
+        self.array = np.asarray(m, dtype=np.complex128)
+        self.array.setflags(write=False)
+
+    def __call__(self, angles, dtype):
+        return jnp.asarray(self.array, dtype=dtype)
 
 
 def _const(m) -> MatrixFn:
-    m = np.asarray(m, dtype=np.complex128)
-    return lambda angles, dtype: jnp.asarray(m, dtype=dtype)
+    return _Constant(m)
 
 
 def _controlled(base: MatrixFn) -> MatrixFn:
     """``|0><0| ⊗ I + |1><1| ⊗ U`` with the control as the first wire."""
+    if isinstance(base, _Constant):
+        k = base.array.shape[0]
+        out = np.eye(2 * k, dtype=np.complex128)
+        out[k:, k:] = base.array
+        return _Constant(out)
 
     def matrix(angles, dtype):
         u = base(angles, dtype)
@@ -115,11 +139,25 @@ def _unitary(angles, dtype):  # the matrix itself lives on the Operation
     raise TypeError("Unitary has no table matrix; use Operation.matrix")
 
 
+def _rotation_trig(pauli: np.ndarray) -> tuple:
+    """``exp(-iθ/2 P) = I cos(θ/2) - iP sin(θ/2)`` for ``P`` squaring to I."""
+    return 0.5, np.zeros_like(pauli, dtype=complex), np.eye(len(pauli), dtype=complex), -1j * pauli
+
+
+def _controlled_trig(trig: tuple) -> tuple:
+    """The control as the first wire: ``|0><0| ⊗ I + |1><1| ⊗ (A + B cos + C sin)``."""
+    s, a, b, c = trig
+    p0, p1 = np.diag([1.0, 0.0]), np.diag([0.0, 1.0])
+    return s, np.kron(p0, np.eye(len(a))) + np.kron(p1, a), np.kron(p1, b), np.kron(p1, c)
+
+
 _X = np.array([[0, 1], [1, 0]])
 _Y = np.array([[0, -1j], [1j, 0]])
 _Z = np.diag([1, -1])
 _SWAP = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
 _SQRT2 = np.sqrt(0.5)
+# PhaseShift = diag(1, e^{iθ}) = diag(1, 0) + diag(0, 1) cos θ + diag(0, i) sin θ
+_PHASE_TRIG = (1.0, np.diag([1.0, 0.0]).astype(complex), np.diag([0.0, 1.0]).astype(complex), np.diag([0, 1j]))
 
 _SPECS = [
     GateSpec("I", 1, 0, _const(np.eye(2)), diagonal=True, aliases=("Identity", "id")),
@@ -132,24 +170,27 @@ _SPECS = [
     GateSpec("T", 1, 0, _const(np.diag([1, np.exp(0.25j * np.pi)])), diagonal=True),
     GateSpec("Tdg", 1, 0, _const(np.diag([1, np.exp(-0.25j * np.pi)])), diagonal=True),
     GateSpec("SX", 1, 0, _const(0.5 * np.array([[1 + 1j, 1 - 1j], [1 - 1j, 1 + 1j]]))),
-    GateSpec("RX", 1, 1, _rx),
-    GateSpec("RY", 1, 1, _ry),
-    GateSpec("RZ", 1, 1, _rz, diagonal=True, phase=(-0.5, 0.5)),
-    GateSpec("PhaseShift", 1, 1, _phase, diagonal=True, aliases=("P", "U1", "Phase"), phase=(0.0, 1.0)),
+    GateSpec("RX", 1, 1, _rx, trig=_rotation_trig(_X)),
+    GateSpec("RY", 1, 1, _ry, trig=_rotation_trig(_Y)),
+    GateSpec("RZ", 1, 1, _rz, diagonal=True, phase=(-0.5, 0.5), trig=_rotation_trig(_Z)),
+    GateSpec("PhaseShift", 1, 1, _phase, diagonal=True, aliases=("P", "U1", "Phase"), phase=(0.0, 1.0),
+             trig=_PHASE_TRIG),
     GateSpec("U3", 1, 3, _u3, aliases=("U",)),
     GateSpec("CNOT", 2, 0, _controlled(_const(_X)), aliases=("CX",)),
     GateSpec("CY", 2, 0, _controlled(_const(_Y))),
     GateSpec("CZ", 2, 0, _controlled(_const(_Z)), diagonal=True),
     GateSpec("SWAP", 2, 0, _const(_SWAP)),
     GateSpec("iSWAP", 2, 0, _const([[1, 0, 0, 0], [0, 0, 1j, 0], [0, 1j, 0, 0], [0, 0, 0, 1]])),
-    GateSpec("CRX", 2, 1, _controlled(_rx)),
-    GateSpec("CRY", 2, 1, _controlled(_ry)),
-    GateSpec("CRZ", 2, 1, _controlled(_rz), diagonal=True, phase=(0.0, 0.0, -0.5, 0.5)),
+    GateSpec("CRX", 2, 1, _controlled(_rx), trig=_controlled_trig(_rotation_trig(_X))),
+    GateSpec("CRY", 2, 1, _controlled(_ry), trig=_controlled_trig(_rotation_trig(_Y))),
+    GateSpec("CRZ", 2, 1, _controlled(_rz), diagonal=True, phase=(0.0, 0.0, -0.5, 0.5),
+             trig=_controlled_trig(_rotation_trig(_Z))),
     GateSpec("CPhase", 2, 1, _cphase, diagonal=True, aliases=("ControlledPhaseShift", "CP", "CU1"),
-             phase=(0.0, 0.0, 0.0, 1.0)),
-    GateSpec("RXX", 2, 1, _pauli_rotation(np.kron(_X, _X)), aliases=("IsingXX",)),
-    GateSpec("RYY", 2, 1, _pauli_rotation(np.kron(_Y, _Y)), aliases=("IsingYY",)),
-    GateSpec("RZZ", 2, 1, _rzz, diagonal=True, aliases=("IsingZZ",), phase=(-0.5, 0.5, 0.5, -0.5)),
+             phase=(0.0, 0.0, 0.0, 1.0), trig=_controlled_trig(_PHASE_TRIG)),
+    GateSpec("RXX", 2, 1, _pauli_rotation(np.kron(_X, _X)), aliases=("IsingXX",), trig=_rotation_trig(np.kron(_X, _X))),
+    GateSpec("RYY", 2, 1, _pauli_rotation(np.kron(_Y, _Y)), aliases=("IsingYY",), trig=_rotation_trig(np.kron(_Y, _Y))),
+    GateSpec("RZZ", 2, 1, _rzz, diagonal=True, aliases=("IsingZZ",), phase=(-0.5, 0.5, 0.5, -0.5),
+             trig=_rotation_trig(np.kron(_Z, _Z))),
     GateSpec("Toffoli", 3, 0, _controlled(_controlled(_const(_X))), aliases=("CCX", "CCNOT")),
     GateSpec("CSWAP", 3, 0, _controlled(_const(_SWAP)), aliases=("Fredkin",)),
     GateSpec("Unitary", 0, 0, _unitary, aliases=("QubitUnitary",)),

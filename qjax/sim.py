@@ -122,6 +122,8 @@ class Program(NamedTuple):
 
     def _family_fn(self, gate: str, derivative: bool):
         spec = GATES[gate]
+        if spec.trig is not None and not derivative:
+            return functools.partial(_trig_matrices, spec.trig, spec.diagonal, self.dtype)
 
         def fn(a):
             m = spec.matrix(a, self.dtype)
@@ -156,6 +158,18 @@ class Program(NamedTuple):
         return psi
 
 
+def _trig_matrices(trig: tuple, diagonal: bool, dtype, angles):
+    """``(m, 2**k, 2**k)`` matrices ``A + B cos(sθ) + C sin(sθ)`` of a one-angle gate
+    (``GateSpec.trig``) for ``angles (m, 1)``; ``(m, 2**k)`` diagonals if ``diagonal``.
+    A few array operations for all occurrences: ``vmap`` of the gate's own matrix
+    function traced several times as many (40 ms of a 20-wire training step's trace)."""
+    s, *abc = trig
+    a, b, c = (jnp.asarray(np.diag(t) if diagonal else t, dtype) for t in abc)
+    t = angles[:, 0] * s
+    lead = (slice(None),) + (None,) * a.ndim
+    return a + jnp.cos(t)[lead] * b + jnp.sin(t)[lead] * c
+
+
 def apply(psi, u, step: Step):
     """Apply ``u`` (matrix, or diagonal when ``step.diagonal``) to ``step.wires`` of ``psi`` ``(2,)*n``."""
     wires, k, n = step.wires, len(step.wires), psi.ndim
@@ -175,11 +189,10 @@ def dagger(u, step: Step):
 
 @functools.lru_cache(maxsize=None)
 def _fixed_matrix(gate: str, dtype) -> np.ndarray:
-    """An angle-free gate's matrix as complex128 numpy, evaluated once per gate and dtype
-    (each evaluation is a few JAX dispatches; a CNOT chain has one per step). Evaluated
-    in the run dtype: complex128 implies x64 is on, so T, SX, H stay exact."""
-    build = jax.jit(lambda: GATES[gate].matrix(jnp.zeros((0,), jnp.finfo(dtype).dtype), dtype))
-    m = np.asarray(build(), np.complex128)  # one XLA program, not one per eager op
+    """An angle-free gate's matrix as complex128 numpy, rounded to the run dtype as
+    JAX would (complex64: H's 1/sqrt 2 in float32), once per gate and dtype; numpy
+    only (building it with JAX cost an XLA compile per gate, 56 ms for CNOT)."""
+    m = np.asarray(np.asarray(GATES[gate].constant, dtype), np.complex128)
     m.setflags(write=False)
     return m
 

@@ -76,6 +76,8 @@ def test_gate_matrix_matches_pennylane_and_qiskit(name):
         assert m64.dtype == np.complex64
         # complex64: float32 angles (|θ| ≤ 2π, ulp ~5e-7) and sin/cos round-off.
         np.testing.assert_allclose(m64, pl, atol=2e-6)
+        if spec.num_params == 0:  # the simulator reads fixed gates from `constant`, not `matrix`
+            np.testing.assert_allclose(spec.constant, pl, atol=1e-12)
         # The `diagonal` flag drives the simulator's fast path; it must be true to the matrix.
         off_diag = pl - np.diag(np.diag(pl))
         assert spec.diagonal == bool(np.allclose(off_diag, 0.0)), name
@@ -90,6 +92,17 @@ def test_phase_generator_gives_the_pennylane_diagonal(name):
     for theta in np.random.default_rng(1).uniform(-2 * np.pi, 2 * np.pi, 3):
         pl, _ = _oracles(name, [theta])
         np.testing.assert_allclose(np.exp(1j * theta * np.asarray(phase)), np.diag(pl), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(g for g, s in GATES.items() if s.num_params == 1))
+def test_trig_form_gives_the_pennylane_matrix(name):
+    """Every one-angle gate declares ``trig`` (the simulator builds its matrices from
+    it) and ``A + B cos(sθ) + C sin(sθ)`` is the gate."""
+    assert GATES[name].trig is not None, name
+    s, a, b, c = GATES[name].trig
+    for theta in np.random.default_rng(2).uniform(-2 * np.pi, 2 * np.pi, 3):
+        pl, _ = _oracles(name, [theta])
+        np.testing.assert_allclose(a + b * np.cos(s * theta) + c * np.sin(s * theta), pl, atol=1e-12)
 
 
 @pytest.mark.parametrize("alias, name", [("CX", "CNOT"), ("cx", "CNOT"), ("P", "PhaseShift"), ("U", "U3"),
