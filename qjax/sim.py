@@ -392,23 +392,54 @@ def _basis_index(n: int):
     return jax.lax.optimization_barrier(jax.lax.iota(jnp.uint32, 2**n))
 
 
-def _sign(index, n: int, wires: tuple[int, ...], dtype):
-    """``(-1)**parity(b on wires)`` for basis indices ``index`` (wire 0 = MSB)."""
-    mask = sum(1 << (n - 1 - w) for w in wires)
-    bits = jax.lax.population_count(index & jnp.uint32(mask)) & 1
+def _mask(n: int, wires) -> int:
+    """The bits of ``wires`` in an ``n``-bit basis index (wire 0 = MSB)."""
+    return sum(1 << (n - 1 - w) for w in wires)
+
+
+def _sign(index, mask, dtype):
+    """``(-1)**popcount(index & mask)``, broadcast (``mask``: an int or an array)."""
+    bits = jax.lax.population_count(index & np.asarray(mask, np.uint32)) & 1
     return 1 - 2 * bits.astype(dtype)
 
 
 def _weights(n: int, terms, dtype):
-    """``Σ_t coeff_t (-1)**parity(b on wires_t)`` as a ``(2**n,)`` array, fused by XLA;
-    a scalar when no term has phase wires (an X-only group, a constant): a term
-    without wires is its coefficient, which broadcasts."""
-    index = _basis_index(n) if any(wires for _, wires in terms) else None
+    """``Σ_t coeff_t (-1)**parity(b on wires_t)`` as a ``(2**n,)`` array (a term without
+    wires is its coefficient); a scalar when no term has wires (an X-only group, a
+    constant). A few terms: one fused expression. More: :func:`_sign_gemm`."""
+    if not any(wires for _, wires in terms):
+        return jnp.asarray(sum(c for c, _ in terms), dtype)
+    if len(terms) >= _GEMM_TERMS:
+        return _sign_gemm(n, terms, dtype)
+    index = _basis_index(n)
     out = None
     for coeff, wires in terms:
-        term = jnp.asarray(coeff, dtype) * (_sign(index, n, wires, dtype) if wires else 1)
+        term = jnp.asarray(coeff, dtype) * (_sign(index, _mask(n, wires), dtype) if wires else 1)
         out = term if out is None else out + term
     return out
+
+
+# From this many terms on, _weights is a GEMM (measured at n = 20: 20 Z terms 31 ms
+# fused, 2.2 ms as a GEMM; one term is better fused into the state pass that reads it).
+_GEMM_TERMS = 3
+
+
+def _sign_gemm(n: int, terms, dtype):
+    """:func:`_weights` of many terms as one GEMM. With ``b = (hi, lo)`` split into
+    its high and low halves a term's sign is ``s_hi(hi) · s_lo(lo)``, so the sum is
+    ``(S_hi · c) S_loᵀ`` with ``S`` the ``(2**(n/2), terms)`` sign matrices: 2 flops per
+    term and basis state, against a popcount and a few more per term in a fused loop."""
+    h, rd = n // 2, jnp.finfo(dtype).dtype
+    coeffs = np.asarray([c for c, _ in terms])
+    s_hi = _sign(_basis_index(h)[:, None], [_mask(h, [w for w in ws if w < h]) for _, ws in terms], rd)
+    s_lo = _sign(_basis_index(n - h)[:, None], [_mask(n, [w for w in ws if w >= h]) for _, ws in terms], rd)
+
+    def part(c):
+        return ((s_hi * jnp.asarray(c, rd)) @ s_lo.T).reshape(-1)
+
+    if jnp.issubdtype(dtype, jnp.complexfloating) and np.iscomplexobj(coeffs):
+        return jax.lax.complex(part(coeffs.real), part(coeffs.imag))
+    return part(coeffs.real).astype(dtype)
 
 
 def _flip(psi, flips: tuple[int, ...], n: int):
