@@ -292,10 +292,11 @@ def _matmul(a, b):
     return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
 
 
-def _runs(axes, wires) -> list[tuple[int, bool]]:
-    """``axes`` (sorted wires) as a low-rank view: ``(size, kept)`` per run of
-    consecutive entries that are all in ``wires`` (one axis of 2 each) or all not
-    (merged into one axis of ``2**run``)."""
+def low_rank_view(axes, wires) -> list[tuple[int, bool]]:
+    """``axes`` (sorted wires of a state) as a low-rank view: ``(size, in wires)`` per
+    axis, where each wire of ``wires`` keeps its axis of 2 and each run of consecutive
+    other wires is merged into one axis of ``2**run`` (XLA's CPU loops over a rank-n
+    ``(2,)*n`` tensor are several times slower)."""
     view = []
     for kept, run in itertools.groupby(axes, key=lambda a: a in wires):
         m = len(list(run))
@@ -319,7 +320,7 @@ def _patterns(half, wires, columns: dict) -> list[int]:
 def _indicators(half, columns: dict, dtype):
     """``(2**len(half), len(columns))`` 0/1 matrix: column ``(mask, value)`` marks the
     indices ``i`` with ``i & mask == value`` (built from ``iota``, no constant)."""
-    masks, values = (np.asarray(v, np.uint32) for v in zip(*columns)) if columns else ([], [])
+    masks, values = (np.asarray(v, np.uint32) for v in zip(*columns))
     index = jax.lax.iota(jnp.uint32, 2 ** len(half))[:, None]
     return ((index & masks) == values).astype(dtype)
 
@@ -378,16 +379,16 @@ class FusedProgram(NamedTuple):
         the patterns ``x``, ``y`` of its wires in each half: ``φ = A C Bᵀ`` with ``A``,
         ``B`` the indicator columns of those patterns (from ``iota``, shared between
         terms) and ``C = Σ θ_k E_k`` small. Forward and VJP are two thin GEMMs over the
-        block; per-step broadcasts cost one reduction of the block per step in the
-        backward pass (the product of the steps' ``(2,)*n`` diagonals, reduced over up
-        to n axes per step: 80% of QAOA's value_and_grad at n = 16)."""
+        block. (Multiplying the steps' diagonals as ``(2,)*n``-broadcast tensors cost a
+        reduction over up to n axes per step in the backward pass: 80% of QAOA's
+        value_and_grad at n = 16.)"""
         from qjax.gates import GATES
 
         n, rd = self.num_wires, self.program.real_dtype
         span = sorted({w for s in steps for w in s.wires})
         halves = span[: len(span) // 2], span[len(span) // 2 :]
         columns: tuple[dict, dict] = ({}, {})  # per half: (mask, value) -> column
-        cells, fixed, params = [], [], []  # (step row or -1, column hi, column lo, value)
+        cells, params = [], []  # cells: (step row or -1, column hi, column lo, value)
         for s in steps:
             if s.fixed is not None:  # unitary, so exp(i angle)
                 table, row = np.angle(s.fixed), -1
@@ -470,7 +471,7 @@ class FusedProgram(NamedTuple):
         if block.kind == "diagonal":
             # Summed over the wires the block leaves alone, in a low-rank view (runs of
             # them merged into one axis each), as its operator's (2|1,)*n shape.
-            view = _runs(range(n), [a for a in range(n) if jnp.shape(op)[a] == 2])
+            view = low_rank_view(range(n), [a for a in range(n) if jnp.shape(op)[a] == 2])
             full = (jnp.conj(lam) * psi).reshape([d for d, _ in view])
             spare = tuple(i for i, (_, kept) in enumerate(view) if not kept)
             return 2 * jnp.sum(full, axis=spare).reshape(jnp.shape(op))

@@ -18,7 +18,6 @@ with axis ``w`` = wire ``w``. Within a gate the first wire is the most significa
 from __future__ import annotations
 
 import functools
-import itertools
 import numbers
 from typing import Any, Callable, NamedTuple
 
@@ -29,6 +28,7 @@ import numpy as np
 from qjax import clifford
 from qjax.circuit import Circuit
 from qjax.errors import CircuitError, ConfigError, ObservableError, ParameterShapeError, PrecisionError
+from qjax.fusion import low_rank_view
 from qjax.layering import LayeredProgram, adjoint_values, layer
 from qjax.gates import GATES
 from qjax.observables import PauliSum, as_pauli_sums
@@ -443,15 +443,11 @@ def _sign_gemm(n: int, terms, dtype):
 
 
 def _flip(psi, flips: tuple[int, ...], n: int):
-    """``ψ[b ^ f]`` for a flat state. Each run of consecutive flipped wires is one
-    reversed axis of a low-rank view (reversing ``2**m`` indices flips their ``m``
-    bits): a Pauli string from a CNOT chain (:mod:`qjax.clifford`) flips many wires."""
-    dims, axes = [], []
-    for flipped, run in itertools.groupby(range(n), key=lambda w: w in flips):
-        if flipped:
-            axes.append(len(dims))
-        dims.append(2 ** len(list(run)))
-    return jnp.flip(psi.reshape(dims), axis=axes).reshape(-1)
+    """``ψ[b ^ f]`` for a flat state, as reversed axes of a low-rank view (a Pauli
+    string from a CNOT chain, :mod:`qjax.clifford`, flips many wires)."""
+    view = low_rank_view(range(n), flips)
+    axes = [i for i, (_, flipped) in enumerate(view) if flipped]
+    return jnp.flip(psi.reshape([size for size, _ in view]), axis=axes).reshape(-1)
 
 
 def _blocked_sum(v):
