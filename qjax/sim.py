@@ -257,6 +257,10 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
 
     Returns:
       a :class:`Compiled` named tuple.
+
+    ``expval`` does not apply the circuit's trailing angle-free Clifford gates: it
+    measures the observables conjugated through them (:mod:`qjax.clifford`), which is
+    exact; ``state``, ``probs`` and ``sample`` run every gate.
     """
     if not isinstance(circuit, Circuit):
         raise CircuitError(f"compile needs a qjax.Circuit, got {type(circuit).__name__}; convert it first")
