@@ -33,8 +33,9 @@ class GateSpec:
     one-angle diagonal gate whose diagonal is ``exp(iθ · phase)`` (RZ, PhaseShift,
     CRZ, CPhase, RZZ), is that generator: a run of such gates is one phase sum
     (:mod:`qjax.fusion`). ``trig = (s, A, B, C)``, for a one-angle gate whose matrix is
-    ``A + B cos(sθ) + C sin(sθ)`` (numpy; every one-angle table gate), lets the
-    simulator build all occurrences of the gate in a few array operations.
+    ``A + B cos(sθ) + C sin(sθ)`` (numpy; every one-angle table gate, whose matrix
+    function is built from it), lets the simulator build all occurrences of the gate
+    in a few array operations (:func:`trig_matrices`).
     """
 
     name: str
@@ -68,40 +69,29 @@ def _const(m) -> MatrixFn:
     return _Constant(m)
 
 
-def _controlled(base: MatrixFn) -> MatrixFn:
+def _controlled(base: _Constant) -> _Constant:
     """``|0><0| ⊗ I + |1><1| ⊗ U`` with the control as the first wire."""
-    if isinstance(base, _Constant):
-        k = base.array.shape[0]
-        out = np.eye(2 * k, dtype=np.complex128)
-        out[k:, k:] = base.array
-        return _Constant(out)
-
-    def matrix(angles, dtype):
-        u = base(angles, dtype)
-        k = u.shape[0]
-        out = jnp.eye(2 * k, dtype=dtype)
-        return out.at[k:, k:].set(u)
-
-    return matrix
+    k = base.array.shape[0]
+    out = np.eye(2 * k, dtype=np.complex128)
+    out[k:, k:] = base.array
+    return _Constant(out)
 
 
-def _rx(angles, dtype):
-    c, s = jnp.cos(angles[0] / 2), jnp.sin(angles[0] / 2)
-    return jnp.stack([jnp.stack([c, -1j * s]), jnp.stack([-1j * s, c])]).astype(dtype)
+def trig_matrices(trig: tuple, angles, dtype, diagonal: bool = False):
+    """``A + B cos(sθ) + C sin(sθ)`` (``GateSpec.trig``) for ``angles (m, 1)``: the
+    ``(m, 2**k, 2**k)`` matrices of a one-angle gate, or their ``(m, 2**k)`` diagonals.
+    A few array operations for all occurrences at once."""
+    s, *abc = trig
+    a, b, c = (jnp.asarray(np.diag(t) if diagonal else t, dtype) for t in abc)
+    t = (angles[:, 0] * s).astype(jnp.finfo(dtype).dtype)
+    lead = (slice(None),) + (None,) * a.ndim
+    return a + jnp.cos(t)[lead] * b + jnp.sin(t)[lead] * c
 
 
-def _ry(angles, dtype):
-    c, s = jnp.cos(angles[0] / 2), jnp.sin(angles[0] / 2)
-    return jnp.stack([jnp.stack([c, -s]), jnp.stack([s, c])]).astype(dtype)
-
-
-def _rz(angles, dtype):
-    e = jnp.exp(-0.5j * angles[0])
-    return jnp.diag(jnp.stack([e, jnp.conj(e)])).astype(dtype)
-
-
-def _phase(angles, dtype):
-    return jnp.diag(jnp.stack([jnp.ones_like(angles[0]) + 0j, jnp.exp(1j * angles[0])])).astype(dtype)
+def _one_angle(name: str, num_wires: int, trig: tuple, **kw) -> "GateSpec":
+    """A one-angle gate defined by its ``trig`` form; its matrix function follows."""
+    return GateSpec(name, num_wires, 1, lambda angles, dtype: trig_matrices(trig, angles[None], dtype)[0],
+                    trig=trig, **kw)
 
 
 def _u3(angles, dtype):
@@ -113,26 +103,6 @@ def _u3(angles, dtype):
             jnp.stack([jnp.exp(1j * phi) * s, jnp.exp(1j * (phi + lam)) * c]),
         ]
     ).astype(dtype)
-
-
-def _pauli_rotation(pauli_pair: np.ndarray) -> MatrixFn:
-    """``exp(-i θ/2 P⊗P)`` for a two-qubit Pauli product ``P⊗P`` (it squares to I)."""
-
-    def matrix(angles, dtype):
-        c, s = jnp.cos(angles[0] / 2), jnp.sin(angles[0] / 2)
-        return (c * np.eye(4) - 1j * s * pauli_pair).astype(dtype)
-
-    return matrix
-
-
-def _rzz(angles, dtype):
-    e = jnp.exp(-0.5j * angles[0])
-    return jnp.diag(jnp.stack([e, jnp.conj(e), jnp.conj(e), e])).astype(dtype)
-
-
-def _cphase(angles, dtype):
-    one = jnp.ones_like(angles[0]) + 0j
-    return jnp.diag(jnp.stack([one, one, one, jnp.exp(1j * angles[0])])).astype(dtype)
 
 
 def _unitary(angles, dtype):  # the matrix itself lives on the Operation
@@ -170,27 +140,25 @@ _SPECS = [
     GateSpec("T", 1, 0, _const(np.diag([1, np.exp(0.25j * np.pi)])), diagonal=True),
     GateSpec("Tdg", 1, 0, _const(np.diag([1, np.exp(-0.25j * np.pi)])), diagonal=True),
     GateSpec("SX", 1, 0, _const(0.5 * np.array([[1 + 1j, 1 - 1j], [1 - 1j, 1 + 1j]]))),
-    GateSpec("RX", 1, 1, _rx, trig=_rotation_trig(_X)),
-    GateSpec("RY", 1, 1, _ry, trig=_rotation_trig(_Y)),
-    GateSpec("RZ", 1, 1, _rz, diagonal=True, phase=(-0.5, 0.5), trig=_rotation_trig(_Z)),
-    GateSpec("PhaseShift", 1, 1, _phase, diagonal=True, aliases=("P", "U1", "Phase"), phase=(0.0, 1.0),
-             trig=_PHASE_TRIG),
+    _one_angle("RX", 1, _rotation_trig(_X)),
+    _one_angle("RY", 1, _rotation_trig(_Y)),
+    _one_angle("RZ", 1, _rotation_trig(_Z), diagonal=True, phase=(-0.5, 0.5)),
+    _one_angle("PhaseShift", 1, _PHASE_TRIG, diagonal=True, aliases=("P", "U1", "Phase"), phase=(0.0, 1.0)),
     GateSpec("U3", 1, 3, _u3, aliases=("U",)),
     GateSpec("CNOT", 2, 0, _controlled(_const(_X)), aliases=("CX",)),
     GateSpec("CY", 2, 0, _controlled(_const(_Y))),
     GateSpec("CZ", 2, 0, _controlled(_const(_Z)), diagonal=True),
     GateSpec("SWAP", 2, 0, _const(_SWAP)),
     GateSpec("iSWAP", 2, 0, _const([[1, 0, 0, 0], [0, 0, 1j, 0], [0, 1j, 0, 0], [0, 0, 0, 1]])),
-    GateSpec("CRX", 2, 1, _controlled(_rx), trig=_controlled_trig(_rotation_trig(_X))),
-    GateSpec("CRY", 2, 1, _controlled(_ry), trig=_controlled_trig(_rotation_trig(_Y))),
-    GateSpec("CRZ", 2, 1, _controlled(_rz), diagonal=True, phase=(0.0, 0.0, -0.5, 0.5),
-             trig=_controlled_trig(_rotation_trig(_Z))),
-    GateSpec("CPhase", 2, 1, _cphase, diagonal=True, aliases=("ControlledPhaseShift", "CP", "CU1"),
-             phase=(0.0, 0.0, 0.0, 1.0), trig=_controlled_trig(_PHASE_TRIG)),
-    GateSpec("RXX", 2, 1, _pauli_rotation(np.kron(_X, _X)), aliases=("IsingXX",), trig=_rotation_trig(np.kron(_X, _X))),
-    GateSpec("RYY", 2, 1, _pauli_rotation(np.kron(_Y, _Y)), aliases=("IsingYY",), trig=_rotation_trig(np.kron(_Y, _Y))),
-    GateSpec("RZZ", 2, 1, _rzz, diagonal=True, aliases=("IsingZZ",), phase=(-0.5, 0.5, 0.5, -0.5),
-             trig=_rotation_trig(np.kron(_Z, _Z))),
+    _one_angle("CRX", 2, _controlled_trig(_rotation_trig(_X))),
+    _one_angle("CRY", 2, _controlled_trig(_rotation_trig(_Y))),
+    _one_angle("CRZ", 2, _controlled_trig(_rotation_trig(_Z)), diagonal=True, phase=(0.0, 0.0, -0.5, 0.5)),
+    _one_angle("CPhase", 2, _controlled_trig(_PHASE_TRIG), diagonal=True,
+               aliases=("ControlledPhaseShift", "CP", "CU1"), phase=(0.0, 0.0, 0.0, 1.0)),
+    _one_angle("RXX", 2, _rotation_trig(np.kron(_X, _X)), aliases=("IsingXX",)),
+    _one_angle("RYY", 2, _rotation_trig(np.kron(_Y, _Y)), aliases=("IsingYY",)),
+    _one_angle("RZZ", 2, _rotation_trig(np.kron(_Z, _Z)), diagonal=True, aliases=("IsingZZ",),
+               phase=(-0.5, 0.5, 0.5, -0.5)),
     GateSpec("Toffoli", 3, 0, _controlled(_controlled(_const(_X))), aliases=("CCX", "CCNOT")),
     GateSpec("CSWAP", 3, 0, _controlled(_const(_SWAP)), aliases=("Fredkin",)),
     GateSpec("Unitary", 0, 0, _unitary, aliases=("QubitUnitary",)),

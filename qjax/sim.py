@@ -30,7 +30,7 @@ from qjax.circuit import Circuit
 from qjax.errors import CircuitError, ConfigError, ObservableError, ParameterShapeError, PrecisionError
 from qjax.fusion import low_rank_view
 from qjax.layering import LayeredProgram, adjoint_values, layer
-from qjax.gates import GATES
+from qjax.gates import GATES, trig_matrices
 from qjax.observables import PauliSum, as_pauli_sums
 
 __all__ = ["compile", "Compiled", "GRADIENT_METHODS", "PauliPlan", "expval_plan", "plan_expval", "plan_apply"]
@@ -123,7 +123,9 @@ class Program(NamedTuple):
     def _family_fn(self, gate: str, derivative: bool):
         spec = GATES[gate]
         if spec.trig is not None and not derivative:
-            return functools.partial(_trig_matrices, spec.trig, spec.diagonal, self.dtype)
+            # a few array operations for all occurrences; vmap of the gate's matrix
+            # function traces several times as many (40 ms of a 20-wire step's trace)
+            return lambda a: trig_matrices(spec.trig, a, self.dtype, spec.diagonal)
 
         def fn(a):
             m = spec.matrix(a, self.dtype)
@@ -156,18 +158,6 @@ class Program(NamedTuple):
         for step in self.steps:
             psi = apply(psi, self.matrix(step, matrices), step)
         return psi
-
-
-def _trig_matrices(trig: tuple, diagonal: bool, dtype, angles):
-    """``(m, 2**k, 2**k)`` matrices ``A + B cos(sθ) + C sin(sθ)`` of a one-angle gate
-    (``GateSpec.trig``) for ``angles (m, 1)``; ``(m, 2**k)`` diagonals if ``diagonal``.
-    A few array operations for all occurrences: ``vmap`` of the gate's own matrix
-    function traced several times as many (40 ms of a 20-wire training step's trace)."""
-    s, *abc = trig
-    a, b, c = (jnp.asarray(np.diag(t) if diagonal else t, dtype) for t in abc)
-    t = angles[:, 0] * s
-    lead = (slice(None),) + (None,) * a.ndim
-    return a + jnp.cos(t)[lead] * b + jnp.sin(t)[lead] * c
 
 
 def apply(psi, u, step: Step):
