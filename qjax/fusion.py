@@ -419,7 +419,7 @@ class FusedProgram(NamedTuple):
     def operators(self, angles) -> tuple:
         """One operator per block: ``(2**K, 2**K)`` matrix, ``(2,)*n``-broadcastable
         diagonal, or the single step's matrix (diagonal) for ``gate`` blocks."""
-        program, n = self.program, self.num_wires
+        program = self.program
         matrices = program.matrices(angles)
         dense = self._dense_matrices(matrices)
         out, d_index = [], 0
