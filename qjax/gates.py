@@ -69,12 +69,16 @@ def _const(m) -> MatrixFn:
     return _Constant(m)
 
 
+_P0, _P1 = np.diag([1.0, 0.0]), np.diag([0.0, 1.0])  # |0><0|, |1><1|
+
+
+def _controlled_matrix(m: np.ndarray) -> np.ndarray:
+    """``|0><0| ⊗ I + |1><1| ⊗ m`` with the control as the first wire."""
+    return np.kron(_P0, np.eye(len(m))) + np.kron(_P1, m)
+
+
 def _controlled(base: _Constant) -> _Constant:
-    """``|0><0| ⊗ I + |1><1| ⊗ U`` with the control as the first wire."""
-    k = base.array.shape[0]
-    out = np.eye(2 * k, dtype=np.complex128)
-    out[k:, k:] = base.array
-    return _Constant(out)
+    return _Constant(_controlled_matrix(base.array))
 
 
 def trig_matrices(trig: tuple, angles, dtype, diagonal: bool = False):
@@ -117,8 +121,7 @@ def _rotation_trig(pauli: np.ndarray) -> tuple:
 def _controlled_trig(trig: tuple) -> tuple:
     """The control as the first wire: ``|0><0| ⊗ I + |1><1| ⊗ (A + B cos + C sin)``."""
     s, a, b, c = trig
-    p0, p1 = np.diag([1.0, 0.0]), np.diag([0.0, 1.0])
-    return s, np.kron(p0, np.eye(len(a))) + np.kron(p1, a), np.kron(p1, b), np.kron(p1, c)
+    return s, _controlled_matrix(a), np.kron(_P1, b), np.kron(_P1, c)
 
 
 _X = np.array([[0, 1], [1, 0]])
