@@ -158,15 +158,63 @@ class Run(NamedTuple):
 
 
 def load_run(run_dir: str | os.PathLike) -> Run:
-    """Read the config, result, metrics and final parameters of a run directory."""
+    """Read the config, result, metrics and final parameters of a run directory.
+
+    A directory that is not a finished run (a file missing, not JSON, not the
+    shape qjax writes) raises :class:`QjaxError` naming the file and what is wrong.
+    """
     run_dir = Path(run_dir)
+    result = _read_record(run_dir, "result.json")
+    manifest = _read_record(run_dir, "manifest.json")
+    config = manifest.get("config", {})
+    if not isinstance(config, dict):
+        raise QjaxError(f"{run_dir / 'manifest.json'}: 'config' must be a mapping, got {type(config).__name__}; "
+                        "is this a qjax run directory?")
+    params = result.get("final_params")
     try:
-        result = json.loads((run_dir / "result.json").read_text())
-        manifest = json.loads((run_dir / "manifest.json").read_text())
-    except FileNotFoundError as exc:
-        missing = Path(exc.filename).name
-        raise QjaxError(f"{run_dir} is not a finished qjax run directory: {missing} is missing") from None
+        final_params = np.asarray(params, dtype=float)
+    except (TypeError, ValueError):
+        final_params = None
+    if final_params is None or final_params.ndim != 1 or not np.all(np.isfinite(final_params)):
+        raise QjaxError(f"{run_dir / 'result.json'}: 'final_params' must be a list of finite numbers; "
+                        "is this a finished qjax run directory?")
     metrics_path = run_dir / "metrics.jsonl"
-    metrics = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()] \
-        if metrics_path.exists() else []
-    return Run(manifest.get("config", {}), result, metrics, np.asarray(result["final_params"]), manifest)
+    metrics = []
+    if metrics_path.exists():
+        try:
+            metrics = [json.loads(line) for line in _read_bounded(metrics_path).splitlines() if line.strip()]
+        except (ValueError, UnicodeDecodeError, OSError) as exc:
+            raise QjaxError(f"{metrics_path} is not JSON lines ({type(exc).__name__}); "
+                            "is this a qjax run directory?") from None
+    return Run(config, result, metrics, final_params, manifest)
+
+
+#: The most a run record may hold when read back: far above what a run writes (a 100k-step
+#: metrics.jsonl is ~20 MB), and a bound for a path that points at /dev/zero or a FIFO.
+MAX_RECORD_BYTES = 256 << 20
+
+
+def _read_bounded(path: Path) -> str:
+    if path.exists() and not path.is_file():  # a device or FIFO: reading it could block or never end
+        raise QjaxError(f"{path} is not a regular file; is this a qjax run directory?")
+    with open(path, "rb") as f:
+        data = f.read(MAX_RECORD_BYTES + 1)
+    if len(data) > MAX_RECORD_BYTES:
+        raise QjaxError(f"{path} is larger than {MAX_RECORD_BYTES >> 20} MiB; is this a qjax run directory?")
+    return data.decode()
+
+
+def _read_record(run_dir: Path, name: str) -> dict:
+    """One JSON object file of a run directory; :class:`QjaxError` when missing, unreadable or not an object."""
+    path = run_dir / name
+    try:
+        record = json.loads(_read_bounded(path))
+    except FileNotFoundError:
+        raise QjaxError(f"{run_dir} is not a finished qjax run directory: {name} is missing") from None
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        raise QjaxError(f"{path} cannot be read as JSON ({type(exc).__name__}); "
+                        "is this a finished qjax run directory?") from None
+    if not isinstance(record, dict):
+        raise QjaxError(f"{path} must hold a JSON object, got {type(record).__name__}; "
+                        "is this a finished qjax run directory?")
+    return record
