@@ -13,27 +13,30 @@ Wire 0 is the most significant bit of a state index (PennyLane's convention);
 
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from qjax import errors, jaxcache, mitigation, sharding, templates
+from qjax import errors, jaxcache
 from qjax.backends import Backend, Evaluation, Executor, JobRunner, Objective, make_backend
 from qjax.checkpointing import CheckpointOptions
-from qjax.density import NoisyCompiled, compile_noisy
-from qjax.circuit import Angle, Circuit, Input, Operation, Param
 from qjax.errors import QjaxError
-from qjax.gates import GATES
-from qjax.noise import Channel, NoiseModel
-from qjax.observables import PauliSum
-from qjax.problems import Problem
-from qjax.sim import Compiled, compile
+from qjax.ir import ansatze as templates
+from qjax.ir.circuit import Angle, Circuit, Input, Operation, Param
+from qjax.ir.gates import GATES
+from qjax.ir.pauli import PauliSum
+from qjax.noise import mitigation
+from qjax.noise.channels import Channel, NoiseModel
+from qjax.noise.density import NoisyCompiled, compile_noisy
+from qjax.problems.base import Problem
+from qjax.sim import sharding
+from qjax.sim.compile import Compiled, compile
 from qjax.tracking import Run, load_run
 from qjax.training import FitResult, fit
 
 # The converters pull in PennyLane / Qiskit (seconds to import): load them on first use.
 _LAZY = {
-    "from_pennylane": "qjax.pennylane_interop",
-    "from_qasm": "qjax.qiskit_interop",
-    "from_qiskit": "qjax.qiskit_interop",
-    "to_qasm": "qjax.qiskit_interop",
-    "to_qiskit": "qjax.qiskit_interop",
+    "from_pennylane": "qjax.interop.pennylane",
+    "from_qasm": "qjax.interop.qiskit",
+    "from_qiskit": "qjax.interop.qiskit",
+    "to_qasm": "qjax.interop.qiskit",
+    "to_qiskit": "qjax.interop.qiskit",
 }
 
 

@@ -9,7 +9,7 @@ before the first block (plain angle encoding). Class ``c``'s logit is
 over the training set, one ``jax.vmap`` of the compiled ``expval`` over the samples.
 
 The circuit IR only holds linear angle maps, so the trainable feature weights are
-applied outside it: the circuit reads one :func:`~qjax.circuit.Input` per encoding
+applied outside it: the circuit reads one :func:`~qjax.ir.circuit.Input` per encoding
 gate, fed with ``w * x``. The model's parameter vector is
 ``[circuit params (P,), feature weights (L_enc * n,), scale]``.
 
@@ -26,9 +26,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from qjax.backends.base import Objective
-from qjax.circuit import Circuit, Input, Operation, Param
+from qjax.ir.circuit import Circuit, Input, Operation, Param
 from qjax.errors import ConfigError
-from qjax.observables import PauliSum
+from qjax.ir.pauli import PauliSum
 
 __all__ = ["Dataset", "DATASETS", "load_dataset", "split_and_scale", "reupload_circuit", "ReuploadModel",
            "build_model", "readout_observables", "initial_params", "cross_entropy", "accuracy",

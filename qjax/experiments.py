@@ -14,10 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from qjax import maxcut, problems, templates
-from qjax.circuit import Circuit
+from qjax.ir import ansatze as templates
+from qjax.problems import chemistry, maxcut, spin
+from qjax.ir.circuit import Circuit
 from qjax.errors import ConfigError
-from qjax.problems import Problem
+from qjax.problems.base import Problem
 
 __all__ = ["Experiment", "build_experiment", "maxcut_graph", "PROBLEMS", "ANSATZE", "EXPERIMENTS"]
 
@@ -52,10 +53,10 @@ def maxcut_graph(c) -> maxcut.Graph:
 
 
 PROBLEMS: dict[str, Callable[[Any], Problem]] = {
-    "h2": lambda c: problems.h2(c.bond_length, c.basis),
-    "lih": lambda c: problems.lih(c.bond_length, c.basis, c.active_electrons, c.active_orbitals),
-    "tfim": lambda c: problems.tfim(c.n, c.J, c.h, c.periodic),
-    "maxcut": lambda c: problems.maxcut(maxcut_graph(c)),
+    "h2": lambda c: chemistry.h2(c.bond_length, c.basis),
+    "lih": lambda c: chemistry.lih(c.bond_length, c.basis, c.active_electrons, c.active_orbitals),
+    "tfim": lambda c: spin.tfim(c.n, c.J, c.h, c.periodic),
+    "maxcut": lambda c: maxcut.maxcut_problem(maxcut_graph(c)),
 }
 
 
@@ -115,7 +116,7 @@ def build_qaoa(rc) -> Experiment:
 
 def _maxcut_report(graph: maxcut.Graph, circuit: Circuit, rc, params, result: dict) -> dict:
     """Cut figures: expected cut from the run's final energy, best cut of samples from the trained state."""
-    from qjax.sim import compile as compile_circuit
+    from qjax.sim.compile import compile as compile_circuit
 
     expected = (graph.total_weight - result["energy"]) / 2  # <C> = (W - <H_P>) / 2
     report = {"expected_cut": expected}
@@ -158,7 +159,7 @@ def build_classifier(rc) -> Experiment:
     from qjax import classifier
     from qjax.backends import make_backend
     from qjax.errors import BackendError
-    from qjax.sim import compile as compile_circuit
+    from qjax.sim.compile import compile as compile_circuit
 
     data = classifier.load_dataset(rc.problem)  # config.validate made sure problem is a data set
     model = classifier.build_model(rc.ansatz, data.num_features, data.num_classes)

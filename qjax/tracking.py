@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from qjax.circuit import Circuit
+from qjax.ir.circuit import Circuit
 from qjax.errors import QjaxError
 
 __all__ = [
@@ -101,7 +101,7 @@ def code_version() -> str:
 
 def circuit_summary(circuit: Circuit) -> dict:
     """OpenQASM 3 text, depth and gate counts of ``circuit`` for the manifest."""
-    from qjax.qiskit_interop import to_qasm
+    from qjax.interop.qiskit import to_qasm
 
     return {
         "num_wires": circuit.num_wires,

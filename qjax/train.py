@@ -57,7 +57,7 @@ def run(cfg: DictConfig) -> dict:
     from qjax.checkpointing import CheckpointOptions
     from qjax.experiments import build_experiment
     from qjax.optimizers import build_optimizer
-    from qjax.problems import classical_energy
+    from qjax.problems.base import classical_energy
     from qjax.tracking import (MetricsWriter, circuit_summary, code_version, package_versions,
                                plot_convergence, write_json)
     from qjax.training import fit

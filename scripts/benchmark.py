@@ -1,6 +1,6 @@
 """Benchmark one VQE training step of qjax against PennyLane and Qiskit Aer.
 
-Workload W1: the hardware-efficient ansatz ``qjax.templates.hardware_efficient(n, 4,
+Workload W1: the hardware-efficient ansatz ``qjax.ir.ansatze.hardware_efficient(n, 4,
 ("RY", "RZ"), "chain")`` (P = 8n parameters) and the open transverse-field Ising chain
 ``H = Σ Z_i Z_{i+1} + 0.5 Σ X_i``, complex64 throughout. The timed thing is one call of
 ``value_and_grad`` of the energy (a training step) after warm-up, median of
@@ -37,7 +37,7 @@ Workload "batched": n = ``--batch-qubits``, ``--batch`` parameter sets, ``jax.vm
 value_and_grad, qjax vs default.qubit (jax, jit, vmap); reported as evaluations/s.
 
 Workload "QAOA": MaxCut on a random 3-regular graph, n = ``--qaoa-qubits``, p =
-``--qaoa-layers`` (``qjax.templates.qaoa``; cost ``Σ Z_i Z_j``), value_and_grad of
+``--qaoa-layers`` (``qjax.ir.ansatze.qaoa``; cost ``Σ Z_i Z_j``), value_and_grad of
 ``<H_P>``, qjax vs lightning.qubit (adjoint), checked against lightning in complex128.
 
 First call, cold and warm: two fresh processes time W1's first ``value_and_grad`` at
@@ -80,10 +80,11 @@ from pennylane import numpy as pnp
 from qiskit_aer import AerSimulator
 
 import qjax
-import qjax.layering
+import qjax.sim.compile
+import qjax.sim.layering
+import qjax.sim.program
 import qjax.jaxcache
-import qjax.sim
-from qjax import maxcut
+from qjax.problems import maxcut
 
 LAYERS = 4
 SYSTEMS = ("qjax-backprop", "qjax-adjoint", "default.qubit", "lightning", "aer")
@@ -105,7 +106,7 @@ def norm_bound(n: int) -> float:
 
 def ansatz(n: int, layers: int = LAYERS) -> qjax.Circuit:
     """The qjax circuit of W1: P = 2·layers·n parameters."""
-    return qjax.templates.hardware_efficient(n, layers, rotations=("RY", "RZ"), entangler="chain")
+    return qjax.ir.ansatze.hardware_efficient(n, layers, rotations=("RY", "RZ"), entangler="chain")
 
 
 def pennylane_energy(params, n: int, hamiltonian):
@@ -263,11 +264,11 @@ def qaoa_problem(n: int, p: int):
     """MaxCut on a random 3-regular graph (seed n): circuit, cost observable, (2p,) parameters."""
     graph = maxcut.random_regular(n, 3, seed=n)
     params = np.random.default_rng(p).uniform(0, np.pi, 2 * p).astype(np.float32)
-    return graph, qjax.templates.qaoa(graph.edges, n, p), maxcut.cost_observable(graph), params
+    return graph, qjax.ir.ansatze.qaoa(graph.edges, n, p), maxcut.cost_observable(graph), params
 
 
 def qaoa_lightning(graph, p: int, cost, dtype):
-    """QAOA value_and_grad on lightning.qubit (adjoint), gate by gate as qjax.templates.qaoa builds it."""
+    """QAOA value_and_grad on lightning.qubit (adjoint), gate by gate as qjax.ir.ansatze.qaoa builds it."""
     hamiltonian = cost.to_pennylane()
 
     def energy(t):
@@ -329,7 +330,7 @@ def probe(n: int, layers: int, cache_dir: str | None) -> dict:
     start = time.perf_counter()
     jax_step(compiled.expval)(params)  # a new jit wrapper: in-memory cache, no recompile
     return {"n": n, "layers": layers, "first_s": first, "energy": energy,
-            "gradient": qjax.sim.auto_gradient(qjax.layering.layer(qjax.sim.lower(ansatz(n, layers), jnp.complex64))),
+            "gradient": qjax.sim.compile.auto_gradient(qjax.sim.layering.layer(qjax.sim.program.lower(ansatz(n, layers), jnp.complex64))),
             "peak_rss_GiB": peak_rss_gib()}
 
 

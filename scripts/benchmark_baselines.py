@@ -104,7 +104,7 @@ def classical_rows(problem: str) -> list[dict]:
 
     from qjax.config import validate
     from qjax.experiments import build_experiment
-    from qjax.problems import classical_energy
+    from qjax.problems.base import classical_energy
 
     with initialize_config_module(config_module="qjax.conf", version_base="1.3"):
         rc = validate(compose(config_name="config", overrides=PROBLEMS[problem]))
@@ -113,7 +113,7 @@ def classical_rows(problem: str) -> list[dict]:
     t0 = time.perf_counter()  # the heuristic's own time, not the Hamiltonian's construction
     rows = []
     if problem == "maxcut":
-        from qjax import maxcut
+        from qjax.problems import maxcut
         from qjax.experiments import maxcut_graph
 
         graph = maxcut_graph(rc.problem)

@@ -35,7 +35,7 @@ import numpy as np
 def workload(qubits: int, batch: int, seed: int):
     """(circuit, observable, params (batch, P)) of one step-sized batch."""
     import qjax
-    from qjax.templates import hardware_efficient
+    from qjax.ir.ansatze import hardware_efficient
 
     circuit = hardware_efficient(qubits, 2, ("RY", "RZ"), "chain")
     observable = qjax.PauliSum([(1.0, f"Z{i} Z{i + 1}") for i in range(qubits - 1)]
@@ -146,7 +146,7 @@ def main(argv=None) -> int:
 
     import qiskit.quantum_info as qi
 
-    from qjax.qiskit_interop import to_qiskit
+    from qjax.interop.qiskit import to_qiskit
     from qjax.serve.process import ServiceProcess
     from qjax.serve.wire import encode_circuit, encode_observable
 

@@ -11,7 +11,7 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 import qjax
 from qjax.backends import Backend, make_backend
 from qjax.errors import BackendError, ConfigError
-from qjax.problems import tfim
+from qjax.problems.spin import tfim
 
 N = 3
 

@@ -17,7 +17,7 @@ from qjax import classifier
 from qjax.config import validate
 from qjax.errors import BackendError, ConfigError
 from qjax.experiments import build_experiment
-from qjax.sim import compile as compile_circuit
+from qjax.sim.compile import compile as compile_circuit
 
 # complex64 statevector of ≤ 4 qubits and ~40 gates: rounding stays near 1e-6
 TOL = 1e-5

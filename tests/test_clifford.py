@@ -1,4 +1,4 @@
-"""Trailing Clifford gates absorbed into the observable (qjax.clifford).
+"""Trailing Clifford gates absorbed into the observable (qjax.sim.clifford).
 
 The oracles are PennyLane's gate and observable matrices (C† H C computed densely)
 and PennyLane default.qubit on the whole circuit (energies, gradients, states); the
@@ -17,11 +17,12 @@ from test_gates import ORACLES
 from test_sim import (METHODS, pennylane_expval_and_grad, pennylane_hamiltonian, pennylane_state, qjax_circuit,
                       random_ops, random_pauli_terms)
 
-from qjax import clifford
-from qjax.circuit import Circuit, Operation
-from qjax.gates import GATES
-from qjax.observables import PauliSum
-from qjax.sim import compile, lower
+from qjax.sim import clifford
+from qjax.ir.circuit import Circuit, Operation
+from qjax.ir.gates import GATES
+from qjax.ir.pauli import PauliSum
+from qjax.sim.compile import compile
+from qjax.sim.program import lower
 
 # Angle-free gates of at most two wires that map Paulis to Paulis (Nielsen & Chuang 10.5).
 TEXTBOOK_CLIFFORD = {"I", "H", "X", "Y", "Z", "S", "Sdg", "SX", "CNOT", "CY", "CZ", "SWAP", "iSWAP"}

@@ -17,9 +17,9 @@ from qiskit_aer import noise as aer_noise
 
 import qjax
 from qjax import noise as qn
-from qjax.density import compile_noisy
+from qjax.noise.density import compile_noisy
 from qjax.errors import PrecisionError
-from qjax.qiskit_interop import from_qiskit
+from qjax.interop.qiskit import from_qiskit
 
 ONE_QUBIT = ["rx", "ry", "rz", "h", "sx", "x", "t"]
 TWO_QUBIT = ["cx", "cz", "rzz"]
@@ -220,7 +220,7 @@ def test_trajectory_gradient_is_parameter_shift_over_the_same_keys():
 
 def test_jit_does_not_retrace_and_vmap_batches():
     qc = from_qiskit(random_circuit(3, 8, 8))
-    from qjax.circuit import Circuit, Param
+    from qjax.ir.circuit import Circuit, Param
 
     c = Circuit(3).ry(Param(0), 0).cnot(0, 1).rz(Param(1), 1).extend(qc.operations)
     comp = compile_noisy(c, qn.NoiseModel.from_settings(**SETTINGS), "Z0 Z1")

@@ -1,4 +1,4 @@
-"""Gate fusion (qjax.fusion) against unfused gate-by-gate runs and PennyLane default.qubit.
+"""Gate fusion (qjax.sim.fusion) against unfused gate-by-gate runs and PennyLane default.qubit.
 
 Narrow block widths (``max_wires`` 1..3) force every block kind: dense blocks that
 absorb diagonal gates, diagonal blocks of distant diagonal gates, and wide gates
@@ -14,16 +14,17 @@ import pytest
 from test_sim import pennylane_expval_and_grad, pennylane_state, random_pauli_terms, random_problem
 
 import qjax
-import qjax.fusion
-from qjax.circuit import Circuit
-from qjax.observables import PauliSum
-from qjax.sim import compile, lower
+import qjax.sim.fusion
+from qjax.ir.circuit import Circuit
+from qjax.ir.pauli import PauliSum
+from qjax.sim.compile import compile
+from qjax.sim.program import lower
 
 
 @pytest.fixture
 def width(monkeypatch, request):
     """Compile with dense blocks of at most ``request.param`` wires."""
-    monkeypatch.setattr(qjax.fusion, "default_max_wires", lambda n: min(n, request.param))
+    monkeypatch.setattr(qjax.sim.fusion, "default_max_wires", lambda n: min(n, request.param))
     return request.param
 
 
@@ -63,7 +64,7 @@ def test_every_block_kind_appears_and_agrees(width):
     # wider than 2 wires and run on their own; the rest fuses into 2-wire dense blocks.
     circuit = (Circuit(5).h(0).h(1).h(4).rzz(qjax.Param(0), 0, 4).cz(1, 3).ry(qjax.Param(1), 2)
                .cnot(0, 4).toffoli(0, 2, 4).rz(qjax.Param(2), 3).rx(qjax.Param(0), 1).cnot(1, 2))
-    kinds = {b.kind for b in qjax.fusion.fuse(lower(circuit, jnp.complex64)).blocks}
+    kinds = {b.kind for b in qjax.sim.fusion.fuse(lower(circuit, jnp.complex64)).blocks}
     assert kinds == {"dense", "diagonal", "gate"}
     p = np.array([0.3, -1.1, 0.8])
     obs = PauliSum([(1.0, {0: "X", 4: "Z"}), (0.5, {2: "Y"}), (0.2, {3: "Z"})])
@@ -84,8 +85,8 @@ def test_every_block_kind_appears_and_agrees(width):
 def test_qaoa_cost_layer_is_one_diagonal_block_and_matches_pennylane():
     n, p = 6, 2
     edges = [(0, 3), (1, 4), (2, 5), (0, 5), (1, 2), (3, 4)]
-    circuit = qjax.templates.qaoa(edges, n, p)
-    blocks = qjax.fusion.fuse(lower(circuit, jnp.complex64)).blocks
+    circuit = qjax.ir.ansatze.qaoa(edges, n, p)
+    blocks = qjax.sim.fusion.fuse(lower(circuit, jnp.complex64)).blocks
     assert [b.kind for b in blocks].count("diagonal") == p
     cost = PauliSum([(1.0, {i: "Z", j: "Z"}) for i, j in edges], n)
     params = np.array([0.4, -0.7, 1.1, 0.3])
@@ -111,7 +112,7 @@ def test_qaoa_cost_layer_is_one_diagonal_block_and_matches_pennylane():
 
 
 def test_second_call_does_not_retrace():
-    circuit = qjax.templates.hardware_efficient(4, 2, rotations=("RY", "RZ"), entangler="chain")
+    circuit = qjax.ir.ansatze.hardware_efficient(4, 2, rotations=("RY", "RZ"), entangler="chain")
     c = compile(circuit, PauliSum([(1.0, {0: "Z", 1: "Z"}), (0.5, {2: "X"})]))
     traces = []
 
@@ -128,7 +129,7 @@ def test_second_call_does_not_retrace():
 
 def test_complex64_energy_close_to_complex128_and_lightning():
     n = 12
-    circuit = qjax.templates.hardware_efficient(n, 4, rotations=("RY", "RZ"), entangler="chain")
+    circuit = qjax.ir.ansatze.hardware_efficient(n, 4, rotations=("RY", "RZ"), entangler="chain")
     obs = PauliSum([(1.0, {i: "Z", i + 1: "Z"}) for i in range(n - 1)] + [(0.5, {i: "X"}) for i in range(n)], n)
     params = np.random.default_rng(3).uniform(0, 2 * np.pi, circuit.num_params)
     e64 = float(compile(circuit, obs).expval(jnp.asarray(params, jnp.float32)))

@@ -9,7 +9,7 @@ from qiskit.circuit import library as ql
 from qiskit.quantum_info import Operator
 
 from qjax.errors import UnknownGateError
-from qjax.gates import GATES, canonical_name, gate_spec
+from qjax.ir.gates import GATES, canonical_name, gate_spec
 
 # gate name -> (PennyLane constructor taking (*angles, wires=...), Qiskit gate class)
 ORACLES = {

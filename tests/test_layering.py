@@ -1,4 +1,4 @@
-"""Repeated layers run by lax.scan (qjax.layering) against brute force and PennyLane.
+"""Repeated layers run by lax.scan (qjax.sim.layering) against brute force and PennyLane.
 
 The circuits repeat a random layer (every gate kind, a Unitary, shared parameters,
 data re-uploading) between a random prefix and suffix, so the scanned copies, the
@@ -15,10 +15,11 @@ import pytest
 from test_sim import (pennylane_expval_and_grad, pennylane_state, qjax_circuit, random_ops, random_pauli_terms)
 
 import qjax
-from qjax.circuit import Circuit
-from qjax.layering import find_repeat, layer
-from qjax.observables import PauliSum
-from qjax.sim import compile, lower
+from qjax.ir.circuit import Circuit
+from qjax.sim.layering import find_repeat, layer
+from qjax.ir.pauli import PauliSum
+from qjax.sim.compile import compile
+from qjax.sim.program import lower
 
 
 def brute_force_repeat(s):
@@ -74,7 +75,7 @@ def repeated_problem(seed, n, copies, num_params=3, num_inputs=2):
 @pytest.fixture
 def narrow(monkeypatch):
     """Dense blocks of 2 wires: random layers then fuse into several blocks, of every kind."""
-    monkeypatch.setattr(qjax.fusion, "default_max_wires", lambda n: min(n, 2))
+    monkeypatch.setattr(qjax.sim.fusion, "default_max_wires", lambda n: min(n, 2))
 
 
 def test_repeated_random_layer_is_scanned_and_matches_pennylane(narrow):
@@ -83,7 +84,7 @@ def test_repeated_random_layer_is_scanned_and_matches_pennylane(narrow):
     layered = layer(lower(circuit, jnp.complex64))
     scanned = [s for s in layered.segments if s.repeats > 1]
     # The first copy's one-wire gates on fresh wires join the product start, so it may
-    # differ from the others, and a copy may begin mid-layer (qjax.layering._phase).
+    # differ from the others, and a copy may begin mid-layer (qjax.sim.layering._phase).
     assert len(scanned) == 1 and scanned[0].repeats >= copies - 2
     assert len(scanned[0].fused.program.steps) == period
     kinds = {b.kind for s in layered.segments for b in s.fused.blocks}
@@ -137,7 +138,7 @@ def test_traced_program_does_not_grow_with_the_number_of_layers(gradient):
     obs = PauliSum([(1.0, {i: "Z", i + 1: "Z"}) for i in range(n - 1)] + [(0.5, {i: "X"}) for i in range(n)])
     sizes = []
     for layers in (3, 12):
-        circuit = qjax.templates.hardware_efficient(n, layers, rotations=("RY", "RZ"), entangler="chain")
+        circuit = qjax.ir.ansatze.hardware_efficient(n, layers, rotations=("RY", "RZ"), entangler="chain")
         c = compile(circuit, obs, gradient=gradient)
         params = jnp.zeros(circuit.num_params, jnp.float32)
         sizes.append(count_equations(jax.make_jaxpr(jax.value_and_grad(c.expval))(params).jaxpr))

@@ -6,7 +6,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from qjax import maxcut, problems
+from qjax.problems import maxcut
 from qjax.errors import ConfigError
 
 
@@ -50,7 +50,7 @@ def test_cost_observable_is_total_weight_minus_twice_the_cut():
     graph = maxcut.from_edges(None, [[0, 1, 2.0], [1, 2], [0, 2], [2, 3, 0.5]])
     diagonal = maxcut.cost_observable(graph).diagonal(graph.n)
     assert np.allclose(diagonal, graph.total_weight - 2 * maxcut.cut_values(graph))
-    problem = problems.maxcut(graph)
+    problem = maxcut.maxcut_problem(graph)
     assert problem.exact_energy == pytest.approx(graph.total_weight - 2 * _nx_brute_force(graph))
 
 
@@ -81,4 +81,4 @@ def test_bad_edges_are_refused(edges, n, message):
 def test_brute_force_refuses_graphs_too_big_to_enumerate():
     with pytest.raises(ConfigError, match=r"brute force covers n ≤ 20"):
         maxcut.cut_values(maxcut.random_regular(22, 3, 0))
-    assert problems.maxcut(maxcut.random_regular(22, 3, 0)).exact_energy is None
+    assert maxcut.maxcut_problem(maxcut.random_regular(22, 3, 0)).exact_energy is None

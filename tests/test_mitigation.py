@@ -8,13 +8,13 @@ import pytest
 from qiskit.quantum_info import DensityMatrix, Kraus, Operator, SparsePauliOp
 
 from qjax import templates
-from qjax.circuit import Circuit, Operation, Param
-from qjax.density import compile_noisy
+from qjax.ir.circuit import Circuit, Operation, Param
+from qjax.noise.density import compile_noisy
 from qjax.errors import ConfigError
-from qjax.gates import GATES
-from qjax.mitigation import extrapolate, fold_gates, fold_global, inverse, scale_noise
-from qjax.noise import amplitude_damping, depolarizing
-from qjax.qiskit_interop import to_qiskit
+from qjax.ir.gates import GATES
+from qjax.noise.mitigation import extrapolate, fold_gates, fold_global, inverse, scale_noise
+from qjax.noise.channels import amplitude_damping, depolarizing
+from qjax.interop.qiskit import to_qiskit
 
 RNG = np.random.default_rng(7)
 TABLE = [g for g in GATES if g not in ("Unitary",)]
@@ -149,9 +149,9 @@ def test_bad_extrapolators_are_refused(method, message):
 
 # -- the noisy simulator's mitigated expectation ----------------------------------------------
 
-from qjax.mitigation import mitigated_expval  # noqa: E402
-from qjax.noise import readout_confusion  # noqa: E402
-from qjax.observables import PauliSum  # noqa: E402
+from qjax.noise.mitigation import mitigated_expval  # noqa: E402
+from qjax.noise.channels import readout_confusion  # noqa: E402
+from qjax.ir.pauli import PauliSum  # noqa: E402
 from qjax.schemas import (BestMitigationConfig, DDMitigationConfig, MitigationConfig,  # noqa: E402
                           ReadoutMitigationConfig, ZNEMitigationConfig, ZNESettings)
 

@@ -10,8 +10,8 @@ import pytest
 from qiskit.quantum_info import SparsePauliOp, Statevector
 
 from qjax.errors import ObservableError
-from qjax.observables import PauliSum
-from qjax.sim import expval_plan, plan_apply
+from qjax.ir.pauli import PauliSum
+from qjax.sim.pauli import expval_plan, plan_apply
 
 PAULI = {"I": np.eye(2), "X": np.array([[0, 1], [1, 0]]), "Y": np.array([[0, -1j], [1j, 0]]), "Z": np.diag([1, -1])}
 

@@ -1,4 +1,4 @@
-"""qjax.pennylane_interop against PennyLane's own matrices (``qml.matrix``).
+"""qjax.interop.pennylane against PennyLane's own matrices (``qml.matrix``).
 
 The imported circuit's unitary is computed by Qiskit (``Operator`` of
 ``to_qiskit(circuit, params)``, reversed into PennyLane's wire order), an
@@ -13,10 +13,10 @@ import pytest
 from pennylane import numpy as pnp
 from qiskit.quantum_info import Operator
 
-from qjax.circuit import Angle, Param
+from qjax.ir.circuit import Angle, Param
 from qjax.errors import ConversionError
-from qjax.pennylane_interop import ImportedCircuit, from_pennylane
-from qjax.qiskit_interop import to_qiskit
+from qjax.interop.pennylane import ImportedCircuit, from_pennylane
+from qjax.interop.qiskit import to_qiskit
 
 # Rounding only: float64 products of a few dozen gates.
 ATOL = 1e-9

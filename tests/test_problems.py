@@ -7,7 +7,8 @@ import pennylane as qml
 import pytest
 
 from qjax.errors import ConfigError
-from qjax.problems import h2, tfim
+from qjax.problems.chemistry import h2
+from qjax.problems.spin import tfim
 
 # Exact H2/STO-3G ground energies (Ha) measured independently with PennyLane's
 # qml.qchem + dense diagonalisation (shared/REFERENCES.md).

@@ -8,8 +8,9 @@ import pytest
 from hydra import compose, initialize_config_module
 from qiskit.quantum_info import Statevector
 
-from qjax import maxcut, templates
-from qjax.qiskit_interop import to_qiskit
+from qjax.ir import ansatze as templates
+from qjax.problems import maxcut
+from qjax.interop.qiskit import to_qiskit
 from qjax.train import run
 
 

@@ -1,4 +1,4 @@
-"""qjax.qiskit_interop against Qiskit's own operators and PennyLane's gate matrices.
+"""qjax.interop.qiskit against Qiskit's own operators and PennyLane's gate matrices.
 
 Reference semantics of a qjax Circuit: each operation is rebuilt as the PennyLane
 gate of the same meaning (names from PennyLane's docs, not from qjax's converters)
@@ -17,10 +17,10 @@ from qiskit.circuit.library import QFTGate, U1Gate, U3Gate, UnitaryGate
 from qiskit.circuit.random import random_circuit
 from qiskit.quantum_info import Operator, Statevector, random_unitary
 
-from qjax.circuit import Circuit, Input, Operation, Param
+from qjax.ir.circuit import Circuit, Input, Operation, Param
 from qjax.errors import ConversionError, ParameterShapeError
-from qjax.gates import GATES
-from qjax.qiskit_interop import from_qasm, from_qiskit, to_qasm, to_qiskit
+from qjax.ir.gates import GATES
+from qjax.interop.qiskit import from_qasm, from_qiskit, to_qasm, to_qiskit
 
 # Rounding only: every path is float64 matrix products of at most a few hundred gates.
 ATOL = 1e-9
@@ -295,12 +295,10 @@ def test_operation_list_round_trip_with_unitary_and_inputs():
     assert from_qiskit(to_qiskit(c), inputs="x") == c
 
 
-def test_matches_qjax_simulator_when_available():
-    sim = pytest.importorskip("qjax.sim")
-    compile_ = getattr(sim, "compile", None)
-    if compile_ is None:
-        pytest.skip("qjax.sim has no compile() yet")
+def test_matches_qjax_simulator():
+    import qjax
+
     qc = _every_table_gate()
-    state = np.asarray(compile_(from_qiskit(qc)).state(np.zeros(0)))
+    state = np.asarray(qjax.compile(from_qiskit(qc)).state(np.zeros(0)))
     # complex64 by default: single-precision rounding over ~30 gates.
     np.testing.assert_allclose(state, Statevector(qc).reverse_qargs().data, atol=1e-5)

@@ -15,10 +15,10 @@ from qjax import templates
 from qjax.backends import make_backend
 from qjax.backends.executor import angle_circuit
 from qjax.backends.runtime import estimator_options
-from qjax.circuit import Circuit, Param
+from qjax.ir.circuit import Circuit, Param
 from qjax.errors import BackendError
-from qjax.observables import PauliSum
-from qjax.qiskit_interop import to_qiskit
+from qjax.ir.pauli import PauliSum
+from qjax.interop.qiskit import to_qiskit
 from qjax.schemas import (BestMitigationConfig, DDMitigationConfig, MitigationConfig, ReadoutMitigationConfig,
                           TwirlingMitigationConfig, ZNEMitigationConfig, ZNESettings)
 

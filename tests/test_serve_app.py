@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from qiskit.quantum_info import Statevector
 
 import qjax
-from qjax.qiskit_interop import to_qiskit
+from qjax.interop.qiskit import to_qiskit
 from qjax.serve.app import Settings, create_app
 from qjax.serve.auth import KeyRing
 from qjax.serve.wire import Limits, encode_circuit, encode_observable
-from qjax.templates import hardware_efficient
+from qjax.ir.ansatze import hardware_efficient
 
 ALICE, BOB = "alice-" + "a" * 26, "bob-" + "b" * 28
 A = {"Authorization": f"Bearer {ALICE}"}

@@ -14,7 +14,7 @@ import pytest
 import qjax
 from qjax.serve.process import ServiceProcess
 from qjax.serve.wire import encode_circuit, encode_observable
-from qjax.templates import hardware_efficient
+from qjax.ir.ansatze import hardware_efficient
 
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 KEY = "browser-test-key-0123456789"

@@ -128,7 +128,7 @@ def test_a_backend_crash_fails_the_job_with_a_safe_message_and_no_traceback(stor
 def test_simulated_jobs_really_run_and_match_qiskit(store):
     from qiskit.quantum_info import SparsePauliOp, Statevector
 
-    from qjax.qiskit_interop import to_qiskit
+    from qjax.interop.qiskit import to_qiskit
 
     job, _ = store.submit(key_id="k", payload=PAYLOAD, target="simulator")
     Worker("w", store, Targets(("simulator",)), poll_s=0).run_once()

@@ -17,11 +17,11 @@ from qiskit.quantum_info import SparsePauliOp, Statevector
 from scipy.stats import chi2, unitary_group
 from test_gates import ORACLES  # gate name -> (PennyLane class, Qiskit gate class)
 
-from qjax.circuit import Circuit, Input, Operation, Param
+from qjax.ir.circuit import Circuit, Input, Operation, Param
 from qjax.errors import ConfigError, ObservableError, ParameterShapeError, PrecisionError
-from qjax.gates import GATES
-from qjax.observables import PauliSum
-from qjax.sim import compile
+from qjax.ir.gates import GATES
+from qjax.ir.pauli import PauliSum
+from qjax.sim.compile import compile
 
 METHODS = ("backprop", "adjoint", "parameter_shift")
 

@@ -1,4 +1,4 @@
-"""qjax.templates against PennyLane's templates and hand-built Qiskit circuits.
+"""qjax.ir.ansatze against PennyLane's templates and hand-built Qiskit circuits.
 
 A template's unitary is computed by Qiskit (``Operator`` of ``to_qiskit``, reversed
 into PennyLane's wire order); references come from PennyLane's own operations
@@ -14,10 +14,10 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import Operator
 
-from qjax.circuit import Circuit, Param
+from qjax.ir.circuit import Circuit, Param
 from qjax.errors import CircuitError, WireError
-from qjax.qiskit_interop import to_qiskit
-from qjax.templates import (
+from qjax.interop.qiskit import to_qiskit
+from qjax.ir.ansatze import (
     angle_embedding,
     double_excitation,
     excitations,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from qjax.circuit import Circuit
-    from qjax.observables import PauliSum
+    from qjax.ir.circuit import Circuit
+    from qjax.ir.pauli import PauliSum
 
 __all__ = ["Objective", "Backend"]
 

@@ -19,7 +19,7 @@ from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from qjax.circuit import Circuit, Operation, Param
+from qjax.ir.circuit import Circuit, Operation, Param
 
 __all__ = ["Evaluation", "Job", "Executor", "DoneJob", "JOB_STATES", "angle_circuit"]
 

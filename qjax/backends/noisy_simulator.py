@@ -28,12 +28,12 @@ import numpy as np
 
 from qjax.backends.base import Objective
 from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
-from qjax.circuit import Circuit
-from qjax.density import DENSITY_MATRIX_MAX_QUBITS, METHODS, compile_noisy, shift_rule
+from qjax.ir.circuit import Circuit
+from qjax.noise.density import DENSITY_MATRIX_MAX_QUBITS, METHODS, compile_noisy, noisy_shift_values
 from qjax.errors import BackendError
-from qjax.mitigation import check_jax_mitigation, mitigated_expval
-from qjax.noise import NoiseModel, device_noise
-from qjax.observables import PauliSum
+from qjax.noise.mitigation import check_jax_mitigation, mitigated_expval
+from qjax.noise.channels import NoiseModel, device_noise
+from qjax.ir.pauli import PauliSum
 
 __all__ = ["NoisySimulatorBackend", "NoisySimulatorExecutor", "Twin", "build_twin"]
 
@@ -70,8 +70,8 @@ def build_twin(circuit: Circuit, observables, device, *, optimization_level: int
     from qiskit import QuantumCircuit
     from qiskit.transpiler import generate_preset_pass_manager
 
-    from qjax.circuit import Param
-    from qjax.qiskit_interop import _convert_into, to_qiskit
+    from qjax.ir.circuit import Param
+    from qjax.interop.qiskit import _convert_into, to_qiskit
 
     noise = noise if noise is not None else device_noise(device)
     logical = to_qiskit(angle_circuit(circuit))
@@ -131,7 +131,7 @@ def noise_model(settings) -> NoiseModel:
 
 
 def _check_mitigation(mitigation, shots: int | None, method: str) -> tuple[str, ...]:
-    """The JAX techniques to apply (:func:`qjax.mitigation.check_jax_mitigation`), or why they cannot be."""
+    """The JAX techniques to apply (:func:`qjax.noise.mitigation.check_jax_mitigation`), or why they cannot be."""
     techniques = check_jax_mitigation(mitigation)
     if techniques and shots is not None:
         raise BackendError(f"mitigation={mitigation.name} on backend=noisy_simulator works on exact expectations; "
@@ -213,7 +213,7 @@ class NoisySimulatorBackend:
         return twin
 
     def compile(self, twin: Twin):
-        """:func:`~qjax.density.compile_noisy` of a :class:`Twin` in this backend's precision and method."""
+        """:func:`~qjax.noise.density.compile_noisy` of a :class:`Twin` in this backend's precision and method."""
         return compile_noisy(twin.circuit, twin.schedule, list(twin.observables), readout=twin.readout,
                              dtype=self.dtype, method=self.method, trajectories=self.trajectories, seed=self.seed)
 
@@ -241,7 +241,7 @@ class NoisySimulatorBackend:
         compiled = self.compile(twin)
         values = compiled.values
         if gradient == "parameter_shift" and compiled.method == "density_matrix":
-            values = shift_rule(values, twin.circuit, compiled.method)
+            values = noisy_shift_values(values, twin.circuit, compiled.method)
         sim_map = twin.circuit.linear_map()
         As, cs = jnp.asarray(sim_map.A, rd), jnp.asarray(sim_map.c, rd)
 
@@ -254,7 +254,7 @@ class NoisySimulatorBackend:
                          values=jax.jit(jax.vmap(energy)), num_params=circuit.num_params)
 
     def _mitigated_objective(self, circuit: Circuit, twin: Twin, gradient: str, simulated_params) -> Objective:
-        """The mitigated energy (:func:`qjax.mitigation.mitigated_expval`), differentiated by ``jax.grad``."""
+        """The mitigated energy (:func:`qjax.noise.mitigation.mitigated_expval`), differentiated by ``jax.grad``."""
         if gradient not in ("auto", "backprop"):
             raise BackendError(f"gradient={gradient} with mitigation={self.mitigation.name}: the mitigated energy is "
                                "differentiated through the density matrix; use gradient=auto (or backprop)")

@@ -31,9 +31,9 @@ from qjax.backends.base import Objective
 from qjax.backends.executor import Evaluation, angle_circuit
 from qjax.backends.jobs import JobRunner, RunControl
 from qjax.backends.sampled import chained_objective
-from qjax.circuit import Circuit
+from qjax.ir.circuit import Circuit
 from qjax.errors import BackendError, BackendUnavailable, ConfigError
-from qjax.observables import PauliSum
+from qjax.ir.pauli import PauliSum
 
 __all__ = ["RemoteBackend", "RemoteExecutor", "ServiceClient", "RemoteRefused"]
 

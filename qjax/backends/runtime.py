@@ -27,9 +27,9 @@ from qjax.backends.base import Objective
 from qjax.backends.executor import Evaluation, angle_circuit
 from qjax.backends.jobs import JobRunner, RunControl
 from qjax.backends.sampled import chained_objective
-from qjax.circuit import Circuit
+from qjax.ir.circuit import Circuit
 from qjax.errors import BackendError
-from qjax.observables import PauliSum
+from qjax.ir.pauli import PauliSum
 
 __all__ = ["RuntimeBackend", "RuntimeExecutor", "estimator_options"]
 
@@ -141,7 +141,7 @@ class RuntimeExecutor:
                  mitigation, optimization_level: int, seed: int | None, persistent_ids: bool, service=None):
         from qiskit.transpiler import generate_preset_pass_manager
 
-        from qjax.qiskit_interop import to_qiskit
+        from qjax.interop.qiskit import to_qiskit
 
         self.name, self.device, self.shots, self.mitigation = name, device, int(shots), mitigation
         self.persistent_ids, self._service, self._seed = persistent_ids, service, seed

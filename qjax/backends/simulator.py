@@ -15,10 +15,10 @@ import numpy as np
 
 from qjax.backends.base import Objective
 from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
-from qjax.circuit import Circuit
+from qjax.ir.circuit import Circuit
 from qjax.errors import BackendError
-from qjax.observables import PauliSum
-from qjax.sim import compile as compile_circuit
+from qjax.ir.pauli import PauliSum
+from qjax.sim.compile import compile as compile_circuit
 
 __all__ = ["SimulatorBackend", "SimulatorExecutor"]
 

@@ -30,8 +30,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import pennylane as qml
 
-from qjax.circuit import Angle, Circuit, Operation, Param
 from qjax.errors import ConversionError
+from qjax.ir.circuit import Angle, Circuit, Operation, Param
 
 __all__ = ["ImportedCircuit", "from_pennylane"]
 

@@ -24,12 +24,18 @@ from typing import Sequence
 
 import numpy as np
 from qiskit import QuantumCircuit, qasm2, qasm3, transpile
-from qiskit.circuit import ControlFlowOp, Gate, Parameter, ParameterExpression, ParameterVector
+from qiskit.circuit import (
+    ControlFlowOp,
+    Gate,
+    Parameter,
+    ParameterExpression,
+    ParameterVector,
+)
 from qiskit.circuit import library as lib
 from qiskit.quantum_info import Operator
 
-from qjax.circuit import Angle, Circuit, Input, Operation, Param
 from qjax.errors import ConversionError, ParameterShapeError
+from qjax.ir.circuit import Angle, Circuit, Input, Operation, Param
 
 __all__ = ["from_qiskit", "from_qasm", "to_qiskit", "to_qasm"]
 

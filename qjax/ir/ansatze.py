@@ -12,8 +12,8 @@ from __future__ import annotations
 import numbers
 from typing import Sequence
 
-from qjax.circuit import Angle, Circuit, Input, Operation, Param
 from qjax.errors import CircuitError, WireError
+from qjax.ir.circuit import Angle, Circuit, Input, Operation, Param
 
 __all__ = [
     "hardware_efficient",

@@ -26,7 +26,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from qjax.errors import CircuitError, WireError
-from qjax.gates import GATES, canonical_name, gate_spec
+from qjax.ir.gates import GATES, canonical_name, gate_spec
 
 __all__ = ["Angle", "Param", "Input", "Operation", "Circuit", "LinearMap"]
 

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from qjax.errors import UnknownGateError
+from qjax.ir.pauli import PAULI_MATRICES
 
 __all__ = ["GateSpec", "GATES", "gate_spec", "canonical_name"]
 
@@ -32,7 +33,7 @@ class GateSpec:
     unitary is diagonal in the computational basis for every angle. ``phase``, for a
     one-angle diagonal gate whose diagonal is ``exp(iθ · phase)`` (RZ, PhaseShift,
     CRZ, CPhase, RZZ), is that generator: a run of such gates is one phase sum
-    (:mod:`qjax.fusion`). ``trig = (s, A, B, C)``, for a one-angle gate whose matrix is
+    (:mod:`qjax.sim.fusion`). ``trig = (s, A, B, C)``, for a one-angle gate whose matrix is
     ``A + B cos(sθ) + C sin(sθ)`` (numpy; every one-angle table gate, whose matrix
     function is built from it), lets the simulator build all occurrences of the gate
     in a few array operations (:func:`trig_matrices`).
@@ -124,9 +125,7 @@ def _controlled_trig(trig: tuple) -> tuple:
     return s, _controlled_matrix(a), np.kron(_P1, b), np.kron(_P1, c)
 
 
-_X = np.array([[0, 1], [1, 0]])
-_Y = np.array([[0, -1j], [1j, 0]])
-_Z = np.diag([1, -1])
+_X, _Y, _Z = (PAULI_MATRICES[p] for p in "XYZ")
 _SWAP = np.array([[1, 0, 0, 0], [0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 1]])
 _SQRT2 = np.sqrt(0.5)
 # PhaseShift = diag(1, e^{iθ}) = diag(1, 0) + diag(0, 1) cos θ + diag(0, i) sin θ

@@ -1,11 +1,12 @@
-"""Pauli sums with real coefficients, and their matrix-free expectation values.
+"""Pauli sums with real coefficients: data, algebra, parsing and conversion; the Pauli matrices.
 
 A :class:`PauliSum` names wires explicitly (``"0.5 Z0 Z1 - 1.2 X2 + 0.3"``), never
 by position, so it means the same thing in qjax, Qiskit and PennyLane:
 ``SparsePauliOp("ZI")`` (Z on Qiskit qubit 1) is ``PauliSum.from_string("Z1")``.
 
-Expectation values never build a matrix: the bit-mask kernels that evaluate a
-PauliSum on a state live with the simulator (:func:`qjax.sim.expval_plan`).
+The simulator's fast kernels for evaluating a PauliSum on a state live in
+:mod:`qjax.sim.pauli`; :meth:`PauliSum.expval` here is the plain gather-and-phase
+formula, for checking a state by hand.
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ import numpy as np
 
 from qjax.errors import ObservableError
 
-__all__ = ["PauliSum", "as_pauli_sums"]
+__all__ = ["PauliSum", "as_pauli_sums", "PAULI_MATRICES"]
+
+#: The Pauli matrices (defined once: gates, Clifford conjugation and noise channels use these).
+PAULI_MATRICES = {
+    "I": np.eye(2, dtype=complex),
+    "X": np.array([[0, 1], [1, 0]], dtype=complex),
+    "Y": np.array([[0, -1j], [1j, 0]], dtype=complex),
+    "Z": np.diag([1, -1]).astype(complex),
+}
+for _m in PAULI_MATRICES.values():
+    _m.setflags(write=False)
 
 Word = tuple[tuple[int, str], ...]
 """A Pauli word: ``((wire, "X"|"Y"|"Z"), ...)`` sorted by wire, identities dropped."""
@@ -396,11 +407,25 @@ class PauliSum:
 
 @functools.lru_cache(maxsize=64)
 def _jitted_expval(obs: PauliSum, n: int):
-    # One jitted kernel per (observable, width): far cheaper than dispatching its ops eagerly.
-    from qjax.sim import expval_plan, plan_expval  # the kernels live with the simulator
+    # P|b> = i**ny (-1)**popcount(b & z) |b ^ f>, so <ψ|P|ψ> = Σ_b conj(ψ[b ^ f]) phase(b) ψ[b];
+    # the flips and phases are numpy constants, the state the only traced input.
+    index = np.arange(2**n, dtype=np.int64)
+    flips, phases = [], []
+    for c, word in obs.terms:
+        f = sum(1 << (n - 1 - w) for w, p in word if p in "XY")
+        z = np.int64(sum(1 << (n - 1 - w) for w, p in word if p in "YZ"))
+        ny = sum(p == "Y" for _, p in word)
+        flips.append(index ^ f)
+        phases.append(c * 1j**ny * (1.0 - 2.0 * (np.bitwise_count(index & z) & 1)))
 
-    plan = expval_plan(obs, n)
-    return jax.jit(lambda state: plan_expval(state.reshape((2,) * n), plan))
+    def value(state):
+        if not flips:
+            return jnp.zeros((), jnp.real(state).dtype)
+        flipped = state[jnp.asarray(np.stack(flips))]  # (T, 2**n)
+        weights = jnp.asarray(np.stack(phases), state.dtype)
+        return jnp.real(jnp.sum(jnp.conj(flipped) * weights * state))
+
+    return jax.jit(value)
 
 
 def _z_diagonal(terms, n: int) -> np.ndarray:

@@ -27,6 +27,8 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from qjax.errors import ConfigError
+from qjax.ir.gates import canonical_name
+from qjax.ir.pauli import PAULI_MATRICES
 
 __all__ = [
     "Channel", "GateNoise", "NoiseModel", "depolarizing", "amplitude_damping", "phase_damping",
@@ -34,7 +36,7 @@ __all__ = [
     "DeviceNoise", "device_noise", "Schedule",
 ]
 
-_PAULIS = (np.eye(2), np.array([[0, 1], [1, 0]]), np.array([[0, -1j], [1j, 0]]), np.diag([1.0, -1.0]))
+_PAULIS = tuple(PAULI_MATRICES[p] for p in "IXYZ")
 
 
 def _probability(value: float, what: str, hi: float = 1.0) -> float:
@@ -155,10 +157,10 @@ def thermal_relaxation(t1: float, t2: float, time: float, excited_population: fl
     s[0, 0], s[0, 3] = 1 - p1 * reset, p0 * reset
     s[3, 0], s[3, 3] = p1 * reset, 1 - p0 * reset
     s[1, 1] = s[2, 2] = coh
-    return _from_superop(s, f"thermal_relaxation(t={time:g})")
+    return from_superop(s, f"thermal_relaxation(t={time:g})")
 
 
-def _from_superop(s: np.ndarray, name: str) -> Channel:
+def from_superop(s: np.ndarray, name: str) -> Channel:
     """Kraus operators of the CPTP map with superoperator ``s`` (row-major vec convention)."""
     d = int(round(math.sqrt(len(s))))
     choi = s.reshape(d, d, d, d).transpose(0, 2, 1, 3).reshape(d * d, d * d)  # C[(i,k),(j,l)] = S[(i,j),(k,l)]
@@ -244,8 +246,6 @@ class NoiseModel:
 
     def with_gate_error(self, channel: Channel, gates: Iterable[str] | str | None = None, *,
                         arity: int | None = None, wires: Sequence[int] | None = None) -> "NoiseModel":
-        from qjax.gates import canonical_name
-
         if isinstance(gates, str):
             gates = [gates]
         names = None if gates is None else frozenset(canonical_name(g) for g in gates)
@@ -307,7 +307,7 @@ class NoiseModel:
         return tuple(out)
 
     def schedule(self, circuit) -> Schedule:
-        """The channels after each operation of ``circuit`` (a :class:`~qjax.circuit.Circuit`)."""
+        """The channels after each operation of ``circuit`` (a :class:`~qjax.ir.circuit.Circuit`)."""
         return tuple(self.channels_after(op.gate, op.wires) for op in circuit.operations)
 
     def confusions(self, num_wires: int) -> tuple[np.ndarray | None, ...]:

@@ -1,4 +1,4 @@
-"""Compile a :class:`~qjax.circuit.Circuit` with noise into pure JAX functions.
+"""Compile a :class:`~qjax.ir.circuit.Circuit` with noise into pure JAX functions.
 
 Two methods, one interface (:func:`compile_noisy`):
 
@@ -20,7 +20,7 @@ and, for expectations, turn each Pauli factor P_q of a term into
 ``a_q + c_q P_q`` with ``a_q = p10 − p01``, ``c_q = 1 − p01 − p10`` (what reading
 the rotated qubit through its confusion matrix gives).
 
-Gate matrices and the angle map come from :func:`qjax.sim.lower`, so every table
+Gate matrices and the angle map come from :func:`qjax.sim.program.lower`, so every table
 gate works here too.
 """
 
@@ -34,13 +34,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from qjax.circuit import Circuit
-from qjax.errors import CircuitError, ConfigError, ObservableError, ParameterShapeError
-from qjax.noise import Channel, NoiseModel, Schedule
-from qjax.observables import PauliSum, as_pauli_sums
-from qjax.sim import Program, Step, _check_dtype, _check_x64, _parity_sum, apply, lower
+from qjax.errors import ConfigError, ObservableError
+from qjax.ir.circuit import Circuit
+from qjax.ir.pauli import PauliSum
+from qjax.noise.channels import Channel, NoiseModel, Schedule
+from qjax.sim.checks import (
+    angle_function,
+    check_circuit,
+    check_dtype,
+    observables_of,
+    sampler,
+)
+from qjax.sim.gradients import parameter_shift_values
+from qjax.sim.pauli import parity_sum
+from qjax.sim.program import Program, Step, apply, lower
 
-__all__ = ["compile_noisy", "NoisyCompiled", "METHODS", "DENSITY_MATRIX_MAX_QUBITS", "readout_words", "shift_rule"]
+__all__ = ["compile_noisy", "NoisyCompiled", "METHODS", "DENSITY_MATRIX_MAX_QUBITS", "readout_words",
+           "noisy_shift_values"]
 
 METHODS = ("auto", "density_matrix", "trajectories")
 #: ``method=auto`` simulates the density matrix up to this width, trajectories beyond.
@@ -170,7 +180,7 @@ def _state_word_values(psi, words, n: int):
     for word in words:
         flips, phases, coeff = _word_masks(word, n)
         w = jnp.conj(jnp.flip(psi, axis=flips)) * psi if flips else jnp.real(psi) ** 2 + jnp.imag(psi) ** 2
-        out.append(jnp.real(coeff * _parity_sum(w, phases, n)))
+        out.append(jnp.real(coeff * parity_sum(w, phases, n)))
     return jnp.stack(out) if out else jnp.zeros((0,), psi.real.dtype)
 
 
@@ -291,7 +301,7 @@ def _density_steps(program: Program, steps: tuple[_NoisyStep, ...], rho, matrice
 
 def _run_trajectory(program: Program, steps: tuple[_NoisyStep, ...], angles, key):
     """One wave-function trajectory: the final ψ as a ``(2,)*n`` tensor."""
-    n, dtype = program.num_wires, program.dtype
+    dtype = program.dtype
     matrices = program.matrices(angles)
     psi = program.initial_state()
     noisy = sum(ns.kraus is not None for ns in steps)
@@ -318,16 +328,14 @@ def _run_trajectory(program: Program, steps: tuple[_NoisyStep, ...], angles, key
 
 # -- compile ----------------------------------------------------------------------------------
 
-def shift_rule(values: Callable, circuit: Circuit, method: str, trajectories: int = 1) -> Callable:
+def noisy_shift_values(values: Callable, circuit: Circuit, method: str, trajectories: int = 1) -> Callable:
     """``values (angles (G,) -> (k,))`` with a parameter-shift VJP, shifted runs batched to fit memory.
 
-    :func:`qjax.gradients.parameter_shift_values` sizes its vmapped batches by a
+    :func:`qjax.sim.gradients.parameter_shift_values` sizes its vmapped batches by a
     ``2**num_wires`` state; a density matrix holds ``4**n`` and trajectories
     ``T · 2**n`` numbers, so it is given a circuit that wide (same operations, same
     shift rules) to size them.
     """
-    from qjax.gradients import parameter_shift_values
-
     n = circuit.num_wires
     width = 2 * n if method == "density_matrix" else n + int(np.ceil(np.log2(max(trajectories, 1))))
     return parameter_shift_values(values, Circuit(width, circuit.operations, num_params=circuit.num_params,
@@ -350,9 +358,8 @@ def compile_noisy(circuit: Circuit, noise: NoiseModel | Schedule | None = None, 
         ``density_matrix`` or ``trajectories``.
       trajectories: number of trajectories (keys fixed from ``seed``).
     """
-    if not isinstance(circuit, Circuit):
-        raise CircuitError(f"compile_noisy needs a qjax.Circuit, got {type(circuit).__name__}")
-    dt = _check_dtype(dtype)
+    check_circuit(circuit, "compile_noisy")
+    dt = check_dtype(dtype)
     if method not in METHODS:
         raise ConfigError(f"method={method!r} is not known; choose one of {', '.join(METHODS)}")
     n, P, F = circuit.num_wires, circuit.num_params, circuit.num_inputs
@@ -366,13 +373,7 @@ def compile_noisy(circuit: Circuit, noise: NoiseModel | Schedule | None = None, 
         raise ConfigError(f"the noise schedule has {len(schedule)} entries for {len(circuit.operations)} operations")
     confusions = tuple(readout) if readout is not None else model.confusions(n)
     confusions = tuple(confusions) + (None,) * (n - len(confusions))
-    single = observables is not None and not isinstance(observables, (list, tuple))
-    obs = () if observables is None else as_pauli_sums([observables] if single else observables)
-    for o in obs:
-        bad = [w for w in o.wires if w >= n]
-        if bad:
-            raise ObservableError(f"observable {o} acts on wire {bad[-1]} but the circuit has {n} wire(s); "
-                                  "use a wider circuit or fix the observable's wires")
+    single, obs = observables_of(observables, n)
     table = _words(obs, confusions)
     program = lower(circuit, dt)
     steps = _noisy_steps(program, schedule)
@@ -381,18 +382,7 @@ def compile_noisy(circuit: Circuit, noise: NoiseModel | Schedule | None = None, 
     combine = jnp.asarray(table.term_coeffs @ table.term_matrix, rd)  # (k, W)
     consts = jnp.asarray(table.constants, rd)
 
-    def angles_of(params, x):
-        _check_x64(dt)
-        if params is None and P == 0:
-            params = jnp.zeros((0,), rd)
-        if params is None or jnp.shape(params) != (P,):
-            raise ParameterShapeError(f"params has shape {None if params is None else jnp.shape(params)} but the "
-                                      f"circuit has {P} trainable parameter(s); pass a ({P},) array")
-        if F == 0:
-            x = jnp.zeros((0,), rd)
-        elif x is None or jnp.shape(x) != (F,):
-            raise ParameterShapeError(f"the circuit reads {F} input feature(s); pass x as a ({F},) array")
-        return program.angles(jnp.asarray(params).astype(rd), jnp.asarray(x).astype(rd))
+    angles_of = angle_function(program, dt, P, F)
 
     if method == "density_matrix":
         def word_values(angles):
@@ -422,7 +412,7 @@ def compile_noisy(circuit: Circuit, noise: NoiseModel | Schedule | None = None, 
         return combine @ word_values(angles) + consts if len(table.words) else consts
 
     if method == "trajectories" and obs:
-        values = shift_rule(values, circuit, method, trajectories)
+        values = noisy_shift_values(values, circuit, method, trajectories)
 
     def apply_readout(p):
         t = p.reshape((2,) * n)
@@ -434,14 +424,7 @@ def compile_noisy(circuit: Circuit, noise: NoiseModel | Schedule | None = None, 
     def probs(params, x=None):
         return apply_readout(raw_probs(angles_of(params, x)))
 
-    shifts = np.arange(n - 1, -1, -1, dtype=np.int32)
-
-    def sample(key, params, shots, x=None):
-        if isinstance(shots, bool) or not isinstance(shots, numbers.Integral) or shots < 1:
-            raise ConfigError(f"shots={shots!r} must be a positive Python int (under jit mark it static)")
-        p = jnp.maximum(probs(params, x), 0.0)
-        index = jax.random.choice(key, 2**n, shape=(int(shots),), p=p / jnp.sum(p))
-        return (index[:, None] >> shifts) & 1
+    sample = sampler(probs, n)
 
     def expval(params, x=None):
         if not obs:

@@ -11,7 +11,7 @@ The pieces the noisy simulator's ZNE is made of, each pure:
   ``linear``, ``richardson``, ``polynomial_degree_k`` or ``exponential`` fits,
   written in ``jax.numpy`` so gradients flow through the mitigated value.
 
-A schedule is what :func:`qjax.density.compile_noisy` takes: one tuple of
+A schedule is what :func:`qjax.noise.density.compile_noisy` takes: one tuple of
 ``(channel, wires)`` per operation, applied after it.
 """
 
@@ -23,8 +23,10 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
-from qjax.circuit import Circuit, Operation
 from qjax.errors import ConfigError
+from qjax.ir.circuit import Circuit, Operation
+from qjax.ir.gates import GATES
+from qjax.noise.channels import from_superop
 
 __all__ = ["inverse", "fold_global", "fold_gates", "scale_noise", "extrapolate", "EXTRAPOLATORS", "AMPLIFIERS",
            "check_jax_mitigation", "mitigated_expval"]
@@ -50,8 +52,6 @@ def inverse(op: Operation) -> Operation:
     if gate == "U3":  # U3(θ, φ, λ)† = U3(-θ, -λ, -φ)
         theta, phi, lam = op.angles
         return Operation("U3", op.wires, (-theta, -lam, -phi))
-    from qjax.gates import GATES
-
     if gate == "Unitary":
         matrix = np.asarray(op.matrix, dtype=complex)
     else:  # a fixed gate without a named inverse (SX, iSWAP): its adjoint as a matrix
@@ -99,8 +99,6 @@ def fold_gates(circuit: Circuit, schedule: Sequence[tuple], factor: float, *,
 def scale_noise(schedule: Sequence[tuple], factor: float) -> tuple:
     """Every channel ``E`` of ``schedule`` replaced by ``E^factor`` (``factor ≥ 1``; a fractional power of its
     superoperator, which is CPTP for the Markovian channels of :mod:`qjax.noise`)."""
-    from qjax.noise import _from_superop
-
     if not float(factor) >= 1:
         raise ConfigError(f"noise factor {factor} is invalid: noise can only be amplified (λ ≥ 1)")
     cache: dict[int, object] = {}
@@ -110,7 +108,7 @@ def scale_noise(schedule: Sequence[tuple], factor: float) -> tuple:
             s = channel.superop()
             power = np.linalg.matrix_power(s, int(factor)) if float(factor).is_integer() \
                 else scipy.linalg.fractional_matrix_power(s, float(factor))
-            cache[id(channel)] = _from_superop(np.asarray(power), f"{channel.name}^{factor:g}")
+            cache[id(channel)] = from_superop(np.asarray(power), f"{channel.name}^{factor:g}")
         return cache[id(channel)]
 
     return tuple(tuple((scaled(c), wires) for c, wires in entry) for entry in schedule)
@@ -201,7 +199,7 @@ def mitigated_expval(circuit: Circuit, schedule: Sequence[tuple], readout: Seque
     """``(expval, raw)``: ``expval(params) -> (k,)`` with the JAX mitigation of ``mitigation``, and without.
 
     ``compile_fn(circuit, schedule, readout)`` compiles one noisy circuit for a list
-    of ``k`` observables (e.g. :func:`qjax.density.compile_noisy`). ZNE compiles the
+    of ``k`` observables (e.g. :func:`qjax.noise.density.compile_noisy`). ZNE compiles the
     amplified pair at every noise factor (amplifying keeps the parameters) and
     extrapolates each Pauli term to zero noise (terms decay towards 0 as noise grows,
     which the exponential fit assumes; the energy's constant does not), then sums the

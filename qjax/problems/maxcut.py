@@ -2,7 +2,7 @@
 
 Pure NumPy / networkx, no JAX. A :class:`Graph` is ``n`` nodes plus weighted
 edges; its QAOA cost is ``H_P = Σ w_ij Z_i Z_j`` (see
-:func:`qjax.templates.qaoa`), so a basis state of energy ``E`` cuts
+:func:`qjax.ir.ansatze.qaoa`), so a basis state of energy ``E`` cuts
 ``(Σ w_ij - E) / 2``. Bit ``k`` of a state index is wire ``n-1-k`` (wire 0 is the
 most significant bit), as everywhere in qjax.
 """
@@ -14,9 +14,10 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from qjax.errors import ConfigError
-from qjax.observables import PauliSum
+from qjax.ir.pauli import PauliSum
+from qjax.problems.base import Problem
 
-__all__ = ["Graph", "random_regular", "from_edges", "cut_values", "cut_value", "brute_force", "greedy_cut",
+__all__ = ["Graph", "maxcut_problem", "random_regular", "from_edges", "cut_values", "cut_value", "brute_force", "greedy_cut",
            "goemans_williamson", "cost_observable", "BRUTE_FORCE_MAX_NODES"]
 
 #: Largest graph whose optimum :func:`brute_force` computes (2**20 cut values in memory).
@@ -137,3 +138,11 @@ def goemans_williamson(graph: Graph, seed: int = 0, rounds: int = 100) -> tuple[
         if value > best_value:
             best_value, best_bits = value, bits
     return best_value, best_bits
+
+
+def maxcut_problem(graph: Graph) -> Problem:
+    """MaxCut on ``graph`` as a :class:`Problem`: minimise ``H_P = Σ w Z_i Z_j``; exact by brute force (n ≤ 20)."""
+    exact = None
+    if graph.n <= BRUTE_FORCE_MAX_NODES:
+        exact = graph.total_weight - 2 * brute_force(graph)[0]
+    return Problem("maxcut", cost_observable(graph), graph.n, exact)

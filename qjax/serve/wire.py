@@ -8,7 +8,7 @@ A batch (``version: 1``) names a ``target`` backend (and optionally its
 
 The circuit is either qjax's IR::
 
-    {"format": "qjax.circuit", "version": 1, "num_wires": 2, "num_params": 1,
+    {"format": "qjax.ir.circuit", "version": 1, "num_wires": 2, "num_params": 1,
      "operations": [{"gate": "RY", "wires": [0], "angles": [{"params": [[0, 1.0]], "const": 0.0}]},
                     {"gate": "CNOT", "wires": [0, 1]}]}
 
@@ -34,15 +34,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from qjax.circuit import Angle, Circuit, Operation
+from qjax.ir.circuit import Angle, Circuit, Operation
 from qjax.errors import QjaxError
-from qjax.observables import PauliSum
+from qjax.ir.pauli import PauliSum
 
 __all__ = ["Batch", "Limits", "RequestError", "decode_batch", "encode_circuit", "decode_circuit",
            "encode_observable", "decode_observable", "mitigation_config", "WIRE_VERSION", "IR_FORMAT", "QASM3_FORMAT"]
 
 WIRE_VERSION = 1
-IR_FORMAT, QASM3_FORMAT = "qjax.circuit", "openqasm3"
+IR_FORMAT, QASM3_FORMAT = "qjax.ir.circuit", "openqasm3"
 
 
 class RequestError(Exception):
@@ -170,7 +170,7 @@ def decode_circuit(doc: Any, limits: Limits = Limits(), field: str = "circuit") 
         raise RequestError(f"{field}.format", f"must be {IR_FORMAT!r} or {QASM3_FORMAT!r}, got {fmt!r}")
     unknown = set(doc) - {"format", "version", "num_wires", "num_params", "operations"}
     if unknown:
-        raise RequestError(f"{field}.{sorted(unknown)[0]}", "unknown key of a qjax.circuit document")
+        raise RequestError(f"{field}.{sorted(unknown)[0]}", "unknown key of a qjax.ir.circuit document")
     if doc.get("version", WIRE_VERSION) != WIRE_VERSION:
         raise RequestError(f"{field}.version", f"this service reads version {WIRE_VERSION}, got {doc.get('version')!r}")
     n = _integer(doc.get("num_wires"), f"{field}.num_wires", 1, 1000)
@@ -222,7 +222,7 @@ def _decode_qasm(doc: dict, limits: Limits, field: str) -> Circuit:
         raise RequestError(f"{field}.source", "must be a non-empty OpenQASM 3 program")
     if len(source) > 200 * limits.max_operations:
         raise RequestError(f"{field}.source", "is too long", 413)
-    from qjax.qiskit_interop import from_qasm
+    from qjax.interop.qiskit import from_qasm
 
     try:
         return from_qasm(source)

@@ -23,7 +23,7 @@ import itertools
 
 import numpy as np
 
-from qjax.observables import PauliSum
+from qjax.ir.pauli import PAULI_MATRICES, PauliSum
 
 __all__ = ["MAX_WIRES", "pauli_images", "split_tail", "conjugate"]
 
@@ -31,12 +31,7 @@ __all__ = ["MAX_WIRES", "pauli_images", "split_tail", "conjugate"]
 # Unitary would need 4**k checks).
 MAX_WIRES = 2
 
-_PAULIS = {
-    "I": np.eye(2),
-    "X": np.array([[0, 1], [1, 0]]),
-    "Y": np.array([[0, -1j], [1j, 0]]),
-    "Z": np.diag([1, -1]),
-}
+_PAULIS = PAULI_MATRICES
 # Tolerance on |coefficient| = 1: fixed matrices of a complex64 program were rounded
 # to float32 (H's 1/sqrt 2), a Unitary was given by the user.
 _TOL = 1e-6
@@ -58,7 +53,7 @@ def _images(matrix: bytes, k: int) -> dict | None:
 
 def pauli_images(step) -> dict | None:
     """``{word: (sign, image)}`` with ``G† word G = sign · image`` for a fixed
-    :class:`qjax.sim.Step` (words as strings over ``step.wires`` in order, e.g.
+    :class:`qjax.sim.program.Step` (words as strings over ``step.wires`` in order, e.g.
     ``"XZ"``), or None when the step has angles, is wider than :data:`MAX_WIRES` or
     is not Clifford."""
     if step.fixed is None or len(step.wires) > MAX_WIRES:

@@ -1,4 +1,4 @@
-"""Gate fusion: a :class:`~qjax.sim.Program` regrouped into few, wide state passes.
+"""Gate fusion: a :class:`~qjax.sim.program.Program` regrouped into few, wide state passes.
 
 Applying one gate costs a full read and write of the state however small the gate,
 so a circuit of G gates costs G passes. ``fuse`` decides at compile time (Python
@@ -13,7 +13,7 @@ only) how to regroup the steps into :class:`Block` s, each of which costs ONE pa
   QAOA cost layer, CZ/RZZ between distant wires): one elementwise product with the
   product of their broadcast diagonals, which XLA fuses into a single loop.
 - ``gate``: a non-diagonal gate whose wires span more than ``max_wires``; applied on
-  its own with :func:`qjax.sim.apply`.
+  its own with :func:`qjax.sim.program.apply`.
 
 Gates on disjoint wires commute, so a gate may join any block from the last block
 that touches one of its wires onwards; the greedy rule puts it into the block that
@@ -21,7 +21,7 @@ shares most wires with it (then the narrowest), else opens a new block. The
 composition of the blocks equals the circuit's unitary exactly (same gates, same
 order on every wire).
 
-Repeated layers are fused one copy at a time and scanned (:mod:`qjax.layering`),
+Repeated layers are fused one copy at a time and scanned (:mod:`qjax.sim.layering`),
 which also holds the adjoint-method VJP built from :meth:`FusedProgram.dagger` and
 :meth:`FusedProgram.cotangent`.
 """
@@ -34,6 +34,9 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from qjax.ir.gates import GATES
+from qjax.sim.program import Program, apply
 
 __all__ = ["Block", "DensePlan", "FusedProgram", "fuse", "count_blocks", "default_max_wires"]
 
@@ -65,7 +68,7 @@ def _width(num_wires: int, max_wires: int | None) -> int:
 
 
 def fuse(program, max_wires: int | None = None) -> "FusedProgram":
-    """Fuse ``program`` (a :class:`qjax.sim.Program`) into blocks (Python only)."""
+    """Fuse ``program`` (a :class:`qjax.sim.program.Program`) into blocks (Python only)."""
     K = _width(program.num_wires, max_wires)
     blocks = _blocks(program.steps, program.num_wires, K)
     return FusedProgram(program, blocks, _dense_plan(program, blocks, K))
@@ -77,7 +80,7 @@ def count_blocks(steps, num_wires: int, max_wires: int | None = None) -> int:
 
 
 def _blocks(steps, num_wires: int, K: int) -> tuple[Block, ...]:
-    """Group ``steps`` (:class:`qjax.sim.Step` s) into :class:`Block` s; every dense
+    """Group ``steps`` (:class:`qjax.sim.program.Step` s) into :class:`Block` s; every dense
     block is widened to exactly ``K`` wires so their matrices stack."""
     blocks: list[dict] = []  # kind, lo, hi, steps, wires (set)
     last = [-1] * num_wires  # last block that acts on each wire
@@ -133,8 +136,6 @@ def _embed(u: np.ndarray, wires: tuple[int, ...], diagonal: bool, width: int) ->
 
 
 def _one_wire(gate: str) -> bool:
-    from qjax.gates import GATES
-
     return GATES[gate].num_wires == 1
 
 
@@ -326,9 +327,9 @@ def _indicators(half, columns: dict, dtype):
 
 
 class FusedProgram(NamedTuple):
-    """A :class:`qjax.sim.Program` and its blocks: :meth:`run` applies them in ``len(blocks)`` passes."""
+    """A :class:`qjax.sim.program.Program` and its blocks: :meth:`run` applies them in ``len(blocks)`` passes."""
 
-    program: object
+    program: Program
     blocks: tuple[Block, ...]
     plan: DensePlan
 
@@ -338,8 +339,6 @@ class FusedProgram(NamedTuple):
 
     def _dense_matrices(self, matrices):
         """``(D, 2**K, 2**K)``: every dense block's matrix, D = number of dense blocks."""
-        from qjax.sim import apply  # sim imports this module
-
         program, plan, dtype = self.program, self.plan, self.program.dtype
         K, D = plan.width, plan.factors.shape[0]
         if D == 0:
@@ -382,8 +381,6 @@ class FusedProgram(NamedTuple):
         block. (Multiplying the steps' diagonals as ``(2,)*n``-broadcast tensors cost a
         reduction over up to n axes per step in the backward pass: 80% of QAOA's
         value_and_grad at n = 16.)"""
-        from qjax.gates import GATES
-
         n, rd = self.num_wires, self.program.real_dtype
         span = sorted({w for s in steps for w in s.wires})
         halves = span[: len(span) // 2], span[len(span) // 2 :]
@@ -436,8 +433,6 @@ class FusedProgram(NamedTuple):
 
     def apply(self, psi, block: Block, op):
         """``op`` (from :meth:`operators`) applied to ``psi`` ``(2**n,)`` → ``(2**n,)``."""
-        from qjax.sim import apply
-
         n = self.num_wires
         if block.kind == "dense":
             view = psi.reshape(2**block.lo, 2 ** (block.hi - block.lo), 2 ** (n - block.hi))

@@ -1,4 +1,4 @@
-"""Gradient rules for compiled expectation values: parameter shift (the adjoint rule is in :mod:`qjax.fusion`).
+"""Gradient methods: their names (defined here once) and the parameter-shift and SPSA rules.
 
 Both act on ``values(angles) -> (k,)``, a function of the circuit's gate angles
 (``angles = A @ params + B @ x + c``). They are ``jax.custom_vjp`` rules, so JAX's
@@ -6,7 +6,7 @@ own autodiff chains them through the linear map: shared parameters and data
 inputs get their gradients by ``A.T @ dE/dangles`` without any code here.
 
 - **adjoint** (Jones & Gacon) lives with the fused blocks it sweeps back over:
-  :func:`qjax.layering.adjoint_values`.
+  :func:`qjax.sim.layering.adjoint_values`.
 - **parameter shift**: ``dE/dθ = Σ_m c_m E(θ + s_m)``, with the shifts and
   coefficients derived from the spectrum of each gate angle's generator
   (Wierichs et al., Quantum 6, 677 (2022)), so a new table gate gets a correct rule
@@ -24,11 +24,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from qjax.circuit import Circuit
 from qjax.errors import CircuitError
-from qjax.gates import GATES
+from qjax.ir.circuit import Circuit
+from qjax.ir.gates import GATES
 
 __all__ = [
+    "GRADIENTS",
+    "GRADIENT_METHODS",
+    "SAMPLED_GRADIENTS",
     "ShiftRule",
     "ShiftPlan",
     "generator_eigenvalues",
@@ -41,6 +44,13 @@ __all__ = [
     "spsa_batch",
     "spsa_gradient",
 ]
+
+#: Every ``gradient=`` a run may ask for.
+GRADIENTS = ("auto", "backprop", "adjoint", "parameter_shift", "spsa")
+#: What ``qjax.compile`` differentiates with (SPSA is an optimiser-side estimator for sampling backends).
+GRADIENT_METHODS = ("auto", "backprop", "adjoint", "parameter_shift")
+#: What a backend that samples (hardware, a service) can estimate: shifted or perturbed evaluations.
+SAMPLED_GRADIENTS = ("auto", "parameter_shift", "spsa")
 
 # Elements of all shifted states evaluated at once by parameter shift (~128 MiB in complex64).
 _SHIFT_BATCH_ELEMENTS = 2**24

@@ -5,7 +5,7 @@ mixer layer, a classifier layer) with new angles. :func:`layer` finds, at compil
 time and in Python only, the stretch of steps that repeats most: the sequence of
 step signatures (gate, wires, angle count, fixed matrix) is periodic there with
 period ``p`` for ``R >= 2`` repetitions. It fuses ONE period into blocks
-(:mod:`qjax.fusion`) and runs the ``R`` repetitions with ``lax.scan``: the operators
+(:mod:`qjax.sim.fusion`) and runs the ``R`` repetitions with ``lax.scan``: the operators
 of all repetitions are built at once by ``vmap`` over their angles, so neither the
 traced program nor XLA's compile time grows with ``R``. Steps before and after the
 repeated stretch are searched the same way (recursively) and otherwise fused as
@@ -31,7 +31,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from qjax.fusion import FusedProgram, count_blocks, fuse, one_wire_pool, one_wire_pool_rows
+from qjax.sim.fusion import (
+    FusedProgram,
+    count_blocks,
+    fuse,
+    one_wire_pool,
+    one_wire_pool_rows,
+)
+from qjax.sim.program import Program
 
 __all__ = ["Segment", "ProductStart", "LayeredProgram", "layer", "find_repeat", "adjoint_values"]
 
@@ -98,7 +105,7 @@ class ProductStart(NamedTuple):
     ``chains (n, L)`` lists each wire's gates in order as pool rows, padded with I.
     """
 
-    program: object
+    program: Program
     index: np.ndarray
     fixed: np.ndarray
     chains: np.ndarray
@@ -135,10 +142,10 @@ def _product_start(program, lead: list[int]) -> ProductStart:
 
 
 class LayeredProgram(NamedTuple):
-    """A :class:`qjax.sim.Program` as a product start and :class:`Segment` s, run in
+    """A :class:`qjax.sim.program.Program` as a product start and :class:`Segment` s, run in
     circuit order."""
 
-    program: object
+    program: Program
     start: ProductStart
     segments: tuple[Segment, ...]
 
@@ -271,7 +278,7 @@ def _leading_one_wire(program) -> list[int]:
 
 
 def layer(program, max_wires: int | None = None) -> LayeredProgram:
-    """Split ``program`` (a :class:`qjax.sim.Program`) into a product start and fused,
+    """Split ``program`` (a :class:`qjax.sim.program.Program`) into a product start and fused,
     possibly scanned, segments."""
     lead = _leading_one_wire(program)
     start = _product_start(program, lead)

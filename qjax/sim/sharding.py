@@ -8,7 +8,7 @@ shards the batch axis over a one-axis :class:`jax.sharding.Mesh` of all devices
 so XLA runs ``batch / devices`` rows per device with no communication but the
 results. Example::
 
-    energy_and_grad = qjax.sharding.batched(jax.value_and_grad(compiled.expval))
+    energy_and_grad = qjax.sim.sharding.batched(jax.value_and_grad(compiled.expval))
     energies, grads = energy_and_grad(param_sets)  # (B,), (B, P)
 """
 
@@ -46,7 +46,7 @@ def shard_batch(x, mesh: Mesh | None = None):
         if a.ndim == 0 or a.shape[0] % mesh.size:
             raise ParameterShapeError(
                 f"shard_batch needs a leading batch axis divisible by {mesh.size} device(s), got shape {a.shape}; "
-                "pad the batch or use qjax.sharding.batched, which pads"
+                "pad the batch or use qjax.sim.sharding.batched, which pads"
             )
         return jax.device_put(a, sharding)
 

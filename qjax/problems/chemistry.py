@@ -1,38 +1,17 @@
-"""Problems: an observable to minimise plus its exact answer.
+"""Molecules: qubit Hamiltonians from PennyLane's ``qml.qchem`` (Jordan–Wigner), exact energy in the electron sector.
 
-Each builder returns a :class:`Problem` whose ``exact_energy`` is computed here by
-exact diagonalisation, never typed in. Building is plain Python/NumPy (PennyLane's
-``qml.qchem`` for molecules, which works offline).
+Building is plain Python/NumPy and works offline.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 
 from qjax.errors import ConfigError
-from qjax.observables import PauliSum
+from qjax.ir.pauli import PauliSum
+from qjax.problems.base import Problem
 
-__all__ = ["Problem", "h2", "lih", "molecule", "tfim", "maxcut", "classical_energy"]
-
-
-class Problem(NamedTuple):
-    """A minimisation target.
-
-    ``observable``: the Hamiltonian (Pauli sum, Ha for molecules); ``num_wires``;
-    ``exact_energy``: its ground energy by exact diagonalisation or brute force
-    (``None`` where neither is affordable, or for a loss that is no energy); ``electrons``:
-    number of electrons (molecules) or ``None``; ``hf_state``: the Hartree–Fock
-    occupation bits (molecules) or ``None``.
-    """
-
-    name: str
-    observable: PauliSum
-    num_wires: int
-    exact_energy: float | None
-    electrons: int | None = None
-    hf_state: tuple[int, ...] | None = None
+__all__ = ["molecule", "h2", "lih"]
 
 
 def molecule(name: str, symbols: list[str], coordinates, *, basis: str = "sto-3g",
@@ -87,47 +66,3 @@ def lih(bond_length: float = 1.5949, basis: str = "sto-3g", active_electrons: in
                           f"2·active_orbitals (e.g. problem.active_electrons=2)")
     return molecule("lih", ["Li", "H"], [0.0, 0.0, 0.0, 0.0, 0.0, bond_length], basis=basis,
                     active_electrons=active_electrons, active_orbitals=active_orbitals)
-
-
-def tfim(n: int = 6, J: float = 1.0, h: float = 1.0, periodic: bool = False) -> Problem:
-    """Transverse-field Ising chain ``H = -J Σ Z_i Z_{i+1} - h Σ X_i`` on ``n`` wires."""
-    if n < 2:
-        raise ConfigError(f"problem.n={n} is invalid: the Ising chain needs n ≥ 2 spins")
-    bonds = [(i, i + 1) for i in range(n - 1)] + ([(n - 1, 0)] if periodic and n > 2 else [])
-    terms = [(-J, {i: "Z", j: "Z"}) for i, j in bonds] + [(-h, {i: "X"}) for i in range(n)]
-    observable = PauliSum(terms)
-    return Problem("tfim", observable, n, observable.ground_energy())
-
-
-def maxcut(graph) -> Problem:
-    """MaxCut on a :class:`qjax.maxcut.Graph`: minimise ``H_P = Σ w Z_i Z_j``; exact by brute force (n ≤ 20)."""
-    from qjax.maxcut import BRUTE_FORCE_MAX_NODES, brute_force, cost_observable
-
-    exact = None
-    if graph.n <= BRUTE_FORCE_MAX_NODES:
-        exact = graph.total_weight - 2 * brute_force(graph)[0]
-    return Problem("maxcut", cost_observable(graph), graph.n, exact)
-
-
-def basis_state_energy(observable: PauliSum, bits) -> float:
-    """``⟨b|H|b⟩`` of the computational basis state ``bits`` (wire 0 first): only Z-only terms count."""
-    total = 0.0
-    for coeff, word in observable.terms:
-        if all(p == "Z" for _, p in word):
-            total += coeff * (-1) ** sum(int(bits[w]) for w, _ in word)
-    return total
-
-
-def classical_energy(problem: Problem) -> tuple[float, str]:
-    """A classical heuristic for the energy, with its name: Hartree–Fock for molecules, else the best basis state.
-
-    The last resort of a hardware run whose every backend failed. The best basis
-    state is found by brute force (≤ 20 wires) or is the all-zeros state.
-    """
-    if problem.hf_state is not None:
-        return basis_state_energy(problem.observable, problem.hf_state), "hartree_fock"
-    n = problem.num_wires
-    diagonal = PauliSum([(c, w) for c, w in problem.observable.terms if all(p == "Z" for _, p in w)], n)
-    if n <= 20 and diagonal.terms:
-        return float(np.min(diagonal.diagonal(n))), "best_basis_state"
-    return basis_state_energy(problem.observable, [0] * n), "zero_state"
