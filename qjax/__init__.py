@@ -15,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version as _version
 
 from qjax import errors, jaxcache
 from qjax.backends import Backend, Evaluation, Executor, JobRunner, Objective, make_backend
-from qjax.checkpointing import CheckpointOptions
+from qjax.training.checkpoint import CheckpointOptions
 from qjax.errors import QjaxError
 from qjax.ir import ansatze as templates
 from qjax.ir.circuit import Angle, Circuit, Input, Operation, Param
@@ -27,8 +27,8 @@ from qjax.noise.density import NoisyCompiled, compile_noisy
 from qjax.problems.base import Problem
 from qjax.sim import sharding
 from qjax.sim.compile import Compiled, compile
-from qjax.tracking import Run, load_run
-from qjax.training import FitResult, fit
+from qjax.training.records import Run, load_run
+from qjax.training.fit import FitResult, fit
 
 # The converters pull in PennyLane / Qiskit (seconds to import): load them on first use.
 _LAZY = {

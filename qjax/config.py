@@ -236,7 +236,7 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
                           f"({schedule.decay_steps}) (e.g. schedule.warmup_steps={schedule.decay_steps // 10})")
     extras = {k: raw[k] for k in OPTIONAL_SECTIONS if k in raw}
     if extras.get("logger") is not None:
-        import qjax.loggers  # noqa: F401 - registers the logger schemas
+        import qjax.training.loggers  # noqa: F401 - registers the logger schemas
 
         extras["logger"] = _group("logger", extras["logger"])
     run = RunConfig(**dataclasses.asdict(top), **groups, extras=extras)

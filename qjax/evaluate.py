@@ -30,7 +30,7 @@ CHOSEN = ("backend", "mitigation", "budget")
 def evaluate(cfg: DictConfig) -> dict:
     """Evaluate ``cfg.run_dir``'s final parameters on ``cfg.backend``; returns the ``result.json`` dict."""
     from qjax.config import secret_keys, to_container, validate
-    from qjax.tracking import load_run
+    from qjax.training.records import load_run
 
     if secret_keys(cfg):
         raise ConfigError(f"{secret_keys(cfg)[0]}: credentials are never taken from the config; "
@@ -52,9 +52,9 @@ def evaluate(cfg: DictConfig) -> dict:
     import numpy as np
 
     from qjax.backends import make_backend
-    from qjax.experiments import build_experiment
+    from qjax.experiments.build import build_experiment
     from qjax.train import _record_backend, _usage
-    from qjax.tracking import circuit_summary, code_version, package_versions, write_json
+    from qjax.training.records import circuit_summary, code_version, package_versions, write_json
 
     started = time.perf_counter()
     experiment = build_experiment(rc)

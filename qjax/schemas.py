@@ -456,7 +456,7 @@ _ROTATION_NAMES = {"RX", "RY", "RZ"}
 @register("ansatz", "reupload")
 @dataclass(frozen=True)
 class ReuploadConfig(AnsatzConfig):
-    """The data re-uploading classifier (:mod:`qjax.classifier`): ``layers`` × (encode the features, trainable
+    """The data re-uploading classifier (:mod:`qjax.experiments.classifier`): ``layers`` × (encode the features, trainable
     ``rotations``, CNOT ``entangler``); ``reupload: false`` encodes once (angle encoding). ``wires`` null = max(features,
     classes); class c's logit is ``scale·<Z_c>`` with ``scale`` trainable from ``logit_scale``."""
 

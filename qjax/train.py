@@ -54,13 +54,13 @@ def run(cfg: DictConfig) -> dict:
     import jax.numpy as jnp
 
     from qjax.backends import make_backend
-    from qjax.checkpointing import CheckpointOptions
-    from qjax.experiments import build_experiment
-    from qjax.optimizers import build_optimizer
+    from qjax.training.checkpoint import CheckpointOptions
+    from qjax.experiments.build import build_experiment
+    from qjax.training.optimizers import build_optimizer
     from qjax.problems.base import classical_energy
-    from qjax.tracking import (MetricsWriter, circuit_summary, code_version, package_versions,
+    from qjax.training.records import (MetricsWriter, circuit_summary, code_version, package_versions,
                                plot_convergence, write_json)
-    from qjax.training import fit
+    from qjax.training.fit import fit
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -118,7 +118,7 @@ def run(cfg: DictConfig) -> dict:
     writer = MetricsWriter(run_dir / "metrics.jsonl")
     tracker = None
     if rc.extras.get("logger") is not None:  # logger=csv|tensorboard|mlflow
-        from qjax.loggers import make_logger
+        from qjax.training.loggers import make_logger
 
         tracker = make_logger(rc.extras["logger"])
         tracker.start(to_container(rc), str(run_dir))
@@ -228,7 +228,7 @@ def _usage(backend) -> dict:
 
 def _record_backend(manifest: dict, backend, run_dir: Path) -> None:
     """Put the backend's facts (transpiled circuit, calibration, job ids, fallbacks) into the manifest."""
-    from qjax.tracking import write_json
+    from qjax.training.records import write_json
 
     described = backend.describe()
     stats = backend.stats()
@@ -293,7 +293,7 @@ def _in_multirun() -> bool:
 def _record_member_error(exc: QjaxError) -> None:
     import json
 
-    from qjax.tracking import write_json
+    from qjax.training.records import write_json
 
     print(f"qjax: error in this sweep member: {exc}", file=sys.stderr, flush=True)
     path = _run_dir() / "result.json"

@@ -103,7 +103,7 @@ def classical_rows(problem: str) -> list[dict]:
     from hydra import compose, initialize_config_module
 
     from qjax.config import validate
-    from qjax.experiments import build_experiment
+    from qjax.experiments.build import build_experiment
     from qjax.problems.base import classical_energy
 
     with initialize_config_module(config_module="qjax.conf", version_base="1.3"):
@@ -114,7 +114,7 @@ def classical_rows(problem: str) -> list[dict]:
     rows = []
     if problem == "maxcut":
         from qjax.problems import maxcut
-        from qjax.experiments import maxcut_graph
+        from qjax.experiments.build import maxcut_graph
 
         graph = maxcut_graph(rc.problem)
         best, _ = maxcut.brute_force(graph)

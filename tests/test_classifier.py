@@ -13,10 +13,11 @@ import pennylane as qml
 import pytest
 from hydra import compose, initialize_config_module
 
-from qjax import classifier
+from qjax.experiments import classifier
+from qjax.problems import datasets
 from qjax.config import validate
 from qjax.errors import BackendError, ConfigError
-from qjax.experiments import build_experiment
+from qjax.experiments.build import build_experiment
 from qjax.sim.compile import compile as compile_circuit
 
 # complex64 statevector of ≤ 4 qubits and ~40 gates: rounding stays near 1e-6
@@ -79,7 +80,7 @@ CASES = [
 @pytest.mark.parametrize("problem, changes", CASES)
 def test_logits_and_loss_match_a_pennylane_circuit(problem, changes):
     cfg = _ansatz(**changes)
-    data = classifier.load_dataset(problem)
+    data = datasets.load_dataset(problem)
     model = classifier.build_model(cfg, data.num_features, data.num_classes)
     params = _random_params(model, seed=7)
     fns = _functions(model, data)
@@ -97,7 +98,7 @@ def test_logits_and_loss_match_a_pennylane_circuit(problem, changes):
 
 
 def test_a_step_with_new_params_does_not_retrace():
-    data = classifier.load_dataset(MOONS)
+    data = datasets.load_dataset(MOONS)
     model = classifier.build_model(_ansatz(layers=1), data.num_features, data.num_classes)
     compiled = compile_circuit(model.circuit, classifier.readout_observables(2, model.num_wires))
     traces = []
@@ -133,19 +134,19 @@ def test_split_is_stratified_seeded_and_scaled_on_train_only():
     from sklearn.preprocessing import MinMaxScaler
 
     x, y = load_breast_cancer(return_X_y=True)  # imbalanced (212 / 357): stratification shows
-    x_tr, x_te, y_tr, y_te = classifier.split_and_scale(x, y, test_size=0.25, seed=5)
+    x_tr, x_te, y_tr, y_te = datasets.split_and_scale(x, y, test_size=0.25, seed=5)
     for labels in (y_tr, y_te):
         assert abs(np.mean(labels) - np.mean(y)) < 1 / len(labels) + 1e-12
     # the same seed gives the same split as scikit-learn's own, and the scaler is fit on its train part only
     raw_tr, raw_te, _, _ = train_test_split(x, y, test_size=0.25, random_state=5, stratify=y)
-    scaler = MinMaxScaler(feature_range=classifier.ANGLE_RANGE).fit(raw_tr)
+    scaler = MinMaxScaler(feature_range=datasets.ANGLE_RANGE).fit(raw_tr)
     np.testing.assert_allclose(x_tr, scaler.transform(raw_tr), atol=1e-12)
     np.testing.assert_allclose(x_te, scaler.transform(raw_te), atol=1e-12)
     np.testing.assert_allclose(x_tr.min(axis=0), -np.pi / 2, atol=1e-12)
     np.testing.assert_allclose(x_tr.max(axis=0), np.pi / 2, atol=1e-12)
-    again = classifier.split_and_scale(x, y, test_size=0.25, seed=5)
+    again = datasets.split_and_scale(x, y, test_size=0.25, seed=5)
     np.testing.assert_array_equal(again[0], x_tr)
-    other = classifier.split_and_scale(x, y, test_size=0.25, seed=6)
+    other = datasets.split_and_scale(x, y, test_size=0.25, seed=6)
     assert not np.array_equal(other[2], y_tr)
 
 
@@ -156,11 +157,11 @@ def test_pca_is_fit_on_train_only():
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
     x, y = load_breast_cancer(return_X_y=True)
-    x_tr, x_te, _, _ = classifier.split_and_scale(x, y, test_size=0.2, seed=0, pca=3)
+    x_tr, x_te, _, _ = datasets.split_and_scale(x, y, test_size=0.2, seed=0, pca=3)
     raw_tr, raw_te, _, _ = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
     standard = StandardScaler().fit(raw_tr)
     pca = PCA(n_components=3, random_state=0).fit(standard.transform(raw_tr))
-    minmax = MinMaxScaler(feature_range=classifier.ANGLE_RANGE).fit(pca.transform(standard.transform(raw_tr)))
+    minmax = MinMaxScaler(feature_range=datasets.ANGLE_RANGE).fit(pca.transform(standard.transform(raw_tr)))
     np.testing.assert_allclose(x_te, minmax.transform(pca.transform(standard.transform(raw_te))), atol=1e-9)
     assert x_tr.shape == (len(raw_tr), 3)
 

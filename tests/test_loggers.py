@@ -66,7 +66,7 @@ def test_mlflow_logger_records_params_metrics_and_artifacts(tmp_path, monkeypatc
 
 
 def test_a_tracker_that_is_not_installed_is_one_line_naming_the_extra(monkeypatch):
-    from qjax import loggers
+    from qjax.training import loggers
 
     monkeypatch.setitem(loggers.LOGGERS, "mlflow", "qjax_no_such_module:Nothing")
     with pytest.raises(ConfigError, match=r'pip install -e "\.\[mlflow\]"'):

@@ -8,7 +8,7 @@ import optax
 import pytest
 
 from qjax.errors import ConfigError
-from qjax.optimizers import build_optimizer, build_schedule
+from qjax.training.optimizers import build_optimizer, build_schedule
 
 
 def _trajectory(opt, steps=5):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import qjax
-from qjax.tracking import MetricsWriter, circuit_summary, write_json
+from qjax.training.records import MetricsWriter, circuit_summary, write_json
 
 
 def test_metrics_are_on_disk_after_each_call(tmp_path):

@@ -15,9 +15,9 @@ import optax
 import pytest
 
 from qjax.backends.base import Objective
-from qjax.checkpointing import CheckpointOptions
+from qjax.training.checkpoint import CheckpointOptions
 from qjax.errors import CheckpointError, ParameterShapeError
-from qjax.training import fit
+from qjax.training.fit import fit
 
 TARGET = jnp.array([0.3, -1.2, 2.0])
 

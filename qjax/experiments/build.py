@@ -154,14 +154,15 @@ def _maxcut_summary(graph: maxcut.Graph, p: int, result: dict) -> str:
 
 
 def build_classifier(rc) -> Experiment:
-    """A data re-uploading classifier (:mod:`qjax.classifier`): minimise the mean cross-entropy over the
+    """A data re-uploading classifier (:mod:`qjax.experiments.classifier`): minimise the mean cross-entropy over the
     training split; report train/test accuracy against the majority-class baseline. Simulator only."""
-    from qjax import classifier
+    from qjax.experiments import classifier
+    from qjax.problems import datasets
     from qjax.backends import make_backend
     from qjax.errors import BackendError
     from qjax.sim.compile import compile as compile_circuit
 
-    data = classifier.load_dataset(rc.problem)  # config.validate made sure problem is a data set
+    data = datasets.load_dataset(rc.problem)  # config.validate made sure problem is a data set
     model = classifier.build_model(rc.ansatz, data.num_features, data.num_classes)
     readout = classifier.readout_observables(data.num_classes, model.num_wires)
     # the readout as one observable for the generic run machinery (logs, manifest); the loss uses each Z_c

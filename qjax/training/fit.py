@@ -23,7 +23,7 @@ import numpy as np
 import optax
 
 from qjax.backends.base import Objective
-from qjax.checkpointing import Checkpointer, CheckpointOptions, TrainState
+from qjax.training.checkpoint import Checkpointer, CheckpointOptions, TrainState
 from qjax.errors import ParameterShapeError, QjaxError, TrainingInterrupted
 
 __all__ = ["FitResult", "fit"]

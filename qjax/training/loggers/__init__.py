@@ -59,9 +59,9 @@ class MLflowLoggerConfig:
 
 #: ``logger=`` option → ``module:class`` of its implementation, imported when chosen.
 LOGGERS = {
-    "csv": "qjax.loggers.csv_logger:CSVLogger",
-    "tensorboard": "qjax.loggers.tensorboard_logger:TensorBoardLogger",
-    "mlflow": "qjax.loggers.mlflow_logger:MLflowLogger",
+    "csv": "qjax.training.loggers.csv_logger:CSVLogger",
+    "tensorboard": "qjax.training.loggers.tensorboard_logger:TensorBoardLogger",
+    "mlflow": "qjax.training.loggers.mlflow_logger:MLflowLogger",
 }
 
 _EXTRAS = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
