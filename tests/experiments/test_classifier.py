@@ -6,12 +6,10 @@ expectations, NumPy for the cross-entropy, scikit-learn for the split and scaler
 
 from types import SimpleNamespace
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pennylane as qml
 import pytest
-from hydra import compose, initialize_config_module
 
 from qjax.experiments import classifier
 from qjax.problems import datasets
@@ -84,7 +82,7 @@ def test_logits_and_loss_match_a_pennylane_circuit(problem, changes):
     model = classifier.build_model(cfg, data.num_features, data.num_classes)
     params = _random_params(model, seed=7)
     fns = _functions(model, data)
-    x, y = data.x_train[:6], data.y_train[:6]
+    x = data.x_train[:6]
     expected = _pennylane_logits(model, cfg, params, x)
     got = np.asarray(fns.logits(jnp.asarray(params, jnp.float32), jnp.asarray(x, jnp.float32)))
     np.testing.assert_allclose(got, expected, atol=TOL * params[-1])
@@ -171,11 +169,6 @@ def test_majority_baseline_and_accuracy():
     assert classifier.accuracy(np.array([[0.1, 0.9], [2.0, -1.0], [0.0, 1.0]]), np.array([1, 0, 0])) == pytest.approx(2 / 3)
 
 
-def _compose(*overrides):
-    with initialize_config_module(config_module="qjax.conf", version_base="1.3"):
-        return compose(config_name="config", overrides=["+experiment=classifier", *overrides])
-
-
 @pytest.mark.parametrize("overrides, match", [
     (["backend=ibm_fake"], r"^\+experiment=classifier runs on backend=simulator only .*backend=ibm_fake; "
                            r"use backend=simulator$"),
@@ -188,14 +181,14 @@ def _compose(*overrides):
     (["problem.features=[0,7]"], r"^problem\.features=\[0,7\] is invalid"),
     (["ansatz.layers=0"], r"^ansatz\.layers=0 is invalid: must be an integer ≥ 1"),
 ])
-def test_bad_configs_are_refused_in_one_line(overrides, match):
+def test_bad_configs_are_refused_in_one_line(overrides, match, compose):
     with pytest.raises(ConfigError, match=match):
-        validate(_compose(*overrides))
+        validate(compose("+experiment=classifier", *overrides))
 
 
-def test_the_objective_hook_refuses_other_backends(tmp_path, monkeypatch):
+def test_the_objective_hook_refuses_other_backends(tmp_path, monkeypatch, compose):
     monkeypatch.chdir(tmp_path)
-    experiment = build_experiment(validate(_compose("ansatz.layers=1")))
+    experiment = build_experiment(validate(compose("+experiment=classifier", "ansatz.layers=1")))
     with pytest.raises(BackendError, match=r"backend=simulator only .* not backend=ibm_fake; use backend=simulator$"):
         experiment.objective(SimpleNamespace(name="ibm_fake"), "auto")
 
@@ -205,17 +198,10 @@ def test_too_few_wires_are_refused():
         classifier.build_model(_ansatz(wires=2), 4, 3)
 
 
-def _run(tmp_path, monkeypatch, *overrides) -> dict:
-    from qjax.train import run
-
-    monkeypatch.chdir(tmp_path)
-    return run(_compose(*overrides))
-
-
-def test_iris_trains_well_above_the_majority_baseline(tmp_path, monkeypatch, capsys):
+def test_iris_trains_well_above_the_majority_baseline(tmp_path, capsys, train_in_process):
     import json
 
-    result = _run(tmp_path, monkeypatch, "trainer.steps=60", "optimizer.lr=0.1")
+    result = train_in_process("+experiment=classifier", "trainer.steps=60", "optimizer.lr=0.1")
     on_disk = json.loads((tmp_path / "result.json").read_text())
     for key in ("train_accuracy", "test_accuracy", "baseline_accuracy", "num_train", "num_test", "loss"):
         assert on_disk[key] == result[key]
@@ -235,7 +221,7 @@ def test_iris_trains_well_above_the_majority_baseline(tmp_path, monkeypatch, cap
     pytest.param(["problem=moons", "ansatz.layers=4"], id="moons"),
     pytest.param(["problem=breast_cancer"], id="breast_cancer"),
 ])
-def test_default_runs_beat_the_baseline_clearly(tmp_path, monkeypatch, overrides):
-    result = _run(tmp_path, monkeypatch, *overrides)
+def test_default_runs_beat_the_baseline_clearly(overrides, train_in_process):
+    result = train_in_process("+experiment=classifier", *overrides)
     assert result["test_accuracy"] >= result["baseline_accuracy"] + 0.2
     assert result["test_accuracy"] >= 0.85

@@ -5,20 +5,13 @@ import json
 import networkx as nx
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_module
 from qiskit.quantum_info import Statevector
 
 from qjax.ir import ansatze as templates
 from qjax.problems import maxcut
 from qjax.interop.qiskit import to_qiskit
-from qjax.train import run
 
 
-def _run(tmp_path, monkeypatch, *overrides):
-    monkeypatch.chdir(tmp_path)
-    with initialize_config_module(config_module="qjax.conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["+experiment=qaoa", *overrides])
-    return run(cfg)
 
 
 def _qiskit_expected_cut(graph: maxcut.Graph, p: int, params) -> float:
@@ -32,9 +25,9 @@ def _qiskit_expected_cut(graph: maxcut.Graph, p: int, params) -> float:
 
 
 @pytest.mark.parametrize("graph_seed", [0, 1, 2])
-def test_default_qaoa_reaches_the_acceptance_ratio_and_samples_the_optimum(tmp_path, monkeypatch, capsys,
-                                                                           graph_seed):
-    result = _run(tmp_path, monkeypatch, f"problem.graph_seed={graph_seed}")
+def test_default_qaoa_reaches_the_acceptance_ratio_and_samples_the_optimum(tmp_path, capsys,
+                                                                           graph_seed, train_in_process):
+    result = train_in_process("+experiment=qaoa", f"problem.graph_seed={graph_seed}")
     graph = maxcut.random_regular(10, 3, graph_seed)
     best = max(nx.cut_size(graph.to_networkx(), [w for w in range(10) if (i >> w) & 1]) for i in range(2**10))
     assert result["max_cut"] == best
@@ -54,9 +47,9 @@ def test_default_qaoa_reaches_the_acceptance_ratio_and_samples_the_optimum(tmp_p
     assert {"expected_cut", "max_cut", "approx_ratio", "best_sampled_cut"} <= set(on_disk)
 
 
-def test_qaoa_on_a_weighted_graph_given_by_its_edges(tmp_path, monkeypatch):
+def test_qaoa_on_a_weighted_graph_given_by_its_edges(tmp_path, train_in_process):
     edges = [[0, 1, 2.0], [1, 2, 1.0], [0, 2, 1.0], [2, 3, 0.5]]
-    result = _run(tmp_path, monkeypatch, f"problem.edges={json.dumps(edges).replace(' ', '')}", "trainer.steps=40")
+    result = train_in_process("+experiment=qaoa", f"problem.edges={json.dumps(edges).replace(' ', '')}", "trainer.steps=40")
     graph = maxcut.from_edges(None, edges)
     assert result["max_cut"] == pytest.approx(3.5)  # {0, 2} vs {1, 3}: edges 0-1, 1-2, 2-3
     assert len(result["best_sampled_bits"]) == 4  # the nodes the edges use
@@ -64,7 +57,7 @@ def test_qaoa_on_a_weighted_graph_given_by_its_edges(tmp_path, monkeypatch):
     assert result["best_sampled_cut"] == pytest.approx(3.5)
 
 
-def test_qaoa_resumes_and_reports_a_finished_run(tmp_path, monkeypatch):
-    first = _run(tmp_path, monkeypatch, "problem.n=6", "trainer.steps=10")
-    again = _run(tmp_path, monkeypatch, "problem.n=6", "trainer.steps=10")
+def test_qaoa_resumes_and_reports_a_finished_run(tmp_path, train_in_process):
+    first = train_in_process("+experiment=qaoa", "problem.n=6", "trainer.steps=10")
+    again = train_in_process("+experiment=qaoa", "problem.n=6", "trainer.steps=10")
     assert again["already_finished"] and again["expected_cut"] == pytest.approx(first["expected_cut"], abs=1e-6)

@@ -5,44 +5,12 @@ import jax.numpy as jnp
 import numpy as np
 import pennylane as qml
 import pytest
-from qiskit.circuit import library as ql
 from qiskit.quantum_info import Operator
 
 from qjax.errors import UnknownGateError
 from qjax.ir.gates import GATES, canonical_name, gate_spec
 
-# gate name -> (PennyLane constructor taking (*angles, wires=...), Qiskit gate class)
-ORACLES = {
-    "I": (qml.Identity, ql.IGate),
-    "H": (qml.Hadamard, ql.HGate),
-    "X": (qml.PauliX, ql.XGate),
-    "Y": (qml.PauliY, ql.YGate),
-    "Z": (qml.PauliZ, ql.ZGate),
-    "S": (qml.S, ql.SGate),
-    "Sdg": (lambda wires: qml.adjoint(qml.S(wires=wires)), ql.SdgGate),
-    "T": (qml.T, ql.TGate),
-    "Tdg": (lambda wires: qml.adjoint(qml.T(wires=wires)), ql.TdgGate),
-    "SX": (qml.SX, ql.SXGate),
-    "RX": (qml.RX, ql.RXGate),
-    "RY": (qml.RY, ql.RYGate),
-    "RZ": (qml.RZ, ql.RZGate),
-    "PhaseShift": (qml.PhaseShift, ql.PhaseGate),
-    "U3": (qml.U3, ql.U3Gate),
-    "CNOT": (qml.CNOT, ql.CXGate),
-    "CY": (qml.CY, ql.CYGate),
-    "CZ": (qml.CZ, ql.CZGate),
-    "SWAP": (qml.SWAP, ql.SwapGate),
-    "iSWAP": (qml.ISWAP, ql.iSwapGate),
-    "CRX": (qml.CRX, ql.CRXGate),
-    "CRY": (qml.CRY, ql.CRYGate),
-    "CRZ": (qml.CRZ, ql.CRZGate),
-    "CPhase": (qml.ControlledPhaseShift, ql.CPhaseGate),
-    "RXX": (qml.IsingXX, ql.RXXGate),
-    "RYY": (qml.IsingYY, ql.RYYGate),
-    "RZZ": (qml.IsingZZ, ql.RZZGate),
-    "Toffoli": (qml.Toffoli, ql.CCXGate),
-    "CSWAP": (qml.CSWAP, ql.CSwapGate),
-}
+from oracles import ORACLES  # gate name -> (PennyLane constructor, Qiskit gate class)
 
 
 def test_every_table_gate_has_an_oracle():

@@ -4,25 +4,18 @@ exact ground energy than the same final parameters without mitigation, and its g
 import json
 
 import pytest
-from hydra import compose, initialize_config_module
 
 from qjax.errors import QjaxError
-from qjax.train import run
 
 NOISY = ["backend=noisy_simulator", "backend.noise.depolarizing_1q=0.002", "backend.noise.depolarizing_2q=0.03",
          "backend.noise.readout_error=0.03"]
 
 
-def _run(tmp_path, monkeypatch, *overrides):
-    monkeypatch.chdir(tmp_path)
-    with initialize_config_module(config_module="qjax.conf", version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["+experiment=vqe", *overrides])
-    return run(cfg)
 
 
 @pytest.mark.parametrize("mitigation", ["readout", "zne", "best"])
-def test_mitigated_energy_beats_the_unmitigated_one(tmp_path, monkeypatch, mitigation):
-    result = _run(tmp_path, monkeypatch, *NOISY, f"mitigation={mitigation}", "trainer.steps=30")
+def test_mitigated_energy_beats_the_unmitigated_one(tmp_path, mitigation, train_in_process):
+    result = train_in_process("+experiment=vqe", *NOISY, f"mitigation={mitigation}", "trainer.steps=30")
     assert abs(result["error"]) < abs(result["energy_unmitigated"] - result["exact_energy"])
     on_disk = json.loads((tmp_path / "result.json").read_text())
     assert on_disk["energy_unmitigated"] == pytest.approx(result["energy_unmitigated"])
@@ -30,9 +23,9 @@ def test_mitigated_energy_beats_the_unmitigated_one(tmp_path, monkeypatch, mitig
 
 
 @pytest.mark.slow
-def test_device_twin_with_zne_beats_unmitigated(tmp_path, monkeypatch):
+def test_device_twin_with_zne_beats_unmitigated(tmp_path, train_in_process):
     """The issue's command: FakeManilaV2's calibration as the noise model, mitigation=zne."""
-    result = _run(tmp_path, monkeypatch, "backend=noisy_simulator", "backend.device=FakeManilaV2", "mitigation=zne")
+    result = train_in_process("+experiment=vqe", "backend=noisy_simulator", "backend.device=FakeManilaV2", "mitigation=zne")
     assert abs(result["error"]) < abs(result["energy_unmitigated"] - result["exact_energy"])
 
 
@@ -42,6 +35,6 @@ def test_device_twin_with_zne_beats_unmitigated(tmp_path, monkeypatch):
     (["mitigation=zne", "backend.shots=100"], r"set backend.shots=null"),
     (["mitigation=zne", "gradient=parameter_shift"], r"use gradient=auto"),
 ])
-def test_mitigation_the_noisy_simulator_cannot_honour_is_refused(tmp_path, monkeypatch, overrides, message):
+def test_mitigation_the_noisy_simulator_cannot_honour_is_refused(tmp_path, overrides, message, train_in_process):
     with pytest.raises(QjaxError, match=message):
-        _run(tmp_path, monkeypatch, *NOISY, *overrides, "trainer.steps=2")
+        train_in_process("+experiment=vqe", *NOISY, *overrides, "trainer.steps=2")

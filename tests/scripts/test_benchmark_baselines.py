@@ -9,7 +9,7 @@ import numpy as np
 import pennylane as qml
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_baselines.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark_baselines.py"
 
 
 def _load():

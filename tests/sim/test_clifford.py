@@ -13,8 +13,8 @@ import numpy as np
 import pennylane as qml
 import pytest
 from scipy.stats import unitary_group
-from test_gates import ORACLES
-from test_sim import (METHODS, pennylane_expval_and_grad, pennylane_hamiltonian, pennylane_state, qjax_circuit,
+from oracles import ORACLES
+from oracles import (METHODS, pennylane_expval_and_grad, pennylane_hamiltonian, pennylane_state, qjax_circuit,
                       random_ops, random_pauli_terms)
 
 from qjax.sim import clifford

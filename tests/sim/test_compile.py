@@ -11,117 +11,16 @@ import jax.numpy as jnp
 import numpy as np
 import pennylane as qml
 import pytest
-from pennylane import numpy as pnp
-from qiskit import QuantumCircuit
-from qiskit.quantum_info import SparsePauliOp, Statevector
-from scipy.stats import chi2, unitary_group
-from test_gates import ORACLES  # gate name -> (PennyLane class, Qiskit gate class)
+from qiskit.quantum_info import SparsePauliOp
+from scipy.stats import chi2
 
-from qjax.ir.circuit import Circuit, Input, Operation, Param
+from qjax.ir.circuit import Circuit, Input, Param
 from qjax.errors import ConfigError, ObservableError, ParameterShapeError, PrecisionError
-from qjax.ir.gates import GATES
 from qjax.ir.pauli import PauliSum
 from qjax.sim.compile import compile
 
-METHODS = ("backprop", "adjoint", "parameter_shift")
-
-
-# -- random circuits and their independent oracles ---------------------------------------
-
-
-def random_angle(rng, num_params, num_inputs):
-    """``(param_terms, input_terms, offset)``: one of the angle shapes users write."""
-    i, i2 = (int(v) for v in rng.integers(0, num_params, 2))
-    a, b, c = (float(v) for v in rng.normal(size=3))
-    kinds = [((), (), c), (((i, 1.0),), (), 0.0), (((i, a),), (), b), (((i, a), (i2, b)), (), c)]
-    if num_inputs:
-        j = int(rng.integers(0, num_inputs))
-        kinds += [((), ((j, 1.0),), 0.0), (((i, a),), ((j, b),), c)]
-    return kinds[rng.integers(len(kinds))]
-
-
-def random_ops(rng, n, extra, num_params, num_inputs):
-    """Every gate that fits on n wires (and a Unitary), plus ``extra`` random ones, shuffled."""
-    names = [g for g, s in GATES.items() if g != "Unitary" and s.num_wires <= n] + ["Unitary"]
-    names = names + [str(g) for g in rng.choice(names, extra)]
-    rng.shuffle(names)
-    ops = []
-    for name in names:
-        k = GATES[name].num_wires if name != "Unitary" else int(rng.integers(1, min(n, 3) + 1))
-        wires = tuple(int(w) for w in rng.choice(n, k, replace=False))
-        angles = [random_angle(rng, num_params, num_inputs) for _ in range(GATES[name].num_params)]
-        matrix = unitary_group.rvs(2**k, random_state=rng) if name == "Unitary" else None
-        ops.append((name, wires, angles, matrix))
-    return ops
-
-
-def qjax_circuit(n, ops, num_params, num_inputs):
-    operations = []
-    for name, wires, angles, matrix in ops:
-        qangles = [sum((a * Param(i) for i, a in ps), 0.0) + sum((b * Input(j) for j, b in xs), 0.0) + c
-                   for ps, xs, c in angles]
-        operations.append(Operation(name, wires, tuple(qangles), matrix))
-    return Circuit(n, tuple(operations), num_params=num_params, num_inputs=num_inputs)
-
-
-def angle_value(angle, p, x):
-    ps, xs, c = angle
-    return sum(a * p[i] for i, a in ps) + sum(b * x[j] for j, b in xs) + c
-
-
-def pennylane_ops(ops, p, x):
-    for name, wires, angles, matrix in ops:
-        if name == "Unitary":
-            qml.QubitUnitary(matrix, wires=list(wires))
-        else:
-            ORACLES[name][0](*[angle_value(a, p, x) for a in angles], wires=list(wires))
-
-
-def pennylane_state(n, ops, p, x):
-    @qml.qnode(qml.device("default.qubit", wires=n))
-    def circuit():
-        pennylane_ops(ops, p, x)
-        return qml.state()
-
-    return np.asarray(circuit())
-
-
-def qiskit_state(n, ops, p, x):
-    qc = QuantumCircuit(n)
-    for name, wires, angles, matrix in ops:
-        if name == "Unitary":
-            # Qiskit reads a matrix little-endian (its first qubit least significant); ours
-            # has the first wire most significant, so the qubit list is reversed.
-            qc.unitary(matrix, list(reversed(wires)))
-        else:
-            qc.append(ORACLES[name][1](*[angle_value(a, p, x) for a in angles]), list(wires))
-    return Statevector(qc).reverse_qargs().data  # DESIGN "Qubit order"
-
-
-def random_problem(seed, n, extra=None, num_params=5, num_inputs=2):
-    rng = np.random.default_rng(seed)
-    ops = random_ops(rng, n, 2 * n if extra is None else extra, num_params, num_inputs)
-    p = rng.uniform(-np.pi, np.pi, num_params)
-    x = rng.uniform(-1, 1, num_inputs)
-    return rng, ops, qjax_circuit(n, ops, num_params, num_inputs), p, x
-
-
-def random_pauli_terms(rng, n, num_terms):
-    terms = []
-    for _ in range(num_terms):
-        wires = rng.choice(n, rng.integers(1, n + 1), replace=False)
-        terms.append((float(rng.normal()), {int(w): str(rng.choice(list("XYZ"))) for w in wires}))
-    return terms
-
-
-def pennylane_hamiltonian(terms):
-    ops = [qml.prod(*[getattr(qml, "Pauli" + q)(w) for w, q in word.items()]) for _, word in terms]
-    return qml.Hamiltonian([c for c, _ in terms], ops)
-
-
-def fidelity(a, b):
-    return abs(np.vdot(a, b)) ** 2 / (np.vdot(a, a).real * np.vdot(b, b).real)
-
+from oracles import (METHODS, fidelity, pennylane_expval_and_grad, pennylane_state,
+                     qiskit_expval, qiskit_state, qjax_circuit, random_pauli_terms, random_problem)
 
 # -- states ------------------------------------------------------------------------------
 
@@ -160,24 +59,6 @@ def test_qubit_order_matches_design_examples():
 
 
 # -- expectations and gradients -------------------------------------------------------------
-
-
-def pennylane_expval_and_grad(n, ops, terms, p, x):
-    @qml.qnode(qml.device("default.qubit", wires=n), diff_method="backprop")
-    def energy(p, x):
-        pennylane_ops(ops, p, x)
-        return qml.expval(pennylane_hamiltonian(terms))
-
-    p, x = pnp.array(p, requires_grad=True), pnp.array(x, requires_grad=True)
-    gp, gx = qml.grad(energy, argnums=[0, 1])(p, x)
-    return float(energy(p, x)), np.asarray(gp), np.asarray(gx)
-
-
-def qiskit_expval(state, terms, n):
-    # Qiskit labels are little-endian: wire w sits at label position n-1-w.
-    labels = ["".join(word.get(n - 1 - pos, "I") for pos in range(n)) for _, word in terms]
-    sv = Statevector(state).reverse_qargs()  # back to Qiskit's own qubit order
-    return sv.expectation_value(SparsePauliOp(labels, [c for c, _ in terms])).real
 
 
 # Backprop is plain autodiff, also checked in complex128 below; it runs with the slow set.

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pennylane as qml
 import pytest
-from test_sim import pennylane_expval_and_grad, pennylane_state, random_pauli_terms, random_problem
+from oracles import pennylane_expval_and_grad, pennylane_state, random_pauli_terms, random_problem
 
 import qjax
 import qjax.sim.fusion

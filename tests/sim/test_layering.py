@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from test_sim import (pennylane_expval_and_grad, pennylane_state, qjax_circuit, random_ops, random_pauli_terms)
+from oracles import (pennylane_expval_and_grad, pennylane_state, qjax_circuit, random_ops, random_pauli_terms)
 
 import qjax
 from qjax.ir.circuit import Circuit
