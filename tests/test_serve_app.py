@@ -283,8 +283,11 @@ def test_health_readiness_metrics_and_status_page(client):
     assert "qjax_queue_length 0.0" in text and "qjax_job_run_seconds_bucket" in text
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert job_id[:8] in page.text and "<script" not in page.text and "error rate" in page.text
-    assert ALICE not in page.text and str(PARAMS[0, 0]) not in page.text
+    assert "<script" not in page.text and "error rate" in page.text and 'id="queue"' in page.text
+    # no key needed for the page, so it shows aggregates only: no job ids, key ids, keys or parameters
+    key_id = client.app.state.store.get(job_id).key_id
+    assert job_id[:8] not in page.text and key_id[:8] not in page.text and 'id="jobs"' not in page.text
+    assert ALICE not in page.text and str(PARAMS[0, 0]) not in page.text and "GET /v1/jobs" in page.text
 
 
 def test_readiness_fails_when_workers_are_dead(tmp_path):

@@ -88,7 +88,7 @@ def test_restart_reattaches_a_recorded_backend_job_instead_of_resubmitting(store
     store.claim_next("before-the-crash")
     store.set_remote_id(job.id, "ibm-1")
     ex = FakeExecutor()
-    assert recover(store, targets_with(ex)) == {"requeued": 0, "reattached": 1}
+    assert recover(store, targets_with(ex)) == {"requeued": 0, "reattached": 1, "failed": 0}
     for _ in range(500):  # re-attached jobs finish in a background thread
         if store.get(job.id).status == "done":
             break
