@@ -16,6 +16,7 @@ import qjax
 from qjax.qiskit_interop import to_qiskit
 from qjax.serve.app import Settings, create_app
 from qjax.serve.auth import KeyRing
+from qjax.serve.store import JobStore
 from qjax.serve.wire import Limits, encode_circuit, encode_observable
 from qjax.templates import hardware_efficient
 
@@ -312,3 +313,38 @@ def test_the_service_refuses_to_start_misconfigured(tmp_path, env, args, message
     proc = subprocess.run([sys.executable, "-m", "qjax.serve", "--data-dir", str(tmp_path), "--port", "1", *args],
                           env=base | env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cancel_over_http_stops_a_running_simulated_job(tmp_path, monkeypatch):
+    """A simulated job runs inside the worker; the client's cancel must stop it, not just relabel it."""
+    import threading
+
+    from qjax.backends.executor import DoneJob, Evaluation
+
+    in_chunk_2, cancel_sent, chunks = threading.Event(), threading.Event(), []
+
+    class Sim:
+        persistent_ids = False
+
+        def submit(self, params, mitigate=True):
+            chunks.append(len(params))
+            if len(chunks) == 2:  # the cancel arrives while chunk 2 runs
+                in_chunk_2.set()
+                cancel_sent.wait(60)
+            return DoneJob(Evaluation(np.zeros((len(params), 1)), np.zeros((len(params), 1))))
+
+        def describe(self):
+            return {"name": "simulator", "device": None}
+
+    monkeypatch.setattr("qjax.serve.worker.chunk_rows", lambda batch: 1)
+    with TestClient(make(tmp_path)) as c:
+        c.app.state.targets.executor = lambda batch: Sim()
+        job_id = c.post("/v1/jobs", json=body(params=np.zeros((50, CIRCUIT.num_params)).tolist()), headers=A).json()["id"]
+        assert in_chunk_2.wait(60)
+        r = c.post(f"/v1/jobs/{job_id}/cancel", headers=A)
+        assert r.status_code == 200 and r.json()["status"] == "cancelled"
+        cancel_sent.set()
+    # leaving the client stopped (joined) the worker: it ran no chunk after the cancel, and stored nothing
+    assert chunks == [1, 1]
+    store = JobStore(f"sqlite:///{tmp_path}/jobs.db")
+    assert store.get(job_id).status == "cancelled" and store.get(job_id).result is None

@@ -19,7 +19,8 @@ from collections import OrderedDict
 from qjax.errors import QjaxError
 from qjax.serve.wire import Batch, Limits, RequestError, encode_circuit, encode_observable, mitigation_config
 
-__all__ = ["Targets", "TARGETS", "SAMPLING_TARGETS", "USD_PER_QPU_SECOND", "job_work", "state_bytes", "chunk_rows"]
+__all__ = ["Targets", "TARGETS", "SAMPLING_TARGETS", "USD_PER_QPU_SECOND", "job_work", "state_bytes", "chunk_rows",
+           "noise_factors"]
 
 #: Every target the service knows; which ones a service offers is its ``--targets`` setting.
 TARGETS = ("simulator", "noisy_simulator", "ibm_fake", "ibm")
@@ -35,6 +36,8 @@ _NOISY_COST, _SHOT_COST = 4, 4096
 # One chunk of a simulated job: about 2 s of work at those rates (a cancel takes effect between chunks), and at most
 # 1 GiB of states at once (vmap holds a state per parameter set; XLA's temporaries are counted as 3 more).
 _CHUNK_WORK, _CHUNK_BYTES, _STATE_COPIES = 2e9, 1 << 30, 4
+# ZNE compiles the folded circuit once per noise factor; three to five factors is what extrapolation uses.
+_MAX_NOISE_FACTORS = 8
 
 
 def _amplitudes(target: str, n: int) -> int:
@@ -50,17 +53,27 @@ def _amplitudes(target: str, n: int) -> int:
     return 0
 
 
+def noise_factors(batch: Batch) -> tuple[float, ...]:
+    """The ZNE noise factors the batch runs its circuit at (``(1.0,)`` without ZNE)."""
+    config = mitigation_config(batch.mitigation)
+    zne = getattr(config, "zne", None)
+    return tuple(float(f) for f in zne.noise_factors) if zne is not None and "zne" in config.techniques else (1.0,)
+
+
 def job_work(batch: Batch) -> float:
     """What a batch costs to simulate, in statevector gate-amplitude updates (0 on real hardware).
 
     ``B · (operations + Pauli terms) · amplitudes`` (weighted for density matrices), plus
-    the shots of sampling simulators; an upper bound, since fusion merges gates.
+    the shots of sampling simulators, times the sum of the ZNE noise factors (folding
+    by f runs f times the gates; noise scaling runs the circuit once per factor); an
+    upper bound, since fusion merges gates.
     """
     gates = len(batch.circuit.operations) + sum(len(o.terms) for o in batch.observables)
     rows = batch.params.shape[0]
     weight = 1 if batch.target == "simulator" else _NOISY_COST
     shots = batch.requested_shots * _SHOT_COST if batch.target in ("noisy_simulator", "ibm_fake") else 0
-    return float(rows) * max(gates, 1) * _amplitudes(batch.target, batch.circuit.num_wires) * weight + shots
+    once = float(rows) * max(gates, 1) * _amplitudes(batch.target, batch.circuit.num_wires) * weight + shots
+    return once * sum(noise_factors(batch))
 
 
 def state_bytes(batch: Batch) -> int:
@@ -137,6 +150,10 @@ class Targets:
 
     def check(self, batch: Batch) -> None:
         """Refuse (:class:`RequestError`) a batch its target cannot run: width, device, settings, work, memory."""
+        factors = noise_factors(batch)
+        if len(factors) > _MAX_NOISE_FACTORS:
+            raise RequestError("mitigation", f"ZNE with {len(factors)} noise factors; this service runs at most "
+                               f"{_MAX_NOISE_FACTORS} (each compiles and runs the circuit once more), e.g. [1, 3, 5]")
         work, memory = job_work(batch), state_bytes(batch)
         if work > self.limits.max_work:
             raise RequestError("params", f"this batch needs about {work:.2g} simulated gate-amplitude updates "

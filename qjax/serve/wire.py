@@ -198,7 +198,7 @@ def decode_circuit(doc: Any, limits: Limits = Limits(), field: str = "circuit") 
         raise RequestError(f"{field}.{sorted(unknown)[0]}", "unknown key of a qjax.circuit document")
     if doc.get("version", WIRE_VERSION) != WIRE_VERSION:
         raise RequestError(f"{field}.version", f"this service reads version {WIRE_VERSION}, got {doc.get('version')!r}")
-    n = _integer(doc.get("num_wires"), f"{field}.num_wires", 1, 1_000_000)
+    n = _integer(doc.get("num_wires"), f"{field}.num_wires", 1, 2**63)
     if n > limits.max_qubits:
         raise RequestError(f"{field}.num_wires", f"{n} qubits exceed this service's limit of {limits.max_qubits}")
     num_params = doc.get("num_params")
