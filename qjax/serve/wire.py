@@ -133,6 +133,8 @@ def encode_circuit(circuit: Circuit) -> dict:
 
 
 def _integer(value: Any, field: str, lo: int, hi: int) -> int:
+    if isinstance(value, float) and value.is_integer():  # JSON (Schema) makes no difference between 2 and 2.0
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise RequestError(field, f"must be an integer, got {_kind(value)}")
     if not lo <= value <= hi:
@@ -302,8 +304,10 @@ _WORD_CHARS_PER_QUBIT = 16
 
 
 def encode_observable(obs: PauliSum) -> list:
-    """``obs`` as ``[[coeff, "X0 Z2"], ...]`` (the empty word is the identity)."""
-    return [[float(c), " ".join(f"{p}{w}" for w, p in word)] for c, word in obs.terms]
+    """``obs`` as ``[[coeff, "X0 Z2"], ...]`` (the empty word is the identity; the zero sum is ``[[0.0, ""]]``,
+    since a batch's observable needs a term). The wire carries terms only: an observable acts on the circuit's
+    wires."""
+    return [[float(c), " ".join(f"{p}{w}" for w, p in word)] for c, word in obs.terms] or [[0.0, ""]]
 
 
 def decode_observable(value: Any, field: str, num_wires: int, limits: Limits = Limits()) -> PauliSum:
@@ -437,8 +441,12 @@ def batch_schema(targets: tuple[str, ...], limits: Limits = Limits()) -> dict:
                            "source": {"type": "string", "minLength": 1, "maxLength": limits.max_qasm_bytes,
                                       "description": "OpenQASM 2 or 3; includes only qelib1.inc / stdgates.inc"}}}
     term = {"type": "array", "minItems": 2, "maxItems": 2,
-            "prefixItems": [number, {"type": "string", "pattern": "^([IXYZ][0-9]{1,2} ?){0,4}$"}]}
+            "prefixItems": [number, {"type": "string", "pattern": "^(|[IXYZ][0-9]( [IXYZ][0-9]){0,3})$"}]}
+    example = {"target": targets[0], "circuit": {"format": IR_FORMAT, "num_wires": 2, "operations": [
+        {"gate": "RY", "wires": [0], "angles": [{"params": [[0, 1.0]], "const": 0.0}]},
+        {"gate": "CNOT", "wires": [0, 1]}]}, "observables": [[[1.0, "Z0 Z1"], [0.5, "X1"]]], "params": [[0.3], [1.2]]}
     return {
+        "examples": [example],
         "type": "object", "required": ["target", "circuit", "observables", "params"], "additionalProperties": False,
         "properties": {
             "version": {"const": WIRE_VERSION},
