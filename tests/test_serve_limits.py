@@ -171,6 +171,8 @@ DEEP = qjax.Circuit(20).extend([Operation("H", (i % 20,)) for i in range(20_000)
     (batch(circuit=encode_circuit(SMALL) | {"operations": [{"gate": "G" * 1_000_000, "wires": [0]}]}), 422,
      "circuit.operations[0]", ["unknown gate"]),
     (batch(circuit=encode_circuit(SMALL) | {"num_wires": 10**9}), 422, "circuit.num_wires", ["limit of 20"]),
+    (batch(target="noisy_simulator", mitigation={"name": "zne", "zne": {"noise_factors": list(range(1, 4000, 2))}}),
+     413, "mitigation", ["4,096"]),
 ])
 def test_sizes_set_by_the_request_are_bounded_before_anything_that_size_exists(idle, doc, status, field, words):
     assert_refused(post(idle, doc), status, field, *words, client=idle)
@@ -192,3 +194,10 @@ def test_long_poll_waits_are_bounded(idle, wait):
     job = post(idle, batch()).json()["id"]
     r = idle.get(f"/v1/jobs/{job}?wait={wait}", headers=A)
     assert r.status_code == 422 and r.json()["field"] == "wait"
+
+
+def test_arbitrary_http_methods_do_not_grow_the_metrics(idle):
+    for k in range(5):
+        assert idle.request(f"FROB{k}", "/v1/jobs").status_code == 405
+    text = idle.get("/metrics").text
+    assert "FROB" not in text and 'method="OTHER"' in text

@@ -56,6 +56,8 @@ __all__ = ["Settings", "create_app"]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 _DAY = 86400.0
+# Metric labels take these as they are; any other method counts as OTHER (each label value is a new time series).
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,8 @@ def create_app(settings: Settings, keys: KeyRing, *, run_workers: bool = True) -
                 response = _error(500, "internal error; the request id identifies it in the service's log")
             route = request.scope.get("route")
             path = getattr(route, "path", "unmatched")
-            metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+            method = request.method if request.method in _METHODS else "OTHER"  # any token is a method to h11
+            metrics.requests.labels(method, path, str(response.status_code)).inc()
             elapsed = time.perf_counter() - started
             metrics.request_seconds.labels(path).observe(elapsed)
             response.headers["X-Request-ID"] = rid

@@ -259,7 +259,9 @@ def _decode_qasm(doc: dict, limits: Limits, field: str) -> Circuit:
     return _parse_qasm(source, limits, field)
 
 
-@functools.lru_cache(maxsize=64)  # a job's program is read when it is accepted and again by the worker
+# A job's program is read when it is accepted and again by the worker; a circuit of 20,000 operations holds about
+# 10 MB, so only the last few are kept.
+@functools.lru_cache(maxsize=8)
 def _parse_qasm(source: str, limits: Limits, field: str) -> Circuit:
     from qjax.qiskit_interop import from_qasm
     from qjax.serve.qasm import QasmRefused, bound_program
@@ -357,6 +359,8 @@ def _decode_observables(value: Any, num_wires: int, limits: Limits) -> tuple[Pau
     return tuple(out)
 
 
+# The largest mitigation setting (as JSON) a batch may carry; validated ones are cached, so they stay small.
+_MAX_MITIGATION_CHARS = 4096
 _BATCH_KEYS = {"version", "target", "device", "circuit", "observables", "params", "shots", "seed", "mitigation"}
 
 
@@ -402,6 +406,10 @@ def decode_batch(doc: Any, targets: tuple[str, ...], limits: Limits = Limits()) 
     if isinstance(mitigation, str):
         mitigation = {"name": mitigation}
     mitigation = _mapping(mitigation, "mitigation")
+    size = len(json.dumps(mitigation))
+    if size > _MAX_MITIGATION_CHARS:  # valid settings are small; a long list of noise factors is not
+        raise RequestError("mitigation", f"is {size:,} characters of JSON; a mitigation setting fits in "
+                           f"{_MAX_MITIGATION_CHARS:,}", 413)
     try:
         mitigation_config(mitigation)
     except QjaxError as exc:
