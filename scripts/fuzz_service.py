@@ -76,7 +76,8 @@ def _runner(strategy, label: str, cases, statuses, errors):
         statuses[(label, response.status_code)] += 1
         if response.status_code >= 500 or "Traceback" in response.text:
             errors.append({"operation": label, "status": response.status_code,
-                           "request": {"path": case.formatted_path, "query": case.query, "body": repr(case.body)[:2000]},
+                           "request": {"path": case.formatted_path, "query": case.query,
+                                       "body": repr(case.body)[:2000]},
                            "response": response.text[:500]})
 
     return run

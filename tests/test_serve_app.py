@@ -339,7 +339,8 @@ def test_cancel_over_http_stops_a_running_simulated_job(tmp_path, monkeypatch):
     monkeypatch.setattr("qjax.serve.worker.chunk_rows", lambda batch: 1)
     with TestClient(make(tmp_path)) as c:
         c.app.state.targets.executor = lambda batch: Sim()
-        job_id = c.post("/v1/jobs", json=body(params=np.zeros((50, CIRCUIT.num_params)).tolist()), headers=A).json()["id"]
+        fifty = body(params=np.zeros((50, CIRCUIT.num_params)).tolist())
+        job_id = c.post("/v1/jobs", json=fifty, headers=A).json()["id"]
         assert in_chunk_2.wait(60)
         r = c.post(f"/v1/jobs/{job_id}/cancel", headers=A)
         assert r.status_code == 200 and r.json()["status"] == "cancelled"

@@ -201,3 +201,22 @@ def test_the_round_trip_check_can_fail():
     with pytest.raises(AssertionError):
         np.testing.assert_allclose(qjax.PauliSum("Z0").to_qiskit(2).to_matrix(),
                                    qjax.PauliSum("Z1").to_qiskit(2).to_matrix())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(circuits(), st.data())
+def test_programs_qjax_writes_pass_the_qasm_bound_which_bounds_them_from_above(circuit, data):
+    """Whatever ``to_qasm`` writes (Qiskit's exporters) is accepted, and the bound is never below what is built."""
+    from qjax.qiskit_interop import from_qasm, to_qasm
+    from qjax.serve.qasm import bound_program
+
+    params = data.draw(st.lists(finite, min_size=circuit.num_params, max_size=circuit.num_params))
+    for text in (to_qasm(circuit, 3), to_qasm(circuit, 2, params=params)):
+        shape = bound_program(text, max_qubits=6, max_operations=10_000, max_gate_calls=2_000, max_params=16)
+        built = from_qasm(text, allow_includes=False)
+        assert len(built.operations) <= shape.operations and built.num_wires == shape.qubits
+        decoded = decode_circuit({"format": "openqasm3", "source": text}, Limits())
+        # equal as operators (Qiskit's decomposition of a gate definition is not the same float for float each time)
+        bound_params = np.linspace(-2.0, 2.5, decoded.num_params)  # (the export drops unused parameters)
+        assert decoded.num_params == built.num_params and Operator(to_qiskit(decoded, bound_params)).equiv(
+            Operator(to_qiskit(built, bound_params)))

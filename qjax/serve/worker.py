@@ -228,7 +228,7 @@ class Worker:
 
 
 def _first_rows(ev: Evaluation, rows: int, of: int) -> Evaluation:
-    """``ev`` of its first ``rows`` parameter sets (of ``of``; the rest padded a chunk), shots and time in proportion."""
+    """``ev`` of its first ``rows`` parameter sets (of ``of``: the rest padded the chunk); shots and time pro rata."""
     if rows == of:
         return ev
     def cut(a):
