@@ -10,6 +10,7 @@
 - :mod:`~qjax.serve.qasm` — untrusted OpenQASM read and bounded before Qiskit parses it
   (standard includes only; expansion, qubits and nesting counted);
 - :mod:`~qjax.serve.body` — request bodies: JSON nesting bounded before parsing;
+- :mod:`~qjax.serve.openapi` — the batch's JSON Schema in ``/openapi.json``;
 - :mod:`~qjax.serve.store` — the durable job store (SQLAlchemy; SQLite by default);
 - :mod:`~qjax.serve.worker` — worker threads running jobs through the backends'
   executors, and recovery after a restart;

@@ -48,7 +48,8 @@ from qjax.serve.metrics import CONTENT_TYPE_LATEST, Metrics
 from qjax.serve.page import render_status_page
 from qjax.serve.store import STATUSES, JobRecord, JobStore
 from qjax.serve.targets import Targets
-from qjax.serve.wire import Limits, RequestError, batch_schema, decode_batch
+from qjax.serve.openapi import batch_schema
+from qjax.serve.wire import Limits, RequestError, decode_batch
 from qjax.serve.worker import Worker, recover
 
 __all__ = ["Settings", "create_app"]
