@@ -15,7 +15,7 @@ from qjax.serve.app import Settings, create_app
 from qjax.serve.auth import KeyRing
 
 KEY = "fuzz-key-" + "f" * 24
-MAX_EXAMPLES = 25  # per operation; 8 operations took about 30 s on 2 shared cores
+MAX_EXAMPLES = 50  # per operation: about 200 requests, 20 s on 2 shared cores (scripts/fuzz_service.py: 7,000)
 
 
 def fuzz_app(data_dir: str):
