@@ -163,7 +163,7 @@ def test_thousands_of_blank_lines_and_comments_read_in_linear_time():
     assert qasm_version("\n" * 1_000_000 + "OPENQASM 2.0;") == 2
 
 
-@pytest.mark.parametrize("name", sorted(STANDARD_GATE_OPERATIONS))
+@pytest.mark.parametrize("name", sorted(set(STANDARD_GATE_OPERATIONS) - {"u0", "delay", "gphase"}))  # no gates
 def test_each_standard_gate_expands_to_at_most_its_table_entry(name):
     """The table is an upper bound of what from_qasm makes of one call (Qiskit's decompositions may change)."""
     from qiskit.qasm2 import LEGACY_CUSTOM_INSTRUCTIONS
@@ -171,8 +171,6 @@ def test_each_standard_gate_expands_to_at_most_its_table_entry(name):
 
     shapes = {c.name: (c.num_params, c.num_qubits) for c in LEGACY_CUSTOM_INSTRUCTIONS}
     shapes |= {k: (v[1], v[2]) for k, v in _STDGATES.items()} | {"U": (3, 1), "CX": (0, 2), "gphase": (1, 0)}
-    if name in ("u0", "delay", "gphase"):
-        pytest.skip(f"{name} is a delay / global phase: nothing to count")
     params, qubits = shapes[name]
     version = 2 if name in {c.name for c in LEGACY_CUSTOM_INSTRUCTIONS} | {"U", "CX"} and name not in _STDGATES else 3
     head = 'OPENQASM 2.0; include "qelib1.inc"; qreg q[5];' if version == 2 else \
