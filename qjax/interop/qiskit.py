@@ -37,7 +37,7 @@ from qiskit.quantum_info import Operator
 from qjax.errors import ConversionError, ParameterShapeError
 from qjax.ir.circuit import Angle, Circuit, Input, Operation, Param
 
-__all__ = ["from_qiskit", "from_qasm", "to_qiskit", "to_qasm"]
+__all__ = ["from_qiskit", "from_qasm", "qasm_version", "to_qiskit", "to_qasm"]
 
 # qjax canonical name -> Qiskit gate class (constructor takes the angles in qjax order).
 _TO_QISKIT = {
@@ -264,23 +264,48 @@ def from_qiskit(qc: QuantumCircuit, *, inputs: str | Sequence[Parameter] | None 
     return Circuit(qc.num_qubits, tuple(ops), num_params=len(trainable), num_inputs=num_inputs)
 
 
-def from_qasm(text: str, *, inputs: str | Sequence[Parameter] | None = None) -> Circuit:
+# The header's leading blanks stay on its own line: "^\s*" rescanned every following blank line (a source of
+# 40,000 newlines took 5 s to read, 4 MB would take hours).
+_HEADER = re.compile(r"^[^\S\n]*OPENQASM\s+(\d+)(\.\d+)?\s*;", re.M)
+#: The one file each OpenQASM version may include when includes are not allowed (Qiskit has both built in).
+STANDARD_INCLUDES = {2: "qelib1.inc", 3: "stdgates.inc"}
+
+
+def qasm_version(text: str) -> int:
+    """The OpenQASM major version ``text`` declares in its ``OPENQASM`` header (3 without one, as OpenQASM 3
+    allows)."""
+    header = _HEADER.search(re.sub(r"//[^\n]*", "", text))
+    return int(header.group(1)) if header else 3
+
+
+def from_qasm(text: str, *, inputs: str | Sequence[Parameter] | None = None, allow_includes: bool = True) -> Circuit:
     """Parse an OpenQASM 2 or 3 program (told apart by its ``OPENQASM`` header) into a Circuit.
 
     OpenQASM 3 ``input float`` variables become parameters, ordered by name as in
     ``from_qiskit``; ``inputs`` as there.
+
+    ``allow_includes=False`` is for programs from someone else (the service always
+    uses it): only the standard library (:data:`STANDARD_INCLUDES`, built into Qiskit)
+    may be included and no file is ever opened, so a program cannot read the
+    machine's files through ``include``. With the default ``True``, OpenQASM 2
+    includes are looked up in the current directory, as Qiskit does.
     """
-    header = re.search(r"^\s*OPENQASM\s+(\d+)(\.\d+)?\s*;", re.sub(r"//[^\n]*", "", text), re.M)
-    version = int(header.group(1)) if header else 3  # OpenQASM 3 allows no header
+    version = qasm_version(text)
     try:
         if version == 2:
             # The legacy set also knows gates qelib1.inc lacks but Qiskit's exporter writes (rzz, ...).
-            qc = qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS)
+            # include_path=() leaves Qiskit only its built-in qelib1.inc: every other include is "not found".
+            qc = qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS,
+                             **({} if allow_includes else {"include_path": ()}))
         elif version == 3:
-            qc = qasm3.loads(text)
+            qc = qasm3.loads(text)  # Qiskit's importer reads no file: it refuses every include but stdgates.inc
         else:
             raise ConversionError(f"OPENQASM {version} is not supported; use OpenQASM 2 or 3")
     except (qasm2.QASM2ParseError, qasm3.QASM3ImporterError) as err:
+        if not allow_includes and "include search path" in str(err):
+            raise ConversionError(f"OpenQASM {version} programs may include only {STANDARD_INCLUDES[version]!r} "
+                                  "here (allow_includes=False); paste the definitions you need into the program"
+                                  ) from None
         raise ConversionError(f"cannot parse OpenQASM {version}: {err}") from None
     return from_qiskit(qc, inputs=inputs)
 

@@ -4,6 +4,7 @@ Keys come from the environment only: ``QJAX_API_KEYS=key1,key2`` (hashed when
 loaded) and/or ``QJAX_API_KEY_FILE`` (SHA-256 hashes, one per line). The IBM
 token, for ``--targets ...,ibm``, is ``QISKIT_IBM_TOKEN`` or Qiskit's saved
 account, read by the service only. Binds to 127.0.0.1 unless ``--host`` says otherwise.
+The status page shows aggregates only unless ``--public-jobs`` is given.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-body-mb", type=float, default=8.0, help="largest request body")
     p.add_argument("--max-qubits", type=int, default=20, help="widest circuit the JAX simulators accept")
     p.add_argument("--max-batch", type=int, default=4096, help="most parameter sets per request")
+    p.add_argument("--public-jobs", action="store_true",
+                   help="the status page (GET /, no key needed) also lists every key's recent jobs (ids, targets, "
+                        "sizes, times; never key ids); without it the page shows aggregates only and each key sees "
+                        "its own jobs through GET /v1/jobs")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p.parse_args(argv)
 
@@ -65,7 +70,8 @@ def build(args: argparse.Namespace):
                         workers=args.workers, rate=args.rate, burst=args.burst,
                         jobs_per_day=args.jobs_per_day or None, shots_per_day=args.shots_per_day or None,
                         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
-                        limits=Limits(max_qubits=args.max_qubits, max_batch=args.max_batch))
+                        limits=Limits(max_qubits=args.max_qubits, max_batch=args.max_batch),
+                        public_jobs=args.public_jobs)
     return create_app(settings, keys)
 
 

@@ -8,14 +8,18 @@
 ``GET /v1/jobs``           the caller's recent jobs (``?status=``, ``?limit=``)
 ``GET /healthz``           the process is up; ``GET /readyz``: database reachable, workers alive
 ``GET /metrics``           Prometheus text format
-``GET /``                  the status page (HTML, no JavaScript)
+``GET /``                  the status page (HTML, no JavaScript): aggregates only, unless the
+                           service runs with ``--public-jobs`` (``Settings.public_jobs``)
 =========================  ===================================================================
 
 Every ``/v1`` request needs an API key (``Authorization: Bearer <key>`` or
-``X-API-Key``): a missing or wrong one gets ``401`` and changes nothing. Per key:
+``X-API-Key``; never in the query string, where logs and browser history keep
+it): a missing or wrong one gets ``401`` and changes nothing. Per key:
 a token-bucket rate limit and daily quotas of jobs and shots (``429`` with
-``Retry-After``). Bodies over the size limit get ``413``; every field is validated
-and a refusal (``4xx``) names it. Every response carries ``X-Request-ID`` (the
+``Retry-After``). Bodies over the size limit get ``413``, JSON nested deeper than
+``Limits.max_nesting`` a ``400`` before it is parsed; every field is validated and
+a refusal (``4xx``) names it, and so do batches over the limits on what a job may
+simulate (:class:`~qjax.serve.wire.Limits`). Every response carries ``X-Request-ID`` (the
 client's, when it sent a well-formed one); errors are JSON ``{"error", "field",
 "request_id"}`` and never contain a stack trace.
 """
@@ -24,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import re
 import threading
@@ -40,10 +43,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qjax.serve import logs
 from qjax.serve.auth import KeyRing, RateLimiter
+from qjax.serve.body import decode_json
 from qjax.serve.metrics import CONTENT_TYPE_LATEST, Metrics
 from qjax.serve.page import render_status_page
 from qjax.serve.store import STATUSES, JobRecord, JobStore
 from qjax.serve.targets import Targets
+from qjax.serve.openapi import batch_schema
 from qjax.serve.wire import Limits, RequestError, decode_batch
 from qjax.serve.worker import Worker, recover
 
@@ -52,6 +57,8 @@ __all__ = ["Settings", "create_app"]
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 _DAY = 86400.0
+# Metric labels take these as they are; any other method counts as OTHER (each label value is a new time series).
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,8 @@ class Settings:
     max_wait_s: float = 30.0
     limits: Limits = field(default_factory=Limits)
     poll_s: float = 0.25  # idle workers look at the queue this often (accepting a job wakes them at once)
+    # the status page lists every key's recent jobs (without key ids); off: it shows aggregates only
+    public_jobs: bool = False
 
 
 def _error(status: int, message: str, field: str | None = None, headers: dict | None = None) -> JSONResponse:
@@ -128,7 +137,7 @@ class _Refused(Exception):
 def create_app(settings: Settings, keys: KeyRing, *, run_workers: bool = True) -> FastAPI:
     """The service as an ASGI app; workers (``settings.workers`` threads) start and stop with it."""
     store = JobStore(settings.db_url)
-    targets = Targets(settings.targets, max_qubits=settings.limits.max_qubits)
+    targets = Targets(settings.targets, limits=settings.limits)
     metrics = Metrics(lambda: store.counts()["queued"])
     limiter = RateLimiter(settings.rate, settings.burst)
     events, wakeup = _JobEvents(), threading.Event()
@@ -166,7 +175,8 @@ def create_app(settings: Settings, keys: KeyRing, *, run_workers: bool = True) -
                 response = _error(500, "internal error; the request id identifies it in the service's log")
             route = request.scope.get("route")
             path = getattr(route, "path", "unmatched")
-            metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+            method = request.method if request.method in _METHODS else "OTHER"  # any token is a method to h11
+            metrics.requests.labels(method, path, str(response.status_code)).inc()
             elapsed = time.perf_counter() - started
             metrics.request_seconds.labels(path).observe(elapsed)
             response.headers["X-Request-ID"] = rid
@@ -238,7 +248,10 @@ def create_app(settings: Settings, keys: KeyRing, *, run_workers: bool = True) -
     def refuse(exc: RequestError) -> _Refused:
         return _Refused(_error(exc.status, exc.message, exc.field or None), "invalid")
 
-    @app.post("/v1/jobs", status_code=202)
+    body_schema = {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": batch_schema(settings.targets, settings.limits)}}}}
+
+    @app.post("/v1/jobs", status_code=202, openapi_extra=body_schema)
     async def submit(request: Request):
         key_id = authenticate(request)
         idem = request.headers.get("idempotency-key")
@@ -249,27 +262,25 @@ def create_app(settings: Settings, keys: KeyRing, *, run_workers: bool = True) -
             if existing is not None:
                 return JSONResponse(_job_json(existing, with_result=False) | {"created": False}, status_code=200)
         body = await read_body(request)
-        try:
-            doc = json.loads(body, parse_constant=_no_constants)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise refuse(RequestError("body", f"is not valid JSON ({str(exc)[:120]})", 400)) from None
 
         def accept():
             try:
+                doc = decode_json(body, settings.limits.max_nesting)
                 batch = decode_batch(doc, targets.names, settings.limits)
                 targets.check(batch)
             except RequestError as exc:
                 raise refuse(exc) from None
             check_quota(key_id, batch.requested_shots)
-            return store.submit(key_id=key_id, payload=doc, target=batch.target, shots=batch.requested_shots,
-                                idempotency_key=idem, request_id=logs.request_id.get())
+            job, created = store.submit(key_id=key_id, payload=doc, target=batch.target,
+                                        shots=batch.requested_shots, idempotency_key=idem,
+                                        request_id=logs.request_id.get())
+            return job, created, batch.params.shape[0]
 
-        job, created = await run_in_threadpool(accept)
+        job, created, sets = await run_in_threadpool(accept)
         if created:
             wakeup.set()
             metrics.submitted.labels(job.target).inc()
-            logs.log.info("job %s accepted: %s, %d parameter set(s), key %s", job.id, job.target,
-                          len(doc["params"]), key_id[:8])
+            logs.log.info("job %s accepted: %s, %d parameter set(s), key %s", job.id, job.target, sets, key_id[:8])
         return JSONResponse(_job_json(job, with_result=False) | {"created": created},
                             status_code=202 if created else 200)
 
@@ -331,13 +342,11 @@ def create_app(settings: Settings, keys: KeyRing, *, run_workers: bool = True) -
     @app.get("/", response_class=HTMLResponse)
     async def page():
         def render():
-            return render_status_page(store.counts(), store.counts_by_target(time.time() - _DAY), store.list(limit=50),
+            recent = store.list(limit=50) if settings.public_jobs else None
+            return render_status_page(store.counts(), store.counts_by_target(time.time() - _DAY), recent,
                                       targets=settings.targets, workers=len(workers))
 
         return HTMLResponse(await run_in_threadpool(render))
 
     return app
 
-
-def _no_constants(name: str):
-    raise ValueError(f"{name} is not a JSON number")

@@ -11,6 +11,8 @@ retried submission return the job it already created.
 After a restart, :meth:`JobStore.recover` puts ``running`` jobs without a backend
 job id back in the queue (simulated work is re-run) and lists those with one (IBM
 jobs), which the service re-attaches by that id instead of submitting them again.
+A job that has been started :data:`MAX_ATTEMPTS` times and is still running at a
+restart is failed instead, so one job cannot bring the service down forever.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 
-__all__ = ["JobStore", "JobRecord", "STATUSES"]
+__all__ = ["JobStore", "JobRecord", "STATUSES", "MAX_ATTEMPTS"]
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 _FINAL = ("done", "failed", "cancelled")
+#: A job found running after this many starts (claims or re-attachments) is failed by :meth:`JobStore.recover`, not
+#: run again: whatever it does keeps stopping the service.
+MAX_ATTEMPTS = 3
 
 _metadata = sa.MetaData()
 _jobs = sa.Table(
@@ -231,16 +236,29 @@ class JobStore:
         with self.engine.begin() as conn:
             return conn.execute(query.values(status="cancelled", finished_at=time.time())).rowcount == 1
 
-    def recover(self) -> dict[str, list[str]]:
-        """After a restart: re-queue running jobs that have no backend job id; list those that have one.
+    def recover(self, max_attempts: int = MAX_ATTEMPTS) -> dict[str, list[str]]:
+        """After a restart: re-queue running jobs that have no backend job id; list those that have one (their
+        attempts count one more); fail those already started ``max_attempts`` times.
 
-        Returns ``{"requeued": [...], "reattach": [...]}`` (job ids).
+        Returns ``{"requeued": [...], "reattach": [...], "failed": [...]}`` (job ids).
         """
         with self.engine.begin() as conn:
-            running = conn.execute(sa.select(_jobs.c.id, _jobs.c.remote_id)
+            running = conn.execute(sa.select(_jobs.c.id, _jobs.c.remote_id, _jobs.c.attempts)
                                    .where(_jobs.c.status == "running")).all()
-            requeued = [job_id for job_id, remote in running if remote is None]
+            failed = [job_id for job_id, _, attempts in running if attempts >= max_attempts]
+            again = [(job_id, remote) for job_id, remote, attempts in running if attempts < max_attempts]
+            requeued = [job_id for job_id, remote in again if remote is None]
+            reattach = [job_id for job_id, remote in again if remote is not None]
+            if failed:
+                conn.execute(_jobs.update().where(_jobs.c.id.in_(failed), _jobs.c.status == "running")
+                             .values(status="failed", finished_at=time.time(),
+                                     error=f"the service stopped {max_attempts} times while this job was running, so "
+                                           "it is not run again; submit a smaller batch (fewer parameter sets or "
+                                           "qubits)"))
             if requeued:
                 conn.execute(_jobs.update().where(_jobs.c.id.in_(requeued), _jobs.c.status == "running")
                              .values(status="queued", worker=None, started_at=None))
-        return {"requeued": requeued, "reattach": [job_id for job_id, remote in running if remote is not None]}
+            if reattach:
+                conn.execute(_jobs.update().where(_jobs.c.id.in_(reattach), _jobs.c.status == "running")
+                             .values(attempts=_jobs.c.attempts + 1))
+        return {"requeued": requeued, "reattach": reattach, "failed": failed}

@@ -17,9 +17,10 @@ import threading
 from collections import OrderedDict
 
 from qjax.errors import QjaxError
-from qjax.serve.wire import Batch, RequestError, encode_circuit, encode_observable, mitigation_config
+from qjax.serve.wire import Batch, Limits, RequestError, encode_circuit, encode_observable, mitigation_config
 
-__all__ = ["Targets", "TARGETS", "SAMPLING_TARGETS", "USD_PER_QPU_SECOND"]
+__all__ = ["Targets", "TARGETS", "SAMPLING_TARGETS", "USD_PER_QPU_SECOND", "job_work", "state_bytes", "chunk_rows",
+           "noise_factors"]
 
 #: Every target the service knows; which ones a service offers is its ``--targets`` setting.
 TARGETS = ("simulator", "noisy_simulator", "ibm_fake", "ibm")
@@ -27,6 +28,64 @@ TARGETS = ("simulator", "noisy_simulator", "ibm_fake", "ibm")
 SAMPLING_TARGETS = ("ibm_fake", "ibm")
 #: IBM Quantum's pay-as-you-go price (USD per QPU second), for the status page's cost estimate.
 USD_PER_QPU_SECOND = 1.60
+
+# What simulated work costs, in gate-amplitude updates of the JAX statevector (7-9e8 per second here, 2 shared CPU
+# cores, 10 to 18 qubits). The noisy simulator managed about 2e8 per second per density-matrix amplitude (its noise
+# channels), hence 4; a sampled shot of ibm_fake's Aer simulation cost about as much as 2,500 updates (3e5 shots/s).
+_NOISY_COST, _SHOT_COST = 4, 4096
+# One chunk of a simulated job: about 2 s of work at those rates (a cancel takes effect between chunks), and at most
+# 1 GiB of states at once (vmap holds a state per parameter set; XLA's temporaries are counted as 3 more).
+_CHUNK_WORK, _CHUNK_BYTES, _STATE_COPIES = 2e9, 1 << 30, 4
+# ZNE compiles the folded circuit once per noise factor; three to five factors is what extrapolation uses.
+_MAX_NOISE_FACTORS = 8
+
+
+def _amplitudes(target: str, n: int) -> int:
+    """Amplitudes the target simulates per parameter set on ``n`` qubits (0 for real hardware)."""
+    from qjax.noise.density import DENSITY_MATRIX_MAX_QUBITS
+
+    if target == "simulator":
+        return 2**n
+    if target == "noisy_simulator":  # method=auto: a density matrix up to the limit, 256 trajectories beyond
+        return 4**n if n <= DENSITY_MATRIX_MAX_QUBITS else 256 * 2**n
+    if target == "ibm_fake":  # Aer's noisy simulation of the device's qubits the circuit uses
+        return 4**n
+    return 0
+
+
+def noise_factors(batch: Batch) -> tuple[float, ...]:
+    """The ZNE noise factors the batch runs its circuit at (``(1.0,)`` without ZNE)."""
+    config = mitigation_config(batch.mitigation)
+    zne = getattr(config, "zne", None)
+    return tuple(float(f) for f in zne.noise_factors) if zne is not None and "zne" in config.techniques else (1.0,)
+
+
+def job_work(batch: Batch) -> float:
+    """What a batch costs to simulate, in statevector gate-amplitude updates (0 on real hardware).
+
+    ``B · (operations + Pauli terms) · amplitudes`` (weighted for density matrices), plus
+    the shots of sampling simulators, times the sum of the ZNE noise factors (folding
+    by f runs f times the gates; noise scaling runs the circuit once per factor); an
+    upper bound, since fusion merges gates.
+    """
+    gates = len(batch.circuit.operations) + sum(len(o.terms) for o in batch.observables)
+    rows = batch.params.shape[0]
+    weight = 1 if batch.target == "simulator" else _NOISY_COST
+    shots = batch.requested_shots * _SHOT_COST if batch.target in ("noisy_simulator", "ibm_fake") else 0
+    once = float(rows) * max(gates, 1) * _amplitudes(batch.target, batch.circuit.num_wires) * weight + shots
+    return once * sum(noise_factors(batch))
+
+
+def state_bytes(batch: Batch) -> int:
+    """Bytes of simulator state one parameter set of the batch holds (complex128 at most, with temporaries)."""
+    return _amplitudes(batch.target, batch.circuit.num_wires) * 16 * _STATE_COPIES
+
+
+def chunk_rows(batch: Batch) -> int:
+    """Parameter sets per chunk when a worker runs the batch on a simulator (a cancel waits one chunk at most)."""
+    rows = batch.params.shape[0]
+    per_row = max(job_work(batch) / rows, 1.0)
+    return max(1, min(rows, int(_CHUNK_WORK // per_row), _CHUNK_BYTES // max(state_bytes(batch), 1)))
 
 
 class _LRU:
@@ -49,16 +108,16 @@ class _LRU:
 
 
 class Targets:
-    """Backends and executors of the offered ``names``; ``max_qubits`` caps the JAX simulators."""
+    """Backends and executors of the offered ``names``; ``limits`` cap the simulators (qubits, work, memory)."""
 
-    def __init__(self, names: tuple[str, ...], *, max_qubits: int = 20, cache_size: int = 32):
+    def __init__(self, names: tuple[str, ...], *, limits: Limits = Limits(), cache_size: int = 32):
         unknown = sorted(set(names) - set(TARGETS))
         if unknown:
             from qjax.errors import ConfigError
 
             raise ConfigError(f"--targets: {unknown[0]} is not a backend the service can run; "
                               f"choose from {', '.join(TARGETS)}")
-        self.names, self.max_qubits = tuple(names), int(max_qubits)
+        self.names, self.limits, self.max_qubits = tuple(names), limits, int(limits.max_qubits)
         self._backends, self._executors = _LRU(cache_size), _LRU(cache_size)
 
     def _options(self, batch: Batch) -> dict:
@@ -90,7 +149,21 @@ class Targets:
             raise RequestError(_field_of(str(exc)), _without_config_prefix(str(exc))) from None
 
     def check(self, batch: Batch) -> None:
-        """Refuse (:class:`RequestError`) a batch its target cannot run: width, device, settings."""
+        """Refuse (:class:`RequestError`) a batch its target cannot run: width, device, settings, work, memory."""
+        factors = noise_factors(batch)
+        if len(factors) > _MAX_NOISE_FACTORS:
+            raise RequestError("mitigation", f"ZNE with {len(factors)} noise factors; this service runs at most "
+                               f"{_MAX_NOISE_FACTORS} (each compiles and runs the circuit once more), e.g. [1, 3, 5]")
+        work, memory = job_work(batch), state_bytes(batch)
+        if work > self.limits.max_work:
+            raise RequestError("params", f"this batch needs about {work:.2g} simulated gate-amplitude updates "
+                               "(parameter sets × (operations + Pauli terms) × amplitudes, plus shots); this "
+                               f"service's limit per job is {self.limits.max_work:.2g}: send fewer parameter sets "
+                               "per job, or a smaller circuit", 413)
+        if memory > self.limits.max_state_bytes:
+            raise RequestError("circuit", f"{batch.target} would hold about {memory / 2**30:.1f} GiB of state per "
+                               f"parameter set on {batch.circuit.num_wires} qubits; this service's limit is "
+                               f"{self.limits.max_state_bytes / 2**30:.1f} GiB: use fewer qubits", 413)
         backend = self.backend(batch)
         try:
             for obs in batch.observables:

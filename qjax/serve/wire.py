@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -45,24 +46,48 @@ WIRE_VERSION = 1
 IR_FORMAT, QASM3_FORMAT = "qjax.ir.circuit", "openqasm3"
 
 
+# A refusal quotes at most this much of the request (a 1 MB Pauli word once came back whole).
+_MAX_MESSAGE = 500
+
+
 class RequestError(Exception):
     """A request the service refuses: ``field`` names what is wrong, ``status`` is the HTTP code (4xx)."""
 
     def __init__(self, field: str, message: str, status: int = 422):
+        field, message = str(field)[:100], message if len(message) <= _MAX_MESSAGE else message[:_MAX_MESSAGE] + "…"
         super().__init__(f"{field}: {message}" if field else message)
         self.field, self.message, self.status = field, message, status
 
 
 class Limits(NamedTuple):
-    """What one batch may ask for (the service's settings)."""
+    """What one batch may ask for (the service's settings); each is checked before anything of that size exists.
+
+    ``max_terms`` counts the Pauli terms of all the batch's observables together: the
+    simulator's compile time grows faster than linearly in them (measured here at 12
+    qubits with random X/Y/Z words: 100 terms 7 s, 1,000 terms 33 s, 5,000 over 8 min).
+    ``max_operations`` counts a QASM program's operations after expanding its gate
+    definitions and register broadcasts; ``max_qasm_bytes`` bounds its source (Qiskit's
+    OpenQASM 3 parser read 300 kB, 20,000 gates, in 7 s here) and
+    ``max_qasm_gate_calls`` its calls of gates the converter must decompose (1-4 ms
+    each). ``max_nesting`` bounds brackets in JSON bodies and QASM expressions (both
+    parsers recurse). ``max_work`` bounds what one job may simulate and
+    ``max_state_bytes`` the simulator state one parameter set holds (see
+    :func:`qjax.serve.targets.job_work`, :func:`~qjax.serve.targets.state_bytes`): at
+    1e11 a job runs about two minutes on 2 CPU cores.
+    """
 
     max_qubits: int = 20
     max_batch: int = 4096
     max_params: int = 10_000
     max_operations: int = 20_000
-    max_terms: int = 10_000
+    max_terms: int = 2_000
     max_observables: int = 64
     max_shots: int = 1_000_000
+    max_qasm_bytes: int = 256 * 1024
+    max_qasm_gate_calls: int = 2_000
+    max_nesting: int = 64
+    max_work: float = 1e11
+    max_state_bytes: int = 4 << 30
 
 
 class Batch(NamedTuple):
@@ -108,6 +133,8 @@ def encode_circuit(circuit: Circuit) -> dict:
 
 
 def _integer(value: Any, field: str, lo: int, hi: int) -> int:
+    if isinstance(value, float) and value.is_integer():  # JSON (Schema) makes no difference between 2 and 2.0
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise RequestError(field, f"must be an integer, got {_kind(value)}")
     if not lo <= value <= hi:
@@ -173,7 +200,9 @@ def decode_circuit(doc: Any, limits: Limits = Limits(), field: str = "circuit") 
         raise RequestError(f"{field}.{sorted(unknown)[0]}", "unknown key of a qjax.ir.circuit document")
     if doc.get("version", WIRE_VERSION) != WIRE_VERSION:
         raise RequestError(f"{field}.version", f"this service reads version {WIRE_VERSION}, got {doc.get('version')!r}")
-    n = _integer(doc.get("num_wires"), f"{field}.num_wires", 1, 1000)
+    n = _integer(doc.get("num_wires"), f"{field}.num_wires", 1, 2**63)
+    if n > limits.max_qubits:
+        raise RequestError(f"{field}.num_wires", f"{n} qubits exceed this service's limit of {limits.max_qubits}")
     num_params = doc.get("num_params")
     if num_params is not None:
         num_params = _integer(num_params, f"{field}.num_params", 0, limits.max_params)
@@ -219,32 +248,80 @@ def _decode_matrix(value: Any, field: str) -> np.ndarray:
 def _decode_qasm(doc: dict, limits: Limits, field: str) -> Circuit:
     source = doc.get("source")
     if not isinstance(source, str) or not source.strip():
-        raise RequestError(f"{field}.source", "must be a non-empty OpenQASM 3 program")
-    if len(source) > 200 * limits.max_operations:
-        raise RequestError(f"{field}.source", "is too long", 413)
+        raise RequestError(f"{field}.source", "must be a non-empty OpenQASM 2 or 3 program")
+    unknown = set(doc) - {"format", "version", "source"}
+    if unknown:
+        raise RequestError(f"{field}.{sorted(unknown)[0]}", "unknown key (an openqasm3 circuit has format, version "
+                           "and source)")
+    if len(source) > limits.max_qasm_bytes:
+        raise RequestError(f"{field}.source", f"has {len(source):,} characters; this service reads OpenQASM programs "
+                           f"of up to {limits.max_qasm_bytes:,}; send large circuits in the {IR_FORMAT} format", 413)
+    return _parse_qasm(source, limits, field)
+
+
+# A job's program is read when it is accepted and again by the worker; a circuit of 20,000 operations holds about
+# 10 MB, so only the last few are kept.
+@functools.lru_cache(maxsize=8)
+def _parse_qasm(source: str, limits: Limits, field: str) -> Circuit:
     from qjax.interop.qiskit import from_qasm
+    from qjax.serve.qasm import QasmRefused, bound_program
 
     try:
-        return from_qasm(source)
+        bound_program(source, max_qubits=limits.max_qubits, max_operations=limits.max_operations,
+                      max_gate_calls=limits.max_qasm_gate_calls, max_params=limits.max_params,
+                      max_nesting=limits.max_nesting)
+    except QasmRefused as exc:
+        raise RequestError(f"{field}.source", exc.message, exc.status) from None
+    try:
+        circuit = from_qasm(source, allow_includes=False)
     except QjaxError as exc:
-        raise RequestError(f"{field}.source", str(exc)) from None
+        raise RequestError(f"{field}.source", _parser_message(str(exc))) from None
     except Exception as exc:  # noqa: BLE001 - the QASM parser's own errors: name them, no traceback
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-        raise RequestError(f"{field}.source", f"is not valid OpenQASM 3 ({first})") from None
+        raise RequestError(f"{field}.source", f"is not valid OpenQASM ({_parser_message(str(exc), type(exc))})"
+                           ) from None
+    if len(circuit.operations) > limits.max_operations:  # bound_program's count is an upper bound: cannot happen
+        raise RequestError(f"{field}.source", f"expands to {len(circuit.operations):,} operations; this service's "
+                           f"limit is {limits.max_operations:,}", 413)
+    return circuit
+
+
+# Where a parser message points: Qiskit's OpenQASM 2 parser writes "<input>:line,col:" for the request itself and
+# "<file>:line,col:" for an included file; OpenQASM 3's writes "line,col:". Only the request's own text is echoed.
+_PARSER_PLACE = re.compile(r"^(?:cannot parse OpenQASM \d: )?[\"']?(?P<place>[^\s:\"']*?):?\d+,\d+:")
+
+
+def _parser_message(message: str, kind: type | None = None) -> str:
+    """The first line of a parser's message, unless it comes from anything but the request's own text."""
+    first = message.strip().splitlines()[0][:300] if message.strip() else ""
+    where = _PARSER_PLACE.match(first)
+    if not first or (where is not None and where.group("place") not in ("", "<input>")):
+        return f"the parser refused it ({kind.__name__ if kind else 'error'} outside the program's own text)"
+    return first
 
 
 # --- observables ------------------------------------------------------------------
 
+# "X12 " is 4 characters a wire; 16 leaves room for identities and spacing, and bounds the parser's input.
+_WORD_CHARS_PER_QUBIT = 16
+
+
 def encode_observable(obs: PauliSum) -> list:
-    """``obs`` as ``[[coeff, "X0 Z2"], ...]`` (the empty word is the identity)."""
-    return [[float(c), " ".join(f"{p}{w}" for w, p in word)] for c, word in obs.terms]
+    """``obs`` as ``[[coeff, "X0 Z2"], ...]`` (the empty word is the identity; the zero sum is ``[[0.0, ""]]``,
+    since a batch's observable needs a term). The wire carries terms only: an observable acts on the circuit's
+    wires."""
+    return [[float(c), " ".join(f"{p}{w}" for w, p in word)] for c, word in obs.terms] or [[0.0, ""]]
 
 
 def decode_observable(value: Any, field: str, num_wires: int, limits: Limits = Limits()) -> PauliSum:
+    """A :class:`PauliSum` from ``[[coeff, "Z0 Z1"], ...]`` on at most ``num_wires`` wires (:class:`RequestError`)."""
     terms = []
+    longest = _WORD_CHARS_PER_QUBIT * max(num_wires, 1) + 32
     for j, pair in enumerate(_list(value, field, limits.max_terms, 1)):
         if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[1], str):
             raise RequestError(f"{field}[{j}]", 'must be a [coeff, "Z0 Z1"] pair')
+        if len(pair[1]) > longest:
+            raise RequestError(f"{field}[{j}][1]", f"is a Pauli word of {len(pair[1]):,} characters; on "
+                               f"{num_wires} wires it needs at most {longest}")
         terms.append((_number(pair[0], f"{field}[{j}][0]"), pair[1]))
     try:
         obs = PauliSum(terms)
@@ -269,6 +346,21 @@ def _mitigation_config(text: str):
     return group_config("mitigation", json.loads(text))
 
 
+def _decode_observables(value: Any, num_wires: int, limits: Limits) -> tuple[PauliSum, ...]:
+    """The batch's observables; their terms together within ``limits.max_terms``."""
+    entries = _list(value, "observables", limits.max_observables, 1)
+    budget, out = limits.max_terms, []
+    for j, entry in enumerate(entries):
+        if isinstance(entry, list) and len(entry) > budget:
+            raise RequestError(f"observables[{j}]", f"brings the batch's Pauli terms past {limits.max_terms:,}, this "
+                               "service's limit for all observables together; send fewer or shorter observables", 413)
+        out.append(decode_observable(entry, f"observables[{j}]", num_wires, limits))
+        budget -= len(entry)
+    return tuple(out)
+
+
+# The largest mitigation setting (as JSON) a batch may carry; validated ones are cached, so they stay small.
+_MAX_MITIGATION_CHARS = 4096
 _BATCH_KEYS = {"version", "target", "device", "circuit", "observables", "params", "shots", "seed", "mitigation"}
 
 
@@ -294,16 +386,16 @@ def decode_batch(doc: Any, targets: tuple[str, ...], limits: Limits = Limits()) 
     if circuit.num_wires > limits.max_qubits:
         raise RequestError("circuit.num_wires", f"{circuit.num_wires} qubits exceed this service's limit of "
                            f"{limits.max_qubits}")
-    observables = tuple(decode_observable(o, f"observables[{j}]", circuit.num_wires, limits) for j, o in
-                        enumerate(_list(doc.get("observables"), "observables", limits.max_observables, 1)))
+    observables = _decode_observables(doc.get("observables"), circuit.num_wires, limits)
     rows = _list(doc.get("params"), "params", limits.max_batch, 1)
-    params = np.empty((len(rows), circuit.num_params))
+    values = []  # checked row by row, so memory follows what was sent, not B × P
     for b, row in enumerate(rows):
         row = _list(row, f"params[{b}]", limits.max_params)
         if len(row) != circuit.num_params:
             raise RequestError(f"params[{b}]", f"has {len(row)} values but the circuit has {circuit.num_params} "
                                "parameters")
-        params[b] = [_number(v, f"params[{b}][{j}]") for j, v in enumerate(row)]
+        values.append([_number(v, f"params[{b}][{j}]") for j, v in enumerate(row)])
+    params = np.array(values, dtype=float).reshape(len(rows), circuit.num_params)
     shots = doc.get("shots")
     if shots is not None:
         shots = _integer(shots, "shots", 1, limits.max_shots)
@@ -314,6 +406,10 @@ def decode_batch(doc: Any, targets: tuple[str, ...], limits: Limits = Limits()) 
     if isinstance(mitigation, str):
         mitigation = {"name": mitigation}
     mitigation = _mapping(mitigation, "mitigation")
+    size = len(json.dumps(mitigation))
+    if size > _MAX_MITIGATION_CHARS:  # valid settings are small; a long list of noise factors is not
+        raise RequestError("mitigation", f"is {size:,} characters of JSON; a mitigation setting fits in "
+                           f"{_MAX_MITIGATION_CHARS:,}", 413)
     try:
         mitigation_config(mitigation)
     except QjaxError as exc:
@@ -321,3 +417,4 @@ def decode_batch(doc: Any, targets: tuple[str, ...], limits: Limits = Limits()) 
     except TypeError:  # not JSON-able after all: cannot happen for a parsed body
         raise RequestError("mitigation", "must be a JSON object") from None
     return Batch(target, device, circuit, observables, params, shots, seed, mitigation)
+

@@ -1,15 +1,21 @@
 """Workers: take queued jobs from the store, run them through the executor protocol, store one result each.
 
 Each worker is a thread that claims the oldest queued job
-(:meth:`JobStore.claim_next`, atomic), builds (or reuses) the executor of the
-batch's circuit on its target, submits the whole batch as ONE job, records the
-backend's job id before waiting when the id survives a restart (IBM), polls it
-until it ends, and stores the result exactly once (:meth:`JobStore.finish` is
-conditional on the job still running, so a cancelled job keeps no late result).
+(:meth:`JobStore.claim_next`, atomic) and builds (or reuses) the executor of the
+batch's circuit on its target. A backend whose job ids survive a restart (IBM)
+gets the whole batch as ONE job, its id recorded before waiting; the worker polls
+it and cancels it when the client cancels. Work this process does itself (the
+simulators, fake devices) runs a chunk of parameter sets at a time
+(:func:`~qjax.serve.targets.chunk_rows`: about 2 s of work, at most 1 GiB of
+state), and a cancel stops it between chunks. The result is stored exactly once
+(:meth:`JobStore.finish` is conditional on the job still running, so a cancelled
+job keeps no late result).
 
 :func:`recover` runs once at start-up: queued jobs simply wait for a worker;
 running jobs without a backend id were simulated and are re-run; running jobs with
-one are re-attached by that id, or re-run when the backend no longer knows it.
+one are re-attached by that id, or re-run when the backend no longer knows it. A
+job that was running at :data:`MAX_ATTEMPTS` restarts is failed instead: it is
+what keeps bringing the service down.
 """
 
 from __future__ import annotations
@@ -19,10 +25,11 @@ import time
 
 import numpy as np
 
+from qjax.backends.executor import Evaluation
 from qjax.errors import QjaxError
 from qjax.serve import logs
-from qjax.serve.store import JobRecord, JobStore
-from qjax.serve.targets import USD_PER_QPU_SECOND, Targets
+from qjax.serve.store import MAX_ATTEMPTS, JobRecord, JobStore
+from qjax.serve.targets import USD_PER_QPU_SECOND, Targets, chunk_rows
 from qjax.serve.wire import Batch, Limits, RequestError, decode_batch
 
 __all__ = ["Worker", "recover", "job_facts"]
@@ -140,20 +147,73 @@ class Worker:
         self._ended(job.target, "failed" if self.store.fail(job.id, message) else "cancelled")
 
     def _execute(self, job: JobRecord) -> dict | None:
+        """The job's result document, or ``None`` when it was cancelled while it ran."""
         batch = decode_batch(job.payload, self.targets.names, self.limits)
         executor = self.targets.executor(batch)
+        if executor.persistent_ids:
+            evaluations = self._run_remote(job, executor, batch)
+        else:
+            evaluations = self._run_in_chunks(job, executor, batch)
+        if evaluations is None:
+            return None
+        ev, job_ids = _joined([e for e, _ in evaluations]), [i for _, i in evaluations]
+        facts = job_facts(executor, batch)
+        return {
+            "values": np.asarray(ev.values, dtype=float).tolist(),
+            "stds": np.asarray(ev.stds, dtype=float).tolist(),
+            "unmitigated": None if ev.unmitigated is None else np.asarray(ev.unmitigated, dtype=float).tolist(),
+            "shots": int(ev.shots),
+            "qpu_seconds": float(ev.qpu_seconds),
+            "estimated_cost_usd": round(float(ev.qpu_seconds) * USD_PER_QPU_SECOND, 4)
+            if batch.target in ("ibm", "ibm_fake") else 0.0,
+            "backend_job_id": job_ids[0],
+            "backend_jobs": len(job_ids),
+            **facts,
+        }
+
+    def _run_remote(self, job: JobRecord, executor, batch: Batch) -> list | None:
+        """A backend job that survives restarts (IBM): ONE job, its id recorded before waiting, re-attached after a
+        restart; polling it notices a cancel."""
         handle = None
-        if job.remote_id is not None and executor.persistent_ids:
+        if job.remote_id is not None:
             handle = executor.attach(job.remote_id)
             logs.log.info("job %s: %s backend job %s", job.id, "re-attached to" if handle else "cannot re-attach",
                           job.remote_id)
         if handle is None:
             handle = executor.submit(batch.params)
-            if executor.persistent_ids:  # committed before waiting: a restart re-attaches instead of re-running
-                self.store.set_remote_id(job.id, handle.job_id)
-        deadline = time.monotonic() + self.job_timeout_s
+            self.store.set_remote_id(job.id, handle.job_id)  # committed before waiting
+        ev = self._wait(job, handle, time.monotonic() + self.job_timeout_s)
+        return None if ev is None else [(ev, handle.job_id)]
+
+    def _run_in_chunks(self, job: JobRecord, executor, batch: Batch) -> list | None:
+        """Work this process does itself (the simulators, fake devices), a chunk of parameter sets at a time
+        (:func:`~qjax.serve.targets.chunk_rows`): a simulated chunk runs inside ``submit``, so a cancel is seen
+        between chunks, within one chunk's time, and nothing of a cancelled job is kept."""
+        rows, params = chunk_rows(batch), batch.params
+        deadline, out = time.monotonic() + self.job_timeout_s, []
+        for start in range(0, len(params), rows):
+            if self._cancelled(job):
+                return None
+            if time.monotonic() > deadline:
+                raise QjaxError(f"the job did not finish within {self.job_timeout_s:g} s")
+            chunk = params[start:start + rows]
+            real = len(chunk)
+            if start > 0 and real < rows:  # the last chunk, padded: the compiled function keeps its one shape
+                chunk = np.concatenate([chunk, np.repeat(chunk[:1], rows - real, axis=0)])
+            handle = executor.submit(chunk)
+            ev = self._wait(job, handle, deadline)
+            if ev is None:
+                return None
+            out.append((_first_rows(ev, real, len(chunk)), handle.job_id))
+        return None if self._cancelled(job) else out
+
+    def _cancelled(self, job: JobRecord) -> bool:
+        return self.store.get(job.id).status == "cancelled"
+
+    def _wait(self, job: JobRecord, handle, deadline: float):
+        """The evaluation of ``handle`` once it ends; ``None`` (backend job cancelled too) if ``job`` was cancelled."""
         while (status := handle.status()) not in _FINAL:
-            if self.store.get(job.id).status == "cancelled":
+            if self._cancelled(job):
                 handle.cancel()
                 return None
             if time.monotonic() > deadline:
@@ -161,34 +221,52 @@ class Worker:
                 raise QjaxError(f"the backend did not finish within {self.job_timeout_s:g} s")
             time.sleep(self.poll_s)
         if status == "cancelled":
+            if self._cancelled(job):
+                return None
             raise QjaxError("the backend cancelled the job")
-        ev = handle.result()
-        values = np.asarray(ev.values, dtype=float)
-        facts = job_facts(executor, batch)
-        return {
-            "values": values.tolist(),
-            "stds": np.asarray(ev.stds, dtype=float).tolist(),
-            "unmitigated": None if ev.unmitigated is None else np.asarray(ev.unmitigated, dtype=float).tolist(),
-            "shots": int(ev.shots),
-            "qpu_seconds": float(ev.qpu_seconds),
-            "estimated_cost_usd": round(float(ev.qpu_seconds) * USD_PER_QPU_SECOND, 4)
-            if batch.target in ("ibm", "ibm_fake") else 0.0,
-            "backend_job_id": handle.job_id,
-            **facts,
-        }
+        return handle.result()
+
+
+def _first_rows(ev: Evaluation, rows: int, of: int) -> Evaluation:
+    """``ev`` of its first ``rows`` parameter sets (of ``of``: the rest padded the chunk); shots and time pro rata."""
+    if rows == of:
+        return ev
+    def cut(a):
+        return None if a is None else np.asarray(a)[:rows]
+
+    return Evaluation(cut(ev.values), cut(ev.stds), cut(ev.unmitigated), int(ev.shots) * rows // of,
+                      float(ev.qpu_seconds) * rows / of)
+
+
+def _joined(evaluations: list[Evaluation]) -> Evaluation:
+    """One evaluation of chunks' evaluations, in order."""
+    if len(evaluations) == 1:
+        return evaluations[0]
+
+    def stack(field: str) -> np.ndarray:
+        return np.concatenate([np.asarray(getattr(e, field)) for e in evaluations])
+
+    unmitigated = stack("unmitigated") if all(e.unmitigated is not None for e in evaluations) else None
+    return Evaluation(stack("values"), stack("stds"), unmitigated, sum(int(e.shots) for e in evaluations),
+                      sum(float(e.qpu_seconds) for e in evaluations))
 
 
 def recover(store: JobStore, targets: Targets, limits: Limits = Limits(), on_end=None) -> dict:
     """After a restart: re-queue simulated jobs that were running, and re-attach (or re-queue) IBM ones.
 
-    Returns ``{"requeued": n, "reattached": n}``; re-attached jobs finish in a background thread.
+    Returns ``{"requeued": n, "reattached": n, "failed": n}`` (failed: running at their
+    :data:`~qjax.serve.store.MAX_ATTEMPTS`-th restart); re-attached jobs finish in a background thread.
     """
     found = store.recover()
     reattach = [store.get(job_id) for job_id in found["reattach"]]
     if reattach:
         worker = Worker("recovery", store, targets, limits=limits, on_end=on_end)
         threading.Thread(target=lambda: [worker.run(job) for job in reattach], name="recovery", daemon=True).start()
-    if found["requeued"] or reattach:
-        logs.log.info("recovered after restart: %d job(s) re-queued, %d re-attached", len(found["requeued"]),
-                      len(reattach))
-    return {"requeued": len(found["requeued"]), "reattached": len(reattach)}
+    for job_id in found["failed"]:
+        logs.log.warning("job %s failed: running at %d restarts of the service", job_id, MAX_ATTEMPTS)
+        if on_end is not None:
+            on_end(job_id)
+    if found["requeued"] or reattach or found["failed"]:
+        logs.log.info("recovered after restart: %d job(s) re-queued, %d re-attached, %d failed",
+                      len(found["requeued"]), len(reattach), len(found["failed"]))
+    return {"requeued": len(found["requeued"]), "reattached": len(reattach), "failed": len(found["failed"])}

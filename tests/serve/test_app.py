@@ -16,6 +16,7 @@ import qjax
 from qjax.interop.qiskit import to_qiskit
 from qjax.serve.app import Settings, create_app
 from qjax.serve.auth import KeyRing
+from qjax.serve.store import JobStore
 from qjax.serve.wire import Limits, encode_circuit, encode_observable
 from qjax.ir.ansatze import hardware_efficient
 
@@ -283,8 +284,11 @@ def test_health_readiness_metrics_and_status_page(client):
     assert "qjax_queue_length 0.0" in text and "qjax_job_run_seconds_bucket" in text
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
-    assert job_id[:8] in page.text and "<script" not in page.text and "error rate" in page.text
-    assert ALICE not in page.text and str(PARAMS[0, 0]) not in page.text
+    assert "<script" not in page.text and "error rate" in page.text and 'id="queue"' in page.text
+    # no key needed for the page, so it shows aggregates only: no job ids, key ids, keys or parameters
+    key_id = client.app.state.store.get(job_id).key_id
+    assert job_id[:8] not in page.text and key_id[:8] not in page.text and 'id="jobs"' not in page.text
+    assert ALICE not in page.text and str(PARAMS[0, 0]) not in page.text and "GET /v1/jobs" in page.text
 
 
 def test_readiness_fails_when_workers_are_dead(tmp_path):
@@ -309,3 +313,39 @@ def test_the_service_refuses_to_start_misconfigured(tmp_path, env, args, message
     proc = subprocess.run([sys.executable, "-m", "qjax.serve", "--data-dir", str(tmp_path), "--port", "1", *args],
                           env=base | env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cancel_over_http_stops_a_running_simulated_job(tmp_path, monkeypatch):
+    """A simulated job runs inside the worker; the client's cancel must stop it, not just relabel it."""
+    import threading
+
+    from qjax.backends.executor import DoneJob, Evaluation
+
+    in_chunk_2, cancel_sent, chunks = threading.Event(), threading.Event(), []
+
+    class Sim:
+        persistent_ids = False
+
+        def submit(self, params, mitigate=True):
+            chunks.append(len(params))
+            if len(chunks) == 2:  # the cancel arrives while chunk 2 runs
+                in_chunk_2.set()
+                cancel_sent.wait(60)
+            return DoneJob(Evaluation(np.zeros((len(params), 1)), np.zeros((len(params), 1))))
+
+        def describe(self):
+            return {"name": "simulator", "device": None}
+
+    monkeypatch.setattr("qjax.serve.worker.chunk_rows", lambda batch: 1)
+    with TestClient(make(tmp_path)) as c:
+        c.app.state.targets.executor = lambda batch: Sim()
+        fifty = body(params=np.zeros((50, CIRCUIT.num_params)).tolist())
+        job_id = c.post("/v1/jobs", json=fifty, headers=A).json()["id"]
+        assert in_chunk_2.wait(60)
+        r = c.post(f"/v1/jobs/{job_id}/cancel", headers=A)
+        assert r.status_code == 200 and r.json()["status"] == "cancelled"
+        cancel_sent.set()
+    # leaving the client stopped (joined) the worker: it ran no chunk after the cancel, and stored nothing
+    assert chunks == [1, 1]
+    store = JobStore(f"sqlite:///{tmp_path}/jobs.db")
+    assert store.get(job_id).status == "cancelled" and store.get(job_id).result is None

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import qjax
+from qjax.serve.auth import hash_key
 from qjax.serve.process import ServiceProcess
 from qjax.serve.wire import encode_circuit, encode_observable
 from qjax.ir.ansatze import hardware_efficient
@@ -34,7 +35,8 @@ def test_the_status_page_renders_the_queue_and_recent_jobs_in_chromium(tmp_path)
     body = {"target": "simulator", "circuit": encode_circuit(circuit),
             "observables": [encode_observable(qjax.PauliSum("Z0 Z1"))], "params": [[0.1] * circuit.num_params] * 3}
     headers = {"Authorization": f"Bearer {KEY}"}
-    with ServiceProcess(tmp_path / "svc", [KEY]) as svc:
+    # --public-jobs: the page with the most on it (by default it shows aggregates only, see test_serve_limits.py)
+    with ServiceProcess(tmp_path / "svc", [KEY], args=["--public-jobs"]) as svc:
         ids = []
         for target, shots in (("simulator", None), ("ibm_fake", 1000)):
             job = httpx.post(f"{svc.url}/v1/jobs", json=body | {"target": target, "shots": shots}, headers=headers)
@@ -48,6 +50,7 @@ def test_the_status_page_renders_the_queue_and_recent_jobs_in_chromium(tmp_path)
     html = dom.stdout
     assert "qjax execution service" in html and "fake_manila" in html and "error rate" in html
     assert all(job_id[:8] in html for job_id in ids) and "<script" not in html
+    assert hash_key(KEY)[:8] not in html and KEY not in html  # never key ids, never keys
     image = matplotlib.image.imread(shot)
     assert image.shape[:2] == (900, 1400)
     pixels = image[..., :3].reshape(-1, 3)

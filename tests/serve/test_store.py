@@ -97,7 +97,7 @@ def test_kill_9_loses_no_accepted_job_and_recovery_requeues_or_reattaches(url, t
     store = JobStore(url)  # the restarted service
     assert store.counts() == {"queued": 1, "running": 2, "done": 0, "failed": 0, "cancelled": 0}
     recovered = store.recover()
-    assert recovered == {"requeued": [sim_id], "reattach": [ibm_id]}
+    assert recovered == {"requeued": [sim_id], "reattach": [ibm_id], "failed": []}
     assert store.get(ibm_id).remote_id == "ibm-job-123" and store.get(ibm_id).status == "running"
     # every accepted job now ends with exactly one result
     while (job := store.claim_next("w")) is not None:

@@ -88,7 +88,7 @@ def test_restart_reattaches_a_recorded_backend_job_instead_of_resubmitting(store
     store.claim_next("before-the-crash")
     store.set_remote_id(job.id, "ibm-1")
     ex = FakeExecutor()
-    assert recover(store, targets_with(ex)) == {"requeued": 0, "reattached": 1}
+    assert recover(store, targets_with(ex)) == {"requeued": 0, "reattached": 1, "failed": 0}
     for _ in range(500):  # re-attached jobs finish in a background thread
         if store.get(job.id).status == "done":
             break
@@ -152,3 +152,89 @@ def test_log_lines_carry_the_request_id_and_never_a_secret():
     finally:
         logs.request_id.reset(token)
     assert record.request_id == "req-42" and record.getMessage() == "backend said token=[redacted]"
+
+
+class ChunkExecutor:
+    """An in-process executor (like the simulators): ``submit`` computes before it returns; ``on_submit`` runs
+    inside it (e.g. a client's cancel arriving while the chunk runs)."""
+
+    persistent_ids = False
+
+    def __init__(self, on_submit=None):
+        self.chunks, self.on_submit = [], on_submit
+
+    def submit(self, params, mitigate=True):
+        from qjax.backends.executor import DoneJob
+
+        self.chunks.append(np.array(params))
+        if self.on_submit is not None:
+            self.on_submit(len(self.chunks))
+        values = np.cos(np.asarray(params)[:, :1])
+        return DoneJob(Evaluation(values, np.zeros_like(values), None, 10 * len(params), 0.0))
+
+    def describe(self):
+        return {"name": "simulator", "device": None}
+
+
+def many_sets(n):
+    return PAYLOAD | {"params": [[0.1 * k] for k in range(n)]}
+
+
+def test_a_cancel_stops_a_simulated_job_between_chunks_and_keeps_no_result(store, monkeypatch):
+    monkeypatch.setattr("qjax.serve.worker.chunk_rows", lambda batch: 2)
+    job, _ = store.submit(key_id="k", payload=many_sets(40), target="simulator")
+    ex = ChunkExecutor(on_submit=lambda k: store.cancel(job.id) if k == 3 else None)  # cancelled during chunk 3
+    Worker("w", store, targets_with(ex), poll_s=0).run_once()
+    assert len(ex.chunks) == 3  # of 20: no chunk starts after the cancel
+    assert store.get(job.id).status == "cancelled" and store.get(job.id).result is None
+
+
+def test_chunks_cover_every_parameter_set_once_in_order(store, monkeypatch):
+    monkeypatch.setattr("qjax.serve.worker.chunk_rows", lambda batch: 3)
+    job, _ = store.submit(key_id="k", payload=many_sets(8), target="simulator")
+    ex = ChunkExecutor()
+    Worker("w", store, targets_with(ex), poll_s=0).run_once()
+    assert [len(c) for c in ex.chunks] == [3, 3, 3]  # the last chunk padded to the compiled shape
+    result = store.get(job.id).result
+    expected = np.cos(0.1 * np.arange(8))
+    np.testing.assert_allclose(np.array(result["values"])[:, 0], expected)
+    assert result["shots"] == 8 * 10 and result["backend_jobs"] == 3 and result["batch"] == 8
+
+
+def test_chunked_simulator_results_match_qiskit(store, monkeypatch):
+    from qiskit.quantum_info import SparsePauliOp, Statevector
+
+    from qjax.interop.qiskit import to_qiskit
+    from qjax.serve import targets as targets_module
+
+    monkeypatch.setattr(targets_module, "_CHUNK_WORK", 3 * 4 * 3)  # 3 sets a chunk: (2 gates + 1 term) × 4 amps
+    payload = many_sets(7)
+    job, _ = store.submit(key_id="k", payload=payload, target="simulator")
+    Worker("w", store, Targets(("simulator",)), poll_s=0).run_once()
+    result = store.get(job.id).result
+    assert result["backend_jobs"] == 3
+    for (theta,), (value,) in zip(payload["params"], result["values"]):
+        expected = Statevector(to_qiskit(CIRCUIT, [theta])).expectation_value(SparsePauliOp("ZI"))
+        assert value == pytest.approx(float(np.real(expected)), abs=1e-6)
+
+
+def test_a_job_still_running_at_its_third_restart_fails_instead_of_running_again(store):
+    from qjax.serve.store import MAX_ATTEMPTS
+
+    job, _ = store.submit(key_id="k", payload=PAYLOAD, target="simulator")
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        claimed = store.claim_next("w")  # the worker starts it ... and the service dies
+        assert claimed.id == job.id and claimed.attempts == attempt
+        found = recover(store, targets_with(FakeExecutor()))
+        assert found["failed"] == (1 if attempt == MAX_ATTEMPTS else 0)
+    failed = store.get(job.id)
+    assert failed.status == "failed" and "stopped 3 times" in failed.error and store.claim_next("w") is None
+
+
+def test_re_attached_backend_jobs_count_their_attempts_too(store):
+    job, _ = store.submit(key_id="k", payload=PAYLOAD, target="simulator")
+    store.claim_next("w")
+    store.set_remote_id(job.id, "ibm-1")
+    assert store.recover() == {"requeued": [], "reattach": [job.id], "failed": []}
+    assert store.recover() == {"requeued": [], "reattach": [job.id], "failed": []}
+    assert store.recover() == {"requeued": [], "reattach": [], "failed": [job.id]}

@@ -73,7 +73,7 @@ def clifford_tail(rng, n, length):
 
 
 def dense_matrix(n, ops):
-    from test_sim import pennylane_ops
+    from oracles import pennylane_ops
 
     return qml.matrix(lambda: pennylane_ops(ops, [], []), wire_order=list(range(n)))()
 
