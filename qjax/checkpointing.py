@@ -21,6 +21,7 @@ import fcntl
 import logging
 import os
 import socket
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -216,6 +217,24 @@ def _short(exc: BaseException, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _is_lock_holder() -> bool:
+    """Whether this process locks the directory: process 0 only, for a jax.distributed run is one run."""
+    return jax.process_index() == 0
+
+
+def _join_orbax_threads(timeout_s: float = 30.0) -> None:
+    """Let the commit threads of a failed save end before the caller reports it (and maybe exits).
+
+    Orbax raises at the first failed commit while the save's other threads still
+    run; at interpreter exit they would find the thread pools shut down and log
+    errors of their own. Bounded: a stuck thread must not turn a failure into a hang.
+    """
+    deadline = time.monotonic() + timeout_s
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and type(thread).__module__.startswith("orbax."):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+
 class Checkpointer:
     """Saves and restores :class:`TrainState` plus JSON metadata in ``options.dir``.
 
@@ -236,7 +255,7 @@ class Checkpointer:
         if self._opened:
             return
         check_writable(self.options.dir)
-        if jax.process_index() == 0:  # one lock per run: the other processes of a jax.distributed run share it
+        if _is_lock_holder():
             self._lock = _DirectoryLock(self.options.dir)
             self._lock.acquire()
         self._opened = True
@@ -329,6 +348,8 @@ class Checkpointer:
             )
 
     def _save_failed(self, exc: BaseException) -> CheckpointError:
+        """The error to raise for a failed save, once that save's other threads have ended."""
+        _join_orbax_threads()
         return CheckpointError(
             f"saving a checkpoint in {self.options.dir} failed ({_short(exc)}); free disk space or fix the "
             "directory's permissions and rerun the same command to continue from the last saved step, "

@@ -141,7 +141,8 @@ def _divergence(step: int, loss: float, grad_norm: float, params_finite: bool) -
 
 
 def _diverged(step: int, quantity: str, detail: str) -> TrainingDiverged:
-    fix = "check the objective there" if quantity == "loss" else "lower the optimiser's learning rate"
+    fix = ("check the objective there, or lower the optimiser's learning rate if the losses before grew"
+           if quantity == "loss" else "lower the optimiser's learning rate")
     return TrainingDiverged(f"training diverged: {detail}; {fix} (nothing non-finite was checkpointed)",
                             step=step, quantity=quantity, detail=detail)
 
