@@ -129,6 +129,16 @@ def test_incompatible_checkpoint_is_refused(tmp_path):
         fit(_objective(), jnp.zeros(3), optax.adam(0.05), steps=4, checkpoint=CheckpointOptions(dir=ck, config_hash="bbb"))
 
 
+def test_a_checkpoint_with_other_shapes_is_refused_as_another_configuration(tmp_path):
+    # its arrays do not fit this run's template: the config hashes, read first, say why
+    ck = str(tmp_path / "ck")
+    fit(_objective(), jnp.zeros(3), optax.adam(0.05), steps=4, checkpoint=CheckpointOptions(dir=ck, config_hash="p3"))
+    loss4 = lambda p: jnp.sum(p ** 2)  # noqa: E731
+    four = Objective(jax.jit(loss4), jax.jit(jax.value_and_grad(loss4)), jax.jit(jax.vmap(loss4)), 4)
+    with pytest.raises(CheckpointError, match=r"different configuration \(config hash p3 ≠ p4\)"):
+        fit(four, jnp.zeros(4), optax.adam(0.05), steps=4, checkpoint=CheckpointOptions(dir=ck, config_hash="p4"))
+
+
 def test_resume_never_moves_old_checkpoints_aside(tmp_path):
     ck = str(tmp_path / "ck")
     fit(_objective(), jnp.zeros(3), optax.adam(0.05), steps=4, checkpoint=CheckpointOptions(dir=ck, config_hash="a"))
