@@ -121,7 +121,13 @@ class _DirectoryLock:
         old lock, which moved with its folder, is let go once the new one is held.
         """
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as exc:  # e.g. a directory, or an immutable file, in its place
+                raise CheckpointError(
+                    f"cannot open the lock file {self.path}: {exc.strerror}; remove whatever is in its place, "
+                    "or point checkpoint.dir elsewhere"
+                ) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -278,7 +284,8 @@ class Checkpointer:
     def _existing_steps(self) -> list[int]:
         if not os.path.isdir(self.options.dir):
             return []
-        return sorted(int(name) for name in os.listdir(self.options.dir) if name.isdigit())
+        root = self.options.dir
+        return sorted(int(name) for name in os.listdir(root) if name.isdigit() and os.path.isdir(os.path.join(root, name)))
 
     def restore(self, template: TrainState) -> tuple[TrainState, dict] | None:
         """The newest readable checkpoint, or ``None`` when there is none to resume.
