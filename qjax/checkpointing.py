@@ -339,7 +339,13 @@ class Checkpointer:
         while os.path.lexists(aside):  # two fresh starts within a second
             n += 1
             aside = f"{opts.dir}.replaced-{stamp}-{n}"
-        os.rename(opts.dir, aside)
+        try:
+            os.rename(opts.dir, aside)
+        except OSError as exc:
+            raise CheckpointError(
+                f"checkpoint.resume=never cannot move {opts.dir} aside to {aside}: {exc.strerror}; move or delete "
+                "it yourself, or point checkpoint.dir elsewhere"
+            ) from None
         log.warning("checkpoint.resume=never: moved the existing checkpoints to %s", aside)
         check_writable(opts.dir)
         if self._lock is not None:

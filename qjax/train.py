@@ -286,7 +286,7 @@ class _WithoutTraceback(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info or record.exc_text:
-            record.msg, record.args = record.getMessage().splitlines()[0][:300], None
+            record.msg, record.args = (record.getMessage().splitlines() or [""])[0][:300], None
             record.exc_info, record.exc_text = None, None
         return True
 

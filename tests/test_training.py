@@ -390,3 +390,13 @@ def test_non_finite_training_stops_and_keeps_the_last_good_checkpoint(tmp_path, 
         out = fit(_objective(), jnp.zeros(3), optax.adam(0.05), steps=saved[-1], checkpoint=opts)
         assert out.already_finished is False and out.resumed_from == saved[-1]
         assert np.all(np.isfinite(out.params))
+
+
+def test_a_non_finite_final_loss_is_not_saved_as_finished(tmp_path):
+    opts = CheckpointOptions(dir=str(tmp_path / "ck"), every=3, config_hash="abc")
+    obj = _objective()._replace(value=lambda p: jnp.nan)
+    with pytest.raises(TrainingDiverged, match="final parameters"):
+        fit(obj, jnp.zeros(3), optax.adam(0.05), steps=10, checkpoint=opts)
+    assert _steps(opts.dir)[-1] == 9  # the last periodic save; no finished step 10
+    out = fit(_objective(), jnp.zeros(3), optax.adam(0.05), steps=10, checkpoint=opts)
+    assert out.resumed_from == 9 and not out.already_finished
