@@ -137,10 +137,12 @@ class _DirectoryLock:
                     f"checkpoint directory {self.directory} is in use by {holder} (another run of the same "
                     "configuration); wait for it to finish or stop it, or point checkpoint.dir elsewhere"
                 ) from None
-            except OSError as exc:  # a filesystem without flock: run unguarded rather than not at all
+            except OSError as exc:
                 os.close(fd)
                 if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL):
-                    raise
+                    raise CheckpointError(f"cannot lock {self.path}: {exc.strerror}; point checkpoint.dir "
+                                          "elsewhere") from None
+                # a filesystem without flock: run unguarded rather than not at all
                 log.warning("cannot lock %s (%s); a second run on this directory would not be detected",
                             self.path, exc.strerror)
                 return
@@ -186,9 +188,10 @@ def _reads_settled_before_loop_closes():
     Orbax runs each restore in a fresh event loop and closes it as soon as the
     first read fails (a corrupt file), while the other reads (tensorstore futures)
     are still in flight; each one that lands later finds the loop closed and
-    prints ``RuntimeError: Event loop is closed`` from a background thread. This
-    swaps in Orbax's own loop runner plus a drain of the loop's pending tasks, for
-    the restore only. An Orbax without that runner keeps its own (just noisier).
+    prints ``RuntimeError: Event loop is closed`` from a background thread. For
+    the restore only, this replaces Orbax's loop runner (``_run_sync_via_new_loop``,
+    private in orbax-checkpoint 0.12) with a copy that first lets the loop's pending
+    tasks finish. An Orbax without that function keeps its own: only the noise returns.
     """
     from orbax.checkpoint._src import asyncio_utils
 
@@ -224,7 +227,7 @@ def _short(exc: BaseException, limit: int = 200) -> str:
 
 
 def _is_lock_holder() -> bool:
-    """Whether this process locks the directory: process 0 only, for a jax.distributed run is one run."""
+    """Whether this process locks the directory: process 0 only, as a jax.distributed run is one run."""
     return jax.process_index() == 0
 
 
