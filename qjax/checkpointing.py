@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import fcntl
 import logging
 import os
 import socket
@@ -31,6 +30,11 @@ import jax
 import orbax.checkpoint as ocp
 
 from qjax.errors import CheckpointError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; runs there go unguarded (see _DirectoryLock.acquire)
+    fcntl = None
 
 __all__ = ["CheckpointOptions", "TrainState", "Checkpointer", "check_writable", "LOCK_FILE"]
 
@@ -120,6 +124,9 @@ class _DirectoryLock:
         Also re-takes it after the directory was moved aside (``resume=never``): the
         old lock, which moved with its folder, is let go once the new one is held.
         """
+        if fcntl is None:
+            log.warning("no file locks on this platform; a second run on %s would not be detected", self.directory)
+            return
         while True:
             try:
                 fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
