@@ -20,6 +20,7 @@ __all__ = [
     "CheckpointError",
     "BackendError",
     "TrainingInterrupted",
+    "TrainingDiverged",
     "BudgetExceeded",
     "BackendUnavailable",
 ]
@@ -76,6 +77,21 @@ class TrainingInterrupted(QjaxError):
         super().__init__(message)
         self.step = step
         self.signum = signum
+
+
+class TrainingDiverged(QjaxError):
+    """The loss, the gradient or the parameters became non-finite (inf/nan); nothing non-finite was saved.
+
+    ``step``: the step whose loss or update was non-finite; ``quantity``: ``"loss"``,
+    ``"gradient"`` or ``"parameters"``; ``detail``: what happened, without the fix
+    (front ends name their own knobs).
+    """
+
+    def __init__(self, message: str, *, step: int, quantity: str, detail: str):
+        super().__init__(message)
+        self.step = step
+        self.quantity = quantity
+        self.detail = detail
 
 
 class BudgetExceeded(BackendError):

@@ -21,7 +21,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from qjax.errors import BackendUnavailable, BudgetExceeded, QjaxError, TrainingInterrupted
+from qjax.errors import BackendUnavailable, BudgetExceeded, QjaxError, TrainingDiverged, TrainingInterrupted
 
 log = logging.getLogger("qjax")
 
@@ -54,7 +54,7 @@ def run(cfg: DictConfig) -> dict:
     import jax.numpy as jnp
 
     from qjax.backends import make_backend
-    from qjax.training.checkpoint import CheckpointOptions
+    from qjax.training.checkpoint import CheckpointOptions, check_writable
     from qjax.experiments.build import build_experiment
     from qjax.training.optimizers import build_optimizer
     from qjax.problems.base import classical_energy
@@ -79,6 +79,8 @@ def run(cfg: DictConfig) -> dict:
 
     experiment = build_experiment(rc)
     problem = experiment.problem
+    # before the backend is built and anything compiled: an unusable checkpoint.dir is one line, at once
+    check_writable(ckpt.dir)
     dtype = jnp.complex128 if rc.precision == "double" else jnp.complex64
     backend_options = {k: v for k, v in vars(rc.backend).items() if k != "name"}
     # what a fallback backend is built with: the same sampling settings, a device that fits
@@ -141,6 +143,11 @@ def run(cfg: DictConfig) -> dict:
                           log_every=rc.trainer.log_every, loss_name=experiment.loss_name, on_metrics=on_metrics,
                           job_stats=backend.stats)
             final = objective.report(outcome.params) if objective.report is not None else {}
+    except TrainingDiverged as exc:
+        _record_backend(manifest, backend, run_dir)
+        kept = f" (checkpoints saved before step {exc.step} are kept)" if exc.step >= ckpt.every else ""
+        raise TrainingDiverged(f"training diverged: {exc.detail}; {_divergence_fix(exc, rc)}{kept}", step=exc.step,
+                               quantity=exc.quantity, detail=exc.detail) from None
     except BackendUnavailable:
         _record_backend(manifest, backend, run_dir)
         energy, method = classical_energy(problem)
@@ -212,6 +219,14 @@ def run(cfg: DictConfig) -> dict:
     return result
 
 
+def _divergence_fix(exc: TrainingDiverged, rc) -> str:
+    """The config keys to change after ``exc``, with their current values."""
+    lr = f"optimizer.lr (now {rc.optimizer.lr:g})"
+    if exc.quantity == "loss":
+        return f"check the problem, or lower {lr} if the steps before were already erratic"
+    return f"lower {lr}" + ("" if rc.schedule.name == "constant" else f" or change schedule={rc.schedule.name}")
+
+
 def _error(energy: float, exact: float | None) -> float | None:
     """``energy - exact``, or ``None`` for a problem without an exact answer."""
     return None if exact is None else energy - exact
@@ -260,6 +275,20 @@ def quiet_libraries() -> None:
     for noisy in ("absl", "jax._src.xla_bridge", "qiskit", "qiskit_ibm_runtime", "qiskit_mitigation", "qiskit_aer",
                   "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    absl = logging.getLogger("absl")
+    if not any(isinstance(f, _WithoutTraceback) for f in absl.filters):
+        absl.addFilter(_WithoutTraceback())
+
+
+class _WithoutTraceback(logging.Filter):
+    """Log Orbax's background-thread errors as one line: the failure reaches the main thread as a CheckpointError,
+    which the CLI reports with the fix; their tracebacks (tensorstore's run to kilobytes) add nothing to it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info or record.exc_text:
+            record.msg, record.args = (record.getMessage().splitlines() or [""])[0][:300], None
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 def exit_on_user_errors(task, cfg: DictConfig):

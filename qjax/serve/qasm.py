@@ -225,7 +225,7 @@ class _Reader:
         if self.gate_calls > self.max_gate_calls:
             self.refuse(f"calls gates that need decomposing (user-defined gates, standard gates outside qjax's "
                         f"table) more than {self.max_gate_calls:,} times; this service's limit keeps conversion time "
-                        "bounded; inline the definitions or send the circuit in the qjax.ir.circuit format", 413)
+                        "bounded; inline the definitions or send the circuit in the qjax.circuit format", 413)
 
     # -- statements ----------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ A batch (``version: 1``) names a ``target`` backend (and optionally its
 
 The circuit is either qjax's IR::
 
-    {"format": "qjax.ir.circuit", "version": 1, "num_wires": 2, "num_params": 1,
+    {"format": "qjax.circuit", "version": 1, "num_wires": 2, "num_params": 1,
      "operations": [{"gate": "RY", "wires": [0], "angles": [{"params": [[0, 1.0]], "const": 0.0}]},
                     {"gate": "CNOT", "wires": [0, 1]}]}
 
@@ -43,7 +43,7 @@ __all__ = ["Batch", "Limits", "RequestError", "decode_batch", "encode_circuit", 
            "encode_observable", "decode_observable", "mitigation_config", "WIRE_VERSION", "IR_FORMAT", "QASM3_FORMAT"]
 
 WIRE_VERSION = 1
-IR_FORMAT, QASM3_FORMAT = "qjax.ir.circuit", "openqasm3"
+IR_FORMAT, QASM3_FORMAT = "qjax.circuit", "openqasm3"
 
 
 # A refusal quotes at most this much of the request (a 1 MB Pauli word once came back whole).
@@ -197,7 +197,7 @@ def decode_circuit(doc: Any, limits: Limits = Limits(), field: str = "circuit") 
         raise RequestError(f"{field}.format", f"must be {IR_FORMAT!r} or {QASM3_FORMAT!r}, got {fmt!r}")
     unknown = set(doc) - {"format", "version", "num_wires", "num_params", "operations"}
     if unknown:
-        raise RequestError(f"{field}.{sorted(unknown)[0]}", "unknown key of a qjax.ir.circuit document")
+        raise RequestError(f"{field}.{sorted(unknown)[0]}", "unknown key of a qjax.circuit document")
     if doc.get("version", WIRE_VERSION) != WIRE_VERSION:
         raise RequestError(f"{field}.version", f"this service reads version {WIRE_VERSION}, got {doc.get('version')!r}")
     n = _integer(doc.get("num_wires"), f"{field}.num_wires", 1, 2**63)

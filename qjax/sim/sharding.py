@@ -46,7 +46,7 @@ def shard_batch(x, mesh: Mesh | None = None):
         if a.ndim == 0 or a.shape[0] % mesh.size:
             raise ParameterShapeError(
                 f"shard_batch needs a leading batch axis divisible by {mesh.size} device(s), got shape {a.shape}; "
-                "pad the batch or use qjax.sim.sharding.batched, which pads"
+                "pad the batch or use qjax.sharding.batched, which pads"
             )
         return jax.device_put(a, sharding)
 

@@ -24,7 +24,7 @@ import optax
 
 from qjax.backends.base import Objective
 from qjax.training.checkpoint import Checkpointer, CheckpointOptions, TrainState
-from qjax.errors import ParameterShapeError, QjaxError, TrainingInterrupted
+from qjax.errors import CheckpointError, ParameterShapeError, QjaxError, TrainingDiverged, TrainingInterrupted
 
 __all__ = ["FitResult", "fit"]
 
@@ -85,20 +85,66 @@ def _saved_on_error(checkpointer, state, meta):
     """On a user-facing error (budget reached, every backend down), checkpoint the last good state, then re-raise.
 
     ``state()`` returns ``(step, params, opt_state, key)`` as they are when the error
-    happens: a failed evaluation changes none of them.
+    happens: a failed evaluation changes none of them. Not after a failed save (it
+    would fail again) nor after a divergence (rerunning would only diverge again;
+    the checkpoints before it stay).
     """
     try:
         yield
-    except QjaxError:
-        if checkpointer is not None:
+    except QjaxError as exc:
+        if checkpointer is not None and not isinstance(exc, (CheckpointError, TrainingDiverged)):
             step, params, opt_state, key = state()
-            checkpointer.save(step, TrainState(params, opt_state, key), meta(False))
-            checkpointer.close()
+            try:
+                checkpointer.save(step, TrainState(params, opt_state, key), meta(False))
+            except CheckpointError as failed:  # report the error that stopped training; this one is logged
+                log.error("%s", failed)
         raise
+
+
+@contextmanager
+def _closed_at_exit(checkpointer: Checkpointer | None):
+    """Close ``checkpointer`` (pending saves finish, the directory is unlocked) however the block ends.
+
+    A failed background save surfaces here as :class:`CheckpointError`; while another
+    error is already on its way out, it is logged instead, so it cannot hide that one.
+    """
+    if checkpointer is None:
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        try:
+            checkpointer.close()
+        except CheckpointError as exc:
+            log.error("%s", exc)
+        raise
+    checkpointer.close()
 
 
 def _as_host(x) -> float:
     return float(np.asarray(x))
+
+
+def _divergence(step: int, loss: float, grad_norm: float, params_finite: bool) -> TrainingDiverged | None:
+    """A :class:`TrainingDiverged` when step ``step``'s loss, gradient or updated parameters are not finite."""
+    if not math.isfinite(loss):
+        quantity, detail = "loss", f"the loss became {loss} at step {step}, at finite parameters"
+    elif not math.isfinite(grad_norm):
+        quantity, detail = "gradient", f"the gradient became non-finite at step {step} (loss {loss:.8g})"
+    elif not params_finite:
+        quantity, detail = "parameters", (f"the parameters became non-finite in the update of step {step} "
+                                          f"(loss {loss:.8g}, |grad| {grad_norm:.3g} before it)")
+    else:
+        return None
+    return _diverged(step, quantity, detail)
+
+
+def _diverged(step: int, quantity: str, detail: str) -> TrainingDiverged:
+    fix = ("check the objective there, or lower the optimiser's learning rate if the losses before grew"
+           if quantity == "loss" else "lower the optimiser's learning rate")
+    return TrainingDiverged(f"training diverged: {detail}; {fix} (nothing non-finite was checkpointed)",
+                            step=step, quantity=quantity, detail=detail)
 
 
 def fit(
@@ -120,11 +166,15 @@ def fit(
 
     With ``checkpoint`` set, state is saved every ``checkpoint.every`` steps, at the
     end and on SIGINT/SIGTERM, and an existing compatible checkpoint is resumed
-    (a finished run is returned without training). ``tol > 0`` stops early once
+    (a finished run is returned without training). The checkpoint directory is
+    locked for this call: a second run on it raises :class:`CheckpointError` naming
+    the process that holds it. ``tol > 0`` stops early once
     the loss changed by less than ``tol`` for ``patience`` consecutive steps.
     ``loss_name`` also records the loss under that key (e.g. ``"energy"``).
     ``on_metrics(rows)`` receives metric rows as they are produced (restored rows
-    first). ``job_stats()`` returns the backend's ``num_jobs`` so far.
+    first). ``job_stats()`` returns the backend's ``num_jobs`` so far. A non-finite
+    loss, gradient or updated parameter vector raises :class:`TrainingDiverged`
+    before that step is recorded or saved.
     """
     start_time = time.perf_counter()
     params = jnp.asarray(params)
@@ -133,12 +183,21 @@ def fit(
             f"initial params have shape {params.shape} but the objective has {objective.num_params} "
             f"parameters; pass a ({objective.num_params},) array"
         )
+    checkpointer = Checkpointer(checkpoint) if checkpoint is not None else None
+    with _closed_at_exit(checkpointer):
+        return _fit(objective, params, optimizer, checkpointer, steps=steps, seed=seed, tol=tol, patience=patience,
+                    log_every=log_every, loss_name=loss_name, emit=on_metrics or (lambda rows: None),
+                    job_stats=job_stats, start_time=start_time)
+
+
+def _fit(objective, params, optimizer, checkpointer, *, steps, seed, tol, patience, log_every, loss_name, emit,
+         job_stats, start_time) -> FitResult:
+    """:func:`fit`'s loop, with ``checkpointer`` (or ``None``) closed by the caller."""
+    checkpoint = checkpointer.options if checkpointer is not None else None
     state = TrainState(params, optimizer.init(params), jax.random.PRNGKey(seed))
     metrics: list[dict] = []
     step, converged, resumed_from = 0, False, None
     jobs_before = 0
-    checkpointer = Checkpointer(checkpoint) if checkpoint is not None else None
-    emit = on_metrics or (lambda rows: None)
 
     if checkpointer is not None:
         restored = checkpointer.restore(state)
@@ -149,7 +208,6 @@ def fit(
             emit(metrics)
             if meta.get("finished") and (converged or step >= steps):
                 log.info("run already finished at step %d (checkpoint %s); not training again", step, checkpoint.dir)
-                checkpointer.close()
                 return FitResult(state.params, float(meta["final_loss"]), step, metrics, converged,
                                  resumed_from, True, time.perf_counter() - start_time)
             log.info("resuming from step %d (checkpoint %s)", step, checkpoint.dir)
@@ -157,7 +215,9 @@ def fit(
     @jax.jit
     def apply_update(grads, opt_state, params):
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state
+        new_params = optax.apply_updates(params, updates)
+        # the step's figures come back with the update, so checking them costs no extra host sync
+        return new_params, opt_state, jnp.linalg.norm(grads), jnp.all(jnp.isfinite(new_params))
 
     def num_jobs() -> int:
         return jobs_before + int(job_stats()["num_jobs"]) if job_stats else 0
@@ -175,17 +235,18 @@ def fit(
             if objective.begin_step is not None:
                 objective.begin_step(step)
             loss, grads = objective.value_and_grad(params)
-            params, opt_state = apply_update(grads, opt_state, params)
+            new_params, new_opt_state, grad_norm, finite = apply_update(grads, opt_state, params)
+            loss, grad_norm, finite = jax.device_get((loss, grad_norm, finite))
+            loss, grad_norm = float(loss), float(grad_norm)
+            diverged = _divergence(step, loss, grad_norm, bool(finite))
+            if diverged is not None:  # the state stays the last good one; nothing of this step is kept
+                raise diverged
+            params, opt_state = new_params, new_opt_state
             key, _ = jax.random.split(key)
-            loss = _as_host(loss)
-            if not math.isfinite(loss):
-                log.error("loss became %s at step %d; stopping (lower optimizer.lr?)", loss, step)
-                break
             row = {"step": step, "loss": loss}
             if loss_name:
                 row[loss_name] = loss
-            row.update(grad_norm=_as_host(jnp.linalg.norm(grads)), wall_time_s=time.perf_counter() - t0,
-                       num_jobs=num_jobs())
+            row.update(grad_norm=grad_norm, wall_time_s=time.perf_counter() - t0, num_jobs=num_jobs())
             metrics.append(row)
             emit([row])
             if len(metrics) > 1 and abs(metrics[-1]["loss"] - metrics[-2]["loss"]) < tol:
@@ -203,9 +264,11 @@ def fit(
         if objective.begin_step is not None:
             objective.begin_step(step)
         final_loss = None if interrupted else _as_host(objective.value(params))
+        if final_loss is not None and not math.isfinite(final_loss):
+            raise _diverged(step, "loss", f"the loss at the final parameters (after step {step}) is {final_loss}")
         if checkpointer is not None:
             checkpointer.save(step, TrainState(params, opt_state, key), meta(not interrupted, final_loss))
-            checkpointer.close()
+            checkpointer.wait()  # a failed save is the error to report, not "checkpoint saved"
     if interrupted:
         where = f"; checkpoint saved in {checkpoint.dir}, rerun the same command to continue" if checkpoint else ""
         raise TrainingInterrupted(f"interrupted by {signal.Signals(interrupted).name} at step {step}{where}",

@@ -163,7 +163,7 @@ def test_a_lost_answer_is_retried_with_the_same_idempotency_key():
     assert ex.submit(np.array([[0.1]])).job_id == "j2"  # a deliberate second submission (a retried job) is new
     assert seen[2].headers["idempotency-key"] != seen[1].headers["idempotency-key"]
     body = json.loads(seen[0].content)
-    assert body["params"] == [[0.1]] and body["circuit"]["format"] == "qjax.ir.circuit" and "pickle" not in seen[0].content.decode()
+    assert body["params"] == [[0.1]] and body["circuit"]["format"] == "qjax.circuit" and "pickle" not in seen[0].content.decode()
 
 
 def test_the_backend_needs_a_key_from_the_environment(monkeypatch):

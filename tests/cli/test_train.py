@@ -190,3 +190,100 @@ def test_precision_double_computes_in_complex128(tmp_path):
     ham, _ = qml.qchem.molecular_hamiltonian(qml.qchem.Molecule(["H", "H"], coords, unit="angstrom"))
     hf_energy = qml.matrix(ham, wire_order=range(4))[0b1100, 0b1100].real
     assert abs(first["energy"] - hf_energy) < 1e-12
+
+
+def _one_line(stderr):
+    assert "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    return stderr
+
+
+@pytest.mark.timeout(300)
+def test_the_same_command_twice_at_once_second_is_refused_and_kill_9_leaves_no_stale_lock(tmp_path):
+    common = ["+experiment=vqe", "checkpoint.every=100000"]
+    first = _start(tmp_path, *common, "trainer.steps=100000")
+    try:
+        _read_until_step(first, 1)  # training: it holds the checkpoint directory's lock
+        second = _run(tmp_path, *common, "trainer.steps=100000", timeout=120)
+        assert second.returncode == 2
+        assert f"is in use by process {first.pid} " in _one_line(second.stderr)
+    finally:
+        first.kill()  # SIGKILL: the kernel drops its lock, nothing else cleans up
+        first.communicate()
+    third = _run(tmp_path, *common, "trainer.steps=3", timeout=120)  # same checkpoint dir (steps are not hashed)
+    assert third.returncode == 0, third.stderr
+    runs = list(tmp_path.glob("outputs/*/*"))
+    assert len(runs) == 3, runs  # each invocation its own run directory, even those started in one second
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("where", ["file", "file/below"])
+def test_a_checkpoint_dir_that_cannot_be_written_is_one_line_at_once(tmp_path, where):
+    (tmp_path / "file").write_text("not a directory")
+    ck = tmp_path / where
+    proc = _run(tmp_path, "+experiment=vqe", f"checkpoint.dir={ck}", "hydra.run.dir=run", timeout=100)
+    assert proc.returncode == 2
+    assert f"{ck} cannot be written" in _one_line(proc.stderr) and "checkpoint.dir" in proc.stderr
+    assert "step" not in proc.stdout  # refused before training
+
+
+_DISK_FULL_AFTER_FIRST_SAVE = """
+import errno, sys
+from orbax.checkpoint._src.handlers.json_checkpoint_handler import JsonCheckpointHandler
+original, calls = JsonCheckpointHandler._save_fn, []
+async def disk_full(self, item, directory):
+    calls.append(1)
+    if len(calls) > 1:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return await original(self, item, directory)
+JsonCheckpointHandler._save_fn = disk_full
+from qjax.train import main
+sys.argv = ["qjax.train", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.timeout(120)
+def test_a_failed_background_save_ends_the_cli_with_one_line(tmp_path):
+    ck = tmp_path / "ck"
+    proc = subprocess.run([sys.executable, "-c", _DISK_FULL_AFTER_FIRST_SAVE, "+experiment=vqe", "trainer.steps=40",
+                           "checkpoint.every=5", f"checkpoint.dir={ck}", "hydra.run.dir=run"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=100)
+    assert proc.returncode == 2  # and it exited: no Orbax thread left waiting
+    assert "No space left on device" in _one_line(proc.stderr) and "rerun the same command" in proc.stderr
+    assert "Traceback" not in proc.stdout
+    assert sorted(p.name for p in ck.iterdir() if p.name.isdigit()) == ["5"]
+    resumed = _run(tmp_path, "+experiment=vqe", "trainer.steps=40", "checkpoint.every=5", f"checkpoint.dir={ck}",
+                   "hydra.run.dir=again", timeout=100)
+    assert resumed.returncode == 0 and "resuming from step 5" in resumed.stdout + resumed.stderr
+
+
+@pytest.mark.timeout(120)
+def test_a_diverging_run_exits_2_naming_the_learning_rate_and_writes_no_result(tmp_path):
+    proc = _run(tmp_path, "+experiment=vqe", "trainer.steps=20", "optimizer.lr=inf", "hydra.run.dir=run", timeout=100)
+    assert proc.returncode == 2
+    assert "diverged" in _one_line(proc.stderr) and "optimizer.lr (now inf)" in proc.stderr
+    assert not (tmp_path / "run" / "result.json").exists()
+
+
+@pytest.mark.timeout(120)
+def test_a_checkpoint_with_other_parameter_counts_names_both_config_hashes(tmp_path):
+    ck = "checkpoint.dir=" + str(tmp_path / "shared-ck")
+    first = _run(tmp_path, "+experiment=vqe", "ansatz=hea", "ansatz.layers=1", "trainer.steps=2", ck, "hydra.run.dir=a")
+    assert first.returncode == 0, first.stderr
+    other = _run(tmp_path, "+experiment=vqe", "ansatz=hea", "ansatz.layers=2", "trainer.steps=2", ck, "hydra.run.dir=b")
+    assert other.returncode == 2
+    hashes = [json.loads((tmp_path / d / "manifest.json").read_text())["config_hash"] for d in "ab"]
+    assert f"different configuration (config hash {hashes[0]} ≠ {hashes[1]})" in _one_line(other.stderr)
+
+
+@pytest.mark.timeout(120)
+def test_a_corrupt_newest_checkpoint_resumes_from_the_previous_one_quietly(tmp_path):
+    common = ["+experiment=vqe", "trainer.steps=20", "checkpoint.every=10", "checkpoint.dir=" + str(tmp_path / "ck")]
+    assert _run(tmp_path, *common, "hydra.run.dir=a", timeout=100).returncode == 0
+    # array metadata unreadable: Orbax fails that read while the step's other reads are still in flight
+    (tmp_path / "ck" / "20" / "state" / "array_metadatas" / "process_0").write_text("")
+    proc = _run(tmp_path, *common, "hydra.run.dir=b", timeout=100)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "unreadable" in out and "resuming from step 10" in out
+    assert "Traceback" not in out and "Event loop is closed" not in out

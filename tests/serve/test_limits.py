@@ -86,7 +86,7 @@ def test_the_gate_definition_bomb_is_refused_at_once(idle):
 def test_qasm_sources_over_the_size_limit_get_413(tmp_path):
     with TestClient(make(tmp_path, limits=Limits(max_qasm_bytes=10_000))) as c:
         source = 'OPENQASM 3.0; include "stdgates.inc"; qubit[2] q;' + " h q[0];" * 2000
-        assert_refused(post(c, qasm(source)), 413, "circuit.source", "10,000", "qjax.ir.circuit", client=c)
+        assert_refused(post(c, qasm(source)), 413, "circuit.source", "10,000", "qjax.circuit", client=c)
 
 
 @pytest.mark.timeout(60)

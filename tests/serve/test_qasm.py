@@ -11,7 +11,7 @@ from qiskit.circuit import Parameter
 from qjax.errors import ConversionError
 from qjax.interop.qiskit import from_qasm
 from qjax.serve.qasm import CONTROL_FACTOR, STANDARD_GATE_OPERATIONS, QasmRefused, bound_program
-from qjax.serve.wire import Limits, RequestError, decode_circuit
+from qjax.serve.wire import RequestError, decode_circuit
 
 LIMITS = dict(max_qubits=20, max_operations=20_000, max_gate_calls=2_000, max_params=10_000)
 SECRET = "qjaxsecret7d1f"  # an identifier: Qiskit quotes it whole in its error

@@ -31,7 +31,7 @@ FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
            | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12)
-           | st.sampled_from(["simulator", "qjax.ir.circuit", "openqasm3", "Z0", "X1 Y2", "RX", "CNOT", "zne", "none"]))
+           | st.sampled_from(["simulator", "qjax.circuit", "openqasm3", "Z0", "X1 Y2", "RX", "CNOT", "zne", "none"]))
 json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)
                            | st.dictionaries(st.text(max_size=8) | st.sampled_from(
                                ["target", "circuit", "observables", "params", "shots", "seed", "mitigation", "format",
