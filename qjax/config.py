@@ -15,28 +15,37 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from importlib import resources
-from typing import Any, Mapping, Optional
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, ListConfig, OmegaConf, flag_override
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException, ValidationError
 
 from qjax.errors import ConfigError
+from qjax.resources import check_sizes
 from qjax.schemas import (FIXED_GROUPS, GROUPS, SCHEMAS, ZNE_MIN_FACTORS, Globals, RunConfig,
                           WarmupCosineScheduleConfig)
 
-__all__ = ["OPTIONAL_SECTIONS", "HASH_EXCLUDED", "secret_keys", "validate", "group_config", "config_hash", "default_checkpoint_dir", "to_container"]
+__all__ = ["OPTIONAL_SECTIONS", "HASH_EXCLUDED", "secret_keys", "secret_overrides", "refuse_secret_overrides",
+           "scrub_saved_config", "ScrubSecrets", "validate", "group_config", "config_hash", "default_checkpoint_dir",
+           "to_container"]
 
 #: Top-level sections owned by other modules (optional groups); kept as plain
 #: containers in :attr:`RunConfig.extras`, never part of the config hash.
 OPTIONAL_SECTIONS = ("logger", "hparams_search")
 
+#: Words that make a config key a secret wherever it appears (``backend.token``, ``logger.api_key``).
+_SECRET_WORDS = ("token", "api_key", "apikey", "password", "passwd", "secret", "credential")
+
 #: Dotted keys of the validated config that do not change a run's result.
 HASH_EXCLUDED = (
     "trainer.steps", "trainer.log_every", "checkpoint", "budget", "extras",
     "backend.timeout_s", "backend.retries", "backend.fallback", "backend.max_qubits",
-    "backend.backoff_s", "backend.poll_s", "backend.max_pending_jobs",
+    "backend.backoff_s", "backend.poll_s", "backend.max_pending_jobs", "backend.max_operations",
 )
 
 
@@ -167,13 +176,24 @@ def _resolve(cfg: Any) -> dict:
     return out
 
 
+def _is_secret(key: Any) -> bool:
+    """Whether a config key is named like a secret (token, api_key, password, secret, credential, ...)."""
+    return any(word in str(key).lower() for word in _SECRET_WORDS)
+
+
 def secret_keys(node: Any, prefix: str = "") -> list[str]:
-    """Dotted keys named like a secret (token, api_key, password, ...) anywhere in a config."""
+    """Dotted keys named like a secret (token, api_key, password, ...) anywhere in a config, lists included."""
     found = []
-    if isinstance(node, (Mapping, DictConfig)):
+    if isinstance(node, (list, tuple, ListConfig)):
+        for i in range(len(node)):
+            try:
+                found += secret_keys(node[i], f"{prefix.rstrip('.')}[{i}].")
+            except OmegaConfBaseException:
+                continue
+    elif isinstance(node, (Mapping, DictConfig)):
         for key in node:
             path = f"{prefix}{key}"
-            if any(word in str(key).lower() for word in _SECRET_WORDS):
+            if _is_secret(key):
                 found.append(path)
             if key != "hydra":
                 try:
@@ -182,6 +202,135 @@ def secret_keys(node: Any, prefix: str = "") -> list[str]:
                     continue
                 found += secret_keys(child, path + ".")
     return found
+
+
+# --- secrets on the command line and in the files Hydra writes -------------------------
+#
+# Hydra writes the composed config three ways before the task runs: <run>/.hydra/*.yaml,
+# <sweep>/multirun.yaml, and the launcher's log line of each member's overrides. A key named
+# like a secret on the command line is refused before Hydra starts (refuse_secret_overrides);
+# one that comes from a config file is dropped from the sweep's config before the sweeper saves
+# multirun.yaml, and scrubbed from every file Hydra wrote (ScrubSecrets).
+
+# A dict literal in an override's value whose key is named like a secret: +x={token: abc}.
+_SECRET_IN_VALUE = re.compile(r"[{,]\s*['\"]?[\w.-]*(" + "|".join(_SECRET_WORDS) + r")[\w.-]*['\"]?\s*:")
+
+
+def secret_overrides(args: Iterable[str]) -> list[str]:
+    """The keys of command-line overrides (``key=value``) that would put a secret into the config.
+
+    Only keys are returned, never values. Flags (``-m``, ``--cfg job``, ``--config-dir=...``) and
+    arguments without ``=`` are skipped.
+    """
+    found = []
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        key, _, value = arg.partition("=")
+        if _is_secret(key) or _SECRET_IN_VALUE.search(value.lower()):
+            found.append(key)
+    return found
+
+
+def refuse_secret_overrides(args: Iterable[str]) -> None:
+    """Raise :class:`ConfigError` if a command-line override sets a key named like a secret.
+
+    Called before Hydra starts, so nothing has been written or logged yet: Hydra saves every
+    override to ``.hydra/`` and ``multirun.yaml`` and logs each sweep member's overrides. The
+    message names the key only.
+    """
+    keys = secret_overrides(args)
+    if keys:
+        raise ConfigError(f"{keys[0]}=… on the command line: credentials are never taken from the config (Hydra would "
+                          "save and log the value); set QISKIT_IBM_TOKEN (QJAX_API_KEY for backend=remote) in the "
+                          "environment or save a Qiskit account, and drop the override")
+
+
+def _secret_values(node: Any) -> list[str]:
+    """The string values stored under keys named like a secret, and those of ``key=value`` strings whose key is."""
+    values = []
+    if isinstance(node, Mapping):
+        for key, child in node.items():
+            if _is_secret(key) and child is not None and not isinstance(child, (Mapping, list)):
+                values.append(str(child))
+            values += _secret_values(child)
+    elif isinstance(node, list):
+        for child in node:
+            values += _secret_values(child)
+    elif isinstance(node, str) and "=" in node and secret_overrides([node.lstrip("+~")]):
+        values.append(node.partition("=")[2])
+    return values
+
+
+def _without_secrets(node: Any) -> Any:
+    """``node`` without keys named like a secret, and without ``key=value`` strings (overrides) naming one."""
+    if isinstance(node, Mapping):
+        return {k: _without_secrets(v) for k, v in node.items() if not _is_secret(k)}
+    if isinstance(node, list):
+        return [_without_secrets(v) for v in node
+                if not (isinstance(v, str) and "=" in v and secret_overrides([v.lstrip("+~")]))]
+    return node
+
+
+def scrub_saved_config(path: str | os.PathLike) -> bool:
+    """Rewrite the YAML file ``path`` (a config Hydra saved) without secrets; True if it changed.
+
+    Keys named like a secret and overrides setting one are dropped, and any other occurrence of
+    their values (e.g. in ``hydra.job.override_dirname``) is replaced by ``<redacted>``.
+    """
+    path = Path(path)
+    try:
+        data = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    except (OSError, OmegaConfBaseException, ValueError):
+        return False
+    secrets = sorted({v for v in _secret_values(data) if v}, key=len, reverse=True)
+    if not secrets and not secret_keys(data):
+        return False
+    text = OmegaConf.to_yaml(OmegaConf.create(_without_secrets(data)))
+    for value in secrets:
+        text = text.replace(value, "<redacted>")
+    path.write_text(text)
+    return True
+
+
+def _drop_secret_keys(node: Any) -> None:
+    """Delete keys named like a secret from a composed config, in place, at any depth (``hydra`` included)."""
+    if isinstance(node, DictConfig):
+        with flag_override(node, ["struct", "readonly"], [False, False]):
+            for key in list(node.keys()):
+                if _is_secret(key):
+                    del node[key]
+                else:
+                    _drop_secret_keys(node._get_node(key))
+    elif isinstance(node, ListConfig):
+        for i in range(len(node)):
+            _drop_secret_keys(node._get_node(i))
+
+
+class ScrubSecrets(Callback):
+    """Hydra callback (``hydra.callbacks.scrub_secrets``): keeps secrets from config files out of what Hydra saves.
+
+    Hydra 1.3 calls ``on_multirun_start`` with the sweep's composed config before the sweeper
+    saves it as ``multirun.yaml`` (``BasicSweeper.sweep``) and composes every member again from
+    its overrides, so the keys are dropped from that config in place. A job's ``.hydra/*.yaml``
+    are written before ``on_job_start`` (``hydra.core.utils.run_job``), so they are rewritten
+    there, as is ``multirun.yaml`` once more. The run itself still sees the key and refuses it
+    (:func:`validate`).
+    """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _drop_secret_keys(config)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        hydra = config.hydra
+        if hydra.output_subdir is not None:
+            for path in (Path(hydra.runtime.output_dir) / hydra.output_subdir).glob("*.yaml"):
+                scrub_saved_config(path)
+        if str(hydra.mode) == "RunMode.MULTIRUN":
+            scrub_saved_config(Path(hydra.sweep.dir) / "multirun.yaml")
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        scrub_saved_config(Path(config.hydra.sweep.dir) / "multirun.yaml")
 
 
 def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
@@ -223,6 +372,7 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
         raise ConfigError(f"+experiment=qaoa solves MaxCut, not problem={groups['problem'].name}; "
                           "drop the problem override (or use +experiment=vqe)")
     _check_classifier(top.experiment, groups)
+    _check_problem(groups["problem"])
     zne = getattr(groups["mitigation"], "zne", None)
     if zne is not None:
         need = ZNE_MIN_FACTORS.get(zne.extrapolator) or int(zne.extrapolator.removeprefix("polynomial_degree_")) + 1
@@ -244,8 +394,27 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     root = _absolute(ck.root if ck.root is not None else "checkpoints")
     every = ck.every if ck.every is not None else (1 if run.backend.hardware else 10)  # a hardware step is precious
     run = dataclasses.replace(run, checkpoint=dataclasses.replace(ck, root=root, every=every))
+    check_sizes(run)  # qubits and gates against the backend's limits, before anything is built
     directory = _absolute(ck.dir) if ck.dir is not None else default_checkpoint_dir(run)
     return dataclasses.replace(run, checkpoint=dataclasses.replace(run.checkpoint, dir=directory))
+
+
+def _check_problem(problem: Any) -> None:
+    """Rules between a problem's keys: a random regular graph's degree, a data set's split."""
+    if problem.name == "maxcut" and problem.edges is None:
+        n, d = problem.n, problem.degree
+        if d >= n or (n * d) % 2:
+            raise ConfigError(f"problem.degree={d} with problem.n={n} is invalid: a regular graph needs "
+                              f"1 ≤ degree < n and n·degree even (e.g. problem.n=10 problem.degree=3)")
+    if getattr(problem, "dataset", False):
+        size, classes = problem.num_samples(), problem.classes
+        test = problem.test_size * size
+        if test < classes or size - test < classes:
+            side = "test" if test < classes else "training"
+            fix = 0.25 if test < classes else 0.2
+            raise ConfigError(f"problem.test_size={problem.test_size} leaves fewer {side} samples than the "
+                              f"{classes} classes of problem={problem.name} ({size} samples); "
+                              f"use e.g. problem.test_size={fix}")
 
 
 def _check_classifier(experiment: str, groups: dict) -> None:
@@ -304,9 +473,6 @@ def default_checkpoint_dir(cfg: DictConfig | RunConfig, root: Optional[str] = No
     run = _as_run(cfg)
     root = _absolute(root if root is not None else (run.checkpoint.root or "checkpoints"))
     return os.path.join(root, f"{run.experiment}-{run.problem.name}-{config_hash(run)}")
-
-
-_SECRET_WORDS = ("token", "api_key", "apikey", "password", "passwd", "secret", "credential")
 
 
 def _redact(node: Any) -> Any:
