@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf, flag_override
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException, ValidationError
 
@@ -85,11 +86,24 @@ def _nodes(node: Any):
             yield from _nodes(child)
 
 
+def _check_nested_mappings(prefix: str, cls: type, raw: Any) -> None:
+    """A nested setting (``mitigation.zne``, ``backend.noise``) must be a mapping: OmegaConf cannot merge
+    a list or a scalar into it, and says so without the key."""
+    if not isinstance(raw, (Mapping, DictConfig)):
+        return
+    for f in dataclasses.fields(cls):
+        value = raw.get(f.name)
+        if dataclasses.is_dataclass(f.type) and f.name in raw and not isinstance(value, (Mapping, DictConfig)):
+            raise ConfigError(f"{prefix}{f.name}={_show(value)} is invalid: must be a mapping of {prefix}{f.name}.* "
+                              f"keys (e.g. {prefix}{f.name}.{dataclasses.fields(f.type)[0].name}=...)")
+
+
 def _build(prefix: str, cls: type, raw: Any, label: str) -> Any:
     """``cls`` from the plain mapping ``raw``, type- and range-checked; ``prefix`` names keys in errors."""
     schema = OmegaConf.structured(cls)
     for node in _nodes(schema):  # frozen dataclasses give read-only nodes, nested ones too
         OmegaConf.set_readonly(node, False)
+    _check_nested_mappings(prefix, cls, raw)
     try:
         merged = OmegaConf.merge(schema, raw)
         values = OmegaConf.to_container(merged, throw_on_missing=True)
@@ -109,14 +123,25 @@ def _build(prefix: str, cls: type, raw: Any, label: str) -> Any:
         raise ConfigError(f"{prefix}{exc.full_key} is missing; set it, e.g. {prefix}{exc.full_key}=...") from None
     except ValidationError as exc:
         raise _invalid(f"{prefix}{exc.full_key}", exc.value, _metadata(cls, str(exc.full_key))) from None
+    except OmegaConfBaseException as exc:  # any other clash of a value with the schema's shape
+        key = f"{prefix}{exc.full_key}" if exc.full_key else prefix.rstrip(".") or label
+        raise ConfigError(f"{key} is invalid for {label}: {str(exc).splitlines()[0]}") from None
     nested = {f.name: f.type for f in dataclasses.fields(cls) if dataclasses.is_dataclass(f.type)}
     obj = cls(**{k: _build(f"{prefix}{k}.", nested[k], v, label) if k in nested
                  else tuple(v) if isinstance(v, list) else v for k, v in values.items()})
     for f in dataclasses.fields(cls):
         check = f.metadata.get("ok")
-        if check is not None and not check(getattr(obj, f.name)):
+        if check is not None and not _passes(check, getattr(obj, f.name)):
             raise _invalid(f"{prefix}{f.name}", getattr(obj, f.name), f.metadata)
     return obj
+
+
+def _passes(check: Any, value: Any) -> bool:
+    """``check(value)``; a value the check cannot even compare (a list inside a list of names) fails it."""
+    try:
+        return bool(check(value))
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        return False
 
 
 def _group(group: str, raw: Any) -> Any:
@@ -130,7 +155,7 @@ def _group(group: str, raw: Any) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"{group}={_show(raw)} is invalid: select one of {known} (e.g. {group}={next(iter(options))})")
     name = raw.get("name")
-    if name not in options:
+    if not isinstance(name, str) or name not in options:  # a list or dict name is no option (nor hashable)
         raise ConfigError(f"{group}.name={_show(name)} is invalid: must be one of {known} "
                           f"(e.g. {group}={next(iter(options))})")
     return _build(f"{group}.", options[name], raw, f"{group}={name}")
@@ -326,7 +351,7 @@ class ScrubSecrets(Callback):
         if hydra.output_subdir is not None:
             for path in (Path(hydra.runtime.output_dir) / hydra.output_subdir).glob("*.yaml"):
                 scrub_saved_config(path)
-        if str(hydra.mode) == "RunMode.MULTIRUN":
+        if hydra.mode == RunMode.MULTIRUN:
             scrub_saved_config(Path(hydra.sweep.dir) / "multirun.yaml")
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

@@ -22,7 +22,8 @@ from typing import Any, NamedTuple, Optional
 
 from qjax.errors import BackendError, ConfigError
 
-__all__ = ["MemoryEstimate", "check_sizes", "check_circuit", "operations_lower_bound", "estimate_memory",
+__all__ = ["MemoryEstimate", "check_sizes", "check_circuit", "operations_lower_bound", "params_lower_bound",
+           "estimate_memory",
            "available_memory", "preflight", "format_bytes"]
 
 GiB = 2**30
@@ -105,6 +106,24 @@ def operations_lower_bound(run) -> int:
     if a.name == "qaoa":
         return a.p * n
     return 0
+
+
+def params_lower_bound(run) -> int:
+    """Fewest trainable parameters the configured ansatz has (0 when only the built circuit knows)."""
+    n, a = qubits(run), run.ansatz
+    if n is None:
+        return 0
+    if a.name in ("hea", "reupload"):
+        return a.layers * n * len(a.rotations)
+    if a.name == "qaoa":
+        return 2 * a.p
+    return 0
+
+
+def _angle_map_bytes(run) -> int:
+    """The compiled program's map from parameters to gate angles is a dense (angles × parameters) array of
+    reals, baked into the executable: it grows with the square of depth (3.6 GB at 30,000 angles)."""
+    return operations_lower_bound(run) * params_lower_bound(run) * _itemsize(run) // 2
 
 
 def _zne_factor(mitigation) -> float:
@@ -198,8 +217,13 @@ def estimate_memory(run) -> Optional[MemoryEstimate]:
         return None  # ibm_fake: Aer's own sampler; ibm and remote: another machine
     sizes = _simulator_bytes if run.backend.name == "simulator" else _noisy_bytes
     total, state, unit, what = sizes(run, n)
+    angle_map = _angle_map_bytes(run)
     key, value = _width_key(run)
-    return MemoryEstimate(total + _RUNTIME_BYTES, state, unit, what, key, value)
+    if angle_map > total:  # a deep ansatz on few wires: its parameter map outweighs the states
+        what += f" and {format_bytes(angle_map)} for the map from parameters to gate angles"
+        key = "ansatz.p" if run.ansatz.name == "qaoa" else "ansatz.layers"
+        value = getattr(run.ansatz, key.split(".")[1])
+    return MemoryEstimate(total + angle_map + _RUNTIME_BYTES, state, unit, what, key, value)
 
 
 def _cgroup_free() -> Optional[int]:
