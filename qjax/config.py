@@ -29,7 +29,7 @@ from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBas
 from qjax.errors import ConfigError
 from qjax.resources import check_sizes
 from qjax.schemas import (FIXED_GROUPS, GROUPS, SCHEMAS, ZNE_MIN_FACTORS, Globals, RunConfig,
-                          WarmupCosineScheduleConfig)
+                          WarmupCosineScheduleConfig, lih_active_orbitals)
 
 __all__ = ["OPTIONAL_SECTIONS", "HASH_EXCLUDED", "secret_keys", "secret_overrides", "refuse_secret_overrides",
            "scrub_saved_config", "ScrubSecrets", "validate", "group_config", "config_hash", "default_checkpoint_dir",
@@ -426,6 +426,13 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
 
 def _check_problem(problem: Any) -> None:
     """Rules between a problem's keys: a random regular graph's degree, a data set's split."""
+    if problem.name == "lih":
+        allowed = lih_active_orbitals(problem.active_electrons)
+        if problem.active_orbitals not in allowed:
+            raise ConfigError(f"problem.active_orbitals={problem.active_orbitals} with problem.active_electrons="
+                              f"{problem.active_electrons} is invalid: LiH needs {allowed[0]}..{allowed[-1]} active "
+                              f"orbitals then (a virtual one to excite into, and room beside the core) "
+                              f"(e.g. problem.active_orbitals={allowed[0] + 1})")
     if problem.name == "maxcut" and problem.edges is None:
         n, d = problem.n, problem.degree
         if d >= n or (n * d) % 2:

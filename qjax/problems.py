@@ -15,7 +15,7 @@ import numpy as np
 
 from qjax.errors import ConfigError
 from qjax.observables import PauliSum
-from qjax.schemas import BOND_LENGTH_RANGE
+from qjax.schemas import BOND_LENGTH_RANGE, lih_active_orbitals
 
 __all__ = ["Problem", "h2", "lih", "molecule", "tfim", "maxcut", "classical_energy", "open_chain_ground_energy",
            "EXACT_DIAGONALISATION_MAX_QUBITS"]
@@ -124,9 +124,13 @@ def lih(bond_length: float = 1.5949, basis: str = "sto-3g", active_electrons: in
         active_orbitals: int = 3) -> Problem:
     """LiH along z in an active space: ``2 * active_orbitals`` qubits (6 by default, 62 Pauli terms)."""
     _check_bond_length(bond_length, 1.5949)
-    if not 0 < active_electrons <= min(4, 2 * active_orbitals):
-        raise ConfigError(f"problem.active_electrons={active_electrons} is invalid for LiH: must be 1..4 and at most "
-                          f"2·active_orbitals (e.g. problem.active_electrons=2)")
+    if active_electrons not in (2, 4):
+        raise ConfigError(f"problem.active_electrons={active_electrons} is invalid for LiH: must be 2 or 4 (a closed "
+                          f"shell) (e.g. problem.active_electrons=2)")
+    if active_orbitals not in lih_active_orbitals(active_electrons):
+        allowed = lih_active_orbitals(active_electrons)
+        raise ConfigError(f"problem.active_orbitals={active_orbitals} is invalid for LiH with {active_electrons} active "
+                          f"electrons: must be {allowed[0]}..{allowed[-1]} (e.g. problem.active_orbitals={allowed[0] + 1})")
     return molecule("lih", ["Li", "H"], [0.0, 0.0, 0.0, 0.0, 0.0, bond_length], basis=basis,
                     active_electrons=active_electrons, active_orbitals=active_orbitals)
 

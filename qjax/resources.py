@@ -82,9 +82,9 @@ def _width_key(run) -> tuple[str, Any]:
         return "problem.active_orbitals", p.active_orbitals
     if p.name == "maxcut" and p.edges is not None:
         return "problem.edges", f"<{len(p.edges)} edges>"
-    if getattr(p, "dataset", False):
-        key = "problem.pca" if hasattr(p, "pca") else "problem.features"
-        return key, getattr(p, key.split(".")[1])
+    if getattr(p, "dataset", False):  # the key that sizes it: components, columns, or generated samples
+        name = next(k for k in ("pca", "features", "n_samples") if hasattr(p, k))
+        return f"problem.{name}", getattr(p, name)
     return "problem.n", getattr(p, "n", None)
 
 

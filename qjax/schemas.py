@@ -438,11 +438,18 @@ class LiHConfig(ProblemConfig):
     bond_length: float = _opt(1.5949, _BOND, _bond_length)
     basis: str = _opt("sto-3g", "sto-3g (larger bases need a larger active space than this experiment ships)",
                       _one_of("sto-3g"))
-    active_electrons: int = _opt(2, "an integer in 1..4", lambda v: 1 <= v <= 4)
+    active_electrons: int = _opt(2, "2 or 4 (a closed shell of LiH's 4 electrons)", _one_of(2, 4))
     active_orbitals: int = _opt(3, "an integer in 1..6 (qubits = 2·active_orbitals)", lambda v: 1 <= v <= 6)
 
     def qubits(self) -> int:
         return 2 * self.active_orbitals
+
+
+def lih_active_orbitals(active_electrons: int) -> range:
+    """The ``active_orbitals`` LiH (4 electrons, 6 STO-3G orbitals) allows with ``active_electrons``: more than the
+    occupied ``active_electrons / 2`` (a virtual orbital to excite into), at most the 6 minus the core orbitals."""
+    core = (4 - active_electrons) // 2
+    return range(active_electrons // 2 + 1, 6 - core + 1)
 
 
 #: Most nodes of a MaxCut graph (= qubits), as for ``problem.n``.

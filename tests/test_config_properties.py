@@ -16,6 +16,7 @@ from hypothesis import strategies as st  # noqa: E402
 import qjax.schemas as qs  # noqa: E402
 from qjax.config import validate  # noqa: E402
 from qjax.errors import ConfigError  # noqa: E402
+from qjax.resources import preflight  # noqa: E402
 from qjax.schemas import FIXED_GROUPS, SCHEMAS, Globals, RunConfig  # noqa: E402
 
 # Runnable starting points, one per experiment and backend family.
@@ -129,6 +130,11 @@ def test_validate_returns_a_config_in_range_or_refuses_naming_the_key(bases, dat
                   "budget"):
         _fields_in_range(getattr(run, group), f"{group}.")
     assert 0 <= run.seed <= qs.SEED_MAX and run.precision in qs.PRECISIONS and run.gradient in qs.GRADIENTS
+    preflight(run, available=2**70)  # every valid config has a memory estimate (or none), never a crash
+    try:
+        preflight(run, available=1)
+    except ConfigError as exc:
+        assert "\n" not in str(exc) and "needs about" in str(exc)
 
 
 @settings(max_examples=150, deadline=None)
