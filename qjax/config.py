@@ -271,8 +271,16 @@ def refuse_secret_overrides(args: Iterable[str]) -> None:
                           "environment or save a Qiskit account, and drop the override")
 
 
+_REDACTED = "<redacted>"
+
+
+def _secret_override(item: Any) -> bool:
+    """Whether a list item is an override (``key=value``, as in ``hydra.overrides.task``) setting a secret."""
+    return isinstance(item, str) and "=" in item and bool(secret_overrides([item.lstrip("+~")]))
+
+
 def _secret_values(node: Any) -> list[str]:
-    """The string values stored under keys named like a secret, and those of ``key=value`` strings whose key is."""
+    """The values stored under keys named like a secret, and those of overrides (list items) that set one."""
     values = []
     if isinstance(node, Mapping):
         for key, child in node.items():
@@ -281,19 +289,21 @@ def _secret_values(node: Any) -> list[str]:
             values += _secret_values(child)
     elif isinstance(node, list):
         for child in node:
-            values += _secret_values(child)
-    elif isinstance(node, str) and "=" in node and secret_overrides([node.lstrip("+~")]):
-        values.append(node.partition("=")[2])
-    return values
+            values += [child.partition("=")[2]] if _secret_override(child) else _secret_values(child)
+    return [v for v in values if v and v != _REDACTED]
+
+
+# Values at least this long are also replaced wherever else they appear (e.g. in hydra.job.override_dirname);
+# shorter ones ("1", "true") would match unrelated text, and no real token or key is that short.
+_MIN_ECHO = 8
 
 
 def _without_secrets(node: Any) -> Any:
-    """``node`` without keys named like a secret, and without ``key=value`` strings (overrides) naming one."""
+    """``node`` without keys named like a secret, and without overrides (list items) setting one."""
     if isinstance(node, Mapping):
         return {k: _without_secrets(v) for k, v in node.items() if not _is_secret(k)}
     if isinstance(node, list):
-        return [_without_secrets(v) for v in node
-                if not (isinstance(v, str) and "=" in v and secret_overrides([v.lstrip("+~")]))]
+        return [_without_secrets(v) for v in node if not _secret_override(v)]
     return node
 
 
@@ -308,12 +318,14 @@ def scrub_saved_config(path: str | os.PathLike) -> bool:
         data = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
     except (OSError, OmegaConfBaseException, ValueError):
         return False
-    secrets = sorted({v for v in _secret_values(data) if v}, key=len, reverse=True)
-    if not secrets and not secret_keys(data):
+    # longest first, so no part of a longer secret is left behind
+    secrets = sorted({v for v in _secret_values(data) if len(v) >= _MIN_ECHO}, key=len, reverse=True)
+    scrubbed = _without_secrets(data)
+    if not secrets and scrubbed == data:
         return False
-    text = OmegaConf.to_yaml(OmegaConf.create(_without_secrets(data)))
+    text = OmegaConf.to_yaml(OmegaConf.create(scrubbed))
     for value in secrets:
-        text = text.replace(value, "<redacted>")
+        text = text.replace(value, _REDACTED)
     path.write_text(text)
     return True
 
