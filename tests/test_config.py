@@ -524,3 +524,23 @@ def test_secret_keys_are_found_inside_lists():
     from qjax.config import secret_keys
 
     assert secret_keys({"logger": {"items": [{"url": 1}, {"api_key": 2}]}}) == ["logger.items[1].api_key"]
+
+
+@pytest.mark.timeout(180)  # these used to hang (ibm_fake transpiling) or abort allocating 352 TB
+@pytest.mark.parametrize("overrides, message", [
+    (["ansatz=hea", "ansatz.layers=100000", "backend=ibm_fake"], "ansatz.layers=100000 expands to at least"),
+    (["problem=tfim", "problem.n=40"], "problem.n=40 needs 40 qubits, more than backend.max_qubits=26"),
+    (["problem=tfim", "problem.n=27"], "problem.n=27 needs 27 qubits"),
+    (["seed=99999999999999999999999"], "seed=99999999999999999999999 is invalid"),
+    (["problem.bond_length=1e-12"], "problem.bond_length=1e-12 is invalid"),
+])
+def test_cli_refuses_hostile_sizes_at_start_up_with_one_line(tmp_path, overrides, message):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "qjax.train", "+experiment=vqe", *overrides, "hydra.run.dir=run"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=170)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("qjax: error: ")
+    assert message in proc.stderr and proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "checkpoints").exists()  # refused before any checkpoint directory
