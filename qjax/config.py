@@ -59,8 +59,12 @@ def _show(value: Any, cli: bool = False) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (list, tuple)):
+        if len(value) > 8:  # one line stays readable: the first items, the last, and how many
+            head = ",".join(_show(v, cli) for v in value[:3])
+            return f"[{head},…,{_show(value[-1], cli)}] ({len(value)} items)"
         return "[" + ",".join(_show(v, cli) for v in value) + "]"
-    return str(value) if cli else repr(value)
+    text = str(value) if cli else repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}… ({len(text)} characters)"
 
 
 def _invalid(key: str, value: Any, meta: Mapping[str, Any]) -> ConfigError:

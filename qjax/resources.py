@@ -127,9 +127,14 @@ def _angle_map_bytes(run) -> int:
 
 
 def _zne_factor(mitigation) -> float:
-    """How many times a gate runs per evaluation under ZNE gate folding (sum of the noise factors), else 1."""
+    """How many times each gate runs per evaluation under ZNE: folding repeats the circuit's gates up to
+    each noise factor (their sum in all), scaling the noise runs it once per factor; 1 without ZNE."""
     zne = getattr(mitigation, "zne", None)
-    return float(sum(zne.noise_factors)) if zne is not None else 1.0
+    if zne is None or "zne" not in getattr(mitigation, "techniques", ("zne",)):
+        return 1.0
+    if zne.amplifier in ("gate_folding", "global_folding"):
+        return float(sum(zne.noise_factors))
+    return float(len(zne.noise_factors))
 
 
 def check_sizes(run) -> None:
@@ -145,7 +150,7 @@ def check_sizes(run) -> None:
     if gates > backend.max_operations:
         key = "ansatz.p" if run.ansatz.name == "qaoa" else "ansatz.layers"
         layers = getattr(run.ansatz, key.split(".")[1])
-        folded = " with ZNE's gate folding" if _zne_factor(run.mitigation) > 1 else ""
+        folded = " with ZNE's repetitions" if _zne_factor(run.mitigation) > 1 else ""
         fit = max(1, int(layers * backend.max_operations / gates))
         raise ConfigError(f"{key}={layers} expands to at least {gates:,.0f} gates on {n} qubits{folded}, more than "
                           f"backend.max_operations={backend.max_operations} allows; lower {key} (at most {fit} "
@@ -163,7 +168,7 @@ def check_circuit(circuit, observable, *, backend: str, max_qubits: int, max_ope
     factor = _zne_factor(mitigation)
     gates = len(circuit.operations) * factor
     if gates > max_operations:
-        folded = f" ({len(circuit.operations):,} folded {factor:g}× by ZNE)" if factor > 1 else ""
+        folded = f" ({len(circuit.operations):,} run {factor:g}× by ZNE)" if factor > 1 else ""
         raise BackendError(f"the circuit expands to {gates:,.0f} gates{folded}, more than backend.max_operations="
                            f"{max_operations} allows on backend={backend}; use fewer layers (ansatz.layers / "
                            "ansatz.p) or raise backend.max_operations")

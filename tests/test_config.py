@@ -408,7 +408,7 @@ def test_every_backend_refuses_a_circuit_past_its_gate_limit_before_building_it(
             raise AssertionError("looked up a device for a circuit past the limit")
 
     zne = validate_mitigation("zne")
-    with pytest.raises(BackendError, match=r"expands to 1,440 gates \(160 folded 9× by ZNE\), more than "
+    with pytest.raises(BackendError, match=r"expands to 1,440 gates \(160 run 9× by ZNE\), more than "
                                            r"backend\.max_operations=1000"):
         NeverTranspiles(max_operations=1000, mitigation=zne).check(circuit, obs)
 
