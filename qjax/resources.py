@@ -43,6 +43,8 @@ _BATCH_COPIES = 3
 # channels included), measured at n = 10 (2 and 4 layers) and n = 11, plus a few working copies.
 _DENSITY_PER_OPERATION = 0.6
 _DENSITY_COPIES = 4
+# Aer's statevector working copies for a fake device (it simulates only the qubits the circuit uses).
+_AER_COPIES = 3
 # What the process holds before the first state exists: Python, JAX's CPU client, Qiskit and
 # PennyLane imports, and XLA compiling the step (measured 0.40-0.51 GiB).
 _RUNTIME_BYTES = GiB // 2
@@ -214,13 +216,22 @@ def _noisy_bytes(run, n: int) -> tuple[int, int, str, str]:
     return total, state, "state", "with batched trajectories"
 
 
+def _aer_bytes(run, n: int) -> tuple[int, int, str, str]:
+    """Peak bytes of Aer simulating a fake device's circuit (complex128 statevector, a few working copies)."""
+    state = 2**n * 16
+    return _AER_COPIES * state, state, "state", "in Aer (complex128)"
+
+
+_BACKEND_SIZES = {"simulator": _simulator_bytes, "noisy_simulator": _noisy_bytes, "ibm_fake": _aer_bytes}
+
+
 def estimate_memory(run) -> Optional[MemoryEstimate]:
     """Peak memory of ``run`` on this process's backend, or None where the config does not say
     (a problem whose width is known only once built, or a backend that runs elsewhere)."""
     n = qubits(run)
-    if n is None or run.backend.name not in ("simulator", "noisy_simulator"):
-        return None  # ibm_fake: Aer's own sampler; ibm and remote: another machine
-    sizes = _simulator_bytes if run.backend.name == "simulator" else _noisy_bytes
+    sizes = _BACKEND_SIZES.get(run.backend.name)
+    if n is None or sizes is None:
+        return None  # ibm and remote run on another machine
     total, state, unit, what = sizes(run, n)
     angle_map = _angle_map_bytes(run)
     key, value = _width_key(run)

@@ -44,9 +44,10 @@ COUNT_MAX = 2**31 - 1
 #: shots) per job; at 10**7 shots the shot noise of a ±1 observable (3e-4) is already far below chemical
 #: accuracy (1.6e-3 Ha), and the local Aer path spends minutes per evaluation.
 MAX_SHOTS = 10_000_000
-#: Widest register a backend may be configured for: 2**40 amplitudes are 8 TiB in complex64, beyond
-#: any one machine (the memory estimate at start-up refuses far smaller registers on a real machine).
-QUBITS_MAX = 40
+#: Widest register a backend may be configured for: IBM's largest devices have 156 qubits. Simulators
+#: never get near it: the memory estimate at start-up refuses what the machine cannot hold (2**34
+#: amplitudes are already 128 GiB in complex64).
+QUBITS_MAX = 156
 #: Default of ``backend.max_operations``, the most gates one circuit may expand to (ZNE's folding
 #: counted), the same as the service's ``Limits.max_operations``. Measured with
 #: scripts/measure_limits.py (hardware-efficient ansatz on 5 wires, ``value_and_grad``, cold

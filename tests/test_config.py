@@ -126,7 +126,7 @@ BAD = [
     ("schedule=cosine schedule.decay_steps=0", r"^schedule\.decay_steps=0 is invalid"),
     ("schedule=exponential schedule.transition_steps=0", r"^schedule\.transition_steps=0 is invalid"),
     ("schedule=warmup_cosine schedule.warmup_steps=80", r"^schedule\.warmup_steps=80 is invalid: must be < "),
-    ("problem=tfim ansatz=hea problem.n=1", r"^problem\.n=1 is invalid: must be an integer in 2\.\.40"),
+    ("problem=tfim ansatz=hea problem.n=1", r"^problem\.n=1 is invalid: must be an integer in 2\.\.156"),
     ("problem=tfim ansatz=ucc", r"^ansatz=ucc needs a molecular problem"),
     ("ansatz=hea ansatz.layers=0", r"^ansatz\.layers=0 is invalid"),
     ("ansatz=hea ansatz.rotations=[RY,CZ]", r"^ansatz\.rotations=\['RY','CZ'\] is invalid: must be a list of 1\.\.16 of"),
@@ -283,7 +283,7 @@ HOSTILE = [
     ("problem=tfim ansatz=hea problem.n=27", r"^problem\.n=27 needs 27 qubits, more than backend\.max_qubits=26 "
                                             r"allows on backend=simulator; lower problem\.n"),
     ("problem=tfim ansatz=hea problem.n=40", r"^problem\.n=40 needs 40 qubits, more than backend\.max_qubits=26"),
-    ("problem=tfim ansatz=hea problem.n=41", r"^problem\.n=41 is invalid: must be an integer in 2\.\.40"),
+    ("problem=tfim ansatz=hea problem.n=157", r"^problem\.n=157 is invalid: must be an integer in 2\.\.156"),
     ("problem=tfim ansatz=hea backend=noisy_simulator problem.n=21", r"^problem\.n=21 needs 21 qubits, more than "
                                                                     r"backend\.max_qubits=20"),
     ("problem.basis=cc-pvdz backend.max_qubits=12", r"^problem\.basis=cc-pvdz needs 20 qubits"),
@@ -303,7 +303,7 @@ HOSTILE = [
     ("experiment=qaoa problem=maxcut ansatz=qaoa ansatz.ramp_gamma=1e300", r"^ansatz\.ramp_gamma=1e\+300 is invalid"),
     ("experiment=classifier problem=iris ansatz=reupload ansatz.layers=1000000",
      r"^ansatz\.layers=1000000 is invalid"),
-    ("experiment=classifier problem=iris ansatz=reupload ansatz.wires=41", r"^ansatz\.wires=41 is invalid"),
+    ("experiment=classifier problem=iris ansatz=reupload ansatz.wires=157", r"^ansatz\.wires=157 is invalid"),
     ("experiment=classifier problem=iris ansatz=reupload ansatz.wires=27", r"^ansatz\.wires=27 needs 27 qubits"),
     ("experiment=classifier problem=breast_cancer ansatz=reupload problem.pca=30",
      r"^problem\.pca=30 needs 30 qubits, more than backend\.max_qubits=26"),
@@ -337,7 +337,7 @@ HOSTILE = [
     ("backend=ibm_fake backend.timeout_s=inf", r"^backend\.timeout_s=inf is invalid: must be a float in \(0, 604800\]"),
     ("backend=ibm_fake backend.retries=100000000000000000000", r"^backend\.retries=100000000000000000000 is invalid"),
     ("backend=ibm_fake backend.backoff_s=nan", r"^backend\.backoff_s=nan is invalid"),
-    ("backend.max_qubits=0", r"^backend\.max_qubits=0 is invalid: must be an integer in 1\.\.40"),
+    ("backend.max_qubits=0", r"^backend\.max_qubits=0 is invalid: must be an integer in 1\.\.156"),
     ("backend.max_operations=0", r"^backend\.max_operations=0 is invalid"),
     ("trainer.steps=1000000000000", r"^trainer\.steps=1000000000000 is invalid: must be an integer in "
                                     r"1\.\.2147483647"),
@@ -459,9 +459,13 @@ def test_preflight_counts_density_matrices_and_the_classifiers_data(hydra_ctx):
                              "problem.n_samples=100000"))
     with pytest.raises(ConfigError, match=r"^ansatz\.wires=20 .* for each of the 100000 samples at once"):
         preflight(data, available=64 * 2**30)
-    hardware = validate(_compose("backend=ibm_fake"))
+    fake = validate(_compose("backend=ibm_fake", "problem=tfim", "ansatz=hea", "problem.n=26"))
+    with pytest.raises(ConfigError, match=r"^problem\.n=26 \(26 qubits\) needs about 1\.0 GiB for the state and "
+                                          r"3\.5 GiB in Aer \(complex128\)"):
+        preflight(fake, available=2 * 2**30)
+    hardware = validate(_compose("backend=ibm"))
     assert estimate_memory(hardware) is None
-    preflight(hardware, available=1)  # runs on Aer's sampler or on another machine: nothing to estimate here
+    preflight(hardware, available=1)  # runs on another machine: nothing to estimate here
 
 
 def test_available_memory_is_known_on_linux():
