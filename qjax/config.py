@@ -525,8 +525,7 @@ def default_checkpoint_dir(cfg: DictConfig | RunConfig, root: Optional[str] = No
 
 def _redact(node: Any) -> Any:
     if isinstance(node, Mapping):
-        return {k: _redact(v) for k, v in node.items()
-                if not any(word in str(k).lower() for word in _SECRET_WORDS)}
+        return {k: _redact(v) for k, v in node.items() if not _is_secret(k)}
     if isinstance(node, (list, tuple)):
         return [_redact(v) for v in node]
     return node

@@ -145,9 +145,9 @@ def check_sizes(run) -> None:
     n, backend = qubits(run), run.backend
     if n is not None and n > backend.max_qubits:
         key, value = _width_key(run)
+        hint = "" if backend.hardware else f" if the machine has the memory: 2**{n} amplitudes per state"
         raise ConfigError(f"{key}={value} needs {n} qubits, more than backend.max_qubits={backend.max_qubits} "
-                          f"allows on backend={backend.name}; lower {key} (or raise backend.max_qubits if the "
-                          f"machine has the memory: 2**{n} amplitudes per state)")
+                          f"allows on backend={backend.name}; lower {key} (or raise backend.max_qubits{hint})")
     gates = operations_lower_bound(run) * _zne_factor(run.mitigation)
     if gates > backend.max_operations:
         key = "ansatz.p" if run.ansatz.name == "qaoa" else "ansatz.layers"

@@ -38,7 +38,8 @@ PRECISIONS = ("single", "double")
 #: ``PRNGKey`` and Aer's ``seed_simulator`` take at least that much.
 SEED_MAX = 2**32 - 1
 #: Largest count of steps (``trainer.steps``, schedules, checkpoint periods): Optax keeps its step
-#: counter in int32, so schedules would wrap past it.
+#: counter in int32 and stops it there (``optax.safe_increment``), so schedules and Adam's bias
+#: correction would freeze past it, and a schedule length beyond it fails converting to int32.
 COUNT_MAX = 2**31 - 1
 #: Most shots per circuit evaluation. IBM's job validation allows 5-10 million executions (circuits ×
 #: shots) per job; at 10**7 shots the shot noise of a ±1 observable (3e-4) is already far below chemical
