@@ -109,7 +109,7 @@ def _fields_in_range(obj, prefix: str = "") -> None:
             assert math.isfinite(value), f"{prefix}{f.name}={value!r}"
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_validate_returns_a_config_in_range_or_refuses_naming_the_key(bases, data):
     base = data.draw(st.integers(0, len(bases) - 1), label="base")
