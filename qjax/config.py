@@ -67,6 +67,11 @@ def _show(value: Any, cli: bool = False) -> str:
     return text if len(text) <= 80 else f"{text[:60]}… ({len(text)} characters)"
 
 
+def _printable(key: Any) -> str:
+    """A user-given key as one printable line: control characters (a newline in a YAML key) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(key))
+
+
 def _invalid(key: str, value: Any, meta: Mapping[str, Any]) -> ConfigError:
     example = meta.get("example")
     fix = "" if example is None else f" (e.g. {key}={_show(example, cli=True)})"
@@ -112,6 +117,7 @@ def _build(prefix: str, cls: type, raw: Any, label: str) -> Any:
         merged = OmegaConf.merge(schema, raw)
         values = OmegaConf.to_container(merged, throw_on_missing=True)
     except ConfigKeyError as exc:
+        full_key = _printable(exc.full_key)
         parent = str(exc.full_key).rpartition(".")[0]
         owner = cls
         for name in filter(None, parent.split(".")):
@@ -121,14 +127,16 @@ def _build(prefix: str, cls: type, raw: Any, label: str) -> Any:
         scope = parent + "." if parent else ""
         having = [n for n, c in SCHEMAS.get(group, {}).items() if exc.key in {f.name for f in dataclasses.fields(c)}]
         fix = f"pick {group}={'|'.join(sorted(having))}" if having else "remove it"
-        raise ConfigError(f"{prefix}{exc.full_key} is not a key of {label} (keys of {prefix}{scope}*: {known}); {fix}") \
+        raise ConfigError(f"{prefix}{full_key} is not a key of {label} (keys of {prefix}{_printable(scope)}*: {known}); "
+                          f"{fix}") \
             from None
     except MissingMandatoryValue as exc:
-        raise ConfigError(f"{prefix}{exc.full_key} is missing; set it, e.g. {prefix}{exc.full_key}=...") from None
+        key = _printable(exc.full_key)
+        raise ConfigError(f"{prefix}{key} is missing; set it, e.g. {prefix}{key}=...") from None
     except ValidationError as exc:
         raise _invalid(f"{prefix}{exc.full_key}", exc.value, _metadata(cls, str(exc.full_key))) from None
     except OmegaConfBaseException as exc:  # any other clash of a value with the schema's shape
-        key = f"{prefix}{exc.full_key}" if exc.full_key else prefix.rstrip(".") or label
+        key = f"{prefix}{_printable(exc.full_key)}" if exc.full_key else prefix.rstrip(".") or label
         raise ConfigError(f"{key} is invalid for {label}: {str(exc).splitlines()[0]}") from None
     nested = {f.name: f.type for f in dataclasses.fields(cls) if dataclasses.is_dataclass(f.type)}
     obj = cls(**{k: _build(f"{prefix}{k}.", nested[k], v, label) if k in nested
@@ -197,10 +205,10 @@ def _resolve(cfg: Any) -> dict:
             if isinstance(value, (DictConfig, ListConfig)):
                 value = OmegaConf.to_container(value, resolve=True, throw_on_missing=True)
         except MissingMandatoryValue as exc:
-            raise ConfigError(f"{exc.full_key} is missing (???); set it on the command line") from None
+            raise ConfigError(f"{_printable(exc.full_key)} is missing (???); set it on the command line") from None
         except OmegaConfBaseException as exc:
             first = str(exc).splitlines()[0]
-            raise ConfigError(f"{exc.full_key or key} cannot be resolved: {first}") from None
+            raise ConfigError(f"{_printable(exc.full_key or key)} cannot be resolved: {first}") from None
         out[key] = value
     return out
 
@@ -383,13 +391,15 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     """
     secrets = secret_keys(cfg)
     if secrets:
-        raise ConfigError(f"{secrets[0]}: credentials are never taken from the config (Hydra saves it in .hydra/); "
+        raise ConfigError(f"{_printable(secrets[0])}: credentials are never taken from the config (Hydra saves it in "
+                          ".hydra/); "
                           "set QISKIT_IBM_TOKEN in the environment or save a Qiskit account, and drop the key")
     raw = _resolve(cfg)
     allowed = {f.name for f in dataclasses.fields(Globals)} | set(GROUPS) | set(OPTIONAL_SECTIONS)
     for key in raw:
         if key not in allowed:
-            raise ConfigError(f"{key} is not a known config key (known: {', '.join(sorted(allowed))}); remove it")
+            raise ConfigError(f"{_printable(key)} is not a known config key (known: {', '.join(sorted(allowed))}); "
+                          "remove it")
     groups = {}
     for group in GROUPS:
         if group not in raw and group not in FIXED_GROUPS:

@@ -548,3 +548,17 @@ def test_cli_refuses_hostile_sizes_at_start_up_with_one_line(tmp_path, overrides
     assert proc.stderr.startswith("qjax: error: ")
     assert message in proc.stderr and proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
     assert not (tmp_path / "checkpoints").exists()  # refused before any checkpoint directory
+
+
+@pytest.mark.parametrize("config", [
+    {"ansatz": {"encoding": {"\n": {"token": "x"}}}},
+    {"trainer": {"steps\nmore": 3}},
+    {"weird\rkey": 1},
+])
+def test_a_key_with_control_characters_still_gives_one_line(hydra_ctx, config):
+    plain = OmegaConf.to_container(_compose("experiment=classifier", "problem=iris", "ansatz=reupload"))
+    for group, value in config.items():
+        plain[group] = {**plain[group], **value} if isinstance(plain.get(group), dict) else value
+    with pytest.raises(ConfigError) as info:
+        validate(plain)
+    assert "\n" not in str(info.value) and "\r" not in str(info.value)
