@@ -15,28 +15,38 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from importlib import resources
-from typing import Any, Mapping, Optional
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from hydra.experimental.callback import Callback
+from hydra.types import RunMode
+from omegaconf import DictConfig, ListConfig, OmegaConf, flag_override
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException, ValidationError
 
 from qjax.errors import ConfigError
+from qjax.resources import check_sizes
 from qjax.schemas import (FIXED_GROUPS, GROUPS, SCHEMAS, ZNE_MIN_FACTORS, Globals, RunConfig,
-                          WarmupCosineScheduleConfig)
+                          WarmupCosineScheduleConfig, lih_active_orbitals)
 
-__all__ = ["OPTIONAL_SECTIONS", "HASH_EXCLUDED", "secret_keys", "validate", "group_config", "config_hash", "default_checkpoint_dir", "to_container"]
+__all__ = ["OPTIONAL_SECTIONS", "HASH_EXCLUDED", "secret_keys", "secret_overrides", "refuse_secret_overrides",
+           "scrub_saved_config", "ScrubSecrets", "validate", "group_config", "config_hash", "default_checkpoint_dir",
+           "to_container"]
 
 #: Top-level sections owned by other modules (optional groups); kept as plain
 #: containers in :attr:`RunConfig.extras`, never part of the config hash.
 OPTIONAL_SECTIONS = ("logger", "hparams_search")
 
+#: Words that make a config key a secret wherever it appears (``backend.token``, ``logger.api_key``).
+_SECRET_WORDS = ("token", "api_key", "apikey", "password", "passwd", "secret", "credential")
+
 #: Dotted keys of the validated config that do not change a run's result.
 HASH_EXCLUDED = (
     "trainer.steps", "trainer.log_every", "checkpoint", "budget", "extras",
     "backend.timeout_s", "backend.retries", "backend.fallback", "backend.max_qubits",
-    "backend.backoff_s", "backend.poll_s", "backend.max_pending_jobs",
+    "backend.backoff_s", "backend.poll_s", "backend.max_pending_jobs", "backend.max_operations",
 )
 
 
@@ -49,8 +59,17 @@ def _show(value: Any, cli: bool = False) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (list, tuple)):
+        if len(value) > 8:  # one line stays readable: the first items, the last, and how many
+            head = ",".join(_show(v, cli) for v in value[:3])
+            return f"[{head},…,{_show(value[-1], cli)}] ({len(value)} items)"
         return "[" + ",".join(_show(v, cli) for v in value) + "]"
-    return str(value) if cli else repr(value)
+    text = str(value) if cli else repr(value)
+    return text if len(text) <= 80 else f"{text[:60]}… ({len(text)} characters)"
+
+
+def _printable(key: Any) -> str:
+    """A user-given key as one printable line: control characters (a newline in a YAML key) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(key))
 
 
 def _invalid(key: str, value: Any, meta: Mapping[str, Any]) -> ConfigError:
@@ -76,15 +95,29 @@ def _nodes(node: Any):
             yield from _nodes(child)
 
 
+def _check_nested_mappings(prefix: str, cls: type, raw: Any) -> None:
+    """A nested setting (``mitigation.zne``, ``backend.noise``) must be a mapping: OmegaConf cannot merge
+    a list or a scalar into it, and says so without the key."""
+    if not isinstance(raw, (Mapping, DictConfig)):
+        return
+    for f in dataclasses.fields(cls):
+        value = raw.get(f.name)
+        if dataclasses.is_dataclass(f.type) and f.name in raw and not isinstance(value, (Mapping, DictConfig)):
+            raise ConfigError(f"{prefix}{f.name}={_show(value)} is invalid: must be a mapping of {prefix}{f.name}.* "
+                              f"keys (e.g. {prefix}{f.name}.{dataclasses.fields(f.type)[0].name}=...)")
+
+
 def _build(prefix: str, cls: type, raw: Any, label: str) -> Any:
     """``cls`` from the plain mapping ``raw``, type- and range-checked; ``prefix`` names keys in errors."""
     schema = OmegaConf.structured(cls)
     for node in _nodes(schema):  # frozen dataclasses give read-only nodes, nested ones too
         OmegaConf.set_readonly(node, False)
+    _check_nested_mappings(prefix, cls, raw)
     try:
         merged = OmegaConf.merge(schema, raw)
         values = OmegaConf.to_container(merged, throw_on_missing=True)
     except ConfigKeyError as exc:
+        full_key = _printable(exc.full_key)
         parent = str(exc.full_key).rpartition(".")[0]
         owner = cls
         for name in filter(None, parent.split(".")):
@@ -94,20 +127,33 @@ def _build(prefix: str, cls: type, raw: Any, label: str) -> Any:
         scope = parent + "." if parent else ""
         having = [n for n, c in SCHEMAS.get(group, {}).items() if exc.key in {f.name for f in dataclasses.fields(c)}]
         fix = f"pick {group}={'|'.join(sorted(having))}" if having else "remove it"
-        raise ConfigError(f"{prefix}{exc.full_key} is not a key of {label} (keys of {prefix}{scope}*: {known}); {fix}") \
+        raise ConfigError(f"{prefix}{full_key} is not a key of {label} (keys of {prefix}{_printable(scope)}*: {known}); "
+                          f"{fix}") \
             from None
     except MissingMandatoryValue as exc:
-        raise ConfigError(f"{prefix}{exc.full_key} is missing; set it, e.g. {prefix}{exc.full_key}=...") from None
+        key = _printable(exc.full_key)
+        raise ConfigError(f"{prefix}{key} is missing; set it, e.g. {prefix}{key}=...") from None
     except ValidationError as exc:
         raise _invalid(f"{prefix}{exc.full_key}", exc.value, _metadata(cls, str(exc.full_key))) from None
+    except OmegaConfBaseException as exc:  # any other clash of a value with the schema's shape
+        key = f"{prefix}{_printable(exc.full_key)}" if exc.full_key else prefix.rstrip(".") or label
+        raise ConfigError(f"{key} is invalid for {label}: {str(exc).splitlines()[0]}") from None
     nested = {f.name: f.type for f in dataclasses.fields(cls) if dataclasses.is_dataclass(f.type)}
     obj = cls(**{k: _build(f"{prefix}{k}.", nested[k], v, label) if k in nested
                  else tuple(v) if isinstance(v, list) else v for k, v in values.items()})
     for f in dataclasses.fields(cls):
         check = f.metadata.get("ok")
-        if check is not None and not check(getattr(obj, f.name)):
+        if check is not None and not _passes(check, getattr(obj, f.name)):
             raise _invalid(f"{prefix}{f.name}", getattr(obj, f.name), f.metadata)
     return obj
+
+
+def _passes(check: Any, value: Any) -> bool:
+    """``check(value)``; a value the check cannot even compare (a list inside a list of names) fails it."""
+    try:
+        return bool(check(value))
+    except (TypeError, ValueError, AttributeError, OverflowError):
+        return False
 
 
 def _group(group: str, raw: Any) -> Any:
@@ -121,7 +167,7 @@ def _group(group: str, raw: Any) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"{group}={_show(raw)} is invalid: select one of {known} (e.g. {group}={next(iter(options))})")
     name = raw.get("name")
-    if name not in options:
+    if not isinstance(name, str) or name not in options:  # a list or dict name is no option (nor hashable)
         raise ConfigError(f"{group}.name={_show(name)} is invalid: must be one of {known} "
                           f"(e.g. {group}={next(iter(options))})")
     return _build(f"{group}.", options[name], raw, f"{group}={name}")
@@ -159,21 +205,32 @@ def _resolve(cfg: Any) -> dict:
             if isinstance(value, (DictConfig, ListConfig)):
                 value = OmegaConf.to_container(value, resolve=True, throw_on_missing=True)
         except MissingMandatoryValue as exc:
-            raise ConfigError(f"{exc.full_key} is missing (???); set it on the command line") from None
+            raise ConfigError(f"{_printable(exc.full_key)} is missing (???); set it on the command line") from None
         except OmegaConfBaseException as exc:
             first = str(exc).splitlines()[0]
-            raise ConfigError(f"{exc.full_key or key} cannot be resolved: {first}") from None
+            raise ConfigError(f"{_printable(exc.full_key or key)} cannot be resolved: {first}") from None
         out[key] = value
     return out
 
 
+def _is_secret(key: Any) -> bool:
+    """Whether a config key is named like a secret (token, api_key, password, secret, credential, ...)."""
+    return any(word in str(key).lower() for word in _SECRET_WORDS)
+
+
 def secret_keys(node: Any, prefix: str = "") -> list[str]:
-    """Dotted keys named like a secret (token, api_key, password, ...) anywhere in a config."""
+    """Dotted keys named like a secret (token, api_key, password, ...) anywhere in a config, lists included."""
     found = []
-    if isinstance(node, (Mapping, DictConfig)):
+    if isinstance(node, (list, tuple, ListConfig)):
+        for i in range(len(node)):
+            try:
+                found += secret_keys(node[i], f"{prefix.rstrip('.')}[{i}].")
+            except OmegaConfBaseException:
+                continue
+    elif isinstance(node, (Mapping, DictConfig)):
         for key in node:
             path = f"{prefix}{key}"
-            if any(word in str(key).lower() for word in _SECRET_WORDS):
+            if _is_secret(key):
                 found.append(path)
             if key != "hydra":
                 try:
@@ -182,6 +239,147 @@ def secret_keys(node: Any, prefix: str = "") -> list[str]:
                     continue
                 found += secret_keys(child, path + ".")
     return found
+
+
+# --- secrets on the command line and in the files Hydra writes -------------------------
+#
+# Hydra writes the composed config three ways before the task runs: <run>/.hydra/*.yaml,
+# <sweep>/multirun.yaml, and the launcher's log line of each member's overrides. A key named
+# like a secret on the command line is refused before Hydra starts (refuse_secret_overrides);
+# one that comes from a config file is dropped from the sweep's config before the sweeper saves
+# multirun.yaml, and scrubbed from every file Hydra wrote (ScrubSecrets).
+
+# A dict literal in an override's value whose key is named like a secret: +x={token: abc}.
+_SECRET_IN_VALUE = re.compile(r"[{,]\s*['\"]?[\w.-]*(" + "|".join(_SECRET_WORDS) + r")[\w.-]*['\"]?\s*:")
+
+
+def secret_overrides(args: Iterable[str]) -> list[str]:
+    """The keys of command-line overrides (``key=value``) that would put a secret into the config.
+
+    Only keys are returned, never values. Flags (``-m``, ``--cfg job``, ``--config-dir=...``) and
+    arguments without ``=`` are skipped.
+    """
+    found = []
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        key, _, value = arg.partition("=")
+        if _is_secret(key) or _SECRET_IN_VALUE.search(value.lower()):
+            found.append(key)
+    return found
+
+
+def refuse_secret_overrides(args: Iterable[str]) -> None:
+    """Raise :class:`ConfigError` if a command-line override sets a key named like a secret.
+
+    Called before Hydra starts, so nothing has been written or logged yet: Hydra saves every
+    override to ``.hydra/`` and ``multirun.yaml`` and logs each sweep member's overrides. The
+    message names the key only.
+    """
+    keys = secret_overrides(args)
+    if keys:
+        raise ConfigError(f"{keys[0]}=… on the command line: credentials are never taken from the config (Hydra would "
+                          "save and log the value); set QISKIT_IBM_TOKEN (QJAX_API_KEY for backend=remote) in the "
+                          "environment or save a Qiskit account, and drop the override")
+
+
+_REDACTED = "<redacted>"
+
+
+def _secret_override(item: Any) -> bool:
+    """Whether a list item is an override (``key=value``, as in ``hydra.overrides.task``) setting a secret."""
+    return isinstance(item, str) and "=" in item and bool(secret_overrides([item.lstrip("+~")]))
+
+
+def _secret_values(node: Any) -> list[str]:
+    """The values stored under keys named like a secret, and those of overrides (list items) that set one."""
+    values = []
+    if isinstance(node, Mapping):
+        for key, child in node.items():
+            if _is_secret(key) and child is not None and not isinstance(child, (Mapping, list)):
+                values.append(str(child))
+            values += _secret_values(child)
+    elif isinstance(node, list):
+        for child in node:
+            values += [child.partition("=")[2]] if _secret_override(child) else _secret_values(child)
+    return [v for v in values if v and v != _REDACTED]
+
+
+# Values at least this long are also replaced wherever else they appear (e.g. in hydra.job.override_dirname);
+# shorter ones ("1", "true") would match unrelated text, and no real token or key is that short.
+_MIN_ECHO = 8
+
+
+def _without_secrets(node: Any) -> Any:
+    """``node`` without keys named like a secret, and without overrides (list items) setting one."""
+    if isinstance(node, Mapping):
+        return {k: _without_secrets(v) for k, v in node.items() if not _is_secret(k)}
+    if isinstance(node, list):
+        return [_without_secrets(v) for v in node if not _secret_override(v)]
+    return node
+
+
+def scrub_saved_config(path: str | os.PathLike) -> bool:
+    """Rewrite the YAML file ``path`` (a config Hydra saved) without secrets; True if it changed.
+
+    Keys named like a secret and overrides setting one are dropped, and any other occurrence of
+    their values (e.g. in ``hydra.job.override_dirname``) is replaced by ``<redacted>``.
+    """
+    path = Path(path)
+    try:
+        data = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    except (OSError, OmegaConfBaseException, ValueError):
+        return False
+    # longest first, so no part of a longer secret is left behind
+    secrets = sorted({v for v in _secret_values(data) if len(v) >= _MIN_ECHO}, key=len, reverse=True)
+    scrubbed = _without_secrets(data)
+    if not secrets and scrubbed == data:
+        return False
+    text = OmegaConf.to_yaml(OmegaConf.create(scrubbed))
+    for value in secrets:
+        text = text.replace(value, _REDACTED)
+    path.write_text(text)
+    return True
+
+
+def _drop_secret_keys(node: Any) -> None:
+    """Delete keys named like a secret from a composed config, in place, at any depth (``hydra`` included)."""
+    if isinstance(node, DictConfig):
+        with flag_override(node, ["struct", "readonly"], [False, False]):
+            for key in list(node.keys()):
+                if _is_secret(key):
+                    del node[key]
+                else:
+                    _drop_secret_keys(node._get_node(key))
+    elif isinstance(node, ListConfig):
+        for i in range(len(node)):
+            _drop_secret_keys(node._get_node(i))
+
+
+class ScrubSecrets(Callback):
+    """Hydra callback (``hydra.callbacks.scrub_secrets``): keeps secrets from config files out of what Hydra saves.
+
+    Hydra 1.3 calls ``on_multirun_start`` with the sweep's composed config before the sweeper
+    saves it as ``multirun.yaml`` (``BasicSweeper.sweep``) and composes every member again from
+    its overrides, so the keys are dropped from that config in place. A job's ``.hydra/*.yaml``
+    are written before ``on_job_start`` (``hydra.core.utils.run_job``), so they are rewritten
+    there, as is ``multirun.yaml`` once more. The run itself still sees the key and refuses it
+    (:func:`validate`).
+    """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        _drop_secret_keys(config)
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        hydra = config.hydra
+        if hydra.output_subdir is not None:
+            for path in (Path(hydra.runtime.output_dir) / hydra.output_subdir).glob("*.yaml"):
+                scrub_saved_config(path)
+        if hydra.mode == RunMode.MULTIRUN:
+            scrub_saved_config(Path(hydra.sweep.dir) / "multirun.yaml")
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        scrub_saved_config(Path(config.hydra.sweep.dir) / "multirun.yaml")
 
 
 def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
@@ -193,13 +391,15 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     """
     secrets = secret_keys(cfg)
     if secrets:
-        raise ConfigError(f"{secrets[0]}: credentials are never taken from the config (Hydra saves it in .hydra/); "
+        raise ConfigError(f"{_printable(secrets[0])}: credentials are never taken from the config (Hydra saves it in "
+                          ".hydra/); "
                           "set QISKIT_IBM_TOKEN in the environment or save a Qiskit account, and drop the key")
     raw = _resolve(cfg)
     allowed = {f.name for f in dataclasses.fields(Globals)} | set(GROUPS) | set(OPTIONAL_SECTIONS)
     for key in raw:
         if key not in allowed:
-            raise ConfigError(f"{key} is not a known config key (known: {', '.join(sorted(allowed))}); remove it")
+            raise ConfigError(f"{_printable(key)} is not a known config key (known: {', '.join(sorted(allowed))}); "
+                          "remove it")
     groups = {}
     for group in GROUPS:
         if group not in raw and group not in FIXED_GROUPS:
@@ -223,6 +423,7 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
         raise ConfigError(f"+experiment=qaoa solves MaxCut, not problem={groups['problem'].name}; "
                           "drop the problem override (or use +experiment=vqe)")
     _check_classifier(top.experiment, groups)
+    _check_problem(groups["problem"])
     zne = getattr(groups["mitigation"], "zne", None)
     if zne is not None:
         need = ZNE_MIN_FACTORS.get(zne.extrapolator) or int(zne.extrapolator.removeprefix("polynomial_degree_")) + 1
@@ -244,8 +445,34 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     root = _absolute(ck.root if ck.root is not None else "checkpoints")
     every = ck.every if ck.every is not None else (1 if run.backend.hardware else 10)  # a hardware step is precious
     run = dataclasses.replace(run, checkpoint=dataclasses.replace(ck, root=root, every=every))
+    check_sizes(run)  # qubits and gates against the backend's limits, before anything is built
     directory = _absolute(ck.dir) if ck.dir is not None else default_checkpoint_dir(run)
     return dataclasses.replace(run, checkpoint=dataclasses.replace(run.checkpoint, dir=directory))
+
+
+def _check_problem(problem: Any) -> None:
+    """Rules between a problem's keys: a random regular graph's degree, a data set's split."""
+    if problem.name == "lih":
+        allowed = lih_active_orbitals(problem.active_electrons)
+        if problem.active_orbitals not in allowed:
+            raise ConfigError(f"problem.active_orbitals={problem.active_orbitals} with problem.active_electrons="
+                              f"{problem.active_electrons} is invalid: LiH needs {allowed[0]}..{allowed[-1]} active "
+                              f"orbitals then (a virtual one to excite into, and room beside the core) "
+                              f"(e.g. problem.active_orbitals={allowed[0] + 1})")
+    if problem.name == "maxcut" and problem.edges is None:
+        n, d = problem.n, problem.degree
+        if d >= n or (n * d) % 2:
+            raise ConfigError(f"problem.degree={d} with problem.n={n} is invalid: a regular graph needs "
+                              f"1 ≤ degree < n and n·degree even (e.g. problem.n=10 problem.degree=3)")
+    if getattr(problem, "dataset", False):
+        size, classes = problem.num_samples(), problem.classes
+        test = problem.test_size * size
+        if test < classes or size - test < classes:
+            side = "test" if test < classes else "training"
+            fix = 0.25 if test < classes else 0.2
+            raise ConfigError(f"problem.test_size={problem.test_size} leaves fewer {side} samples than the "
+                              f"{classes} classes of problem={problem.name} ({size} samples); "
+                              f"use e.g. problem.test_size={fix}")
 
 
 def _check_classifier(experiment: str, groups: dict) -> None:
@@ -306,13 +533,9 @@ def default_checkpoint_dir(cfg: DictConfig | RunConfig, root: Optional[str] = No
     return os.path.join(root, f"{run.experiment}-{run.problem.name}-{config_hash(run)}")
 
 
-_SECRET_WORDS = ("token", "api_key", "apikey", "password", "passwd", "secret", "credential")
-
-
 def _redact(node: Any) -> Any:
     if isinstance(node, Mapping):
-        return {k: _redact(v) for k, v in node.items()
-                if not any(word in str(k).lower() for word in _SECRET_WORDS)}
+        return {k: _redact(v) for k, v in node.items() if not _is_secret(k)}
     if isinstance(node, (list, tuple)):
         return [_redact(v) for v in node]
     return node

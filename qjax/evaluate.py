@@ -43,6 +43,9 @@ def evaluate(cfg: DictConfig) -> dict:
     merged = {**run.config, **{k: chosen[k] for k in CHOSEN}}
     merged["checkpoint"] = {**run.config.get("checkpoint", {}), "dir": str(_out_dir() / "state")}
     rc = validate(merged)
+    from qjax.resources import preflight
+
+    preflight(rc)
 
     import jax
 
@@ -113,6 +116,11 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point (``qjax-evaluate`` / ``python -m qjax.evaluate``)."""
+    import sys
+
+    from qjax.train import refuse_secrets_on_command_line
+
+    refuse_secrets_on_command_line(sys.argv[1:])
     _hydra_main()
 
 

@@ -9,6 +9,7 @@ option is one dataclass with ``@register(group, name)`` and its YAML file under
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Optional
 
@@ -30,6 +31,41 @@ __all__ = [
 GRADIENTS = ("auto", "backprop", "adjoint", "parameter_shift", "spsa")
 PRECISIONS = ("single", "double")
 
+# --- limits every size and seed is checked against ---------------------------------
+# Each bound is far beyond what a run uses but below what breaks a library underneath.
+
+#: Largest seed: numpy's ``RandomState`` (scikit-learn's splits) takes seeds < 2**32, and JAX's
+#: ``PRNGKey`` and Aer's ``seed_simulator`` take at least that much.
+SEED_MAX = 2**32 - 1
+#: Largest count of steps (``trainer.steps``, schedules, checkpoint periods): Optax keeps its step
+#: counter in int32 and stops it there (``optax.safe_increment``), so schedules and Adam's bias
+#: correction would freeze past it, and a schedule length beyond it fails converting to int32.
+COUNT_MAX = 2**31 - 1
+#: Most shots per circuit evaluation. IBM's job validation allows 5-10 million executions (circuits ×
+#: shots) per job; at 10**7 shots the shot noise of a ±1 observable (3e-4) is already far below chemical
+#: accuracy (1.6e-3 Ha), and the local Aer path spends minutes per evaluation.
+MAX_SHOTS = 10_000_000
+#: Widest register a backend may be configured for: IBM's largest devices have 156 qubits. Simulators
+#: never get near it: the memory estimate at start-up refuses what the machine cannot hold (2**34
+#: amplitudes are already 128 GiB in complex64).
+QUBITS_MAX = 156
+#: Default of ``backend.max_operations``, the most gates one circuit may expand to (ZNE's folding
+#: counted), the same as the service's ``Limits.max_operations``. Measured with
+#: scripts/measure_limits.py (hardware-efficient ansatz on 5 wires, ``value_and_grad``, cold
+#: compile, this project's 2-core EPYC while loaded): circuit build + compile + first step takes
+#: 3.1 s at 1,400 gates, 3.7 s at 4,200, 10.9 s at 8,400, 21 s at 14,000 and 26.8 s at 19,600; at
+#: 42,000 JAX captured 3.6 GB of constants (the dense map from parameters to gate angles grows
+#: with the square of depth) and the process ended without a result. Transpiling for ibm_fake
+#: (FakeManilaV2, level 1) took 1.0-1.6 s at 14,000-19,600 gates.
+MAX_OPERATIONS = 20_000
+#: Bond lengths (Å) a molecule is built at: from 0.2 Å (nuclei closer than this give
+#: meaningless energies in a minimal basis: H2 at 1e-12 Å has +5e11 Ha) to 5 Å (far past
+#: dissociation of H2 and LiH; the docs use 0.5-3.0 Å).
+BOND_LENGTH_RANGE = (0.2, 5.0)
+#: Largest coupling, angle scale or learning rate magnitude: float32 resolves about 7 digits, so
+#: ratios beyond 1e6 vanish and magnitudes beyond it only overflow sooner.
+MAGNITUDE_MAX = 1e6
+
 #: group -> option name -> schema dataclass; filled by :func:`register`.
 SCHEMAS: dict[str, dict[str, type]] = {}
 
@@ -50,12 +86,35 @@ def _opt(default: Any, expected: str, ok: Optional[Callable[[Any], bool]] = None
     return field(default=default, metadata=metadata)
 
 
+def _finite(v: Any) -> bool:
+    """Not NaN and not ±inf (Python ints of any size count as finite)."""
+    return v == v and -math.inf < v < math.inf
+
+
 def _ge(lo: float) -> Callable[[Any], bool]:
-    return lambda v: v >= lo
+    return lambda v: _finite(v) and v >= lo
 
 
 def _gt(lo: float) -> Callable[[Any], bool]:
-    return lambda v: v > lo
+    return lambda v: _finite(v) and v > lo
+
+
+def _within(lo: float, hi: float) -> Callable[[Any], bool]:
+    """``lo ≤ v ≤ hi``; NaN fails every comparison, so it is refused too."""
+    return lambda v: lo <= v <= hi
+
+
+def _magnitude(v: float) -> bool:
+    return -MAGNITUDE_MAX <= v <= MAGNITUDE_MAX
+
+
+_SEED = f"an integer in 0..{SEED_MAX}"
+_seed = _within(0, SEED_MAX)
+
+
+def _count(lo: int) -> Callable[[Any], bool]:
+    """An integer count from ``lo`` to :data:`COUNT_MAX`."""
+    return _within(lo, COUNT_MAX)
 
 
 def _unit(v: float) -> bool:
@@ -71,6 +130,7 @@ def _one_of(*choices: Any) -> Callable[[Any], bool]:
 
 
 _BOOL = "true or false"
+_ROTATION_NAMES = {"RX", "RY", "RZ"}
 
 
 # --- backend -----------------------------------------------------------------
@@ -82,9 +142,12 @@ class BackendConfig:
 
     name: str
     device: Optional[str] = _opt(None, "a device name or null", example="FakeManilaV2")
-    shots: Optional[int] = _opt(None, "null (exact) or an integer ≥ 1", _or_null(_ge(1)), example=1024)
-    seed_simulator: Optional[int] = _opt(None, "null or an integer ≥ 0", _or_null(_ge(0)), example=0)
-    max_qubits: int = _opt(26, "an integer ≥ 1", _ge(1))
+    shots: Optional[int] = _opt(None, f"null (exact) or an integer in 1..{MAX_SHOTS}", _or_null(_within(1, MAX_SHOTS)),
+                                example=1024)
+    seed_simulator: Optional[int] = _opt(None, f"null or {_SEED}", _or_null(_seed), example=0)
+    max_qubits: int = _opt(26, f"an integer in 1..{QUBITS_MAX}", _within(1, QUBITS_MAX))
+    max_operations: int = _opt(MAX_OPERATIONS, f"an integer in 1..{10 * MAX_OPERATIONS} (gates in the expanded "
+                                                "circuit)", _within(1, 10 * MAX_OPERATIONS))
 
     #: Runs on hardware (or a stand-in for it): sampled, parameter-shift gradients, jobs.
     hardware: ClassVar[bool] = False
@@ -95,7 +158,13 @@ FALLBACK_BACKENDS = ("ibm_fake", "simulator")
 
 
 def _shots(v: Any) -> bool:
-    return v is not None and v >= 1
+    return v is not None and 1 <= v <= MAX_SHOTS
+
+
+#: Longest wait for one job (s): IBM queues can take days; threading waits overflow far beyond.
+_WEEK = 7 * 24 * 3600
+#: Most retries: the delay doubles each time, so 20 retries of 2 s already wait 12 days.
+_RETRIES_MAX = 20
 
 
 @dataclass(frozen=True)
@@ -103,10 +172,11 @@ class JobControlConfig(BackendConfig):
     """Keys of every backend that runs jobs: waiting, retrying and falling back (not a backend itself)."""
 
     hardware: ClassVar[bool] = True
-    timeout_s: float = _opt(600.0, "a float > 0 (seconds to wait for one job)", _gt(0))
-    retries: int = _opt(3, "an integer ≥ 0", _ge(0))
-    backoff_s: float = _opt(2.0, "a float ≥ 0 (first retry delay; doubles each retry)", _ge(0))
-    poll_s: float = _opt(0.2, "a float > 0 (seconds between job status checks)", _gt(0))
+    timeout_s: float = _opt(600.0, f"a float in (0, {_WEEK}] (seconds to wait for one job)",
+                            lambda v: 0 < v <= _WEEK, example=600)
+    retries: int = _opt(3, f"an integer in 0..{_RETRIES_MAX}", _within(0, _RETRIES_MAX))
+    backoff_s: float = _opt(2.0, "a float in [0, 3600] (first retry delay; doubles each retry)", _within(0, 3600))
+    poll_s: float = _opt(0.2, "a float in (0, 3600] (seconds between job status checks)", lambda v: 0 < v <= 3600)
     fallback: tuple[str, ...] = _opt((), "a list of " + ", ".join(FALLBACK_BACKENDS),
                                      lambda v: set(v) <= set(FALLBACK_BACKENDS), example="[simulator]")
 
@@ -117,10 +187,12 @@ class IBMFakeConfig(JobControlConfig):
     """A qiskit-ibm-runtime fake device, run locally on Aer with the device's noise."""
 
     device: str = _opt("FakeManilaV2", "a fake device name or least_busy", example="FakeManilaV2")
-    shots: int = _opt(4096, "an integer ≥ 1 (this backend samples)", _shots)
+    shots: int = _opt(4096, f"an integer in 1..{MAX_SHOTS} (this backend samples)", _shots)
     optimization_level: int = _opt(1, "an integer 0..3", _one_of(0, 1, 2, 3))
-    min_qubits: Optional[int] = _opt(None, "null or an integer ≥ 1 (least_busy filter)", _or_null(_ge(1)), 5)
-    max_pending_jobs: Optional[int] = _opt(None, "null or an integer ≥ 0 (least_busy filter)", _or_null(_ge(0)), 10)
+    min_qubits: Optional[int] = _opt(None, f"null or an integer in 1..{QUBITS_MAX} (least_busy filter)",
+                                     _or_null(_within(1, QUBITS_MAX)), 5)
+    max_pending_jobs: Optional[int] = _opt(None, f"null or an integer in 0..{COUNT_MAX} (least_busy filter)",
+                                           _or_null(_count(0)), 10)
 
 
 #: What ``backend=remote`` may ask the service to run on.
@@ -139,10 +211,9 @@ class RemoteConfig(JobControlConfig):
     url: str = _opt("http://127.0.0.1:8765", "an http:// or https:// URL of a qjax service", _url)
     target: str = _opt("simulator", "one of " + ", ".join(REMOTE_TARGETS), _one_of(*REMOTE_TARGETS),
                        example="ibm_fake")
-    shots: Optional[int] = _opt(None, "null (exact on simulators, 4096 on ibm_fake/ibm) or an integer ≥ 1",
-                                _or_null(_ge(1)),
-                                example=4096)
-    backoff_s: float = _opt(1.0, "a float ≥ 0 (first retry delay; doubles each retry)", _ge(0))
+    shots: Optional[int] = _opt(None, f"null (exact on simulators, 4096 on ibm_fake/ibm) or an integer in "
+                                      f"1..{MAX_SHOTS}", _or_null(_within(1, MAX_SHOTS)), example=4096)
+    backoff_s: float = _opt(1.0, "a float in [0, 3600] (first retry delay; doubles each retry)", _within(0, 3600))
 
 
 @register("backend", "ibm")
@@ -173,11 +244,12 @@ class NoiseSettings:
     depolarizing_2q: float = _opt(0.0, "a probability in [0, 1]", _probability, example=0.01)
     amplitude_damping: float = _opt(0.0, "a probability in [0, 1]", _probability, example=0.001)
     phase_damping: float = _opt(0.0, "a probability in [0, 1]", _probability, example=0.001)
-    t1: Optional[float] = _opt(None, "null (no relaxation) or a float > 0 (µs)", _or_null(_gt(0)), example=100.0)
-    t2: Optional[float] = _opt(None, "null (= 2·t1) or a float > 0 (µs), at most 2·t1", _or_null(_gt(0)),
+    t1: Optional[float] = _opt(None, "null (no relaxation) or a finite float > 0 (µs)", _or_null(_gt(0)),
+                               example=100.0)
+    t2: Optional[float] = _opt(None, "null (= 2·t1) or a finite float > 0 (µs), at most 2·t1", _or_null(_gt(0)),
                                example=80.0)
-    gate_time_1q: float = _opt(0.035, "a float ≥ 0 (µs)", _ge(0))
-    gate_time_2q: float = _opt(0.3, "a float ≥ 0 (µs)", _ge(0))
+    gate_time_1q: float = _opt(0.035, "a finite float ≥ 0 (µs)", _ge(0))
+    gate_time_2q: float = _opt(0.3, "a finite float ≥ 0 (µs)", _ge(0))
     readout_error: float = _opt(0.0, "a probability in [0, 1] (symmetric bit flip at readout)", _probability,
                                 example=0.02)
 
@@ -190,6 +262,11 @@ class NoiseSettings:
                               f"(T2 > 2·T1 is unphysical) (e.g. backend.noise.t2={2 * t1!r})")
 
 
+#: Most trajectories per evaluation: their keys are held at once (and 10**6 trajectories of a
+#: 12-qubit state already take minutes per evaluation); 256 (the default) resolves ~6e-2.
+_TRAJECTORIES_MAX = 1_000_000
+
+
 @register("backend", "noisy_simulator")
 @dataclass(frozen=True)
 class NoisySimulatorConfig(BackendConfig):
@@ -199,20 +276,28 @@ class NoisySimulatorConfig(BackendConfig):
                                  example="FakeManilaV2")
     method: str = _opt("auto", "one of auto, density_matrix, trajectories",
                        _one_of("auto", "density_matrix", "trajectories"))
-    trajectories: int = _opt(256, "an integer ≥ 1", _ge(1))
+    trajectories: int = _opt(256, f"an integer in 1..{_TRAJECTORIES_MAX}", _within(1, _TRAJECTORIES_MAX))
     optimization_level: int = _opt(1, "an integer 0..3", _one_of(0, 1, 2, 3))
-    max_qubits: int = _opt(20, "an integer ≥ 1", _ge(1))
+    max_qubits: int = _opt(20, f"an integer in 1..{QUBITS_MAX}", _within(1, QUBITS_MAX))
     noise: NoiseSettings = field(default_factory=NoiseSettings)
 
 
 # --- optimizer: keys other than name/lr are optax.<name>'s keyword arguments ---
+
+#: Largest learning rate: parameters are angles (period 2π), so a step of 100 rad per unit of
+#: gradient already lands anywhere on the circle.
+_LR_MAX = 100.0
+
+
+def _lr(v: float) -> bool:
+    return 0 < v <= _LR_MAX
 
 @dataclass(frozen=True)
 class OptimizerConfig:
     """An Optax optimiser: ``optax.<name>(learning_rate=<schedule of lr>, **other fields)``."""
 
     name: str
-    lr: float = _opt(0.1, "a float > 0", _gt(0))
+    lr: float = _opt(0.1, f"a float in (0, {_LR_MAX:g}]", _lr)
 
 
 @register("optimizer", "adam")
@@ -220,15 +305,15 @@ class OptimizerConfig:
 class AdamConfig(OptimizerConfig):
     b1: float = _opt(0.9, "a float in [0, 1)", _unit)
     b2: float = _opt(0.999, "a float in [0, 1)", _unit)
-    eps: float = _opt(1e-8, "a float ≥ 0", _ge(0))
-    eps_root: float = _opt(0.0, "a float ≥ 0", _ge(0))
+    eps: float = _opt(1e-8, "a finite float ≥ 0", _ge(0))
+    eps_root: float = _opt(0.0, "a finite float ≥ 0", _ge(0))
     nesterov: bool = _opt(False, _BOOL)
 
 
 @register("optimizer", "adamw")
 @dataclass(frozen=True)
 class AdamWConfig(AdamConfig):
-    weight_decay: float = _opt(1e-4, "a float ≥ 0", _ge(0))
+    weight_decay: float = _opt(1e-4, "a finite float ≥ 0", _ge(0))
 
 
 @register("optimizer", "sgd")
@@ -241,10 +326,10 @@ class SGDConfig(OptimizerConfig):
 @register("optimizer", "rmsprop")
 @dataclass(frozen=True)
 class RMSPropConfig(OptimizerConfig):
-    lr: float = _opt(0.01, "a float > 0", _gt(0))
+    lr: float = _opt(0.01, f"a float in (0, {_LR_MAX:g}]", _lr)
     decay: float = _opt(0.9, "a float in [0, 1)", _unit)
-    eps: float = _opt(1e-8, "a float ≥ 0", _ge(0))
-    initial_scale: float = _opt(0.0, "a float ≥ 0", _ge(0))
+    eps: float = _opt(1e-8, "a finite float ≥ 0", _ge(0))
+    initial_scale: float = _opt(0.0, "a finite float ≥ 0", _ge(0))
     eps_in_sqrt: bool = _opt(True, _BOOL)
     centered: bool = _opt(False, _BOOL)
     momentum: Optional[float] = _opt(None, "null or a float in [0, 1)", _or_null(_unit), example=0.9)
@@ -280,9 +365,10 @@ class ScheduleConfig:
 class CosineScheduleConfig(ScheduleConfig):
     """``optax.cosine_decay_schedule``; ``decay_steps`` null becomes ``trainer.steps`` (:meth:`for_run`)."""
 
-    decay_steps: Optional[int] = _opt(None, "null (= trainer.steps) or an integer ≥ 1", _or_null(_ge(1)), 100)
+    decay_steps: Optional[int] = _opt(None, f"null (= trainer.steps) or an integer in 1..{COUNT_MAX}",
+                                      _or_null(_count(1)), 100)
     alpha: float = _opt(0.0, "a float in [0, 1]", lambda v: 0 <= v <= 1)
-    exponent: float = _opt(1.0, "a float > 0", _gt(0))
+    exponent: float = _opt(1.0, "a finite float > 0", _gt(0))
 
 
 @register("schedule", "exponential")
@@ -290,11 +376,11 @@ class CosineScheduleConfig(ScheduleConfig):
 class ExponentialScheduleConfig(ScheduleConfig):
     """``optax.exponential_decay``: lr · decay_rate ** (step / transition_steps)."""
 
-    transition_steps: int = _opt(10, "an integer ≥ 1", _ge(1))
-    decay_rate: float = _opt(0.9, "a float > 0", _gt(0))
-    transition_begin: int = _opt(0, "an integer ≥ 0", _ge(0))
+    transition_steps: int = _opt(10, f"an integer in 1..{COUNT_MAX}", _count(1))
+    decay_rate: float = _opt(0.9, "a finite float > 0", _gt(0))
+    transition_begin: int = _opt(0, f"an integer in 0..{COUNT_MAX}", _count(0))
     staircase: bool = _opt(False, _BOOL)
-    end_value: Optional[float] = _opt(None, "null or a float ≥ 0", _or_null(_ge(0)), example=0.001)
+    end_value: Optional[float] = _opt(None, "null or a finite float ≥ 0", _or_null(_ge(0)), example=0.001)
 
 
 @register("schedule", "warmup_cosine")
@@ -302,11 +388,13 @@ class ExponentialScheduleConfig(ScheduleConfig):
 class WarmupCosineScheduleConfig(ScheduleConfig):
     """``optax.warmup_cosine_decay_schedule`` with ``peak_value = optimizer.lr``."""
 
-    init_value: float = _opt(0.0, "a float ≥ 0", _ge(0))
-    warmup_steps: Optional[int] = _opt(None, "null (= decay_steps // 10) or an integer ≥ 0", _or_null(_ge(0)), 10)
-    decay_steps: Optional[int] = _opt(None, "null (= trainer.steps) or an integer ≥ 1", _or_null(_ge(1)), 100)
-    end_value: float = _opt(0.0, "a float ≥ 0", _ge(0))
-    exponent: float = _opt(1.0, "a float > 0", _gt(0))
+    init_value: float = _opt(0.0, "a finite float ≥ 0", _ge(0))
+    warmup_steps: Optional[int] = _opt(None, f"null (= decay_steps // 10) or an integer in 0..{COUNT_MAX}",
+                                       _or_null(_count(0)), 10)
+    decay_steps: Optional[int] = _opt(None, f"null (= trainer.steps) or an integer in 1..{COUNT_MAX}",
+                                      _or_null(_count(1)), 100)
+    end_value: float = _opt(0.0, "a finite float ≥ 0", _ge(0))
+    exponent: float = _opt(1.0, "a finite float > 0", _gt(0))
 
 
 # --- problem and ansatz -------------------------------------------------------
@@ -318,29 +406,85 @@ class ProblemConfig:
     name: str
     molecular: ClassVar[bool] = False
 
+    def qubits(self) -> Optional[int]:
+        """Wires the problem's observable acts on, known from the config alone (None: only once built)."""
+        return None
+
+
+_BOND = f"a float in {BOND_LENGTH_RANGE[0]}..{BOND_LENGTH_RANGE[1]} (ångström)"
+
+
+def _bond_length(v: float) -> bool:
+    return BOND_LENGTH_RANGE[0] <= v <= BOND_LENGTH_RANGE[1]
+
+
+#: Qubits of H2 (Jordan-Wigner, 2 per spatial orbital) in each basis ``problem.basis`` accepts.
+H2_QUBITS = {"sto-3g": 4, "6-31g": 8, "6-311g": 12, "cc-pvdz": 20}
+
 
 @register("problem", "h2")
 @dataclass(frozen=True)
 class H2Config(ProblemConfig):
     molecular: ClassVar[bool] = True
-    bond_length: float = _opt(0.7414, "a float > 0 (ångström)", _gt(0))
-    basis: str = _opt("sto-3g", "one of sto-3g, 6-31g, 6-311g, cc-pvdz",
-                      _one_of("sto-3g", "6-31g", "6-311g", "cc-pvdz"))
+    bond_length: float = _opt(0.7414, _BOND, _bond_length)
+    basis: str = _opt("sto-3g", "one of " + ", ".join(H2_QUBITS), _one_of(*H2_QUBITS))
+
+    def qubits(self) -> int:
+        return H2_QUBITS[self.basis]
 
 
 @register("problem", "lih")
 @dataclass(frozen=True)
 class LiHConfig(ProblemConfig):
     molecular: ClassVar[bool] = True
-    bond_length: float = _opt(1.5949, "a float > 0 (ångström)", _gt(0))
+    bond_length: float = _opt(1.5949, _BOND, _bond_length)
     basis: str = _opt("sto-3g", "sto-3g (larger bases need a larger active space than this experiment ships)",
                       _one_of("sto-3g"))
-    active_electrons: int = _opt(2, "an integer in 1..4", lambda v: 1 <= v <= 4)
+    active_electrons: int = _opt(2, "2 or 4 (a closed shell of LiH's 4 electrons)", _one_of(2, 4))
     active_orbitals: int = _opt(3, "an integer in 1..6 (qubits = 2·active_orbitals)", lambda v: 1 <= v <= 6)
+
+    def qubits(self) -> int:
+        return 2 * self.active_orbitals
+
+
+def lih_active_orbitals(active_electrons: int) -> range:
+    """The ``active_orbitals`` LiH (4 electrons, 6 STO-3G orbitals) allows with ``active_electrons``: more than the
+    occupied ``active_electrons / 2`` (a virtual orbital to excite into), at most the 6 minus the core orbitals."""
+    core = (4 - active_electrons) // 2
+    return range(active_electrons // 2 + 1, 6 - core + 1)
+
+
+#: Most nodes of a MaxCut graph (= qubits), as for ``problem.n``.
+MAXCUT_NODES_MAX = 26
+
+
+def _node(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < MAXCUT_NODES_MAX
+
+
+def _weight(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and _magnitude(v)
+
+
+def _edge(e: Any) -> bool:
+    return (isinstance(e, (list, tuple)) and len(e) in (2, 3) and _node(e[0]) and _node(e[1]) and e[0] != e[1]
+            and (len(e) == 2 or _weight(e[2])))
 
 
 def _edge_list(v: Any) -> bool:
-    return v is None or (isinstance(v, (list, tuple)) and all(isinstance(e, (list, tuple)) for e in v))
+    """null, or 1..325 distinct edges ``[i, j]`` / ``[i, j, w]`` of nodes in 0..25 with a finite weight."""
+    if v is None:
+        return True
+    if not isinstance(v, (list, tuple)) or not 0 < len(v) <= MAXCUT_NODES_MAX * (MAXCUT_NODES_MAX - 1) // 2:
+        return False
+    if not all(_edge(e) for e in v):
+        return False
+    return len({(min(e[:2]), max(e[:2])) for e in v}) == len(v)
+
+
+#: Most samples drawn from a trained QAOA state: they are held at once, ``samples × n`` bits
+#: (10**6 × 26 × 4 B ≈ 100 MB), and 10**6 already finds any cut with probability ≥ 1e-5.
+_SAMPLES_MAX = 1_000_000
 
 
 @register("problem", "maxcut")
@@ -349,21 +493,31 @@ class MaxCutConfig(ProblemConfig):
     """A random regular graph (``n``, ``degree``, ``graph_seed``) unless ``edges`` lists the graph (whose nodes
     are then ``0..largest node``, and ``n``, ``degree``, ``graph_seed`` are unused)."""
 
-    n: int = _opt(10, "an integer in 2..26", lambda v: 2 <= v <= 26)
-    degree: int = _opt(3, "an integer ≥ 1", _ge(1))
-    graph_seed: int = _opt(0, "an integer ≥ 0", _ge(0))
-    edges: Optional[Any] = _opt(None, "null or a list of [i, j] or [i, j, weight] edges", _edge_list,
+    n: int = _opt(10, f"an integer in 2..{MAXCUT_NODES_MAX}", _within(2, MAXCUT_NODES_MAX))
+    degree: int = _opt(3, f"an integer in 1..{MAXCUT_NODES_MAX - 1}", _within(1, MAXCUT_NODES_MAX - 1))
+    graph_seed: int = _opt(0, _SEED, _seed)
+    edges: Optional[Any] = _opt(None, f"null or a list of distinct [i, j] or [i, j, weight] edges, nodes i ≠ j in "
+                                      f"0..{MAXCUT_NODES_MAX - 1}, |weight| ≤ {MAGNITUDE_MAX:g}", _edge_list,
                                 "[[0,1],[1,2],[2,0]]")
-    samples: int = _opt(1024, "an integer ≥ 1 (shots drawn from the trained state to find the best cut)", _ge(1))
+    samples: int = _opt(1024, f"an integer in 1..{_SAMPLES_MAX} (shots drawn from the trained state to find the "
+                              "best cut)", _within(1, _SAMPLES_MAX))
+
+    def qubits(self) -> int:
+        if _edge_list(self.edges) and self.edges is not None:  # the nodes are those the edges use
+            return max(max(e[0], e[1]) for e in self.edges) + 1
+        return self.n
 
 
 @register("problem", "tfim")
 @dataclass(frozen=True)
 class TFIMConfig(ProblemConfig):
-    n: int = _opt(6, "an integer ≥ 2", _ge(2))
-    J: float = _opt(1.0, "a float")
-    h: float = _opt(1.0, "a float")
+    n: int = _opt(6, f"an integer in 2..{QUBITS_MAX} (at most backend.max_qubits)", _within(2, QUBITS_MAX))
+    J: float = _opt(1.0, f"a float in -{MAGNITUDE_MAX:g}..{MAGNITUDE_MAX:g}", _magnitude)
+    h: float = _opt(1.0, f"a float in -{MAGNITUDE_MAX:g}..{MAGNITUDE_MAX:g}", _magnitude)
     periodic: bool = _opt(False, _BOOL)
+
+    def qubits(self) -> int:
+        return self.n
 
 
 def _test_size(v: float) -> bool:
@@ -375,8 +529,22 @@ class DatasetConfig(ProblemConfig):
     """A scikit-learn data set for ``+experiment=classifier``: stratified split (``test_size``, ``seed``)."""
 
     dataset: ClassVar[bool] = True
+    #: Classes and samples of the data set (generated sets override :meth:`num_samples`).
+    classes: ClassVar[int] = 2
+    samples: ClassVar[int] = 0
     test_size: float = _opt(0.2, "a float in (0, 1) (fraction of samples held out for testing)", _test_size, 0.25)
-    seed: int = _opt(0, "an integer ≥ 0 (seeds the train/test split, and the samples of generated data)", _ge(0))
+    seed: int = _opt(0, f"{_SEED} (seeds the train/test split, and the samples of generated data)", _seed)
+
+    def num_samples(self) -> int:
+        return self.samples
+
+    def num_features(self) -> int:
+        """Features fed to the classifier (one encoding wire each)."""
+        raise NotImplementedError
+
+    def qubits(self) -> int:
+        """The fewest wires the classifier needs (``ansatz.wires`` may ask for more): one per feature and class."""
+        return max(self.num_features(), self.classes)
 
 
 def _iris_features(v: Any) -> bool:
@@ -388,8 +556,18 @@ def _iris_features(v: Any) -> bool:
 class IrisConfig(DatasetConfig):
     """Fisher's iris (150 flowers, 3 classes, 4 features); ``features`` picks columns (null = all 4)."""
 
+    classes: ClassVar[int] = 3
+    samples: ClassVar[int] = 150
     features: Optional[tuple[int, ...]] = _opt(None, "null (all four) or a list of distinct column indices in 0..3",
                                                _iris_features, "[2,3]")
+
+    def num_features(self) -> int:
+        return 4 if self.features is None else len(self.features)
+
+
+#: Most generated samples: the loss is vmapped over the whole training split at once (a state per
+#: sample), and 10**5 points of two half circles leave nothing more to learn.
+_N_SAMPLES_MAX = 100_000
 
 
 @register("problem", "moons")
@@ -398,8 +576,14 @@ class MoonsConfig(DatasetConfig):
     """``sklearn.datasets.make_moons``: two interleaved half circles (2 features, 2 classes)."""
 
     test_size: float = _opt(0.25, "a float in (0, 1) (fraction of samples held out for testing)", _test_size)
-    n_samples: int = _opt(200, "an integer ≥ 10", _ge(10))
-    noise: float = _opt(0.2, "a float ≥ 0 (std of the Gaussian noise added to the points)", _ge(0))
+    n_samples: int = _opt(200, f"an integer in 10..{_N_SAMPLES_MAX}", _within(10, _N_SAMPLES_MAX))
+    noise: float = _opt(0.2, "a float in [0, 1000] (std of the Gaussian noise added to the points)", _within(0, 1000))
+
+    def num_samples(self) -> int:
+        return self.n_samples
+
+    def num_features(self) -> int:
+        return 2
 
 
 @register("problem", "breast_cancer")
@@ -407,7 +591,25 @@ class MoonsConfig(DatasetConfig):
 class BreastCancerConfig(DatasetConfig):
     """Wisconsin breast cancer (569 samples, 2 classes, 30 features) reduced to ``pca`` principal components."""
 
+    samples: ClassVar[int] = 569
     pca: int = _opt(4, "an integer in 1..30 (principal components kept; = qubits)", lambda v: 1 <= v <= 30)
+
+    def num_features(self) -> int:
+        return self.pca
+
+
+#: Most layers (``ansatz.layers``, ``ansatz.p``): every layer puts at least one gate on each wire, so
+#: more layers than ``backend.max_operations`` allows (at most 10 × its default) can never run;
+#: the circuit's expanded size is checked against ``backend.max_operations`` once it is built.
+LAYERS_MAX = 10 * MAX_OPERATIONS
+_LAYERS = f"an integer in 1..{LAYERS_MAX} (the circuit must fit backend.max_operations)"
+#: Largest initial-angle scale: angles have period 2π, so a scale of 100 is already uniform on the circle.
+_INIT_SCALE_MAX = 100.0
+_INIT_SCALE = f"a float in [0, {_INIT_SCALE_MAX:g}] (radians)"
+_init_scale = _within(0, _INIT_SCALE_MAX)
+_ANGLE = f"a float in -{MAGNITUDE_MAX:g}..{MAGNITUDE_MAX:g} (radians)"
+#: Most rotation gates per wire and layer (duplicates allowed, e.g. [RY, RZ, RY]).
+_ROTATIONS_MAX = 16
 
 
 @dataclass(frozen=True)
@@ -421,18 +623,22 @@ class AnsatzConfig:
 @dataclass(frozen=True)
 class UCCConfig(AnsatzConfig):
     init: str = _opt("zeros", "zeros or random", _one_of("zeros", "random"))
-    init_scale: float = _opt(0.1, "a float ≥ 0", _ge(0))
+    init_scale: float = _opt(0.1, _INIT_SCALE, _init_scale)
+
+
+def _rotations(v: Any) -> bool:
+    return 0 < len(v) <= _ROTATIONS_MAX and set(v) <= _ROTATION_NAMES
 
 
 @register("ansatz", "hea")
 @dataclass(frozen=True)
 class HEAConfig(AnsatzConfig):
-    layers: int = _opt(2, "an integer ≥ 1", _ge(1))
-    rotations: tuple[str, ...] = _opt(("RY", "RZ"), "a non-empty list of RX, RY, RZ",
-                                      lambda v: len(v) > 0 and set(v) <= {"RX", "RY", "RZ"}, example="[RY,RZ]")
+    layers: int = _opt(2, _LAYERS, _within(1, LAYERS_MAX))
+    rotations: tuple[str, ...] = _opt(("RY", "RZ"), f"a list of 1..{_ROTATIONS_MAX} of RX, RY, RZ", _rotations,
+                                      example="[RY,RZ]")
     entangler: str = _opt("chain", "chain or ring", _one_of("chain", "ring"))
     init: str = _opt("random", "random or zeros", _one_of("random", "zeros"))
-    init_scale: float = _opt(0.1, "a float ≥ 0", _ge(0))
+    init_scale: float = _opt(0.1, _INIT_SCALE, _init_scale)
 
 
 @register("ansatz", "qaoa")
@@ -443,14 +649,11 @@ class QAOAConfig(AnsatzConfig):
     layer is ``exp(-iγ Σ w Z_i Z_j) ∝ exp(2iγ C)``, so the textbook ``exp(-iγ' C)`` is ``γ = -γ'/2``: hence
     the negative default."""
 
-    p: int = _opt(3, "an integer ≥ 1", _ge(1))
+    p: int = _opt(3, _LAYERS, _within(1, LAYERS_MAX))
     init: str = _opt("ramp", "ramp, random or zeros", _one_of("ramp", "random", "zeros"))
-    ramp_gamma: float = _opt(-0.6, "a float (radians)")
-    ramp_beta: float = _opt(0.6, "a float (radians)")
-    init_scale: float = _opt(0.1, "a float ≥ 0", _ge(0))
-
-
-_ROTATION_NAMES = {"RX", "RY", "RZ"}
+    ramp_gamma: float = _opt(-0.6, _ANGLE, _magnitude)
+    ramp_beta: float = _opt(0.6, _ANGLE, _magnitude)
+    init_scale: float = _opt(0.1, _INIT_SCALE, _init_scale)
 
 
 @register("ansatz", "reupload")
@@ -460,16 +663,18 @@ class ReuploadConfig(AnsatzConfig):
     ``rotations``, CNOT ``entangler``); ``reupload: false`` encodes once (angle encoding). ``wires`` null = max(features,
     classes); class c's logit is ``scale·<Z_c>`` with ``scale`` trainable from ``logit_scale``."""
 
-    layers: int = _opt(3, "an integer ≥ 1", _ge(1))
+    layers: int = _opt(3, _LAYERS, _within(1, LAYERS_MAX))
     reupload: bool = _opt(True, _BOOL)
     encoding: str = _opt("RY", "one of RX, RY, RZ", _one_of(*sorted(_ROTATION_NAMES)))
-    rotations: tuple[str, ...] = _opt(("RY", "RZ"), "a non-empty list of RX, RY, RZ",
-                                      lambda v: len(v) > 0 and set(v) <= _ROTATION_NAMES, example="[RY,RZ]")
+    rotations: tuple[str, ...] = _opt(("RY", "RZ"), f"a list of 1..{_ROTATIONS_MAX} of RX, RY, RZ", _rotations,
+                                      example="[RY,RZ]")
     entangler: str = _opt("ring", "chain or ring", _one_of("chain", "ring"))
-    wires: Optional[int] = _opt(None, "null (= max(features, classes)) or an integer ≥ 1", _or_null(_ge(1)), 4)
+    wires: Optional[int] = _opt(None, f"null (= max(features, classes)) or an integer in 1..{QUBITS_MAX}",
+                                _or_null(_within(1, QUBITS_MAX)), 4)
     init: str = _opt("random", "random or zeros", _one_of("random", "zeros"))
-    init_scale: float = _opt(0.5, "a float ≥ 0", _ge(0))
-    logit_scale: float = _opt(2.0, "a float > 0 (initial value of the trainable logit scale)", _gt(0))
+    init_scale: float = _opt(0.5, _INIT_SCALE, _init_scale)
+    logit_scale: float = _opt(2.0, f"a float in (0, {_LR_MAX:g}] (initial value of the trainable logit scale)",
+                              lambda v: 0 < v <= _LR_MAX)
 
 
 # --- mitigation, trainer, checkpoint ------------------------------------------
@@ -487,13 +692,27 @@ def _extrapolator(v: str) -> bool:
     return v.startswith("polynomial_degree_") and degree.isdigit() and 1 <= int(degree) <= 7
 
 
+#: Most noise factors: the highest extrapolator (polynomial_degree_7) fits 8; each factor is one
+#: more evaluation of every circuit.
+ZNE_FACTORS_MAX = 8
+#: Largest noise factor: gate folding repeats each gate up to that many times (IBM counts the folded
+#: two-qubit gates against its per-job limit), and at 15× the signal of any useful circuit is
+#: already buried in noise, which extrapolation cannot undo.
+ZNE_FACTOR_MAX = 15
+
+
+def _noise_factors(v: Any) -> bool:
+    return (2 <= len(v) <= ZNE_FACTORS_MAX and v[0] == 1 and list(v) == sorted(set(v))
+            and all(f <= ZNE_FACTOR_MAX for f in v))
+
+
 @dataclass(frozen=True)
 class ZNESettings:
     """Zero-noise extrapolation: run at each noise factor, extrapolate to zero noise."""
 
-    noise_factors: tuple[float, ...] = _opt((1.0, 3.0, 5.0), "a list of ≥ 2 increasing floats ≥ 1 starting at 1",
-                                            lambda v: len(v) >= 2 and v[0] == 1 and list(v) == sorted(set(v)),
-                                            example="[1,3,5]")
+    noise_factors: tuple[float, ...] = _opt((1.0, 3.0, 5.0), f"a list of 2..{ZNE_FACTORS_MAX} increasing floats "
+                                                              f"starting at 1, each at most {ZNE_FACTOR_MAX}",
+                                            _noise_factors, example="[1,3,5]")
     amplifier: str = _opt("gate_folding", "one of " + ", ".join(ZNE_AMPLIFIERS), _one_of(*ZNE_AMPLIFIERS))
     extrapolator: str = _opt("exponential", "one of " + ", ".join(_EXTRAPOLATORS) + ", polynomial_degree_<1..7>",
                              _extrapolator)
@@ -506,15 +725,21 @@ class DDSettings:
     sequence_type: str = _opt("XpXm", "one of XX, XpXm, XY4", _one_of("XX", "XpXm", "XY4"))
 
 
+#: Most twirled copies of a circuit: each is its own randomised circuit in the job (the runtime's
+#: default is 32); beyond 10**4 the job is mostly copies.
+_TWIRLS_MAX = 10_000
+
+
 @dataclass(frozen=True)
 class TwirlingSettings:
     """Pauli twirling; null counts leave the runtime's defaults."""
 
     enable_gates: bool = _opt(True, _BOOL)
     enable_measure: bool = _opt(True, _BOOL)
-    num_randomizations: Optional[int] = _opt(None, "null (runtime default) or an integer ≥ 1", _or_null(_ge(1)), 8)
-    shots_per_randomization: Optional[int] = _opt(None, "null (runtime default) or an integer ≥ 1",
-                                                  _or_null(_ge(1)), 128)
+    num_randomizations: Optional[int] = _opt(None, f"null (runtime default) or an integer in 1..{_TWIRLS_MAX}",
+                                             _or_null(_within(1, _TWIRLS_MAX)), 8)
+    shots_per_randomization: Optional[int] = _opt(None, f"null (runtime default) or an integer in 1..{MAX_SHOTS}",
+                                                  _or_null(_within(1, MAX_SHOTS)), 128)
 
 
 @register("mitigation", "none")
@@ -572,10 +797,10 @@ class BestMitigationConfig(MitigationConfig):
 
 @dataclass(frozen=True)
 class TrainerConfig:
-    steps: int = _opt(100, "an integer ≥ 1", _ge(1))
-    tol: float = _opt(0.0, "a float ≥ 0 (0 = no early stop)", _ge(0))
-    patience: int = _opt(5, "an integer ≥ 1", _ge(1))
-    log_every: int = _opt(10, "an integer ≥ 1", _ge(1))
+    steps: int = _opt(100, f"an integer in 1..{COUNT_MAX}", _count(1))
+    tol: float = _opt(0.0, "a finite float ≥ 0 (0 = no early stop)", _ge(0))
+    patience: int = _opt(5, f"an integer in 1..{COUNT_MAX}", _count(1))
+    log_every: int = _opt(10, f"an integer in 1..{COUNT_MAX}", _count(1))
 
 
 @dataclass(frozen=True)
@@ -583,19 +808,26 @@ class CheckpointConfig:
     """After :func:`validate`, ``dir`` and ``root`` are absolute paths and ``every`` an integer, never null."""
 
     dir: Optional[str] = _opt(None, "null (default dir) or a path", example="/abs/path/ck")
-    every: Optional[int] = _opt(None, "null (10 on simulators, 1 on hardware) or an integer ≥ 1", _or_null(_ge(1)), 10)
+    every: Optional[int] = _opt(None, f"null (10 on simulators, 1 on hardware) or an integer in 1..{COUNT_MAX}",
+                                _or_null(_count(1)), 10)
     resume: str = _opt("auto", "one of auto, never, must", _one_of("auto", "never", "must"))
-    keep: int = _opt(3, "an integer ≥ 2", _ge(2))
+    keep: int = _opt(3, f"an integer in 2..{COUNT_MAX}", _count(2))
     root: Optional[str] = _opt(None, "null (<launch dir>/checkpoints) or a path", example="/abs/path")
+
+
+#: Largest budget count: spent shots and jobs are summed as floats in places (JSON), exact below 2**53.
+_BUDGET_MAX = 2**53
 
 
 @dataclass(frozen=True)
 class BudgetConfig:
     """Limits on what a run may spend; a run stops with a checkpoint before the job that would cross one."""
 
-    max_shots: Optional[int] = _opt(None, "null (no limit) or an integer ≥ 1", _or_null(_ge(1)), 1000000)
-    max_jobs: Optional[int] = _opt(None, "null (no limit) or an integer ≥ 1", _or_null(_ge(1)), 100)
-    max_qpu_seconds: Optional[float] = _opt(None, "null (no limit) or a float > 0", _or_null(_gt(0)), 600)
+    max_shots: Optional[int] = _opt(None, f"null (no limit) or an integer in 1..{_BUDGET_MAX}",
+                                    _or_null(_within(1, _BUDGET_MAX)), 1000000)
+    max_jobs: Optional[int] = _opt(None, f"null (no limit) or an integer in 1..{_BUDGET_MAX}",
+                                   _or_null(_within(1, _BUDGET_MAX)), 100)
+    max_qpu_seconds: Optional[float] = _opt(None, "null (no limit) or a finite float > 0", _or_null(_gt(0)), 600)
 
 
 @dataclass(frozen=True)
@@ -603,7 +835,7 @@ class Globals:
     """The top-level keys: ``experiment``, ``seed``, ``precision``, ``gradient``."""
 
     experiment: Optional[str] = _opt(None, "the name of an experiment overlay", example="vqe")
-    seed: int = _opt(0, "an integer ≥ 0", _ge(0))
+    seed: int = _opt(0, _SEED, _seed)
     precision: str = _opt("single", "single or double", _one_of(*PRECISIONS))
     gradient: str = _opt("auto", "one of " + ", ".join(GRADIENTS), _one_of(*GRADIENTS))
 

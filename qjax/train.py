@@ -37,10 +37,12 @@ def _run_dir() -> Path:
 def run(cfg: DictConfig) -> dict:
     """Train one configuration; returns the ``result.json`` dict."""
     from qjax.config import config_hash, default_checkpoint_dir, secret_keys, to_container, validate
+    from qjax.resources import preflight
 
     if secret_keys(cfg):
         _scrub_hydra_files(secret_keys(cfg))
     rc = validate(cfg)  # before anything heavy: bad config fails fast
+    preflight(rc)  # and so does a run this machine has not the memory for
     quiet_libraries()
     import jax
 
@@ -258,16 +260,17 @@ def _record_backend(manifest: dict, backend, run_dir: Path) -> None:
 
 
 def _scrub_hydra_files(keys: list[str]) -> None:
-    """Remove the lines naming ``keys`` from the run's ``.hydra/*.yaml`` (Hydra wrote them before we ran)."""
-    if not HydraConfig.initialized():
+    """Remove secrets (``keys``) from the run's ``.hydra/*.yaml`` (Hydra wrote them before we ran).
+
+    The ``ScrubSecrets`` callback already did when it is configured; this covers a task run without it.
+    """
+    from qjax.config import scrub_saved_config
+
+    if not HydraConfig.initialized() or not keys or HydraConfig.get().output_subdir is None:
         return
-    names = {key.rsplit(".", 1)[-1] for key in keys}
     hydra_dir = Path(HydraConfig.get().runtime.output_dir) / HydraConfig.get().output_subdir
     for path in hydra_dir.glob("*.yaml"):
-        lines = path.read_text().splitlines(keepends=True)
-        kept = [line for line in lines if not any(name in line for name in names)]
-        if kept != lines:
-            path.write_text("".join(kept))
+        scrub_saved_config(path)
 
 
 def quiet_libraries() -> None:
@@ -337,8 +340,20 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     return None if result is None else float(result["loss"])
 
 
+def refuse_secrets_on_command_line(argv: list[str]) -> None:
+    """Exit 2 with one line when an override sets a key named like a secret, before Hydra writes or logs it."""
+    from qjax.config import refuse_secret_overrides
+
+    try:
+        refuse_secret_overrides(argv)
+    except QjaxError as exc:
+        print(f"qjax: error: {exc}", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
 def main() -> None:
     """Console entry point (``qjax-train`` / ``python -m qjax.train``)."""
+    refuse_secrets_on_command_line(sys.argv[1:])
     _hydra_main()
 
 

@@ -34,6 +34,8 @@ from qjax.errors import BackendError
 from qjax.noise.mitigation import check_jax_mitigation, mitigated_expval
 from qjax.noise.channels import NoiseModel, device_noise
 from qjax.ir.pauli import PauliSum
+from qjax.resources import check_circuit
+from qjax.schemas import MAX_OPERATIONS
 
 __all__ = ["NoisySimulatorBackend", "NoisySimulatorExecutor", "Twin", "build_twin"]
 
@@ -149,7 +151,8 @@ class NoisySimulatorBackend:
     name = "noisy_simulator"
 
     def __init__(self, *, device: str | None = None, shots: int | None = None, seed_simulator: int | None = None,
-                 method: str = "auto", trajectories: int = 256, max_qubits: int = 20, optimization_level: int = 1,
+                 method: str = "auto", trajectories: int = 256, max_qubits: int = 20,
+                 max_operations: int = MAX_OPERATIONS, optimization_level: int = 1,
                  noise=None, dtype=jnp.complex64, mitigation=None, seed: int = 0, state_dir: str | None = None,
                  **_ignored):
         if shots is not None and (isinstance(shots, bool) or int(shots) < 1):
@@ -160,6 +163,7 @@ class NoisySimulatorBackend:
         self.mitigation = mitigation
         self.device_name, self.shots, self.method = device, shots, method
         self.trajectories, self.max_qubits = int(trajectories), int(max_qubits)
+        self.max_operations = int(max_operations)
         self.optimization_level, self.dtype = int(optimization_level), dtype
         self.seed = seed_simulator if seed_simulator is not None else seed
         self.state_dir = state_dir
@@ -185,9 +189,8 @@ class NoisySimulatorBackend:
         if device is not None and n > device.num_qubits:
             raise BackendError(f"the circuit needs {n} qubits but {device.name} has {device.num_qubits}; "
                                "pick a larger device (backend.device=...) or a smaller problem")
-        if n > self.max_qubits:
-            raise BackendError(f"the circuit needs {n} qubits but backend=noisy_simulator is limited to "
-                               f"{self.max_qubits} (backend.max_qubits); reduce the problem size or raise the limit")
+        check_circuit(circuit, observable, backend=self.name, max_qubits=self.max_qubits,
+                      max_operations=self.max_operations, mitigation=self.mitigation)
         if self.method == "density_matrix" and n > _DENSITY_LIMIT:
             raise BackendError(f"backend.method=density_matrix on {n} qubits needs 4**{n} amplitudes; "
                                "use backend.method=trajectories (or auto)")

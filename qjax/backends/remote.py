@@ -228,12 +228,14 @@ class RemoteBackend:
                  shots: int | None = None, seed_simulator: int | None = None, timeout_s: float = 600.0,
                  retries: int = 3, backoff_s: float = 1.0, poll_s: float = 0.2, fallback=(), mitigation=None,
                  seed: int = 0, state_dir: str | None = None, budget=None, fallback_options: dict | None = None,
-                 transport=None, **_ignored):
-        from qjax.schemas import MitigationConfig
+                 transport=None, max_qubits: int = 26, max_operations: int | None = None, **_ignored):
+        from qjax.schemas import MAX_OPERATIONS, MitigationConfig
 
         if shots is None and target in SAMPLING_TARGETS:  # hardware samples: its usual default, as backend=ibm_fake
             shots = DEFAULT_SHOTS
         self.url, self.target, self.device_name, self.shots = url, target, device, shots
+        self.max_qubits = int(max_qubits)
+        self.max_operations = int(max_operations if max_operations is not None else MAX_OPERATIONS)
         self.seed = seed_simulator if seed_simulator is not None else seed
         self.mitigation = mitigation if mitigation is not None else MitigationConfig("none")
         self.fallback, self.fallback_options, self.state_dir = tuple(fallback), dict(fallback_options or {}), state_dir
@@ -260,6 +262,11 @@ class RemoteBackend:
         return self._probed
 
     def check(self, circuit: Circuit, observable: PauliSum) -> None:
+        from qjax.resources import check_circuit
+
+        # this run's own limits first: a circuit past them is never encoded and sent
+        check_circuit(circuit, observable, backend=self.name, max_qubits=self.max_qubits,
+                      max_operations=self.max_operations, mitigation=self.mitigation)
         self.probe()  # the service checks width and settings against its target when the first batch arrives
 
     def executor(self, circuit: Circuit, observables) -> RemoteExecutor:

@@ -30,6 +30,8 @@ from qjax.backends.sampled import chained_objective
 from qjax.ir.circuit import Circuit
 from qjax.errors import BackendError
 from qjax.ir.pauli import PauliSum
+from qjax.resources import check_circuit
+from qjax.schemas import MAX_OPERATIONS
 
 __all__ = ["RuntimeBackend", "RuntimeExecutor", "estimator_options"]
 
@@ -240,6 +242,7 @@ class RuntimeBackend:
     def __init__(self, *, device: str | None = None, shots: int = 4096, seed_simulator: int | None = None, optimization_level: int = 1,
                  timeout_s: float = 600.0, retries: int = 3, backoff_s: float = 2.0, poll_s: float = 0.2,
                  fallback=(), min_qubits: int | None = None, max_pending_jobs: int | None = None,
+                 max_qubits: int = 26, max_operations: int = MAX_OPERATIONS,
                  mitigation=None, seed: int = 0, state_dir: str | None = None, budget=None,
                  fallback_options: dict | None = None, **_ignored):
         if shots is None or shots < 1:
@@ -253,6 +256,7 @@ class RuntimeBackend:
         self.shots, self.optimization_level = int(shots), int(optimization_level)
         self.seed = seed_simulator if seed_simulator is not None else seed
         self.min_qubits, self.max_pending_jobs = min_qubits, max_pending_jobs
+        self.max_qubits, self.max_operations = int(max_qubits), int(max_operations)
         self.fallback, self.state_dir = tuple(fallback), state_dir
         self.fallback_options = dict(fallback_options or {})
         self.control = RunControl.with_budget(budget, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s,
@@ -279,6 +283,9 @@ class RuntimeBackend:
         return self._device
 
     def check(self, circuit: Circuit, observable: PauliSum) -> None:
+        # before the device is looked up and long before transpiling, which a huge circuit hangs in
+        check_circuit(circuit, observable, backend=self.name, max_qubits=self.max_qubits,
+                      max_operations=self.max_operations, mitigation=self.mitigation)
         n = max(circuit.num_wires, observable.num_wires)
         device = self.device(n)
         if n > device.num_qubits:

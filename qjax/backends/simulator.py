@@ -18,6 +18,8 @@ from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
 from qjax.ir.circuit import Circuit
 from qjax.errors import BackendError
 from qjax.ir.pauli import PauliSum
+from qjax.resources import check_circuit
+from qjax.schemas import MAX_OPERATIONS
 from qjax.sim.compile import compile as compile_circuit
 
 __all__ = ["SimulatorBackend", "SimulatorExecutor"]
@@ -29,13 +31,14 @@ class SimulatorBackend:
     """Runs circuits with :func:`qjax.compile`; jit-ed once per objective.
 
     ``max_qubits`` bounds the state size (``2**n`` amplitudes, 8 bytes each in
-    complex64); ``shots`` must be ``None``: this backend computes exact expectations.
+    complex64) and ``max_operations`` the circuit's gate count (compile time grows with
+    it); ``shots`` must be ``None``: this backend computes exact expectations.
     """
 
     name = "simulator"
 
-    def __init__(self, *, max_qubits: int = 26, shots: int | None = None, dtype=jnp.complex64, mitigation=None,
-                 **_ignored):
+    def __init__(self, *, max_qubits: int = 26, max_operations: int = MAX_OPERATIONS, shots: int | None = None,
+                 dtype=jnp.complex64, mitigation=None, **_ignored):
         if shots is not None:
             raise BackendError(
                 f"backend.shots={shots}: the simulator backend computes exact expectations; "
@@ -46,16 +49,12 @@ class SimulatorBackend:
                 f"mitigation={mitigation.name}: backend=simulator is noiseless, there is nothing to mitigate; "
                 "use mitigation=none, or a noisy backend (backend=ibm_fake)"
             )
-        self.max_qubits = int(max_qubits)
+        self.max_qubits, self.max_operations = int(max_qubits), int(max_operations)
         self.dtype = dtype
 
     def check(self, circuit: Circuit, observable: PauliSum) -> None:
-        n = max(circuit.num_wires, observable.num_wires)
-        if n > self.max_qubits:
-            raise BackendError(
-                f"the circuit needs {n} qubits but backend=simulator is limited to "
-                f"{self.max_qubits} (backend.max_qubits); reduce the problem size or raise the limit"
-            )
+        check_circuit(circuit, observable, backend=self.name, max_qubits=self.max_qubits,
+                      max_operations=self.max_operations)
 
     def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
         if gradient not in _GRADIENTS:

@@ -1,8 +1,10 @@
 """Problems: an observable to minimise plus its exact answer (this module: the type and classical heuristics).
 
-Each builder (:mod:`qjax.problems.chemistry`, :mod:`qjax.problems.spin`,
-:mod:`qjax.problems.maxcut`) returns a :class:`Problem` whose ``exact_energy`` is
-computed there by exact diagonalisation or brute force, never typed in.
+Each builder returns a :class:`Problem` whose ``exact_energy`` is computed there, never
+typed in: by exact diagonalisation of the electron-number sector (molecules,
+:mod:`qjax.problems.chemistry`), by the chain's exact free-fermion solution or sparse
+diagonalisation (Ising chains, :mod:`qjax.problems.spin`), by brute force (MaxCut,
+:mod:`qjax.problems.maxcut`).
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ def goemans_williamson(graph: Graph, seed: int = 0, rounds: int = 100) -> tuple[
 
 
 def maxcut_problem(graph: Graph) -> Problem:
-    """MaxCut on ``graph`` as a :class:`Problem`: minimise ``H_P = Σ w Z_i Z_j``; exact by brute force (n ≤ 20)."""
+    """MaxCut on a ``graph``: minimise ``H_P = Σ w Z_i Z_j``; exact by brute force (n ≤ 20)."""
     exact = None
     if graph.n <= BRUTE_FORCE_MAX_NODES:
         exact = graph.total_weight - 2 * brute_force(graph)[0]

@@ -183,7 +183,7 @@ def hydra_ctx():
     ("backend.noise.readout_error=2", "backend.noise.readout_error=2.0 is invalid"),
     ("backend.noise.t1=100 backend.noise.t2=250", "backend.noise.t2=250.0 is invalid: must be at most 2·backend.noise.t1"),
     ("backend.noise.t1=-5", "backend.noise.t1=-5.0 is invalid"),
-    ("backend.shots=0", "backend.shots=0 is invalid: must be null (exact) or an integer ≥ 1"),
+    ("backend.shots=0", "backend.shots=0 is invalid: must be null (exact) or an integer in 1..10000000"),
     ("backend.method=exact", "backend.method='exact' is invalid: must be one of auto, density_matrix, trajectories"),
     ("backend.trajectories=0", "backend.trajectories=0 is invalid"),
 ])

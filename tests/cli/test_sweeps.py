@@ -129,3 +129,55 @@ def test_optuna_search_tunes_learning_rate_and_depth(tmp_path):
     assert len(lrs) == 3  # three different trials
     best = min(m["loss"] for m in members)
     assert f"Best value: {best}" in proc.stdout + proc.stderr  # Optuna minimised the loss qjax returned
+
+
+def _files_holding(root: Path, secret: str) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+
+
+@pytest.mark.parametrize("multirun", [True, False], ids=["sweep", "single run"])
+def test_a_token_on_the_command_line_is_refused_before_hydra_writes_or_logs_it(tmp_path, multirun):
+    cmd = [sys.executable, "-m", "qjax.train", *(["-m"] if multirun else []), "+experiment=vqe", "backend=ibm_fake",
+           "+backend.token=SECRET123", "trainer.steps=1,2" if multirun else "trainer.steps=1"]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("qjax: error: +backend.token=… on the command line") and "QISKIT_IBM_TOKEN" in proc.stderr
+    assert "SECRET123" not in proc.stdout + proc.stderr
+    assert _files_holding(tmp_path, "SECRET123") == []
+
+
+def test_evaluate_refuses_a_token_on_the_command_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "qjax.evaluate", "run_dir=nowhere", "backend=ibm_fake",
+                           "+backend.api_key=SECRET123"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "SECRET123" not in proc.stdout + proc.stderr
+    assert "+backend.api_key" in proc.stderr and _files_holding(tmp_path, "SECRET123") == []
+
+
+def _leaky_backend(tmp_path: Path) -> str:
+    """A user's config file that puts a token into the backend group; returns the searchpath override."""
+    group = tmp_path / "extra" / "backend"
+    group.mkdir(parents=True)
+    (group / "leaky.yaml").write_text("defaults:\n  - ibm_fake\n  - _self_\n\ntoken: SECRET456\n")
+    return f"hydra.searchpath=[file://{tmp_path / 'extra'}]"
+
+
+def test_a_token_from_a_config_file_is_refused_per_member_and_kept_out_of_every_file(tmp_path):
+    proc = _sweep(tmp_path, "+experiment=vqe", "backend=leaky", _leaky_backend(tmp_path), "trainer.steps=1,2")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "SECRET456" not in proc.stdout + proc.stderr
+    rows = _summary(tmp_path / "sweep")
+    assert [r["status"] for r in rows] == ["ConfigError", "ConfigError"]
+    assert all("backend.token" in r["error_message"] for r in rows)
+    sweep = tmp_path / "sweep"
+    assert (sweep / "multirun.yaml").exists() and (sweep / "0" / ".hydra" / "config.yaml").exists()
+    assert _files_holding(sweep, "SECRET456") == []
+
+
+def test_a_token_from_a_config_file_is_scrubbed_from_a_single_runs_hydra_dir(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "qjax.train", "+experiment=vqe", "backend=leaky",
+                           _leaky_backend(tmp_path), "hydra.run.dir=run"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2 and "backend.token" in proc.stderr and "SECRET456" not in proc.stdout + proc.stderr
+    assert (tmp_path / "run" / ".hydra" / "config.yaml").exists()
+    assert _files_holding(tmp_path / "run", "SECRET456") == []

@@ -258,11 +258,31 @@ def test_a_failed_background_save_ends_the_cli_with_one_line(tmp_path):
 
 
 @pytest.mark.timeout(120)
-def test_a_diverging_run_exits_2_naming_the_learning_rate_and_writes_no_result(tmp_path):
+def test_an_infinite_learning_rate_is_refused_at_start_up(tmp_path):
     proc = _run(tmp_path, "+experiment=vqe", "trainer.steps=20", "optimizer.lr=inf", "hydra.run.dir=run", timeout=100)
     assert proc.returncode == 2
-    assert "diverged" in _one_line(proc.stderr) and "optimizer.lr (now inf)" in proc.stderr
+    assert _one_line(proc.stderr).startswith("qjax: error: optimizer.lr=inf is invalid")
     assert not (tmp_path / "run" / "result.json").exists()
+
+
+@pytest.mark.timeout(120)
+def test_a_diverging_run_exits_2_naming_the_learning_rate_and_writes_no_result(tmp_path, monkeypatch, capsys):
+    # validation refuses lr=inf, so the optimiser itself is swapped for one that overflows
+    import optax
+    from hydra import compose, initialize_config_module
+
+    from qjax import train
+
+    monkeypatch.setattr("qjax.training.optimizers.build_optimizer", lambda *args: optax.sgd(float("inf")))
+    monkeypatch.chdir(tmp_path)
+    with initialize_config_module(config_module="qjax.conf", version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["+experiment=vqe", "trainer.steps=20"])
+    with pytest.raises(SystemExit) as stopped:
+        train.exit_on_user_errors(train.run, cfg)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "diverged" in _one_line(err) and "optimizer.lr (now" in err
+    assert not (tmp_path / "result.json").exists()
 
 
 @pytest.mark.timeout(120)

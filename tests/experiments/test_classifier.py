@@ -179,7 +179,7 @@ def test_majority_baseline_and_accuracy():
     (["experiment=vqe", "problem=tfim", "ansatz=reupload"], r"^ansatz=reupload encodes data features, .*use ansatz=hea"),
     (["problem.test_size=1.5"], r"^problem\.test_size=1\.5 is invalid: must be a float in \(0, 1\)"),
     (["problem.features=[0,7]"], r"^problem\.features=\[0,7\] is invalid"),
-    (["ansatz.layers=0"], r"^ansatz\.layers=0 is invalid: must be an integer ≥ 1"),
+    (["ansatz.layers=0"], r"^ansatz\.layers=0 is invalid: must be an integer in 1\.\.200000"),
 ])
 def test_bad_configs_are_refused_in_one_line(overrides, match, compose):
     with pytest.raises(ConfigError, match=match):
