@@ -162,7 +162,7 @@ DEEP = qjax.Circuit(20).extend([Operation("H", (i % 20,)) for i in range(20_000)
     (batch(target="noisy_simulator", circuit=encode_circuit(WIDE), params=[[0.1] * WIDE.num_params]), 413, "circuit",
      ["GiB of state per parameter set"]),
     (batch(target="noisy_simulator", mitigation={"name": "zne", "zne": {"noise_factors": list(range(1, 800, 2))}}),
-     422, "mitigation", ["400 noise factors", "at most 8"]),
+     422, "mitigation", ["noise_factors", "400 items", "2..8"]),
     (batch(observables=[[[1.0, f"X{j % 3} Z{(j + 1) % 3}"] for j in range(1500)]] * 2), 413, "observables[1]",
      ["2,000"]),
     (batch(observables=[[[1.0, "Z0 " * 300_000]]]), 422, "observables[0][0][1]", ["Pauli word"]),
