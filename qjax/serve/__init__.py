@@ -5,8 +5,8 @@
 
 - :mod:`~qjax.serve.app` — the FastAPI app: submit / status (long-poll) / cancel /
   list, health and readiness, Prometheus metrics, the status page;
-- :mod:`~qjax.serve.wire` — the versioned JSON batch format (qjax IR or OpenQASM 3)
-  and its validation, refusals naming the field, the limits (:class:`~qjax.serve.wire.Limits`);
+- :mod:`~qjax.wire` — the versioned JSON batch format (qjax IR or OpenQASM 3)
+  and its validation, refusals naming the field, the limits (:class:`~qjax.wire.Limits`);
 - :mod:`~qjax.serve.qasm` — untrusted OpenQASM read and bounded before Qiskit parses it
   (standard includes only; expansion, qubits and nesting counted);
 - :mod:`~qjax.serve.body` — request bodies: JSON nesting bounded before parsing;

@@ -55,7 +55,7 @@ def build(args: argparse.Namespace):
     from qjax.errors import ConfigError
     from qjax.serve.app import Settings, create_app
     from qjax.serve.auth import KeyRing
-    from qjax.serve.wire import Limits
+    from qjax.wire import Limits
 
     keys = KeyRing.from_environment()
     for name, value in (("--workers", args.workers), ("--port", args.port), ("--max-qubits", args.max_qubits),

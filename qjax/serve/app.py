@@ -1,7 +1,7 @@
 """The HTTP API of the quantum execution service (FastAPI).
 
 =========================  ===================================================================
-``POST /v1/jobs``          submit an evaluation batch (:mod:`qjax.serve.wire`); ``202`` + job id
+``POST /v1/jobs``          submit an evaluation batch (:mod:`qjax.wire`); ``202`` + job id
                            at once (``200`` with the same job for a repeated ``Idempotency-Key``)
 ``GET /v1/jobs/{id}``      status, timings and, once done, the result; ``?wait=s`` long-polls
 ``POST /v1/jobs/{id}/cancel``  cancel a queued or running job (``409`` once it has ended)
@@ -19,7 +19,7 @@ a token-bucket rate limit and daily quotas of jobs and shots (``429`` with
 ``Retry-After``). Bodies over the size limit get ``413``, JSON nested deeper than
 ``Limits.max_nesting`` a ``400`` before it is parsed; every field is validated and
 a refusal (``4xx``) names it, and so do batches over the limits on what a job may
-simulate (:class:`~qjax.serve.wire.Limits`). Every response carries ``X-Request-ID`` (the
+simulate (:class:`~qjax.wire.Limits`). Every response carries ``X-Request-ID`` (the
 client's, when it sent a well-formed one); errors are JSON ``{"error", "field",
 "request_id"}`` and never contain a stack trace.
 """
@@ -43,14 +43,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qjax.serve import logs
 from qjax.serve.auth import KeyRing, RateLimiter
-from qjax.serve.body import decode_json
 from qjax.serve.metrics import CONTENT_TYPE_LATEST, Metrics
+from qjax.serve.openapi import batch_schema
 from qjax.serve.page import render_status_page
 from qjax.serve.store import STATUSES, JobRecord, JobStore
 from qjax.serve.targets import Targets
-from qjax.serve.openapi import batch_schema
-from qjax.serve.wire import Limits, RequestError, decode_batch
 from qjax.serve.worker import Worker, recover
+from qjax.wire import Limits, RequestError, decode_batch, decode_json
 
 __all__ = ["Settings", "create_app"]
 

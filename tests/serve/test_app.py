@@ -14,11 +14,11 @@ from qiskit.quantum_info import Statevector
 
 import qjax
 from qjax.interop.qiskit import to_qiskit
+from qjax.ir.ansatze import hardware_efficient
 from qjax.serve.app import Settings, create_app
 from qjax.serve.auth import KeyRing
 from qjax.serve.store import JobStore
-from qjax.serve.wire import Limits, encode_circuit, encode_observable
-from qjax.ir.ansatze import hardware_efficient
+from qjax.wire import Limits, encode_circuit, encode_observable
 
 ALICE, BOB = "alice-" + "a" * 26, "bob-" + "b" * 28
 A = {"Authorization": f"Bearer {ALICE}"}

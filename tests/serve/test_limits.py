@@ -11,12 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 import qjax
+from qjax.ir.ansatze import hardware_efficient
 from qjax.ir.circuit import Operation
 from qjax.serve.app import Settings, create_app
 from qjax.serve.auth import KeyRing
-from qjax.serve.body import json_depth
-from qjax.serve.wire import Limits, encode_circuit
-from qjax.ir.ansatze import hardware_efficient
+from qjax.wire import Limits, encode_circuit, json_depth
 
 KEY = "limits-test-key-" + "k" * 16
 A = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
@@ -184,7 +183,7 @@ def test_a_wide_batch_within_the_limits_is_accepted(idle):
     r = post(idle, doc)
     assert r.status_code == 202, r.text
     from qjax.serve.targets import chunk_rows
-    from qjax.serve.wire import decode_batch
+    from qjax.wire import decode_batch
 
     assert chunk_rows(decode_batch(doc, ("simulator",))) == 16
 
