@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     import uvicorn
 
     from qjax.jaxcache import enable_compilation_cache
-    from qjax.train import quiet_libraries
+    from qjax.library_logs import quiet_libraries
 
     quiet_libraries()
     enable_compilation_cache()  # a restarted service loads its executables instead of compiling them
