@@ -28,7 +28,8 @@ from qjax.serve.state import QUOTA_WINDOW_S, ServiceState
 from qjax.serve.store import JobRecord
 from qjax.wire import Batch, RequestError, decode_batch, decode_json
 
-__all__ = ["Service", "KeyId", "IdempotencyKey", "PreviousJob", "NewSubmission", "OwnJob", "Submission", "service",
+__all__ = ["Service", "KeyId", "IdempotencyKey", "PreviousJob", "NewSubmission", "WithinQuota", "OwnJob", "Submission",
+           "service",
            "authenticate", "idempotency_key", "previous_job", "new_submission", "check_quota", "own_job"]
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -70,7 +71,10 @@ KeyId = Annotated[str, Depends(authenticate)]
 
 
 async def idempotency_key(request: Request, key_id: KeyId) -> str | None:
-    """The request's ``Idempotency-Key`` header (1..200 printable ASCII characters; 400 otherwise), or None."""
+    """The request's ``Idempotency-Key`` header (1..200 printable ASCII characters; 400 otherwise), or None.
+
+    It depends on ``key_id`` only for the order: a request without a valid key gets 401 first.
+    """
     idem = request.headers.get("idempotency-key")
     if idem is not None and not _IDEMPOTENCY_KEY.match(idem):
         raise Refused.invalid(RequestError("Idempotency-Key", "must be 1..200 printable ASCII characters", 400))
@@ -154,6 +158,9 @@ def check_quota(service: Service, key_id: KeyId, submission: NewSubmission) -> S
                           f"the last 24 h, this batch needs {more:,}); retry after {retry} s or ask for a larger "
                           "quota", "quota", "quota", {"Retry-After": str(retry)})
     return submission
+
+
+WithinQuota = Annotated[Submission | None, Depends(check_quota)]
 
 
 async def own_job(job_id: str, service: Service, key_id: KeyId) -> JobRecord:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from qjax.serve.store import STATUSES, JobRecord
 from qjax.serve.targets import USD_PER_QPU_SECOND

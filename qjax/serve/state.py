@@ -66,7 +66,7 @@ class JobEvents:
         self._waiters.setdefault(job_id, set()).add(future)
         try:
             await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         finally:
             waiting = self._waiters.get(job_id)

@@ -9,14 +9,13 @@ the body itself (:data:`~qjax.serve.dependencies.NewSubmission`).
 from __future__ import annotations
 
 import time
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from qjax.serve import logs
-from qjax.serve.dependencies import IdempotencyKey, KeyId, OwnJob, PreviousJob, Service, Submission, check_quota
+from qjax.serve.dependencies import IdempotencyKey, KeyId, OwnJob, PreviousJob, Service, WithinQuota
 from qjax.serve.openapi import batch_schema
 from qjax.serve.refusal import Refused, error_response
 from qjax.serve.state import Settings
@@ -56,10 +55,10 @@ def job_json(job: JobRecord, *, with_result: bool = True) -> dict:
 
 # 202 with the new job; 200 with the earlier one when the Idempotency-Key repeats (the body is then not read).
 async def submit(service: Service, key_id: KeyId, idem: IdempotencyKey, previous: PreviousJob,
-                 submission: Annotated[Submission | None, Depends(check_quota)]):
+                 submission: WithinQuota):
     if previous is not None:
         return JSONResponse(job_json(previous, with_result=False) | {"created": False}, status_code=200)
-    batch = submission.batch
+    batch = submission.batch  # there is a new submission whenever the request repeats no earlier one
     job, created = await run_in_threadpool(service.store.submit, key_id=key_id, payload=submission.doc,
                                            target=batch.target, shots=batch.requested_shots, idempotency_key=idem,
                                            request_id=logs.request_id.get())
