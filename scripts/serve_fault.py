@@ -50,7 +50,7 @@ def main(argv=None) -> int:
     import qjax
     from qjax.serve.process import ServiceProcess
     from qjax.serve.store import JobStore
-    from qjax.serve.wire import encode_circuit, encode_observable
+    from qjax.wire import encode_circuit, encode_observable
 
     n = args.qubits
     circuit = qjax.Circuit(n)

@@ -147,7 +147,7 @@ def main(argv=None) -> int:
 
     from qjax.interop.qiskit import to_qiskit
     from qjax.serve.process import ServiceProcess
-    from qjax.serve.wire import encode_circuit, encode_observable
+    from qjax.wire import encode_circuit, encode_observable
 
     circuit, observable, params = workload(args.qubits, args.batch, 0)
     body = {"target": args.target, "circuit": encode_circuit(circuit), "observables": [encode_observable(observable)],

@@ -163,7 +163,7 @@ class RemoteExecutor:
 
     def __init__(self, client: ServiceClient, circuit: Circuit, observables: list[PauliSum], *, target: str,
                  device: str | None, shots: int | None, seed: int | None, mitigation: dict, wait_s: float = 10.0):
-        from qjax.serve.wire import encode_circuit, encode_observable
+        from qjax.wire import encode_circuit, encode_observable
 
         angles = angle_circuit(circuit)
         self.client, self.target, self.device, self.shots, self.seed = client, target, device, shots, seed

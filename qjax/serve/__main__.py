@@ -55,7 +55,7 @@ def build(args: argparse.Namespace):
     from qjax.errors import ConfigError
     from qjax.serve.app import Settings, create_app
     from qjax.serve.auth import KeyRing
-    from qjax.serve.wire import Limits
+    from qjax.wire import Limits
 
     keys = KeyRing.from_environment()
     for name, value in (("--workers", args.workers), ("--port", args.port), ("--max-qubits", args.max_qubits),
@@ -91,7 +91,7 @@ def main(argv=None) -> int:
     import uvicorn
 
     from qjax.jaxcache import enable_compilation_cache
-    from qjax.train import quiet_libraries
+    from qjax.library_logs import quiet_libraries
 
     quiet_libraries()
     enable_compilation_cache()  # a restarted service loads its executables instead of compiling them

@@ -18,8 +18,8 @@ import hmac
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from qjax.errors import ConfigError
 
@@ -47,11 +47,11 @@ class KeyRing:
                               "the service refuses to run open")
 
     @classmethod
-    def from_keys(cls, keys: Iterable[str]) -> "KeyRing":
+    def from_keys(cls, keys: Iterable[str]) -> KeyRing:
         return cls(_hashed(keys))
 
     @classmethod
-    def from_environment(cls, environ=os.environ) -> "KeyRing":
+    def from_environment(cls, environ=os.environ) -> KeyRing:
         """``QJAX_API_KEYS`` (comma-separated keys) and/or ``QJAX_API_KEY_FILE`` (hashes, one per line)."""
         hashes = _hashed(environ.get("QJAX_API_KEYS", "").split(","))
         path = environ.get("QJAX_API_KEY_FILE")

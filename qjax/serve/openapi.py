@@ -1,6 +1,6 @@
 """The OpenAPI description of a batch (``POST /v1/jobs``'s request body), for clients and for fuzzing.
 
-The service reads bodies itself (:func:`qjax.serve.wire.decode_batch` validates and
+The service reads bodies itself (:func:`qjax.wire.decode_batch` validates and
 refuses naming the field); this JSON Schema only describes the same format, so that
 ``/openapi.json`` documents it and schemathesis generates bodies shaped like it.
 """
@@ -8,7 +8,7 @@ refuses naming the field); this JSON Schema only describes the same format, so t
 from __future__ import annotations
 
 from qjax.ir.gates import GATES
-from qjax.serve.wire import IR_FORMAT, QASM3_FORMAT, WIRE_VERSION, Limits
+from qjax.wire import IR_FORMAT, QASM3_FORMAT, WIRE_VERSION, Limits
 
 __all__ = ["batch_schema"]
 

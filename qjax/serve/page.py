@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from qjax.serve.store import STATUSES, JobRecord
 from qjax.serve.targets import USD_PER_QPU_SECOND
@@ -74,15 +74,17 @@ def render_status_page(counts: dict[str, int], by_target: dict[str, dict[str, in
 <title>qjax execution service</title><style>{_STYLE}</style></head>
 <body>
 <h1>qjax execution service</h1>
-<p class="sub">{e(now)} · targets: {e(", ".join(targets))} · {workers} worker(s) · refreshes every {int(refresh_s)} s</p>
+<p class="sub">{e(now)} · targets: {e(", ".join(targets))} · {workers} worker(s) ·
+refreshes every {int(refresh_s)} s</p>
 <h2>Queue</h2>
 <div class="cards" id="queue">{cards}</div>
 <h2>Backends (last 24 h)</h2>
 <table id="backends"><tr><th class="l">target</th>{"".join(f"<th>{s}</th>" for s in STATUSES)}<th>error rate</th></tr>
 {"".join(backend_rows)}</table>
 {_jobs_table(recent) if recent is not None else _PRIVATE_NOTE}
-<p class="note">Estimated cost: QPU seconds (reported, or estimated from shots) × ${USD_PER_QPU_SECOND:.2f}/s, IBM's pay-as-you-go
-price; fake devices show what the same job would cost on hardware. Metrics: <a href="/metrics">/metrics</a>.</p>
+<p class="note">Estimated cost: QPU seconds (reported, or estimated from shots) × ${USD_PER_QPU_SECOND:.2f}/s,
+IBM's pay-as-you-go price; fake devices show what the same job would cost on hardware.
+Metrics: <a href="/metrics">/metrics</a>.</p>
 </body></html>
 """
 

@@ -14,8 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 __all__ = ["ServiceProcess", "free_port"]
 
@@ -45,7 +45,7 @@ class ServiceProcess:
     def log_path(self) -> Path:
         return self.data_dir / "serve.log"
 
-    def start(self, timeout: float = 120.0) -> "ServiceProcess":
+    def start(self, timeout: float = 120.0) -> ServiceProcess:
         """Start it and wait until ``/readyz`` answers 200."""
         import httpx
 
@@ -83,7 +83,7 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
-    def __enter__(self) -> "ServiceProcess":
+    def __enter__(self) -> ServiceProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:

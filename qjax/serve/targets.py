@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 
 from qjax.errors import QjaxError
-from qjax.serve.wire import Batch, Limits, RequestError, encode_circuit, encode_observable, mitigation_config
+from qjax.wire import Batch, Limits, RequestError, encode_circuit, encode_observable, mitigation_config
 
 __all__ = ["Targets", "TARGETS", "SAMPLING_TARGETS", "USD_PER_QPU_SECOND", "job_work", "state_bytes", "chunk_rows",
            "noise_factors"]

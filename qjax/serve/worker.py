@@ -30,7 +30,7 @@ from qjax.errors import QjaxError
 from qjax.serve import logs
 from qjax.serve.store import MAX_ATTEMPTS, JobRecord, JobStore
 from qjax.serve.targets import USD_PER_QPU_SECOND, Targets, chunk_rows
-from qjax.serve.wire import Batch, Limits, RequestError, decode_batch
+from qjax.wire import Batch, Limits, RequestError, decode_batch
 
 __all__ = ["Worker", "recover", "job_facts"]
 
@@ -66,7 +66,7 @@ class Worker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "Worker":
+    def start(self) -> Worker:
         self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
         self._thread.start()
         return self

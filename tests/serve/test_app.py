@@ -14,11 +14,11 @@ from qiskit.quantum_info import Statevector
 
 import qjax
 from qjax.interop.qiskit import to_qiskit
+from qjax.ir.ansatze import hardware_efficient
 from qjax.serve.app import Settings, create_app
 from qjax.serve.auth import KeyRing
 from qjax.serve.store import JobStore
-from qjax.serve.wire import Limits, encode_circuit, encode_observable
-from qjax.ir.ansatze import hardware_efficient
+from qjax.wire import Limits, encode_circuit, encode_observable
 
 ALICE, BOB = "alice-" + "a" * 26, "bob-" + "b" * 28
 A = {"Authorization": f"Bearer {ALICE}"}
@@ -105,7 +105,7 @@ def test_missing_or_wrong_key_gets_401_and_creates_nothing(idle, headers):
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
     assert "API key" in r.json()["error"] and ALICE not in r.text
     assert idle.get("/v1/jobs/abc", headers=headers).status_code == 401
-    assert idle.app.state.store.counts()["queued"] == 0
+    assert idle.app.state.service.store.counts()["queued"] == 0
 
 
 def test_a_repeated_idempotency_key_returns_the_same_job(idle):
@@ -115,7 +115,7 @@ def test_a_repeated_idempotency_key_returns_the_same_job(idle):
     assert again.json()["id"] == first.json()["id"] and not again.json()["created"]
     other_key = idle.post("/v1/jobs", json=body(), headers=B | {"Idempotency-Key": "step-7"})  # keys are per API key
     assert other_key.status_code == 202 and other_key.json()["id"] != first.json()["id"]
-    assert idle.app.state.store.counts()["queued"] == 2
+    assert idle.app.state.service.store.counts()["queued"] == 2
 
 
 def test_rate_limit_answers_429_with_retry_after(tmp_path):
@@ -154,7 +154,7 @@ def test_body_over_the_size_limit_gets_413(tmp_path):
 
         r = c.post("/v1/jobs", content=chunks(), headers=A | {"Content-Type": "application/json"})
         assert r.status_code == 413
-        assert c.app.state.store.counts()["queued"] == 0
+        assert c.app.state.service.store.counts()["queued"] == 0
 
 
 def _ops(**change):
@@ -223,19 +223,31 @@ def test_malformed_requests_get_4xx_naming_the_field_never_500(client):
         assert error["field"] == field, (field, error)
         assert error["error"] and "Traceback" not in r.text and error["request_id"] == r.headers["x-request-id"]
     # nothing was created, and the service still serves
-    assert client.app.state.store.counts()["queued"] == 0
+    assert client.app.state.service.store.counts()["queued"] == 0
     assert client.get("/healthz").json() == {"status": "ok"}
     wait_done(client, client.post("/v1/jobs", json=body(), headers=A).json()["id"])
 
 
 def test_bad_query_values_and_unknown_jobs(client):
     job_id = client.post("/v1/jobs", json=body(), headers=A).json()["id"]
-    for path, status, field in [(f"/v1/jobs/{job_id}?wait=-1", 422, "wait"), (f"/v1/jobs/{job_id}?wait=abc", 422, "wait"),
-                                ("/v1/jobs?limit=0", 422, "limit"), ("/v1/jobs?status=sleeping", 422, "status"),
+    for path, status, field in [(f"/v1/jobs/{job_id}?wait=-1", 422, "wait"),
+                                (f"/v1/jobs/{job_id}?wait=abc", 422, "wait"),
+                                ("/v1/jobs?limit=0", 422, "limit"), ("/v1/jobs?limit=x", 422, "limit"),
+                                ("/v1/jobs?status=sleeping", 422, "status"),
                                 ("/v1/jobs/" + "0" * 32, 404, "job_id")]:
         r = client.get(path, headers=A)
         assert r.status_code == status and r.json()["field"] == field, (path, r.text)
     assert client.get(f"/v1/jobs/{job_id}", headers=B).status_code == 404  # another key's job is invisible
+
+
+def test_the_key_is_checked_before_anything_else(idle):
+    # authentication is the routes' first dependency: without a key, even a malformed query gets 401
+    job_id = idle.post("/v1/jobs", json=body(), headers=A).json()["id"]
+    for path in (f"/v1/jobs/{job_id}?wait=abc", "/v1/jobs?limit=x", "/v1/jobs/" + "0" * 32):
+        r = idle.get(path)
+        assert r.status_code == 401 and r.json()["field"] == "authorization", (path, r.text)
+    r = idle.post("/v1/jobs", content=b"{not json", headers={"Idempotency-Key": "not valid"})
+    assert r.status_code == 401 and r.json()["field"] == "authorization"
 
 
 def test_cancel_list_and_request_ids(idle):
@@ -286,14 +298,14 @@ def test_health_readiness_metrics_and_status_page(client):
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "<script" not in page.text and "error rate" in page.text and 'id="queue"' in page.text
     # no key needed for the page, so it shows aggregates only: no job ids, key ids, keys or parameters
-    key_id = client.app.state.store.get(job_id).key_id
+    key_id = client.app.state.service.store.get(job_id).key_id
     assert job_id[:8] not in page.text and key_id[:8] not in page.text and 'id="jobs"' not in page.text
     assert ALICE not in page.text and str(PARAMS[0, 0]) not in page.text and "GET /v1/jobs" in page.text
 
 
 def test_readiness_fails_when_workers_are_dead(tmp_path):
     with TestClient(make(tmp_path)) as c:
-        for w in c.app.state.workers:
+        for w in c.app.state.service.workers:
             w.stop()
         assert c.get("/readyz").status_code == 503
 
@@ -338,7 +350,7 @@ def test_cancel_over_http_stops_a_running_simulated_job(tmp_path, monkeypatch):
 
     monkeypatch.setattr("qjax.serve.worker.chunk_rows", lambda batch: 1)
     with TestClient(make(tmp_path)) as c:
-        c.app.state.targets.executor = lambda batch: Sim()
+        c.app.state.service.targets.executor = lambda batch: Sim()
         fifty = body(params=np.zeros((50, CIRCUIT.num_params)).tolist())
         job_id = c.post("/v1/jobs", json=fifty, headers=A).json()["id"]
         assert in_chunk_2.wait(60)

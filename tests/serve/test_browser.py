@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import qjax
+from qjax.ir.ansatze import hardware_efficient
 from qjax.serve.auth import hash_key
 from qjax.serve.process import ServiceProcess
-from qjax.serve.wire import encode_circuit, encode_observable
-from qjax.ir.ansatze import hardware_efficient
+from qjax.wire import encode_circuit, encode_observable
 
 BROWSER = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 KEY = "browser-test-key-0123456789"

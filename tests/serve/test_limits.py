@@ -11,12 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 import qjax
+from qjax.ir.ansatze import hardware_efficient
 from qjax.ir.circuit import Operation
 from qjax.serve.app import Settings, create_app
 from qjax.serve.auth import KeyRing
-from qjax.serve.body import json_depth
-from qjax.serve.wire import Limits, encode_circuit
-from qjax.ir.ansatze import hardware_efficient
+from qjax.wire import Limits, encode_circuit, json_depth
 
 KEY = "limits-test-key-" + "k" * 16
 A = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
@@ -55,7 +54,7 @@ def assert_refused(r, status, field, *words, client=None):
     assert error["field"] == field and all(w in error["error"] for w in words), error
     assert len(r.content) < 2000 and "Traceback" not in r.text
     if client is not None:
-        assert client.app.state.store.counts()["queued"] == 0
+        assert client.app.state.service.store.counts()["queued"] == 0
 
 
 BOMB = ('OPENQASM 2.0; include "qelib1.inc"; gate g0 a { x a; } '
@@ -122,7 +121,7 @@ def test_api_keys_in_the_query_string_are_not_accepted(idle, query):
 
 def test_the_public_page_shows_aggregates_only(idle):
     job = post(idle, batch()).json()["id"]
-    key_id = idle.app.state.store.get(job).key_id
+    key_id = idle.app.state.service.store.get(job).key_id
     page = idle.get("/").text
     assert job[:8] not in page and key_id[:8] not in page and 'id="jobs"' not in page
     assert '<b class="queued">1</b>' in page and 'id="backends"' in page  # the counts are there
@@ -135,7 +134,7 @@ def test_public_jobs_lists_recent_jobs_without_key_ids(tmp_path):
         job = post(c, batch()).json()["id"]
         page = c.get("/").text
         assert job[:8] in page and 'id="jobs"' in page
-        assert c.app.state.store.get(job).key_id[:8] not in page and KEY not in page
+        assert c.app.state.service.store.get(job).key_id[:8] not in page and KEY not in page
 
 
 def test_the_cli_flag_turns_the_public_job_list_on(tmp_path, monkeypatch):
@@ -147,7 +146,7 @@ def test_the_cli_flag_turns_the_public_job_list_on(tmp_path, monkeypatch):
         with TestClient(app) as c:
             post(c, batch())
             assert ('id="jobs"' in c.get("/").text) is public
-        for w in app.state.workers:
+        for w in app.state.service.workers:
             w.stop()
 
 
@@ -184,7 +183,7 @@ def test_a_wide_batch_within_the_limits_is_accepted(idle):
     r = post(idle, doc)
     assert r.status_code == 202, r.text
     from qjax.serve.targets import chunk_rows
-    from qjax.serve.wire import decode_batch
+    from qjax.wire import decode_batch
 
     assert chunk_rows(decode_batch(doc, ("simulator",))) == 16
 

@@ -10,8 +10,8 @@ import qjax
 from qjax.backends.executor import Evaluation
 from qjax.serve.store import JobStore
 from qjax.serve.targets import Targets
-from qjax.serve.wire import encode_circuit, encode_observable
 from qjax.serve.worker import Worker, recover
+from qjax.wire import encode_circuit, encode_observable
 
 CIRCUIT = qjax.Circuit(2).ry(qjax.Param(0), 0).cnot(0, 1)
 PAYLOAD = {"target": "simulator", "circuit": encode_circuit(CIRCUIT),

@@ -1,4 +1,4 @@
-"""Request bodies: JSON, parsed only once its nesting is known to be bounded.
+"""A batch's JSON text (a request body), parsed only once its nesting is known to be bounded.
 
 Python's ``json`` module recurses once per ``[`` or ``{``: 10,000 of them raised
 ``RecursionError`` and the client got a 500. :func:`json_depth` measures the
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from qjax.serve.wire import RequestError
+from qjax.wire.format import RequestError
 
 __all__ = ["decode_json", "json_depth"]
 

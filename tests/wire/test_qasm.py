@@ -10,8 +10,8 @@ from qiskit.circuit import Parameter
 
 from qjax.errors import ConversionError
 from qjax.interop.qiskit import from_qasm
-from qjax.serve.qasm import CONTROL_FACTOR, STANDARD_GATE_OPERATIONS, QasmRefused, bound_program
-from qjax.serve.wire import RequestError, decode_circuit
+from qjax.wire import RequestError, decode_circuit
+from qjax.wire.qasm import CONTROL_FACTOR, STANDARD_GATE_OPERATIONS, QasmRefused, bound_program
 
 LIMITS = dict(max_qubits=20, max_operations=20_000, max_gate_calls=2_000, max_params=10_000)
 SECRET = "qjaxsecret7d1f"  # an identifier: Qiskit quotes it whole in its error
@@ -82,7 +82,7 @@ def test_standard_includes_still_parse_with_includes_off():
 
 
 def test_parser_messages_naming_another_file_are_not_echoed():
-    from qjax.serve.wire import _parser_message
+    from qjax.wire.format import _parser_message
 
     leaked = "cannot parse OpenQASM 2: \"passwd:1,0: 'root' is not defined in this scope\""
     assert "root" not in _parser_message(leaked)

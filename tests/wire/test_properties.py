@@ -16,12 +16,19 @@ from hypothesis import strategies as st
 from qiskit.quantum_info import Operator, Statevector
 
 import qjax
+from qjax.interop.qiskit import to_qiskit
 from qjax.ir.circuit import Angle, Circuit, Operation
 from qjax.ir.gates import GATES
-from qjax.interop.qiskit import to_qiskit
-from qjax.serve.body import decode_json
-from qjax.serve.wire import (Limits, RequestError, decode_batch, decode_circuit, decode_observable, encode_circuit,
-                             encode_observable)
+from qjax.wire import (
+    Limits,
+    RequestError,
+    decode_batch,
+    decode_circuit,
+    decode_json,
+    decode_observable,
+    encode_circuit,
+    encode_observable,
+)
 
 TARGETS = ("simulator", "noisy_simulator", "ibm_fake")
 LIMITS = Limits(max_qubits=6, max_batch=8, max_params=16, max_operations=40, max_terms=30, max_observables=4)
@@ -208,7 +215,7 @@ def test_the_round_trip_check_can_fail():
 def test_programs_qjax_writes_pass_the_qasm_bound_which_bounds_them_from_above(circuit, data):
     """Whatever ``to_qasm`` writes (Qiskit's exporters) is accepted, and the bound is never below what is built."""
     from qjax.interop.qiskit import from_qasm, to_qasm
-    from qjax.serve.qasm import bound_program
+    from qjax.wire.qasm import bound_program
 
     params = data.draw(st.lists(finite, min_size=circuit.num_params, max_size=circuit.num_params))
     for text in (to_qasm(circuit, 3), to_qasm(circuit, 2, params=params)):

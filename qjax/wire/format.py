@@ -1,4 +1,4 @@
-"""The service's wire format: evaluation batches as versioned JSON, never pickle.
+"""The wire format of the execution service and its client: evaluation batches as versioned JSON.
 
 A batch (``version: 1``) names a ``target`` backend (and optionally its
 ``device``), a circuit, its observables, a ``(B, P)`` list of parameter sets,
@@ -35,8 +35,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from qjax.ir.circuit import Angle, Circuit, Operation
 from qjax.errors import QjaxError
+from qjax.ir.circuit import Angle, Circuit, Operation
 from qjax.ir.pauli import PauliSum
 
 __all__ = ["Batch", "Limits", "RequestError", "decode_batch", "encode_circuit", "decode_circuit",
@@ -264,7 +264,7 @@ def _decode_qasm(doc: dict, limits: Limits, field: str) -> Circuit:
 @functools.lru_cache(maxsize=8)
 def _parse_qasm(source: str, limits: Limits, field: str) -> Circuit:
     from qjax.interop.qiskit import from_qasm
-    from qjax.serve.qasm import QasmRefused, bound_program
+    from qjax.wire.qasm import QasmRefused, bound_program
 
     try:
         bound_program(source, max_qubits=limits.max_qubits, max_operations=limits.max_operations,

@@ -1,0 +1,36 @@
+"""Liveness, readiness and Prometheus metrics: ``GET /healthz``, ``/readyz``, ``/metrics`` (no key needed)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from qjax.serve.dependencies import Service
+from qjax.serve.metrics import CONTENT_TYPE_LATEST
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+# The process is up.
+@router.get("/healthz")
+async def healthz():
+    return {"status": "ok"}
+
+
+# Ready when the database answers and every worker thread is alive; 503 otherwise.
+@router.get("/readyz")
+async def readyz(service: Service):
+    db = await run_in_threadpool(service.store.ping)
+    alive = sum(1 for w in service.workers if w.alive)
+    ready = db and (alive == len(service.workers))
+    return JSONResponse({"status": "ready" if ready else "not ready", "database": db, "workers": alive,
+                         "targets": list(service.settings.targets)}, status_code=200 if ready else 503)
+
+
+# The service's metrics in Prometheus' text format.
+@router.get("/metrics")
+async def metrics_text(service: Service):
+    return Response(await run_in_threadpool(service.metrics.render), media_type=CONTENT_TYPE_LATEST)
