@@ -49,7 +49,7 @@ def evaluate(cfg: DictConfig) -> dict:
               **_figures(session, params), "trained_energy": run.result.get("energy"),
               "trained_backend": run.result.get("backend")}
     result = session.report(params, result)
-    result.update(wall_time_s=session.elapsed(), num_jobs=0, shots_total=0, **session.usage())
+    result.update({"wall_time_s": session.elapsed(), "num_jobs": 0, "shots_total": 0, **session.usage()})
     session.write_result(result)
     session.record()
     print(_summary(session, run_dir, result), flush=True)
