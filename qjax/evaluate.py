@@ -1,27 +1,27 @@
 """Evaluate a finished run's final parameters on another backend.
 
 ``python -m qjax.evaluate run_dir=<finished run> backend=ibm_fake mitigation=zne``
-rebuilds the run's circuit and observable from its manifest (same problem,
-ansatz, seed and precision), evaluates ``final_params`` with one job on the
-chosen backend and writes this invocation's own ``result.json`` and
-``manifest.json`` (Hydra's run directory; the evaluated run is left untouched).
-Job journal, events and cache go to ``state/`` beside them.
+rebuilds the run's experiment from its manifest (same problem, ansatz, seed and
+precision), evaluates ``final_params`` with the experiment's own objective and
+report (VQE: energy against exact; QAOA: cut figures; classifier: accuracies) on the
+chosen backend and writes this invocation's own ``result.json`` and ``manifest.json``
+(Hydra's run directory; the evaluated run is left untouched). Job journal, events
+and cache go to ``state/`` beside them.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import logging
-import time
+import sys
 from pathlib import Path
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from qjax.cli.errors import exit_on_user_errors, refuse_secrets_on_command_line
+from qjax.cli.logs import quiet_libraries
 from qjax.errors import ConfigError, QjaxError
 
-log = logging.getLogger("qjax")
+__all__ = ["evaluate", "main", "CHOSEN"]
 
 #: Groups this command chooses; everything else comes from the evaluated run's config.
 CHOSEN = ("backend", "mitigation", "budget")
@@ -29,8 +29,38 @@ CHOSEN = ("backend", "mitigation", "budget")
 
 def evaluate(cfg: DictConfig) -> dict:
     """Evaluate ``cfg.run_dir``'s final parameters on ``cfg.backend``; returns the ``result.json`` dict."""
-    from qjax.config import secret_keys, to_container, validate
+    from qjax.cli import session as sessions
+    from qjax.config import to_container, validate
+    from qjax.resources import preflight
     from qjax.training.records import load_run
+
+    run_dir, out = _evaluated_dir(cfg), sessions.output_dir(create=True)
+    run = load_run(run_dir)
+    chosen = OmegaConf.to_container(cfg, resolve=True)
+    merged = {**run.config, **{k: chosen[k] for k in CHOSEN}}
+    merged["checkpoint"] = {**run.config.get("checkpoint", {}), "dir": str(out / "state")}
+    rc = validate(merged)
+    preflight(rc)
+    session = sessions.start(rc, out, config=to_container(rc), state_dir=rc.checkpoint.dir, gradient="auto",
+                             manifest_extra={"evaluated_run": str(run_dir.resolve())})
+    params = _final_params(run, run_dir, session.experiment)
+    result = {"evaluated_run": str(run_dir.resolve()), "experiment": rc.experiment, "problem": session.problem.name,
+              "backend": rc.backend.name, "mitigation": rc.mitigation.name, "final_params": params,
+              **_figures(session, params), "trained_energy": run.result.get("energy"),
+              "trained_backend": run.result.get("backend")}
+    result = session.report(params, result)
+    result.update({"wall_time_s": session.elapsed(), "num_jobs": 0, "shots_total": 0, **session.usage()})
+    session.write_result(result)
+    session.record()
+    print(_summary(session, run_dir, result), flush=True)
+    return result
+
+
+def _evaluated_dir(cfg: DictConfig) -> Path:
+    """``cfg.run_dir``, relative to where the command was started."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from qjax.config import secret_keys
 
     if secret_keys(cfg):
         raise ConfigError(f"{secret_keys(cfg)[0]}: credentials are never taken from the config; "
@@ -38,88 +68,49 @@ def evaluate(cfg: DictConfig) -> dict:
     run_dir = Path(cfg.run_dir).expanduser()
     if not run_dir.is_absolute():
         run_dir = Path(HydraConfig.get().runtime.cwd if HydraConfig.initialized() else ".") / run_dir
-    run = load_run(run_dir)
-    chosen = OmegaConf.to_container(cfg, resolve=True)
-    merged = {**run.config, **{k: chosen[k] for k in CHOSEN}}
-    merged["checkpoint"] = {**run.config.get("checkpoint", {}), "dir": str(_out_dir() / "state")}
-    rc = validate(merged)
-    from qjax.resources import preflight
+    return run_dir
 
-    preflight(rc)
 
-    import jax
-
-    if rc.precision == "double":
-        jax.config.update("jax_enable_x64", True)
-    import jax.numpy as jnp
+def _final_params(run, run_dir: Path, experiment):
+    """The run's ``final_params``, checked against the parameters its rebuilt experiment trains."""
     import numpy as np
 
-    from qjax.backends import make_backend
-    from qjax.experiments.build import build_experiment
-    from qjax.train import _record_backend, _usage
-    from qjax.training.records import circuit_summary, code_version, package_versions, write_json
-
-    started = time.perf_counter()
-    experiment = build_experiment(rc)
     params = np.asarray(run.final_params)
-    if params.shape != (experiment.circuit.num_params,):
-        raise QjaxError(f"{run_dir}: final_params has shape {params.shape} but the circuit rebuilt from its config "
-                        f"has {experiment.circuit.num_params} parameters; was it written by another qjax version?")
-    dtype = jnp.complex128 if rc.precision == "double" else jnp.complex64
-    options = {k: v for k, v in vars(rc.backend).items() if k != "name"}
-    backend = make_backend(rc.backend.name, dtype=dtype, mitigation=rc.mitigation, seed=rc.seed,
-                           state_dir=rc.checkpoint.dir, budget=rc.budget, **options)
-    problem = experiment.problem
-    objective = backend.objective(experiment.circuit, problem.observable, gradient="auto")
-    out = _out_dir()
-    manifest = {
-        "evaluated_run": str(run_dir.resolve()), "seed": rc.seed, "config": to_container(rc),
-        "backend": backend.describe(), "packages": package_versions(), "code_version": code_version(),
-        "circuit": circuit_summary(experiment.circuit),
-        "mitigation": {"name": rc.mitigation.name, **dataclasses.asdict(rc.mitigation)},
-        "calibration": None, "job_ids": [], "fallbacks": [], "checkpoint_dir": rc.checkpoint.dir,
-    }
-    _record_backend(manifest, backend, out)
-    if objective.report is not None:
-        final = objective.report(params)
-    else:
-        final = {"energy": float(objective.value(jnp.asarray(params)))}
-    result = {
-        "evaluated_run": str(run_dir.resolve()), "experiment": rc.experiment, "problem": problem.name,
-        "backend": rc.backend.name, "mitigation": rc.mitigation.name, "final_params": params,
-        **final, "exact_energy": problem.exact_energy, "error": final["energy"] - problem.exact_energy,
-        "trained_energy": run.result.get("energy"), "trained_backend": run.result.get("backend"),
-        "wall_time_s": time.perf_counter() - started, "num_jobs": 0, "shots_total": 0, **_usage(backend),
-    }
-    write_json(out / "result.json", result)
-    _record_backend(manifest, backend, out)
-    extra = f", unmitigated {final['energy_unmitigated']:.7f}" if "energy_unmitigated" in final else ""
-    print(f"evaluate {run_dir.name} on {rc.backend.name} (mitigation={rc.mitigation.name}): energy "
-          f"{final['energy']:.7f}{extra}, exact {problem.exact_energy:.7f}, error {result['error']:.2e} "
-          f"(trained on {result['trained_backend']}: {result['trained_energy']:.7f}); results in {out}", flush=True)
-    return result
+    expected = tuple(np.shape(experiment.initial_params))
+    if params.shape != expected:
+        raise QjaxError(f"{run_dir}: final_params has shape {params.shape} but the experiment rebuilt from its config "
+                        f"has {expected[0]} parameters; was it written by another qjax version?")
+    return params
 
 
-def _out_dir() -> Path:
-    out = Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else Path.cwd()
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+def _figures(session, params) -> dict:
+    """Loss, energy and the objective's report at ``params``: one job on a job-based backend."""
+    import jax.numpy as jnp
+
+    if session.objective.report is not None:
+        final = session.objective.report(params)
+        return session.figures(params, final["energy"], final)
+    return session.figures(params, float(session.objective.value(jnp.asarray(params))), {})
+
+
+def _summary(session, run_dir: Path, result: dict) -> str:
+    rc = session.rc
+    extra = f", unmitigated {result['energy_unmitigated']:.7f}" if "energy_unmitigated" in result else ""
+    trained = result["trained_energy"]
+    trained = f"{trained:.7f}" if isinstance(trained, (int, float)) else "no energy recorded"
+    return (f"evaluate {run_dir.name} on {rc.backend.name} (mitigation={rc.mitigation.name}): "
+            f"{session.outcome(result)}{extra} (trained on {result['trained_backend']}: {trained}); "
+            f"results in {session.run_dir}")
 
 
 @hydra.main(config_path="pkg://qjax.conf", config_name="evaluate", version_base="1.3")
 def _hydra_main(cfg: DictConfig) -> None:
-    from qjax.train import exit_on_user_errors, quiet_libraries
-
     quiet_libraries()
     exit_on_user_errors(evaluate, cfg)
 
 
 def main() -> None:
     """Console entry point (``qjax-evaluate`` / ``python -m qjax.evaluate``)."""
-    import sys
-
-    from qjax.train import refuse_secrets_on_command_line
-
     refuse_secrets_on_command_line(sys.argv[1:])
     _hydra_main()
 
