@@ -9,15 +9,14 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from config_files import CONF, config_files, overrides_for
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
 import qjax.schemas as qs
 from qjax.config import OPTIONAL_SECTIONS, config_hash, default_checkpoint_dir, to_container, validate
-from qjax.schemas import AdamConfig, HEAConfig, RunConfig
 from qjax.errors import ConfigError
-
-from config_files import CONF, config_files, overrides_for
+from qjax.schemas import AdamConfig, HEAConfig, RunConfig
 
 
 @pytest.fixture(scope="module")
@@ -393,8 +392,8 @@ def test_every_backend_refuses_a_circuit_past_its_gate_limit_before_building_it(
     from qjax.backends import make_backend
     from qjax.backends.ibm_fake import IBMFakeBackend
     from qjax.errors import BackendError
-    from qjax.ir.pauli import PauliSum
     from qjax.ir.ansatze import hardware_efficient
+    from qjax.ir.pauli import PauliSum
 
     circuit, obs = hardware_efficient(3, 20), PauliSum.from_string("Z0")  # 20 · (6 + 2) = 160 gates
     for name in ("simulator", "noisy_simulator"):
@@ -422,8 +421,8 @@ def validate_mitigation(name: str):
 def test_simulator_refuses_a_circuit_wider_than_max_qubits():
     from qjax.backends import make_backend
     from qjax.errors import BackendError
-    from qjax.ir.pauli import PauliSum
     from qjax.ir.ansatze import hardware_efficient
+    from qjax.ir.pauli import PauliSum
 
     with pytest.raises(BackendError, match=r"needs 5 qubits but backend=simulator is limited to 4"):
         make_backend("simulator", max_qubits=4).check(hardware_efficient(5, 1), PauliSum.from_string("Z0"))

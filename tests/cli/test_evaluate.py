@@ -9,8 +9,8 @@ import pytest
 from qiskit.quantum_info import Statevector
 
 from qjax import templates
-from qjax.problems.spin import tfim
 from qjax.interop.qiskit import to_qiskit
+from qjax.problems.spin import tfim
 
 TRAIN = ("+experiment=vqe", "problem=tfim", "problem.n=2", "ansatz=hea", "ansatz.layers=1", "trainer.steps=5")
 
