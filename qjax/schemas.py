@@ -59,6 +59,9 @@ QUBITS_MAX = 156
 #: with the square of depth) and the process ended without a result. Transpiling for ibm_fake
 #: (FakeManilaV2, level 1) took 1.0-1.6 s at 14,000-19,600 gates.
 MAX_OPERATIONS = 20_000
+#: ``backend=noisy_simulator method=auto`` simulates the density matrix up to this width, trajectories
+#: beyond (:mod:`qjax.noise.density`); here so the size checks (:mod:`qjax.resources`) stay below noise.
+DENSITY_MATRIX_MAX_QUBITS = 12
 #: Bond lengths (Å) a molecule is built at: from 0.2 Å (nuclei closer than this give
 #: meaningless energies in a minimal basis: H2 at 1e-12 Å has +5e11 Ha) to 5 Å (far past
 #: dissociation of H2 and LiH; the docs use 0.5-3.0 Å).
