@@ -26,14 +26,23 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, ListConfig, OmegaConf, flag_override
 from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBaseException, ValidationError
 
+from qjax.config_baseline import ADDED, BASELINE
 from qjax.errors import ConfigError
 from qjax.resources import check_sizes
-from qjax.schemas import (FIXED_GROUPS, GROUPS, SCHEMAS, ZNE_MIN_FACTORS, Globals, RunConfig,
-                          WarmupCosineScheduleConfig, lih_active_orbitals)
+from qjax.schemas import (
+    FIXED_GROUPS,
+    GROUPS,
+    SCHEMAS,
+    ZNE_MIN_FACTORS,
+    Globals,
+    RunConfig,
+    WarmupCosineScheduleConfig,
+    lih_active_orbitals,
+)
 
 __all__ = ["OPTIONAL_SECTIONS", "HASH_EXCLUDED", "secret_keys", "secret_overrides", "refuse_secret_overrides",
-           "scrub_saved_config", "ScrubSecrets", "validate", "group_config", "config_hash", "default_checkpoint_dir",
-           "to_container"]
+           "scrub_saved_config", "ScrubSecrets", "validate", "check_rules", "classifier_backend_refusal", "group_config",
+           "config_hash", "legacy_config_hash", "default_checkpoint_dir", "to_container"]
 
 #: Top-level sections owned by other modules (optional groups); kept as plain
 #: containers in :attr:`RunConfig.extras`, never part of the config hash.
@@ -47,6 +56,8 @@ HASH_EXCLUDED = (
     "trainer.steps", "trainer.log_every", "checkpoint", "budget", "extras",
     "backend.timeout_s", "backend.retries", "backend.fallback", "backend.max_qubits",
     "backend.backoff_s", "backend.poll_s", "backend.max_pending_jobs", "backend.max_operations",
+    # planned keys that do not change the result either (absent today, so no hash changes)
+    "backend.execution_mode", "backend.devices",
 )
 
 
@@ -413,16 +424,7 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     if top.experiment not in known:
         raise ConfigError(f"experiment={_show(top.experiment)} is invalid: must be one of {', '.join(known)} "
                           f"(e.g. +experiment={main})")
-    if groups["ansatz"].name == "ucc" and not groups["problem"].molecular:
-        raise ConfigError(f"ansatz=ucc needs a molecular problem, not problem={groups['problem'].name}; "
-                          "use ansatz=hea (or problem=h2)")
-    if groups["ansatz"].name == "qaoa" and groups["problem"].name != "maxcut":
-        raise ConfigError(f"ansatz=qaoa needs problem=maxcut, not problem={groups['problem'].name}; "
-                          "use ansatz=hea (or problem=maxcut)")
-    if top.experiment == "qaoa" and groups["problem"].name != "maxcut":
-        raise ConfigError(f"+experiment=qaoa solves MaxCut, not problem={groups['problem'].name}; "
-                          "drop the problem override (or use +experiment=vqe)")
-    _check_classifier(top.experiment, groups)
+    _check_combination(top.experiment, groups["problem"], groups["ansatz"], groups["backend"])
     _check_problem(groups["problem"])
     zne = getattr(groups["mitigation"], "zne", None)
     if zne is not None:
@@ -437,8 +439,6 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
                           f"({schedule.decay_steps}) (e.g. schedule.warmup_steps={schedule.decay_steps // 10})")
     extras = {k: raw[k] for k in OPTIONAL_SECTIONS if k in raw}
     if extras.get("logger") is not None:
-        import qjax.training.loggers  # noqa: F401 - registers the logger schemas
-
         extras["logger"] = _group("logger", extras["logger"])
     run = RunConfig(**dataclasses.asdict(top), **groups, extras=extras)
     ck = run.checkpoint
@@ -475,9 +475,42 @@ def _check_problem(problem: Any) -> None:
                               f"use e.g. problem.test_size={fix}")
 
 
-def _check_classifier(experiment: str, groups: dict) -> None:
+def check_rules(run: RunConfig) -> None:
+    """The cross-group rules of :func:`validate` for a :class:`RunConfig` that may not have been through it
+    (built by hand in Python): raise :class:`ConfigError` with the same message :func:`validate` gives.
+
+    :func:`qjax.experiments.build.build_experiment` calls it, so a bad combination fails clearly there too;
+    each rule is defined once, here.
+    """
+    _check_combination(run.experiment, run.problem, run.ansatz, run.backend)
+
+
+def _check_combination(experiment: str, problem: Any, ansatz: Any, backend: Any) -> None:
+    """Rules between groups: what each ansatz and experiment needs of the problem and the backend."""
+    if ansatz.name == "ucc" and not getattr(problem, "molecular", False):
+        raise ConfigError(f"ansatz=ucc needs a molecular problem, not problem={problem.name}; "
+                          "use ansatz=hea (or problem=h2)")
+    if ansatz.name == "qaoa" and problem.name != "maxcut":
+        raise ConfigError(f"ansatz=qaoa needs problem=maxcut, not problem={problem.name}; "
+                          "use ansatz=hea (or problem=maxcut)")
+    if experiment == "qaoa" and problem.name != "maxcut":
+        raise ConfigError(f"+experiment=qaoa solves MaxCut, not problem={problem.name}; "
+                          "drop the problem override (or use +experiment=vqe)")
+    _check_classifier(experiment, problem, ansatz, backend)
+
+
+def classifier_backend_refusal(backend_name: str) -> Optional[str]:
+    """Why ``+experiment=classifier`` cannot run on ``backend_name`` (None on the simulator): the one
+    definition of that rule, raised as :class:`ConfigError` by :func:`validate` and as a
+    :class:`~qjax.errors.BackendError` by the classifier's objective when handed another backend."""
+    if backend_name == "simulator":
+        return None
+    return (f"+experiment=classifier runs on backend=simulator only (its loss is a vmapped, "
+            f"differentiable function of the data set), not backend={backend_name}; use backend=simulator")
+
+
+def _check_classifier(experiment: str, problem: Any, ansatz: Any, backend: Any) -> None:
     """``+experiment=classifier`` needs a data set, ``ansatz=reupload`` and the simulator; data needs the classifier."""
-    problem, ansatz, backend = groups["problem"], groups["ansatz"], groups["backend"]
     datasets = "|".join(sorted(n for n, c in SCHEMAS["problem"].items() if getattr(c, "dataset", False)))
     is_data = getattr(problem, "dataset", False)
     if experiment == "classifier":
@@ -487,10 +520,9 @@ def _check_classifier(experiment: str, groups: dict) -> None:
         if ansatz.name != "reupload":
             raise ConfigError(f"+experiment=classifier needs ansatz=reupload, not ansatz={ansatz.name}; "
                               "use ansatz=reupload (ansatz.reupload=false for plain angle encoding)")
-        if backend.name != "simulator":
-            raise ConfigError(f"+experiment=classifier runs on backend=simulator only (its loss is a vmapped, "
-                              f"differentiable function of the data set), not backend={backend.name}; "
-                              "use backend=simulator")
+        refusal = classifier_backend_refusal(backend.name)
+        if refusal is not None:
+            raise ConfigError(refusal)
     elif is_data:
         raise ConfigError(f"problem={problem.name} is a data set, trained by the classifier, not +experiment={experiment}; "
                           f"use +experiment=classifier problem={problem.name}")
@@ -503,34 +535,111 @@ def _as_run(cfg: Any) -> RunConfig:
     return cfg if isinstance(cfg, RunConfig) else validate(cfg)
 
 
-def config_hash(cfg: DictConfig | RunConfig) -> str:
-    """16 hex chars of sha256 over the canonical JSON of every value that changes the result.
-
-    Excluded (:data:`HASH_EXCLUDED`): ``trainer.steps``, ``trainer.log_every``,
-    ``checkpoint.*``, ``logger``, ``hparams_search``, ``budget``,
-    ``backend.timeout_s/retries/fallback/max_qubits`` and ``hydra.*``. Values are
-    hashed after validation, so ``lr=1`` and ``lr=1.0`` agree, and a schedule's
-    ``decay_steps: null`` counts as the ``trainer.steps`` it stands for.
-    """
-    payload = dataclasses.asdict(_as_run(cfg))
+def _hashed_values(run: RunConfig) -> dict:
+    """The validated config as plain containers, without :data:`HASH_EXCLUDED` (the legacy hash's payload)."""
+    payload = dataclasses.asdict(run)
     for path in HASH_EXCLUDED:
         *parents, leaf = path.split(".")
         node = payload
         for part in parents:
             node = node.get(part, {})
         node.pop(leaf, None)
+    return payload
+
+
+def _digest(payload: Any) -> str:
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _flat(node: Mapping[str, Any], prefix: str = "") -> dict:
+    """``{"zne": {"amplifier": x}}`` → ``{"zne.amplifier": x}``; lists and tuples stay values."""
+    out = {}
+    for key, value in node.items():
+        if isinstance(value, Mapping):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def _sections(payload: dict) -> dict:
+    """``baseline key → (section, option name or None, flat values)``: top-level keys as ``globals``."""
+    top = {k: payload.pop(k) for k in list(payload) if not isinstance(payload[k], Mapping)}
+    out = {"globals": ("globals", None, top)}
+    for section, values in payload.items():
+        flat = _flat(values)
+        name = flat.pop("name", None)
+        out[section if name is None else f"{section}.{name}"] = (section, name, flat)
+    return out
+
+
+def config_hash(cfg: DictConfig | RunConfig) -> str:
+    """16 hex chars of sha256 over the values that change the result and differ from the frozen baseline.
+
+    The payload is ``experiment``, each group's option ``name`` and every other validated
+    value that differs from its entry in :mod:`qjax.config_baseline` (today's defaults,
+    frozen in the code; keys added later enter it with their old-behaviour value). So a new
+    config key leaves existing hashes (and checkpoint directories) alone, while a changed
+    default changes them: an old run is never resumed under new semantics. Excluded
+    (:data:`HASH_EXCLUDED`): ``trainer.steps``, ``trainer.log_every``, ``checkpoint.*``,
+    ``logger``, ``hparams_search``, ``budget``, the backend's job control and ``hydra.*``.
+    Values are compared after validation, so ``lr=1`` and ``lr=1.0`` agree, and a schedule's
+    ``decay_steps: null`` counts as the ``trainer.steps`` it stands for. Checkpoints written
+    before this rule carry :func:`legacy_config_hash`.
+    """
+    run = _as_run(cfg)
+    payload = _hashed_values(run)
+    out: dict[str, Any] = {"config_hash_version": 2, "experiment": payload.pop("experiment")}
+    for key, (section, name, values) in _sections(payload).items():
+        base = {**BASELINE.get(key, {}), **ADDED.get(key, {})}
+        diff = {k: v for k, v in values.items() if k not in base or _plain(base[k]) != _plain(v)}
+        out[section] = diff if name is None else {"name": name, **diff}
+    return _digest(out)
+
+
+def legacy_config_hash(cfg: DictConfig | RunConfig) -> str:
+    """The config hash before the baseline rule: sha256 over every validated value minus :data:`HASH_EXCLUDED`.
+
+    Kept so checkpoints written before :func:`config_hash` changed still resume (the
+    checkpoint check accepts either hash). Keys added since (:data:`qjax.config_baseline.ADDED`)
+    are left out while they hold their old-behaviour value, as they did not exist then.
+    """
+    run = _as_run(cfg)
+    payload = _hashed_values(run)
+    for key, (section, name, values) in _sections(dict(payload)).items():
+        known = BASELINE.get(key, {})
+        for dotted, old in ADDED.get(key, {}).items():
+            if dotted in known or dotted not in values or _plain(values[dotted]) != _plain(old):
+                continue
+            *parents, leaf = dotted.split(".")
+            node = payload if section == "globals" else payload[section]
+            for part in parents:
+                node = node[part]
+            node.pop(leaf, None)
+    return _digest(payload)
 
 
 def default_checkpoint_dir(cfg: DictConfig | RunConfig, root: Optional[str] = None) -> str:
     """``<root>/<experiment>-<problem.name>-<config hash>``, absolute.
 
     ``root`` defaults to ``checkpoint.root`` (itself defaulting to ``<launch dir>/checkpoints``).
+    When that directory does not exist but the one named by :func:`legacy_config_hash` does
+    (a run checkpointed before the baseline hash), that one is returned, so the run resumes.
     """
     run = _as_run(cfg)
     root = _absolute(root if root is not None else (run.checkpoint.root or "checkpoints"))
-    return os.path.join(root, f"{run.experiment}-{run.problem.name}-{config_hash(run)}")
+    prefix = os.path.join(root, f"{run.experiment}-{run.problem.name}-")
+    current = prefix + config_hash(run)
+    if not os.path.exists(current):
+        legacy = prefix + legacy_config_hash(run)
+        if os.path.isdir(legacy):
+            return legacy
+    return current
 
 
 def _redact(node: Any) -> Any:

@@ -21,6 +21,7 @@ import os
 from typing import Any, NamedTuple, Optional
 
 from qjax.errors import BackendError, ConfigError
+from qjax.schemas import DENSITY_MATRIX_MAX_QUBITS
 
 __all__ = ["MemoryEstimate", "check_sizes", "check_circuit", "operations_lower_bound", "params_lower_bound",
            "estimate_memory",
@@ -202,8 +203,6 @@ def _simulator_bytes(run, n: int) -> tuple[int, int, str, str]:
 def _noisy_bytes(run, n: int) -> tuple[int, int, str, str]:
     """Peak bytes of the noisy simulator on ``n`` wires (density matrix or trajectories)."""
     backend, item = run.backend, _itemsize(run)
-    from qjax.noise.density import DENSITY_MATRIX_MAX_QUBITS
-
     method = backend.method
     if method == "auto":
         method = "density_matrix" if n <= DENSITY_MATRIX_MAX_QUBITS else "trajectories"

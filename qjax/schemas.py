@@ -25,6 +25,7 @@ __all__ = [
     "MitigationConfig", "ReadoutMitigationConfig", "ZNEMitigationConfig", "DDMitigationConfig",
     "TwirlingMitigationConfig", "BestMitigationConfig", "ZNESettings", "DDSettings", "TwirlingSettings",
     "TrainerConfig", "CheckpointConfig", "BudgetConfig", "RunConfig",
+    "CSVLoggerConfig", "TensorBoardLoggerConfig", "MLflowLoggerConfig",
     "Globals", "GROUPS", "FIXED_GROUPS", "SCHEMAS", "register",
 ]
 
@@ -58,6 +59,9 @@ QUBITS_MAX = 156
 #: with the square of depth) and the process ended without a result. Transpiling for ibm_fake
 #: (FakeManilaV2, level 1) took 1.0-1.6 s at 14,000-19,600 gates.
 MAX_OPERATIONS = 20_000
+#: ``backend=noisy_simulator method=auto`` simulates the density matrix up to this width, trajectories
+#: beyond (:mod:`qjax.noise.density`); here so the size checks (:mod:`qjax.resources`) stay below noise.
+DENSITY_MATRIX_MAX_QUBITS = 12
 #: Bond lengths (Å) a molecule is built at: from 0.2 Å (nuclei closer than this give
 #: meaningless energies in a minimal basis: H2 at 1e-12 Å has +5e11 Ha) to 5 Å (far past
 #: dissociation of H2 and LiH; the docs use 0.5-3.0 Å).
@@ -813,6 +817,36 @@ class CheckpointConfig:
     resume: str = _opt("auto", "one of auto, never, must", _one_of("auto", "never", "must"))
     keep: int = _opt(3, f"an integer in 2..{COUNT_MAX}", _count(2))
     root: Optional[str] = _opt(None, "null (<launch dir>/checkpoints) or a path", example="/abs/path")
+
+
+# --- loggers (optional section ``logger``; implementations in qjax.training.loggers) ---
+
+@register("logger", "csv")
+@dataclass(frozen=True)
+class CSVLoggerConfig:
+    """``metrics.csv`` in the run directory (one row per step)."""
+
+    name: str
+
+
+@register("logger", "tensorboard")
+@dataclass(frozen=True)
+class TensorBoardLoggerConfig:
+    """TensorBoard event files (tensorboardX); ``log_dir`` null = ``<run dir>/tensorboard``."""
+
+    name: str
+    log_dir: Optional[str] = _opt(None, "null or a directory", example="tb")
+
+
+@register("logger", "mlflow")
+@dataclass(frozen=True)
+class MLflowLoggerConfig:
+    """MLflow; ``tracking_uri`` null = the local file store ``<launch dir>/mlruns``."""
+
+    name: str
+    tracking_uri: Optional[str] = _opt(None, "null or an MLflow tracking URI", example="file:/abs/mlruns")
+    experiment_name: str = _opt("qjax", "an MLflow experiment name")
+    run_name: Optional[str] = _opt(None, "null (experiment-problem-hash) or a run name", example="h2-sweep")
 
 
 #: Largest budget count: spent shots and jobs are summed as floats in places (JSON), exact below 2**53.

@@ -14,10 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from qjax.ir import ansatze as templates
-from qjax.problems import chemistry, maxcut, spin
-from qjax.ir.circuit import Circuit
+from qjax.config import check_rules
 from qjax.errors import ConfigError
+from qjax.ir import ansatze as templates
+from qjax.ir.circuit import Circuit
+from qjax.problems import chemistry, maxcut, spin
 from qjax.problems.base import Problem
 
 __all__ = ["Experiment", "build_experiment", "maxcut_graph", "PROBLEMS", "ANSATZE", "EXPERIMENTS"]
@@ -60,10 +61,7 @@ PROBLEMS: dict[str, Callable[[Any], Problem]] = {
 }
 
 
-def _ucc(cfg, problem: Problem) -> Circuit:
-    if problem.electrons is None:
-        raise ConfigError(f"ansatz=ucc needs a molecular problem (h2); problem={problem.name} has no electrons. "
-                          "Use ansatz=hea")
+def _ucc(cfg, problem: Problem) -> Circuit:  # a molecular problem: config.check_rules
     return templates.uccsd(problem.num_wires, problem.electrons)
 
 
@@ -74,10 +72,7 @@ def _hea(cfg, problem: Problem) -> Circuit:
 
 def _qaoa(cfg, problem: Problem) -> Circuit:
     edges, weights = [], []
-    for coeff, word in problem.observable.terms:
-        if len(word) != 2 or any(p != "Z" for _, p in word):
-            raise ConfigError(f"ansatz=qaoa needs a cost made of ZZ terms (problem=maxcut), not problem={problem.name}; "
-                              "use ansatz=hea")
+    for coeff, word in problem.observable.terms:  # ZZ terms: problem=maxcut (config.check_rules)
         edges.append(tuple(w for w, _ in word))
         weights.append(coeff)
     return templates.qaoa(edges, problem.num_wires, cfg.p, weights)
@@ -108,7 +103,7 @@ def build_vqe(rc) -> Experiment:
 
 def build_qaoa(rc) -> Experiment:
     """QAOA MaxCut: minimise ``<H_P>``; report the expected cut against brute force and classical heuristics."""
-    experiment = build_vqe(rc)._replace(name="qaoa")  # config.validate made sure problem=maxcut
+    experiment = build_vqe(rc)._replace(name="qaoa")  # config.check_rules made sure problem=maxcut
     graph = maxcut_graph(rc.problem)
     return experiment._replace(report=partial(_maxcut_report, graph, experiment.circuit, rc),
                                summary=partial(_maxcut_summary, graph, rc.ansatz.p))
@@ -156,13 +151,14 @@ def _maxcut_summary(graph: maxcut.Graph, p: int, result: dict) -> str:
 def build_classifier(rc) -> Experiment:
     """A data re-uploading classifier (:mod:`qjax.experiments.classifier`): minimise the mean cross-entropy over the
     training split; report train/test accuracy against the majority-class baseline. Simulator only."""
+    from qjax.backends import make_backend
+    from qjax.config import classifier_backend_refusal
+    from qjax.errors import BackendError
     from qjax.experiments import classifier
     from qjax.problems import datasets
-    from qjax.backends import make_backend
-    from qjax.errors import BackendError
     from qjax.sim.compile import compile as compile_circuit
 
-    data = datasets.load_dataset(rc.problem)  # config.validate made sure problem is a data set
+    data = datasets.load_dataset(rc.problem)  # config.check_rules made sure problem is a data set
     model = classifier.build_model(rc.ansatz, data.num_features, data.num_classes)
     readout = classifier.readout_observables(data.num_classes, model.num_wires)
     # the readout as one observable for the generic run machinery (logs, manifest); the loss uses each Z_c
@@ -172,10 +168,9 @@ def build_classifier(rc) -> Experiment:
     built: dict[str, Any] = {}
 
     def objective(backend, gradient: str):
-        if backend.name != "simulator":
-            raise BackendError(f"+experiment=classifier runs on backend=simulator only (its loss is a vmapped, "
-                               f"differentiable function of the data set), not backend={backend.name}; "
-                               "use backend=simulator")
+        refusal = classifier_backend_refusal(backend.name)  # the backend actually handed over
+        if refusal is not None:
+            raise BackendError(refusal)
         for obs in readout:
             backend.check(model.circuit, obs)
         compiled = compile_circuit(model.circuit, readout, dtype=backend.dtype, gradient=gradient)
@@ -210,9 +205,16 @@ EXPERIMENTS: dict[str, Callable[[Any], Experiment]] = {"vqe": build_vqe, "qaoa":
 
 
 def build_experiment(rc) -> Experiment:
-    """The :class:`Experiment` named by ``rc.experiment``."""
+    """The :class:`Experiment` named by ``rc.experiment``.
+
+    The cross-group rules (``ansatz=ucc`` needs a molecule, QAOA needs MaxCut, the classifier a data set
+    and the simulator) are checked once more here with :func:`qjax.config.check_rules`, their one
+    definition, so a :class:`~qjax.schemas.RunConfig` built in Python without :func:`~qjax.config.validate`
+    fails with the same message.
+    """
     try:
         builder = EXPERIMENTS[rc.experiment]
     except KeyError:
         raise ConfigError(f"+experiment={rc.experiment} is unknown; choose one of {', '.join(EXPERIMENTS)}") from None
+    check_rules(rc)
     return builder(rc)

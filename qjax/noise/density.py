@@ -38,6 +38,7 @@ from qjax.errors import ConfigError, ObservableError
 from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
 from qjax.noise.channels import Channel, NoiseModel, Schedule
+from qjax.schemas import DENSITY_MATRIX_MAX_QUBITS  # defined with the config limits (qjax.resources needs it)
 from qjax.sim.checks import (
     angle_function,
     check_circuit,
@@ -53,8 +54,6 @@ __all__ = ["compile_noisy", "NoisyCompiled", "METHODS", "DENSITY_MATRIX_MAX_QUBI
            "noisy_shift_values"]
 
 METHODS = ("auto", "density_matrix", "trajectories")
-#: ``method=auto`` simulates the density matrix up to this width, trajectories beyond.
-DENSITY_MATRIX_MAX_QUBITS = 12
 # Amplitudes of all trajectories held at once (the rest run sequentially): ~128 MiB in complex64.
 _TRAJECTORY_BATCH_ELEMENTS = 2**24
 

@@ -54,8 +54,11 @@ class CheckpointOptions:
     still leaves a good one); ``resume``: ``auto`` continues when a checkpoint
     exists, ``never`` moves an existing directory aside and starts fresh, ``must``
     fails when there is nothing to resume; ``config_hash`` guards against resuming
-    a run with a different configuration; ``sync`` waits for each save to be on
-    disk before training goes on (hardware runs: the next step costs a job).
+    a run with a different configuration, and ``accepted_hashes`` lists older hashes
+    of the same configuration (:func:`qjax.config.legacy_config_hash`) that a
+    checkpoint may carry, so runs saved before the hash changed still resume; ``sync``
+    waits for each save to be on disk before training goes on (hardware runs: the
+    next step costs a job).
     """
 
     dir: str
@@ -64,6 +67,7 @@ class CheckpointOptions:
     resume: str = "auto"
     config_hash: str | None = None
     sync: bool = False
+    accepted_hashes: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not os.path.isabs(self.dir):
@@ -363,7 +367,7 @@ class Checkpointer:
 
     def _check_compatible(self, meta: dict, step: int) -> None:
         want, have = self.options.config_hash, meta.get("config_hash")
-        if want is not None and have != want:
+        if want is not None and have != want and have not in self.options.accepted_hashes:
             raise CheckpointError(
                 f"the checkpoint in {self.options.dir} (step {step}) was written by a different configuration "
                 f"(config hash {have} ≠ {want}); start fresh with checkpoint.resume=never, "

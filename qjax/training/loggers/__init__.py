@@ -4,17 +4,17 @@ Every run writes its run directory (``metrics.jsonl``, ``result.json``,
 ``manifest.json``) whatever the logger; a logger also sends the same numbers to a
 tracker. One protocol (:class:`RunLogger`), one file per tracker, one registry line
 each; a tracker's package is imported only when chosen (extras ``tensorboard`` and
-``mlflow``).
+``mlflow``). The config schemas (``CSVLoggerConfig``, ...) live in :mod:`qjax.schemas`
+with the other groups, re-exported here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib import import_module
-from typing import Optional, Protocol
+from typing import Protocol
 
 from qjax.errors import ConfigError
-from qjax.schemas import _opt, register
+from qjax.schemas import CSVLoggerConfig, MLflowLoggerConfig, TensorBoardLoggerConfig
 
 __all__ = ["RunLogger", "LOGGERS", "make_logger", "CSVLoggerConfig", "TensorBoardLoggerConfig", "MLflowLoggerConfig"]
 
@@ -27,34 +27,6 @@ class RunLogger(Protocol):
     def log(self, row: dict) -> None: ...
 
     def finish(self, result: dict) -> None: ...
-
-
-@register("logger", "csv")
-@dataclass(frozen=True)
-class CSVLoggerConfig:
-    """``metrics.csv`` in the run directory (one row per step)."""
-
-    name: str
-
-
-@register("logger", "tensorboard")
-@dataclass(frozen=True)
-class TensorBoardLoggerConfig:
-    """TensorBoard event files (tensorboardX); ``log_dir`` null = ``<run dir>/tensorboard``."""
-
-    name: str
-    log_dir: Optional[str] = _opt(None, "null or a directory", example="tb")
-
-
-@register("logger", "mlflow")
-@dataclass(frozen=True)
-class MLflowLoggerConfig:
-    """MLflow; ``tracking_uri`` null = the local file store ``<launch dir>/mlruns``."""
-
-    name: str
-    tracking_uri: Optional[str] = _opt(None, "null or an MLflow tracking URI", example="file:/abs/mlruns")
-    experiment_name: str = _opt("qjax", "an MLflow experiment name")
-    run_name: Optional[str] = _opt(None, "null (experiment-problem-hash) or a run name", example="h2-sweep")
 
 
 #: ``logger=`` option → ``module:class`` of its implementation, imported when chosen.
