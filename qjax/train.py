@@ -16,7 +16,7 @@ import hydra
 from omegaconf import DictConfig
 
 from qjax.cli.errors import exit_on_user_errors, refuse_secrets_on_command_line
-from qjax.cli.logs import quiet_libraries
+from qjax.library_logs import quiet_libraries
 
 __all__ = ["run", "main", "exit_on_user_errors", "quiet_libraries", "refuse_secrets_on_command_line"]
 

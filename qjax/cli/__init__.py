@@ -5,5 +5,4 @@
 - :mod:`qjax.cli.training`: the training loop of ``qjax.train`` (progress, loggers,
   checkpoints, what a failed run still writes).
 - :mod:`qjax.cli.errors`: failure handling: a user error is one line and an exit code.
-- :mod:`qjax.cli.logs`: quiet third-party loggers.
 """

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from qjax.cli.session import CHEMICAL_ACCURACY_HA, RunSession
+from qjax.config import legacy_config_hash
 from qjax.errors import BackendUnavailable, QjaxError, TrainingDiverged
 from qjax.training import optimizers
 from qjax.training.checkpoint import CheckpointOptions
@@ -24,10 +25,11 @@ __all__ = ["checkpoint_options", "train", "divergence_fix"]
 
 
 def checkpoint_options(rc, default_dir: str, config_hash: str) -> CheckpointOptions:
-    """Where and how often the run checkpoints (``checkpoint.dir``, else ``default_dir``)."""
+    """Where and how often the run checkpoints (``checkpoint.dir``, else ``default_dir``); a checkpoint written
+    under the hash rule before the config baseline (:func:`qjax.config.legacy_config_hash`) is accepted too."""
     return CheckpointOptions(dir=os.path.abspath(rc.checkpoint.dir or default_dir), every=rc.checkpoint.every,
                              keep=rc.checkpoint.keep, resume=rc.checkpoint.resume, config_hash=config_hash,
-                             sync=rc.backend.hardware)
+                             sync=rc.backend.hardware, accepted_hashes=(legacy_config_hash(rc),))
 
 
 class _Monitor:

@@ -168,8 +168,6 @@ def test_legacy_checkpoint_is_accepted_with_the_legacy_hash(compose, tmp_path):
     assert meta["step"] == 2 and meta["finished"] and state.params.shape == (4,)
 
 
-@pytest.mark.xfail(strict=True, reason="qjax/train.py must pass accepted_hashes=(legacy_config_hash(rc),) to "
-                                       "CheckpointOptions (wired at merge); remove this mark then")
 def test_cli_run_finds_the_legacy_checkpoint(cli, tmp_path):
     root = _legacy_copy(tmp_path)
     proc = cli(tmp_path, *LEGACY_RUN, f"checkpoint.root={root}")
