@@ -28,12 +28,12 @@ import numpy as np
 
 from qjax.backends.base import Backend, Capabilities, Objective
 from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
-from qjax.ir.circuit import Circuit
-from qjax.noise.density import DENSITY_MATRIX_MAX_QUBITS, METHODS, compile_noisy, noisy_shift_values
 from qjax.errors import BackendError
-from qjax.noise.mitigation import check_jax_mitigation, mitigated_expval
-from qjax.noise.channels import NoiseModel, device_noise
+from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
+from qjax.noise.channels import NoiseModel, device_noise
+from qjax.noise.density import DENSITY_MATRIX_MAX_QUBITS, METHODS, compile_noisy, noisy_shift_values
+from qjax.noise.mitigation import check_jax_mitigation, mitigated_expval
 from qjax.resources import check_circuit
 from qjax.schemas import MAX_OPERATIONS
 from qjax.sim.gradients import GRADIENT_METHODS, GRADIENTS, SAMPLED_GRADIENTS
@@ -74,8 +74,8 @@ def build_twin(circuit: Circuit, observables, device, *, optimization_level: int
     from qiskit import QuantumCircuit
     from qiskit.transpiler import generate_preset_pass_manager
 
-    from qjax.ir.circuit import Param
     from qjax.interop.qiskit import _convert_into, to_qiskit
+    from qjax.ir.circuit import Param
 
     noise = noise if noise is not None else device_noise(device)
     logical = to_qiskit(angle_circuit(circuit))

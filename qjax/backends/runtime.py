@@ -28,8 +28,8 @@ from qjax.backends.base import Backend, Capabilities, Objective
 from qjax.backends.executor import Evaluation, angle_circuit
 from qjax.backends.jobs import SECONDS_PER_SHOT, JobRunner, RunControl
 from qjax.backends.sampled import chained_objective
-from qjax.ir.circuit import Circuit
 from qjax.errors import BackendError
+from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
 from qjax.resources import check_circuit
 from qjax.schemas import MAX_OPERATIONS

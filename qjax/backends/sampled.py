@@ -15,8 +15,8 @@ import numpy as np
 
 from qjax.backends.base import Objective
 from qjax.backends.jobs import JobRunner
-from qjax.ir.circuit import Circuit
 from qjax.errors import BackendError
+from qjax.ir.circuit import Circuit
 from qjax.sim.gradients import SAMPLED_GRADIENTS, shift_batch, shift_gradient, shift_plan, spsa_batch, spsa_gradient
 
 __all__ = ["sampled_objective", "chained_objective", "SAMPLED_GRADIENTS"]

@@ -15,8 +15,8 @@ import numpy as np
 
 from qjax.backends.base import Backend, Capabilities, Objective
 from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
-from qjax.ir.circuit import Circuit
 from qjax.errors import BackendError
+from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
 from qjax.resources import check_circuit
 from qjax.schemas import MAX_OPERATIONS
