@@ -1,4 +1,4 @@
-"""Backends: one protocol (:class:`Backend`), one file per implementation.
+"""Backends: one abstract base (:class:`Backend`), one file per implementation.
 
 Implementations are imported when first asked for, so choosing the simulator
 never imports Qiskit's runtime stack and vice versa.

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import abc
 import inspect
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, NamedTuple
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, NamedTuple
 
 from qjax.errors import BackendError
 
@@ -102,7 +103,7 @@ class Backend(abc.ABC):
     fallback: tuple[str, ...] = ()
 
     #: Options of each fallback backend, by name (passed to ``make_backend``).
-    fallback_options: dict[str, dict] = {}
+    fallback_options: Mapping[str, dict] = MappingProxyType({})
 
     @classmethod
     def options(cls) -> tuple[str, ...]:
