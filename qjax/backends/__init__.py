@@ -1,4 +1,4 @@
-"""Backends: one protocol (:class:`Backend`), one file per implementation.
+"""Backends: one abstract base (:class:`Backend`), one file per implementation.
 
 Implementations are imported when first asked for, so choosing the simulator
 never imports Qiskit's runtime stack and vice versa.
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from qjax.backends.base import Backend, Objective
+from qjax.backends.base import Backend, Capabilities, Objective
 from qjax.backends.executor import Evaluation, Executor, Job
 from qjax.backends.jobs import Budget, JobRunner, RunControl
 from qjax.errors import ConfigError
 
-__all__ = ["Backend", "Objective", "Executor", "Job", "Evaluation", "JobRunner", "RunControl", "Budget", "BACKENDS",
-           "make_backend"]
+__all__ = ["Backend", "Capabilities", "Objective", "Executor", "Job", "Evaluation", "JobRunner", "RunControl", "Budget", "BACKENDS",
+           "backend_class", "make_backend"]
 
 BACKENDS: dict[str, str] = {
     "simulator": "qjax.backends.simulator:SimulatorBackend",
@@ -26,10 +26,24 @@ BACKENDS: dict[str, str] = {
 """Backend name (the ``backend=`` config option) → ``module:class`` of its implementation."""
 
 
-def make_backend(name: str, **options) -> Backend:
-    """Instantiate the backend registered as ``name`` with its config ``options``."""
+def backend_class(name: str) -> type[Backend]:
+    """The class registered as ``name`` (imported now); :class:`ConfigError` for an unknown name."""
     try:
         module, cls = BACKENDS[name].split(":")
     except KeyError:
         raise ConfigError(f"backend={name} is not available; choose one of {', '.join(BACKENDS)}") from None
-    return getattr(import_module(module), cls)(**options)
+    return getattr(import_module(module), cls)
+
+
+def make_backend(name: str, **options) -> Backend:
+    """Instantiate the backend registered as ``name`` with its config ``options``.
+
+    An option the backend does not take (:meth:`Backend.options`) is refused with
+    :class:`ConfigError` before anything is constructed, naming the allowed ones.
+    """
+    cls = backend_class(name)
+    allowed = cls.options()
+    unknown = [k for k in options if k not in allowed]
+    if unknown:
+        raise ConfigError(f"backend={name} has no option {unknown[0]!r}; its options are: {', '.join(allowed)}")
+    return cls(**options)

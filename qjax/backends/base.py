@@ -1,19 +1,32 @@
-"""The executor boundary: one protocol every backend implements.
+"""The executor boundary: one abstract base every backend subclasses.
 
 A backend turns a circuit and an observable into an :class:`Objective`, a small
 bundle of functions of the trainable parameters. The trainer only ever sees an
 Objective, so it never knows (or imports) what runs the circuit.
+
+:class:`Backend` declares everything callers may read from a backend, with a
+default where a backend may have nothing to say (``runner`` is ``None`` on a
+backend without jobs), so no caller needs ``getattr``. Its options are the
+keyword-only arguments of its ``__init__`` (:meth:`Backend.options`);
+:func:`qjax.backends.make_backend` refuses any other before constructing it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol, runtime_checkable
+import abc
+import inspect
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping, NamedTuple
+
+from qjax.errors import BackendError
 
 if TYPE_CHECKING:
+    from qjax.backends.executor import Executor
+    from qjax.backends.jobs import JobRunner, RunControl
     from qjax.ir.circuit import Circuit
     from qjax.ir.pauli import PauliSum
 
-__all__ = ["Objective", "Backend"]
+__all__ = ["Objective", "Backend", "Capabilities"]
 
 
 class Objective(NamedTuple):
@@ -35,20 +48,112 @@ class Objective(NamedTuple):
     report: Callable[[Any], dict] | None = None
 
 
-@runtime_checkable
-class Backend(Protocol):
-    """Where circuits run. Implementations live one per file in this package."""
+class Capabilities(NamedTuple):
+    """What a backend can run, as configured, known without running anything.
 
-    name: str
+    ``gradients``: the ``gradient=`` values :meth:`Backend.objective` accepts (names
+    from :mod:`qjax.sim.gradients`); ``max_qubits`` / ``max_operations``: the widest
+    and longest circuit :meth:`Backend.check` lets through; ``shots``: the backend
+    samples, or accepts ``backend.shots`` (it may still allow exact expectations);
+    ``coupling_map``: the device's directed qubit pairs ``((a, b), ...)``, ``None``
+    where any pair may interact or the device is not chosen yet; ``native_gates``:
+    the device's operation names, ``None`` where any gate runs (or not known yet);
+    ``persistent_job_ids``: job ids survive a restart of this process, so a recorded
+    job is re-attached instead of submitted again.
+    """
 
+    gradients: tuple[str, ...]
+    max_qubits: int
+    max_operations: int
+    shots: bool = False
+    coupling_map: tuple[tuple[int, int], ...] | None = None
+    native_gates: tuple[str, ...] | None = None
+    persistent_job_ids: bool = False
+
+
+class Backend(abc.ABC):
+    """Where circuits run. Implementations live one per file in this package.
+
+    A subclass sets :attr:`name`, takes its options as keyword-only ``__init__``
+    arguments (no ``**kwargs`` swallowing misspelt ones) and implements the
+    abstract members; the other members have defaults that fit a backend without
+    jobs (the JAX simulator).
+    """
+
+    #: The ``backend=`` config value.
+    name: ClassVar[str] = "backend"
+
+    #: The complex dtype a JAX backend simulates in (``jnp.complex64`` / ``complex128``);
+    #: ``None`` where circuits do not run in JAX here (hardware, a service).
+    dtype: Any = None
+
+    #: The :class:`~qjax.backends.jobs.JobRunner` of the last job-based objective
+    #: (journal, retries, fallback, budget, cache); ``None`` until then, and always on
+    #: backends that run no jobs.
+    runner: "JobRunner | None" = None
+
+    #: How jobs are waited for and retried, with the run's budget; ``None`` without jobs.
+    control: "RunControl | None" = None
+
+    #: The run's checkpoint directory, where ``jobs.jsonl``, ``events.jsonl`` and the
+    #: result cache live; ``None``: nothing is persisted.
+    state_dir: str | None = None
+
+    #: Backend names to fall back to, in order, when this one fails (``backend.fallback``).
+    fallback: tuple[str, ...] = ()
+
+    #: Options of each fallback backend, by name (passed to ``make_backend``).
+    fallback_options: Mapping[str, dict] = MappingProxyType({})
+
+    @classmethod
+    def options(cls) -> tuple[str, ...]:
+        """The option names ``__init__`` accepts: its keyword arguments, and, where it
+        forwards ``**options`` to its parent's ``__init__``, the parent's too."""
+        names: list[str] = []
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if init is None:
+                continue
+            if klass is Backend or klass is object:
+                break
+            forwards = False
+            for p in inspect.signature(init).parameters.values():
+                if p.kind is p.VAR_KEYWORD:
+                    forwards = True
+                elif p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self":
+                    if p.name not in names:
+                        names.append(p.name)
+            if not forwards:
+                break
+        return tuple(sorted(names))
+
+    @property
+    @abc.abstractmethod
+    def capabilities(self) -> Capabilities:
+        """What this backend, as configured, can run (see :class:`Capabilities`)."""
+
+    @abc.abstractmethod
     def check(self, circuit: "Circuit", observable: "PauliSum") -> None:
         """Raise :class:`qjax.errors.BackendError` if this backend cannot run the pair."""
 
+    @abc.abstractmethod
     def objective(self, circuit: "Circuit", observable: "PauliSum", *, gradient: str = "auto") -> Objective:
         """Compile ``circuit`` and ``observable`` into an :class:`Objective`."""
 
+    @abc.abstractmethod
     def describe(self) -> dict:
-        """Backend facts for the run manifest (name, device, shots, limits)."""
+        """Backend facts for the run manifest: always ``name``, ``device`` and ``shots``; after a
+        job-based objective ran, also ``transpiled`` (depth, gate counts, layout) and
+        ``calibration`` where the backend knows them."""
 
     def stats(self) -> dict:
-        """Usage so far: ``num_jobs`` and ``shots_total``."""
+        """Usage so far: ``num_jobs`` and ``shots_total``; job-based backends add ``job_ids`` and ``fallbacks``."""
+        if self.runner is None:
+            return {"num_jobs": 0, "shots_total": 0}
+        return self.runner.stats()
+
+    def executor(self, circuit: "Circuit", observables) -> "Executor":
+        """This backend as an :class:`~qjax.backends.executor.Executor` of ``circuit``'s gate angles
+        and ``observables`` (a fallback target, or what the service runs); not every backend is one."""
+        raise BackendError(f"backend={self.name} has no executor; use backend=simulator, noisy_simulator or ibm_fake "
+                           "where an executor is needed (a fallback, a service target)")

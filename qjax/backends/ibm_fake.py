@@ -46,6 +46,11 @@ class IBMFakeBackend(RuntimeBackend):
     persistent_ids = False
     default_device = "FakeManilaV2"
 
+    def known_device(self):
+        if self._device is None and self.device_name != "least_busy":  # local, no network: look it up now
+            self._device = fake_device(self.device_name)
+        return self._device
+
     def resolve_device(self, num_qubits: int):
         from qiskit_ibm_runtime import fake_provider
 

@@ -36,11 +36,16 @@ import numpy as np
 from qjax.backends.executor import Evaluation, Executor, Job
 from qjax.errors import BackendError, BackendUnavailable, BudgetExceeded
 
-__all__ = ["RunControl", "Budget", "JobRunner", "JobFailed", "JOBS_FILE", "EVENTS_FILE", "CACHE_DIR"]
+__all__ = ["RunControl", "Budget", "JobRunner", "JobFailed", "JOBS_FILE", "EVENTS_FILE", "CACHE_DIR",
+           "SECONDS_PER_SHOT"]
 
 log = logging.getLogger("qjax")
 
 JOBS_FILE, EVENTS_FILE, CACHE_DIR = "jobs.jsonl", "events.jsonl", "cache"
+
+#: Device time one shot costs, roughly (IBM's default repetition delay): the ``qpu_seconds``
+#: estimate of a job on IBM hardware or a fake device, which ``budget.max_qpu_seconds`` is checked against.
+SECONDS_PER_SHOT = 250e-6
 
 
 # Errors that say the request is malformed, not that the backend is unwell: never retried.

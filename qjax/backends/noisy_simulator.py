@@ -26,20 +26,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from qjax.backends.base import Objective
+from qjax.backends.base import Backend, Capabilities, Objective
 from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
-from qjax.ir.circuit import Circuit
-from qjax.noise.density import DENSITY_MATRIX_MAX_QUBITS, METHODS, compile_noisy, noisy_shift_values
 from qjax.errors import BackendError
-from qjax.noise.mitigation import check_jax_mitigation, mitigated_expval
-from qjax.noise.channels import NoiseModel, device_noise
+from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
+from qjax.noise.channels import NoiseModel, device_noise
+from qjax.noise.density import DENSITY_MATRIX_MAX_QUBITS, METHODS, compile_noisy, noisy_shift_values
+from qjax.noise.mitigation import check_jax_mitigation, mitigated_expval
 from qjax.resources import check_circuit
 from qjax.schemas import MAX_OPERATIONS
+from qjax.sim.gradients import GRADIENT_METHODS, GRADIENTS, SAMPLED_GRADIENTS
 
 __all__ = ["NoisySimulatorBackend", "NoisySimulatorExecutor", "Twin", "build_twin"]
 
-_EXACT_GRADIENTS = ("auto", "backprop", "parameter_shift")
+# adjoint undoes gates one by one, which noise channels do not allow
+_EXACT_GRADIENTS = tuple(g for g in GRADIENT_METHODS if g != "adjoint")
 _MICROSECOND = 1e-6
 # A density matrix of this many qubits is 2**(2n) amplitudes: 2 GiB in complex64 at 14.
 _DENSITY_LIMIT = DENSITY_MATRIX_MAX_QUBITS + 2
@@ -72,8 +74,8 @@ def build_twin(circuit: Circuit, observables, device, *, optimization_level: int
     from qiskit import QuantumCircuit
     from qiskit.transpiler import generate_preset_pass_manager
 
-    from qjax.ir.circuit import Param
     from qjax.interop.qiskit import _convert_into, to_qiskit
+    from qjax.ir.circuit import Param
 
     noise = noise if noise is not None else device_noise(device)
     logical = to_qiskit(angle_circuit(circuit))
@@ -145,7 +147,7 @@ def _check_mitigation(mitigation, shots: int | None, method: str) -> tuple[str, 
     return techniques
 
 
-class NoisySimulatorBackend:
+class NoisySimulatorBackend(Backend):
     """The :class:`~qjax.backends.base.Backend` of the noisy JAX simulator (see the module docstring)."""
 
     name = "noisy_simulator"
@@ -154,7 +156,9 @@ class NoisySimulatorBackend:
                  method: str = "auto", trajectories: int = 256, max_qubits: int = 20,
                  max_operations: int = MAX_OPERATIONS, optimization_level: int = 1,
                  noise=None, dtype=jnp.complex64, mitigation=None, seed: int = 0, state_dir: str | None = None,
-                 **_ignored):
+                 # accepted for a uniform call (the CLI passes the run-level keys to every backend); unused:
+                 # sampled evaluations finish when submitted and never fall back
+                 budget=None, fallback_options: dict | None = None):
         if shots is not None and (isinstance(shots, bool) or int(shots) < 1):
             raise BackendError(f"backend.shots={shots} is invalid: use null (exact) or an integer ≥ 1")
         if method not in METHODS:
@@ -174,7 +178,6 @@ class NoisySimulatorBackend:
                                "leave backend.noise.* at 0/null, or set backend.device=null to use them")
         self._device = None
         self._twin: Twin | None = None
-        self.runner = None
 
     def device(self):
         if self._device is None and self.device_name is not None:
@@ -228,7 +231,7 @@ class NoisySimulatorBackend:
             return self._sampled_objective(circuit, observable, gradient)
         if gradient not in _EXACT_GRADIENTS:
             raise BackendError(f"gradient={gradient} is not available on backend=noisy_simulator; "
-                               f"choose one of {', '.join(_EXACT_GRADIENTS + ('spsa',))}")
+                               f"choose one of {', '.join(self.capabilities.gradients)}")
         twin = self.twin(circuit, [observable])
         lm = circuit.linear_map()
         rd = jnp.finfo(self.dtype).dtype
@@ -313,10 +316,19 @@ class NoisySimulatorBackend:
             out["calibration"] = calibration_snapshot(self.device(), layout)
         return out
 
-    def stats(self) -> dict:
-        if self.runner is None:
-            return {"num_jobs": 0, "shots_total": 0}
-        return self.runner.stats()
+    @property
+    def capabilities(self) -> Capabilities:
+        if self.shots is not None:
+            gradients = SAMPLED_GRADIENTS
+        else:  # exact: autodiff or shifts through the density matrix, or SPSA over sampled evaluations
+            gradients = tuple(g for g in GRADIENTS if g in _EXACT_GRADIENTS or g in SAMPLED_GRADIENTS)
+        from qjax.backends.runtime import coupling_map, native_gates
+
+        device = self.device()
+        max_qubits = self.max_qubits if device is None else min(self.max_qubits, int(device.num_qubits))
+        return Capabilities(gradients=gradients, max_qubits=max_qubits, max_operations=self.max_operations,
+                            shots=True, coupling_map=coupling_map(device), native_gates=native_gates(device),
+                            persistent_job_ids=False)
 
 
 class NoisySimulatorExecutor:

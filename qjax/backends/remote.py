@@ -27,13 +27,14 @@ import uuid
 
 import numpy as np
 
-from qjax.backends.base import Objective
+from qjax.backends.base import Backend, Capabilities, Objective
 from qjax.backends.executor import Evaluation, angle_circuit
-from qjax.backends.jobs import JobRunner, RunControl
+from qjax.backends.jobs import SECONDS_PER_SHOT, JobRunner, RunControl
 from qjax.backends.sampled import chained_objective
-from qjax.ir.circuit import Circuit
 from qjax.errors import BackendError, BackendUnavailable, ConfigError
+from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
+from qjax.sim.gradients import SAMPLED_GRADIENTS
 
 __all__ = ["RemoteBackend", "RemoteExecutor", "ServiceClient", "RemoteRefused"]
 
@@ -43,7 +44,6 @@ KEY_VARIABLE = "QJAX_API_KEY"
 SAMPLING_TARGETS = ("ibm_fake", "ibm")
 DEFAULT_SHOTS = 4096  # backend.shots=null on a sampling target
 _RETRY_STATUS = (429, 500, 502, 503, 504)  # 500: e.g. a database briefly locked
-_SECONDS_PER_SHOT = 250e-6  # as qjax.backends.runtime estimates device time
 _STATES = {"queued": "queued", "running": "running", "done": "done", "failed": "error", "cancelled": "cancelled"}
 
 
@@ -201,7 +201,7 @@ class RemoteExecutor:
 
     def planned_cost(self, batch_size: int, *, mitigate: bool = True) -> tuple[int, float]:
         shots = batch_size * self.num_observables * (self.shots or 0)
-        return shots, shots * _SECONDS_PER_SHOT if self.target in ("ibm", "ibm_fake") else 0.0
+        return shots, shots * SECONDS_PER_SHOT if self.target in ("ibm", "ibm_fake") else 0.0
 
     def fingerprint(self) -> str:
         return self._fingerprint
@@ -219,7 +219,7 @@ def api_key(environ=os.environ) -> str:
     return key
 
 
-class RemoteBackend:
+class RemoteBackend(Backend):
     """The :class:`~qjax.backends.base.Backend` of a qjax service (see the module docstring)."""
 
     name = "remote"
@@ -228,7 +228,10 @@ class RemoteBackend:
                  shots: int | None = None, seed_simulator: int | None = None, timeout_s: float = 600.0,
                  retries: int = 3, backoff_s: float = 1.0, poll_s: float = 0.2, fallback=(), mitigation=None,
                  seed: int = 0, state_dir: str | None = None, budget=None, fallback_options: dict | None = None,
-                 transport=None, max_qubits: int = 26, max_operations: int | None = None, **_ignored):
+                 transport=None, max_qubits: int = 26, max_operations: int | None = None,
+                 # accepted for a uniform call (the CLI passes precision to every backend); unused: the service's
+                 # target decides how it computes
+                 dtype=None):
         from qjax.schemas import MAX_OPERATIONS, MitigationConfig
 
         if shots is None and target in SAMPLING_TARGETS:  # hardware samples: its usual default, as backend=ibm_fake
@@ -289,6 +292,11 @@ class RemoteBackend:
             out["transpiled"] = {"depth": ran["depth"], "two_qubit_gates": ran["two_qubit_gates"]}
         return out
 
+    @property
+    def capabilities(self) -> Capabilities:
+        # every evaluation is a service job: gradients from shifted or perturbed evaluations, even on a simulator
+        return Capabilities(gradients=SAMPLED_GRADIENTS, max_qubits=self.max_qubits,
+                            max_operations=self.max_operations, shots=True, persistent_job_ids=True)
+
     def stats(self) -> dict:
-        out = {"num_jobs": 0, "shots_total": 0} if self.runner is None else self.runner.stats()
-        return out | {"request_ids": list(self.client.request_ids)}
+        return super().stats() | {"request_ids": list(self.client.request_ids)}

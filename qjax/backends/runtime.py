@@ -15,6 +15,7 @@ whether job ids can be re-attached after a restart.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import hashlib
 import logging
@@ -23,25 +24,24 @@ from typing import Any
 
 import numpy as np
 
-from qjax.backends.base import Objective
+from qjax.backends.base import Backend, Capabilities, Objective
 from qjax.backends.executor import Evaluation, angle_circuit
-from qjax.backends.jobs import JobRunner, RunControl
+from qjax.backends.jobs import SECONDS_PER_SHOT, JobRunner, RunControl
 from qjax.backends.sampled import chained_objective
-from qjax.ir.circuit import Circuit
 from qjax.errors import BackendError
+from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
 from qjax.resources import check_circuit
 from qjax.schemas import MAX_OPERATIONS
+from qjax.sim.gradients import SAMPLED_GRADIENTS
 
-__all__ = ["RuntimeBackend", "RuntimeExecutor", "estimator_options"]
+__all__ = ["RuntimeBackend", "RuntimeExecutor", "estimator_options", "calibration_snapshot", "coupling_map",
+           "native_gates"]
 
 log = logging.getLogger("qjax")
 
 # qiskit-mitigation warns once per Pauli term when shot-noise errors are all zero (it then fits unweighted)
 warnings.filterwarnings("ignore", message="No positive, finite standard errors", category=UserWarning)
-
-# IBM's default repetition delay: what one shot costs on the device, roughly.
-_SECONDS_PER_SHOT = 250e-6
 
 
 def estimator_options(mitigation, *, shots: int, seed: int | None, mitigate: bool = True) -> dict:
@@ -187,7 +187,7 @@ class RuntimeExecutor:
     def planned_cost(self, batch_size: int, *, mitigate: bool = True) -> tuple[int, float]:
         factors = self._factors if mitigate else 1
         shots = batch_size * self.num_observables * self.shots * factors
-        return shots, shots * self._groups * _SECONDS_PER_SHOT
+        return shots, shots * self._groups * SECONDS_PER_SHOT
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:  # asked for every batch; the transpiled circuit never changes
@@ -211,6 +211,25 @@ class RuntimeExecutor:
                 "calibration": calibration_snapshot(self.device, layout)}
 
 
+def coupling_map(device) -> tuple[tuple[int, int], ...] | None:
+    """The directed qubit pairs ``((a, b), ...)`` of a Qiskit ``device``, sorted; ``None``: no device, or all-to-all."""
+    edges = None if device is None else device.coupling_map
+    return None if edges is None else tuple(sorted((int(a), int(b)) for a, b in edges.get_edges()))
+
+
+def native_gates(device) -> tuple[str, ...] | None:
+    """The gates (unitary operations) a Qiskit ``device``'s target runs, sorted; ``None``: no device.
+
+    Measure, reset, delay and control flow are left out: they are not gates a circuit is transpiled into.
+    """
+    if device is None:
+        return None
+    from qiskit.circuit import Gate
+
+    target = device.target
+    return tuple(sorted(n for n in target.operation_names if isinstance(target.operation_from_name(n), Gate)))
+
+
 def calibration_snapshot(device, qubits: list[int]) -> dict:
     """T1, T2 (s), readout error and gate errors of the physical ``qubits``, from the device's target."""
     target = device.target
@@ -232,7 +251,7 @@ def calibration_snapshot(device, qubits: list[int]) -> dict:
     return out
 
 
-class RuntimeBackend:
+class RuntimeBackend(Backend):
     """The :class:`~qjax.backends.base.Backend` of qiskit-ibm-runtime devices (see the module docstring)."""
 
     name = "runtime"
@@ -244,7 +263,10 @@ class RuntimeBackend:
                  fallback=(), min_qubits: int | None = None, max_pending_jobs: int | None = None,
                  max_qubits: int = 26, max_operations: int = MAX_OPERATIONS,
                  mitigation=None, seed: int = 0, state_dir: str | None = None, budget=None,
-                 fallback_options: dict | None = None, **_ignored):
+                 fallback_options: dict | None = None,
+                 # accepted for a uniform call (the CLI passes precision to every backend); unused: the device
+                 # computes, not JAX
+                 dtype=None):
         if shots is None or shots < 1:
             raise BackendError(f"backend.shots={shots} is invalid: backend={self.name} samples; "
                                "use an integer ≥ 1 (e.g. backend.shots=4096)")
@@ -267,9 +289,9 @@ class RuntimeBackend:
 
     # -- what subclasses provide ---------------------------------------------------------
 
+    @abc.abstractmethod
     def resolve_device(self, num_qubits: int):
         """The device object for ``backend.device`` (``least_busy``: one that fits ``num_qubits``)."""
-        raise NotImplementedError
 
     def service(self):
         """The ``QiskitRuntimeService`` that can re-attach jobs, or ``None``."""
@@ -315,7 +337,14 @@ class RuntimeBackend:
             out.update(self._executor_description)
         return out
 
-    def stats(self) -> dict:
-        if self.runner is None:
-            return {"num_jobs": 0, "shots_total": 0}
-        return self.runner.stats()
+    def known_device(self):
+        """The device if it is known without a network call or a circuit's width; else ``None``."""
+        return self._device
+
+    @property
+    def capabilities(self) -> Capabilities:
+        device = self.known_device()
+        max_qubits = self.max_qubits if device is None else min(self.max_qubits, int(device.num_qubits))
+        return Capabilities(gradients=SAMPLED_GRADIENTS, max_qubits=max_qubits, max_operations=self.max_operations,
+                            shots=True, coupling_map=coupling_map(device), native_gates=native_gates(device),
+                            persistent_job_ids=self.persistent_ids)

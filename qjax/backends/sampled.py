@@ -15,14 +15,11 @@ import numpy as np
 
 from qjax.backends.base import Objective
 from qjax.backends.jobs import JobRunner
-from qjax.ir.circuit import Circuit
 from qjax.errors import BackendError
-from qjax.sim.gradients import shift_batch, shift_gradient, shift_plan, spsa_batch, spsa_gradient
+from qjax.ir.circuit import Circuit
+from qjax.sim.gradients import SAMPLED_GRADIENTS, shift_batch, shift_gradient, shift_plan, spsa_batch, spsa_gradient
 
 __all__ = ["sampled_objective", "chained_objective", "SAMPLED_GRADIENTS"]
-
-#: ``gradient=`` values a sampling backend accepts (``auto`` = ``parameter_shift``).
-SAMPLED_GRADIENTS = ("auto", "parameter_shift", "spsa")
 
 
 def sampled_objective(circuit: Circuit, runner: JobRunner, *, gradient: str = "auto", seed: int = 0,

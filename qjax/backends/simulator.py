@@ -13,21 +13,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from qjax.backends.base import Objective
+from qjax.backends.base import Backend, Capabilities, Objective
 from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
-from qjax.ir.circuit import Circuit
 from qjax.errors import BackendError
+from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
 from qjax.resources import check_circuit
 from qjax.schemas import MAX_OPERATIONS
 from qjax.sim.compile import compile as compile_circuit
+from qjax.sim.gradients import GRADIENT_METHODS
 
 __all__ = ["SimulatorBackend", "SimulatorExecutor"]
 
-_GRADIENTS = ("auto", "backprop", "adjoint", "parameter_shift")
 
-
-class SimulatorBackend:
+class SimulatorBackend(Backend):
     """Runs circuits with :func:`qjax.compile`; jit-ed once per objective.
 
     ``max_qubits`` bounds the state size (``2**n`` amplitudes, 8 bytes each in
@@ -38,7 +37,11 @@ class SimulatorBackend:
     name = "simulator"
 
     def __init__(self, *, max_qubits: int = 26, max_operations: int = MAX_OPERATIONS, shots: int | None = None,
-                 dtype=jnp.complex64, mitigation=None, **_ignored):
+                 dtype=jnp.complex64, mitigation=None,
+                 # accepted for a uniform call (the CLI passes every backend.* key and the run-level ones, the
+                 # service a device); unused: exact, noiseless, no device, no jobs, nothing to persist or fall back
+                 device: str | None = None, seed_simulator: int | None = None, seed: int = 0,
+                 state_dir: str | None = None, budget=None, fallback_options: dict | None = None):
         if shots is not None:
             raise BackendError(
                 f"backend.shots={shots}: the simulator backend computes exact expectations; "
@@ -57,9 +60,10 @@ class SimulatorBackend:
                       max_operations=self.max_operations)
 
     def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
-        if gradient not in _GRADIENTS:
+        if gradient not in GRADIENT_METHODS:
             raise BackendError(
-                f"gradient={gradient} is not available on backend=simulator; choose one of {', '.join(_GRADIENTS)}"
+                f"gradient={gradient} is not available on backend=simulator; choose one of "
+                f"{', '.join(GRADIENT_METHODS)}"
             )
         self.check(circuit, observable)
         compiled = compile_circuit(circuit, observable, dtype=self.dtype, gradient=gradient)
@@ -78,11 +82,13 @@ class SimulatorBackend:
             self.check(circuit, obs)
         return SimulatorExecutor(circuit, observables, self.dtype)
 
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(gradients=GRADIENT_METHODS, max_qubits=self.max_qubits,
+                            max_operations=self.max_operations, shots=False)
+
     def describe(self) -> dict:
         return {"name": self.name, "device": None, "shots": None, "dtype": jnp.dtype(self.dtype).name}
-
-    def stats(self) -> dict:
-        return {"num_jobs": 0, "shots_total": 0}
 
 
 class SimulatorExecutor:

@@ -24,11 +24,11 @@ from qiskit_ibm_runtime.fake_provider import FakeManilaV2
 from qjax import templates
 from qjax.backends import make_backend
 from qjax.backends.noisy_simulator import NoisySimulatorBackend
-from qjax.ir.circuit import Circuit, Param
 from qjax.config import validate
-from qjax.noise.density import compile_noisy
 from qjax.errors import BackendError, ConfigError
+from qjax.ir.circuit import Circuit, Param
 from qjax.ir.pauli import PauliSum
+from qjax.noise.density import compile_noisy
 from qjax.schemas import MitigationConfig, ZNEMitigationConfig
 
 H2_TERMS = "-0.1 + 0.17 Z0 + 0.17 Z1 - 0.22 Z2 - 0.22 Z3 + 0.17 Z0 Z1 + 0.12 Z0 Z2 + 0.17 Z0 Z3 + 0.045 X0 X1 Y2 Y3"

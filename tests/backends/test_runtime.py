@@ -15,12 +15,19 @@ from qjax import templates
 from qjax.backends import make_backend
 from qjax.backends.executor import angle_circuit
 from qjax.backends.runtime import estimator_options
-from qjax.ir.circuit import Circuit, Param
 from qjax.errors import BackendError
-from qjax.ir.pauli import PauliSum
 from qjax.interop.qiskit import to_qiskit
-from qjax.schemas import (BestMitigationConfig, DDMitigationConfig, MitigationConfig, ReadoutMitigationConfig,
-                          TwirlingMitigationConfig, ZNEMitigationConfig, ZNESettings)
+from qjax.ir.circuit import Circuit, Param
+from qjax.ir.pauli import PauliSum
+from qjax.schemas import (
+    BestMitigationConfig,
+    DDMitigationConfig,
+    MitigationConfig,
+    ReadoutMitigationConfig,
+    TwirlingMitigationConfig,
+    ZNEMitigationConfig,
+    ZNESettings,
+)
 
 
 def _wait(job):

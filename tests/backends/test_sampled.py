@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 
 import qjax
-from qjax.ir import ansatze as templates
-from qjax.problems import chemistry as problems
 from qjax.backends.jobs import JobRunner
 from qjax.backends.sampled import sampled_objective
 from qjax.backends.simulator import SimulatorBackend
-from qjax.ir.circuit import Circuit, Param
 from qjax.errors import BackendError
-from qjax.sim.gradients import shift_plan
+from qjax.ir import ansatze as templates
+from qjax.ir.circuit import Circuit, Param
 from qjax.ir.pauli import PauliSum
+from qjax.problems import chemistry as problems
+from qjax.sim.gradients import shift_plan
 
 
 @pytest.fixture
