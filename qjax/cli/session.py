@@ -92,7 +92,7 @@ def make_objective(experiment, backend, gradient: str):
 
 def usage(backend) -> dict:
     """What the run spent on a job-based backend over all its invocations (from ``jobs.jsonl``)."""
-    runner = getattr(backend, "runner", None)  # TODO(base declares runner): backend.runner
+    runner = backend.runner
     if runner is None:
         return {}
     spent = runner.totals()
