@@ -11,11 +11,11 @@ Wire 0 is the most significant bit of a state index (PennyLane's convention);
 ``qjax.from_qiskit`` maps Qiskit qubit k to wire k. Angles are radians.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 from qjax import errors, jaxcache
 from qjax.backends import Backend, Evaluation, Executor, JobRunner, Objective, make_backend
-from qjax.training.checkpoint import CheckpointOptions
 from qjax.errors import QjaxError
 from qjax.ir import ansatze as templates
 from qjax.ir.circuit import Angle, Circuit, Input, Operation, Param
@@ -27,8 +27,9 @@ from qjax.noise.density import NoisyCompiled, compile_noisy
 from qjax.problems.base import Problem
 from qjax.sim import sharding
 from qjax.sim.compile import Compiled, compile
-from qjax.training.records import Run, load_run
+from qjax.training.checkpoint import CheckpointOptions
 from qjax.training.fit import FitResult, fit
+from qjax.training.records import Run, load_run
 
 # The converters pull in PennyLane / Qiskit (seconds to import): load them on first use.
 _LAZY = {

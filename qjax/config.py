@@ -611,7 +611,7 @@ def legacy_config_hash(cfg: DictConfig | RunConfig) -> str:
     """
     run = _as_run(cfg)
     payload = _hashed_values(run)
-    for key, (section, name, values) in _sections(dict(payload)).items():
+    for key, (section, _name, values) in _sections(dict(payload)).items():
         known = BASELINE.get(key, {})
         for dotted, old in ADDED.get(key, {}).items():
             if dotted in known or dotted not in values or _plain(values[dotted]) != _plain(old):

@@ -18,8 +18,8 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from qjax.cli.errors import exit_on_user_errors, refuse_secrets_on_command_line
-from qjax.library_logs import quiet_libraries
 from qjax.errors import ConfigError, QjaxError
+from qjax.library_logs import quiet_libraries
 
 __all__ = ["evaluate", "main", "CHOSEN"]
 

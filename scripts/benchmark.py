@@ -80,10 +80,10 @@ from pennylane import numpy as pnp
 from qiskit_aer import AerSimulator
 
 import qjax
+import qjax.jaxcache
 import qjax.sim.compile
 import qjax.sim.layering
 import qjax.sim.program
-import qjax.jaxcache
 from qjax.problems import maxcut
 
 LAYERS = 4

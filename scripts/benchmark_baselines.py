@@ -113,8 +113,8 @@ def classical_rows(problem: str) -> list[dict]:
     t0 = time.perf_counter()  # the heuristic's own time, not the Hamiltonian's construction
     rows = []
     if problem == "maxcut":
-        from qjax.problems import maxcut
         from qjax.experiments.build import maxcut_graph
+        from qjax.problems import maxcut
 
         graph = maxcut_graph(rc.problem)
         best, _ = maxcut.brute_force(graph)

@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from qjax.backends.base import Objective
-from qjax.ir.circuit import Circuit, Input, Operation, Param
 from qjax.errors import ConfigError
+from qjax.ir.circuit import Circuit, Input, Operation, Param
 from qjax.ir.pauli import PauliSum
 
 __all__ = ["reupload_circuit", "ReuploadModel", "build_model", "readout_observables", "initial_params",

@@ -7,9 +7,21 @@
   zero-noise extrapolation, differentiable on the noisy simulator.
 """
 
-from qjax.noise.channels import (Channel, DeviceNoise, GateNoise, NoiseModel, Schedule, amplitude_damping,
-                                 average_gate_fidelity, depolarizing, device_depolarizing, device_noise,
-                                 phase_damping, readout_confusion, thermal_relaxation)
+from qjax.noise.channels import (
+                                 Channel,
+                                 DeviceNoise,
+                                 GateNoise,
+                                 NoiseModel,
+                                 Schedule,
+                                 amplitude_damping,
+                                 average_gate_fidelity,
+                                 depolarizing,
+                                 device_depolarizing,
+                                 device_noise,
+                                 phase_damping,
+                                 readout_confusion,
+                                 thermal_relaxation,
+)
 
 __all__ = [
     "Channel", "GateNoise", "NoiseModel", "depolarizing", "amplitude_damping", "phase_damping",

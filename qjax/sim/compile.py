@@ -25,7 +25,6 @@ import jax.numpy as jnp
 from qjax.errors import ConfigError, ObservableError
 from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
-from qjax.sim.clifford import conjugate, split_tail
 from qjax.sim.checks import (
     angle_function,
     check_circuit,
@@ -33,6 +32,7 @@ from qjax.sim.checks import (
     observables_of,
     sampler,
 )
+from qjax.sim.clifford import conjugate, split_tail
 from qjax.sim.gradients import GRADIENT_METHODS, parameter_shift_values
 from qjax.sim.layering import LayeredProgram, adjoint_values, layer
 from qjax.sim.pauli import adjoint_observables, expectation_values, expval_plan

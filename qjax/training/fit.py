@@ -23,8 +23,8 @@ import numpy as np
 import optax
 
 from qjax.backends.base import Objective
-from qjax.training.checkpoint import Checkpointer, CheckpointOptions, TrainState
 from qjax.errors import CheckpointError, ParameterShapeError, QjaxError, TrainingDiverged, TrainingInterrupted
+from qjax.training.checkpoint import Checkpointer, CheckpointOptions, TrainState
 
 __all__ = ["FitResult", "fit"]
 

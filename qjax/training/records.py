@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from qjax.ir.circuit import Circuit
 from qjax.errors import QjaxError
+from qjax.ir.circuit import Circuit
 
 __all__ = [
     "MetricsWriter",

@@ -11,11 +11,11 @@ import numpy as np
 import pennylane as qml
 import pytest
 
-from qjax.experiments import classifier
-from qjax.problems import datasets
 from qjax.config import validate
 from qjax.errors import BackendError, ConfigError
+from qjax.experiments import classifier
 from qjax.experiments.build import build_experiment
+from qjax.problems import datasets
 from qjax.sim.compile import compile as compile_circuit
 
 # complex64 statevector of ≤ 4 qubits and ~40 gates: rounding stays near 1e-6

@@ -6,10 +6,10 @@ import json
 import math
 
 import pytest
-
 from config_files import NEEDS_ACCOUNT, NEEDS_SERVICE, config_files, overrides_for
 
 from qjax.train import run
+
 
 @pytest.mark.parametrize("overrides", [overrides_for(*gc) for gc in config_files()
                                        if gc not in NEEDS_ACCOUNT | NEEDS_SERVICE],

@@ -7,11 +7,9 @@ import numpy as np
 import pytest
 from qiskit.quantum_info import Statevector
 
+from qjax.interop.qiskit import to_qiskit
 from qjax.ir import ansatze as templates
 from qjax.problems import maxcut
-from qjax.interop.qiskit import to_qiskit
-
-
 
 
 def _qiskit_expected_cut(graph: maxcut.Graph, p: int, params) -> float:

@@ -13,10 +13,10 @@ import pytest
 from pennylane import numpy as pnp
 from qiskit.quantum_info import Operator
 
-from qjax.ir.circuit import Angle, Param
 from qjax.errors import ConversionError
 from qjax.interop.pennylane import ImportedCircuit, from_pennylane
 from qjax.interop.qiskit import to_qiskit
+from qjax.ir.circuit import Angle, Param
 
 # Rounding only: float64 products of a few dozen gates.
 ATOL = 1e-9

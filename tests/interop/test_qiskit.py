@@ -17,10 +17,10 @@ from qiskit.circuit.library import QFTGate, U1Gate, U3Gate, UnitaryGate
 from qiskit.circuit.random import random_circuit
 from qiskit.quantum_info import Operator, Statevector, random_unitary
 
-from qjax.ir.circuit import Circuit, Input, Operation, Param
 from qjax.errors import ConversionError, ParameterShapeError
-from qjax.ir.gates import GATES
 from qjax.interop.qiskit import from_qasm, from_qiskit, to_qasm, to_qiskit
+from qjax.ir.circuit import Circuit, Input, Operation, Param
+from qjax.ir.gates import GATES
 
 # Rounding only: every path is float64 matrix products of at most a few hundred gates.
 ATOL = 1e-9

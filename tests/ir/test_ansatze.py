@@ -14,7 +14,6 @@ import pytest
 from qiskit import QuantumCircuit
 from qiskit.quantum_info import Operator
 
-from qjax.ir.circuit import Circuit, Param
 from qjax.errors import CircuitError, WireError
 from qjax.interop.qiskit import to_qiskit
 from qjax.ir.ansatze import (
@@ -27,6 +26,7 @@ from qjax.ir.ansatze import (
     ucc,
     uccsd,
 )
+from qjax.ir.circuit import Circuit, Param
 
 # Rounding only: float64 products of at most a few hundred gates.
 ATOL = 1e-9

@@ -5,12 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pennylane as qml
 import pytest
+from oracles import ORACLES  # gate name -> (PennyLane constructor, Qiskit gate class)
 from qiskit.quantum_info import Operator
 
 from qjax.errors import UnknownGateError
 from qjax.ir.gates import GATES, canonical_name, gate_spec
-
-from oracles import ORACLES  # gate name -> (PennyLane constructor, Qiskit gate class)
 
 
 def test_every_table_gate_has_an_oracle():

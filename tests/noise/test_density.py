@@ -17,9 +17,9 @@ from qiskit_aer import noise as aer_noise
 
 import qjax
 from qjax import noise as qn
-from qjax.noise.density import compile_noisy
 from qjax.errors import PrecisionError
 from qjax.interop.qiskit import from_qiskit
+from qjax.noise.density import compile_noisy
 
 ONE_QUBIT = ["rx", "ry", "rz", "h", "sx", "x", "t"]
 TWO_QUBIT = ["cx", "cz", "rzz"]

@@ -8,13 +8,13 @@ import pytest
 from qiskit.quantum_info import DensityMatrix, Kraus, Operator, SparsePauliOp
 
 from qjax import templates
-from qjax.ir.circuit import Circuit, Operation, Param
-from qjax.noise.density import compile_noisy
 from qjax.errors import ConfigError
-from qjax.ir.gates import GATES
-from qjax.noise.mitigation import extrapolate, fold_gates, fold_global, inverse, scale_noise
-from qjax.noise.channels import amplitude_damping, depolarizing
 from qjax.interop.qiskit import to_qiskit
+from qjax.ir.circuit import Circuit, Operation, Param
+from qjax.ir.gates import GATES
+from qjax.noise.channels import amplitude_damping, depolarizing
+from qjax.noise.density import compile_noisy
+from qjax.noise.mitigation import extrapolate, fold_gates, fold_global, inverse, scale_noise
 
 RNG = np.random.default_rng(7)
 TABLE = [g for g in GATES if g not in ("Unitary",)]
@@ -149,11 +149,17 @@ def test_bad_extrapolators_are_refused(method, message):
 
 # -- the noisy simulator's mitigated expectation ----------------------------------------------
 
-from qjax.noise.mitigation import mitigated_expval  # noqa: E402
-from qjax.noise.channels import readout_confusion  # noqa: E402
 from qjax.ir.pauli import PauliSum  # noqa: E402
-from qjax.schemas import (BestMitigationConfig, DDMitigationConfig, MitigationConfig,  # noqa: E402
-                          ReadoutMitigationConfig, ZNEMitigationConfig, ZNESettings)
+from qjax.noise.channels import readout_confusion  # noqa: E402
+from qjax.noise.mitigation import mitigated_expval  # noqa: E402
+from qjax.schemas import (  # noqa: E402
+    BestMitigationConfig,
+    DDMitigationConfig,
+    MitigationConfig,
+    ReadoutMitigationConfig,
+    ZNEMitigationConfig,
+    ZNESettings,
+)
 
 OBS = PauliSum([(0.7, "Z0 Z1"), (0.5, "X2"), (-0.3, "Z1"), (0.2, "")])
 QISKIT_OBS = OBS.to_qiskit(3)

@@ -6,8 +6,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from qjax.problems import maxcut
 from qjax.errors import ConfigError
+from qjax.problems import maxcut
 
 
 def _nx_brute_force(graph: maxcut.Graph) -> float:

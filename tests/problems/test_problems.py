@@ -6,8 +6,8 @@ import numpy as np
 import pennylane as qml
 import pytest
 
-from qjax.problems import base, chemistry, spin
 from qjax.errors import ConfigError
+from qjax.problems import base, chemistry, spin
 from qjax.problems.chemistry import h2, lih
 from qjax.problems.spin import tfim
 

@@ -12,15 +12,22 @@ import jax.numpy as jnp
 import numpy as np
 import pennylane as qml
 import pytest
+from oracles import (
+    METHODS,
+    ORACLES,
+    pennylane_expval_and_grad,
+    pennylane_hamiltonian,
+    pennylane_state,
+    qjax_circuit,
+    random_ops,
+    random_pauli_terms,
+)
 from scipy.stats import unitary_group
-from oracles import ORACLES
-from oracles import (METHODS, pennylane_expval_and_grad, pennylane_hamiltonian, pennylane_state, qjax_circuit,
-                      random_ops, random_pauli_terms)
 
-from qjax.sim import clifford
 from qjax.ir.circuit import Circuit, Operation
 from qjax.ir.gates import GATES
 from qjax.ir.pauli import PauliSum
+from qjax.sim import clifford
 from qjax.sim.compile import compile
 from qjax.sim.program import lower
 
@@ -80,7 +87,7 @@ def dense_matrix(n, ops):
 
 def test_conjugated_sum_equals_dense_conjugation():
     rng, n = np.random.default_rng(11), 4
-    for trial in range(5):
+    for _trial in range(5):
         ops = clifford_tail(rng, n, 12)
         terms = random_pauli_terms(rng, n, 6)
         head, tail = clifford.split_tail(lower(qjax_circuit(n, ops, 0, 0), jnp.complex64))

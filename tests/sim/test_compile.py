@@ -11,16 +11,24 @@ import jax.numpy as jnp
 import numpy as np
 import pennylane as qml
 import pytest
+from oracles import (
+    METHODS,
+    fidelity,
+    pennylane_expval_and_grad,
+    pennylane_state,
+    qiskit_expval,
+    qiskit_state,
+    qjax_circuit,
+    random_pauli_terms,
+    random_problem,
+)
 from qiskit.quantum_info import SparsePauliOp
 from scipy.stats import chi2
 
-from qjax.ir.circuit import Circuit, Input, Param
 from qjax.errors import ConfigError, ObservableError, ParameterShapeError, PrecisionError
+from qjax.ir.circuit import Circuit, Input, Param
 from qjax.ir.pauli import PauliSum
 from qjax.sim.compile import compile
-
-from oracles import (METHODS, fidelity, pennylane_expval_and_grad, pennylane_state,
-                     qiskit_expval, qiskit_state, qjax_circuit, random_pauli_terms, random_problem)
 
 # -- states ------------------------------------------------------------------------------
 

@@ -12,13 +12,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from oracles import (pennylane_expval_and_grad, pennylane_state, qjax_circuit, random_ops, random_pauli_terms)
+from oracles import pennylane_expval_and_grad, pennylane_state, qjax_circuit, random_ops, random_pauli_terms
 
 import qjax
 from qjax.ir.circuit import Circuit
-from qjax.sim.layering import find_repeat, layer
 from qjax.ir.pauli import PauliSum
 from qjax.sim.compile import compile
+from qjax.sim.layering import find_repeat, layer
 from qjax.sim.program import lower
 
 
@@ -38,7 +38,7 @@ def brute_force_repeat(s):
 
 def test_find_repeat_agrees_with_brute_force():
     rng = np.random.default_rng(0)
-    for trial in range(300):
+    for _trial in range(300):
         body = list(rng.integers(0, 3, rng.integers(1, 5)))
         s = (list(rng.integers(0, 3, rng.integers(0, 4))) + body * int(rng.integers(1, 4))
              + list(rng.integers(0, 3, rng.integers(0, 4))))

@@ -20,9 +20,9 @@ import optax
 import pytest
 
 from qjax.backends.base import Objective
+from qjax.errors import CheckpointError, ParameterShapeError, TrainingDiverged
 from qjax.training import checkpoint as checkpointing
 from qjax.training.checkpoint import Checkpointer, CheckpointOptions, TrainState
-from qjax.errors import CheckpointError, ParameterShapeError, TrainingDiverged
 from qjax.training.fit import fit
 
 TARGET = jnp.array([0.3, -1.2, 2.0])
