@@ -40,9 +40,23 @@ from qjax.schemas import (
     lih_active_orbitals,
 )
 
-__all__ = ["OPTIONAL_SECTIONS", "HASH_EXCLUDED", "secret_keys", "secret_overrides", "refuse_secret_overrides",
-           "scrub_saved_config", "ScrubSecrets", "validate", "check_rules", "classifier_backend_refusal", "group_config",
-           "config_hash", "legacy_config_hash", "default_checkpoint_dir", "to_container"]
+__all__ = [
+    "OPTIONAL_SECTIONS",
+    "HASH_EXCLUDED",
+    "secret_keys",
+    "secret_overrides",
+    "refuse_secret_overrides",
+    "scrub_saved_config",
+    "ScrubSecrets",
+    "validate",
+    "check_rules",
+    "classifier_backend_refusal",
+    "group_config",
+    "config_hash",
+    "legacy_config_hash",
+    "default_checkpoint_dir",
+    "to_container",
+]
 
 #: Top-level sections owned by other modules (optional groups); kept as plain
 #: containers in :attr:`RunConfig.extras`, never part of the config hash.
@@ -53,15 +67,27 @@ _SECRET_WORDS = ("token", "api_key", "apikey", "password", "passwd", "secret", "
 
 #: Dotted keys of the validated config that do not change a run's result.
 HASH_EXCLUDED = (
-    "trainer.steps", "trainer.log_every", "checkpoint", "budget", "extras",
-    "backend.timeout_s", "backend.retries", "backend.fallback", "backend.max_qubits",
-    "backend.backoff_s", "backend.poll_s", "backend.max_pending_jobs", "backend.max_operations",
+    "trainer.steps",
+    "trainer.log_every",
+    "checkpoint",
+    "budget",
+    "extras",
+    "backend.timeout_s",
+    "backend.retries",
+    "backend.fallback",
+    "backend.max_qubits",
+    "backend.backoff_s",
+    "backend.poll_s",
+    "backend.max_pending_jobs",
+    "backend.max_operations",
     # planned keys that do not change the result either (absent today, so no hash changes)
-    "backend.execution_mode", "backend.devices",
+    "backend.execution_mode",
+    "backend.devices",
 )
 
 
 # --- validation ---------------------------------------------------------------
+
 
 def _show(value: Any, cli: bool = False) -> str:
     """A value as the user would type it (``cli``) or as repr, so 'abc' shows its quotes."""
@@ -100,7 +126,7 @@ def _metadata(cls: type, key: str) -> Mapping[str, Any]:
 
 def _nodes(node: Any):
     yield node
-    for key in (range(len(node)) if isinstance(node, ListConfig) else node):
+    for key in range(len(node)) if isinstance(node, ListConfig) else node:
         child = node._get_node(key)
         if isinstance(child, (DictConfig, ListConfig)):
             yield from _nodes(child)
@@ -114,8 +140,10 @@ def _check_nested_mappings(prefix: str, cls: type, raw: Any) -> None:
     for f in dataclasses.fields(cls):
         value = raw.get(f.name)
         if dataclasses.is_dataclass(f.type) and f.name in raw and not isinstance(value, (Mapping, DictConfig)):
-            raise ConfigError(f"{prefix}{f.name}={_show(value)} is invalid: must be a mapping of {prefix}{f.name}.* "
-                              f"keys (e.g. {prefix}{f.name}.{dataclasses.fields(f.type)[0].name}=...)")
+            raise ConfigError(
+                f"{prefix}{f.name}={_show(value)} is invalid: must be a mapping of {prefix}{f.name}.* "
+                f"keys (e.g. {prefix}{f.name}.{dataclasses.fields(f.type)[0].name}=...)"
+            )
 
 
 def _build(prefix: str, cls: type, raw: Any, label: str) -> Any:
@@ -138,9 +166,9 @@ def _build(prefix: str, cls: type, raw: Any, label: str) -> Any:
         scope = parent + "." if parent else ""
         having = [n for n, c in SCHEMAS.get(group, {}).items() if exc.key in {f.name for f in dataclasses.fields(c)}]
         fix = f"pick {group}={'|'.join(sorted(having))}" if having else "remove it"
-        raise ConfigError(f"{prefix}{full_key} is not a key of {label} (keys of {prefix}{_printable(scope)}*: {known}); "
-                          f"{fix}") \
-            from None
+        raise ConfigError(
+            f"{prefix}{full_key} is not a key of {label} (keys of {prefix}{_printable(scope)}*: {known}); {fix}"
+        ) from None
     except MissingMandatoryValue as exc:
         key = _printable(exc.full_key)
         raise ConfigError(f"{prefix}{key} is missing; set it, e.g. {prefix}{key}=...") from None
@@ -150,8 +178,12 @@ def _build(prefix: str, cls: type, raw: Any, label: str) -> Any:
         key = f"{prefix}{_printable(exc.full_key)}" if exc.full_key else prefix.rstrip(".") or label
         raise ConfigError(f"{key} is invalid for {label}: {str(exc).splitlines()[0]}") from None
     nested = {f.name: f.type for f in dataclasses.fields(cls) if dataclasses.is_dataclass(f.type)}
-    obj = cls(**{k: _build(f"{prefix}{k}.", nested[k], v, label) if k in nested
-                 else tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    obj = cls(
+        **{
+            k: _build(f"{prefix}{k}.", nested[k], v, label) if k in nested else tuple(v) if isinstance(v, list) else v
+            for k, v in values.items()
+        }
+    )
     for f in dataclasses.fields(cls):
         check = f.metadata.get("ok")
         if check is not None and not _passes(check, getattr(obj, f.name)):
@@ -176,11 +208,14 @@ def _group(group: str, raw: Any) -> Any:
     options = SCHEMAS[group]
     known = ", ".join(sorted(options))
     if not isinstance(raw, dict):
-        raise ConfigError(f"{group}={_show(raw)} is invalid: select one of {known} (e.g. {group}={next(iter(options))})")
+        raise ConfigError(
+            f"{group}={_show(raw)} is invalid: select one of {known} (e.g. {group}={next(iter(options))})"
+        )
     name = raw.get("name")
     if not isinstance(name, str) or name not in options:  # a list or dict name is no option (nor hashable)
-        raise ConfigError(f"{group}.name={_show(name)} is invalid: must be one of {known} "
-                          f"(e.g. {group}={next(iter(options))})")
+        raise ConfigError(
+            f"{group}.name={_show(name)} is invalid: must be one of {known} (e.g. {group}={next(iter(options))})"
+        )
     return _build(f"{group}.", options[name], raw, f"{group}={name}")
 
 
@@ -289,9 +324,11 @@ def refuse_secret_overrides(args: Iterable[str]) -> None:
     """
     keys = secret_overrides(args)
     if keys:
-        raise ConfigError(f"{keys[0]}=… on the command line: credentials are never taken from the config (Hydra would "
-                          "save and log the value); set QISKIT_IBM_TOKEN (QJAX_API_KEY for backend=remote) in the "
-                          "environment or save a Qiskit account, and drop the override")
+        raise ConfigError(
+            f"{keys[0]}=… on the command line: credentials are never taken from the config (Hydra would "
+            "save and log the value); set QISKIT_IBM_TOKEN (QJAX_API_KEY for backend=remote) in the "
+            "environment or save a Qiskit account, and drop the override"
+        )
 
 
 _REDACTED = "<redacted>"
@@ -402,15 +439,18 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     """
     secrets = secret_keys(cfg)
     if secrets:
-        raise ConfigError(f"{_printable(secrets[0])}: credentials are never taken from the config (Hydra saves it in "
-                          ".hydra/); "
-                          "set QISKIT_IBM_TOKEN in the environment or save a Qiskit account, and drop the key")
+        raise ConfigError(
+            f"{_printable(secrets[0])}: credentials are never taken from the config (Hydra saves it in "
+            ".hydra/); "
+            "set QISKIT_IBM_TOKEN in the environment or save a Qiskit account, and drop the key"
+        )
     raw = _resolve(cfg)
     allowed = {f.name for f in dataclasses.fields(Globals)} | set(GROUPS) | set(OPTIONAL_SECTIONS)
     for key in raw:
         if key not in allowed:
-            raise ConfigError(f"{_printable(key)} is not a known config key (known: {', '.join(sorted(allowed))}); "
-                          "remove it")
+            raise ConfigError(
+                f"{_printable(key)} is not a known config key (known: {', '.join(sorted(allowed))}); remove it"
+            )
     groups = {}
     for group in GROUPS:
         if group not in raw and group not in FIXED_GROUPS:
@@ -422,21 +462,27 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
     if top.experiment is None:
         raise ConfigError(f"no experiment selected; add +experiment={main}")
     if top.experiment not in known:
-        raise ConfigError(f"experiment={_show(top.experiment)} is invalid: must be one of {', '.join(known)} "
-                          f"(e.g. +experiment={main})")
+        raise ConfigError(
+            f"experiment={_show(top.experiment)} is invalid: must be one of {', '.join(known)} "
+            f"(e.g. +experiment={main})"
+        )
     _check_combination(top.experiment, groups["problem"], groups["ansatz"], groups["backend"])
     _check_problem(groups["problem"])
     zne = getattr(groups["mitigation"], "zne", None)
     if zne is not None:
         need = ZNE_MIN_FACTORS.get(zne.extrapolator) or int(zne.extrapolator.removeprefix("polynomial_degree_")) + 1
         if len(zne.noise_factors) < need:
-            raise ConfigError(f"mitigation.zne.extrapolator={zne.extrapolator} fits {need} or more noise factors, "
-                              f"but mitigation.zne.noise_factors has {len(zne.noise_factors)}; add factors "
-                              f"(e.g. mitigation.zne.noise_factors=[1,3,5]) or use mitigation.zne.extrapolator=linear")
+            raise ConfigError(
+                f"mitigation.zne.extrapolator={zne.extrapolator} fits {need} or more noise factors, "
+                f"but mitigation.zne.noise_factors has {len(zne.noise_factors)}; add factors "
+                f"(e.g. mitigation.zne.noise_factors=[1,3,5]) or use mitigation.zne.extrapolator=linear"
+            )
     schedule = groups["schedule"] = groups["schedule"].for_run(groups["trainer"].steps)
     if isinstance(schedule, WarmupCosineScheduleConfig) and schedule.warmup_steps >= schedule.decay_steps:
-        raise ConfigError(f"schedule.warmup_steps={schedule.warmup_steps} is invalid: must be < schedule.decay_steps "
-                          f"({schedule.decay_steps}) (e.g. schedule.warmup_steps={schedule.decay_steps // 10})")
+        raise ConfigError(
+            f"schedule.warmup_steps={schedule.warmup_steps} is invalid: must be < schedule.decay_steps "
+            f"({schedule.decay_steps}) (e.g. schedule.warmup_steps={schedule.decay_steps // 10})"
+        )
     extras = {k: raw[k] for k in OPTIONAL_SECTIONS if k in raw}
     if extras.get("logger") is not None:
         extras["logger"] = _group("logger", extras["logger"])
@@ -455,24 +501,30 @@ def _check_problem(problem: Any) -> None:
     if problem.name == "lih":
         allowed = lih_active_orbitals(problem.active_electrons)
         if problem.active_orbitals not in allowed:
-            raise ConfigError(f"problem.active_orbitals={problem.active_orbitals} with problem.active_electrons="
-                              f"{problem.active_electrons} is invalid: LiH needs {allowed[0]}..{allowed[-1]} active "
-                              f"orbitals then (a virtual one to excite into, and room beside the core) "
-                              f"(e.g. problem.active_orbitals={allowed[0] + 1})")
+            raise ConfigError(
+                f"problem.active_orbitals={problem.active_orbitals} with problem.active_electrons="
+                f"{problem.active_electrons} is invalid: LiH needs {allowed[0]}..{allowed[-1]} active "
+                f"orbitals then (a virtual one to excite into, and room beside the core) "
+                f"(e.g. problem.active_orbitals={allowed[0] + 1})"
+            )
     if problem.name == "maxcut" and problem.edges is None:
         n, d = problem.n, problem.degree
         if d >= n or (n * d) % 2:
-            raise ConfigError(f"problem.degree={d} with problem.n={n} is invalid: a regular graph needs "
-                              f"1 ≤ degree < n and n·degree even (e.g. problem.n=10 problem.degree=3)")
+            raise ConfigError(
+                f"problem.degree={d} with problem.n={n} is invalid: a regular graph needs "
+                f"1 ≤ degree < n and n·degree even (e.g. problem.n=10 problem.degree=3)"
+            )
     if getattr(problem, "dataset", False):
         size, classes = problem.num_samples(), problem.classes
         test = problem.test_size * size
         if test < classes or size - test < classes:
             side = "test" if test < classes else "training"
             fix = 0.25 if test < classes else 0.2
-            raise ConfigError(f"problem.test_size={problem.test_size} leaves fewer {side} samples than the "
-                              f"{classes} classes of problem={problem.name} ({size} samples); "
-                              f"use e.g. problem.test_size={fix}")
+            raise ConfigError(
+                f"problem.test_size={problem.test_size} leaves fewer {side} samples than the "
+                f"{classes} classes of problem={problem.name} ({size} samples); "
+                f"use e.g. problem.test_size={fix}"
+            )
 
 
 def check_rules(run: RunConfig) -> None:
@@ -488,14 +540,18 @@ def check_rules(run: RunConfig) -> None:
 def _check_combination(experiment: str, problem: Any, ansatz: Any, backend: Any) -> None:
     """Rules between groups: what each ansatz and experiment needs of the problem and the backend."""
     if ansatz.name == "ucc" and not getattr(problem, "molecular", False):
-        raise ConfigError(f"ansatz=ucc needs a molecular problem, not problem={problem.name}; "
-                          "use ansatz=hea (or problem=h2)")
+        raise ConfigError(
+            f"ansatz=ucc needs a molecular problem, not problem={problem.name}; use ansatz=hea (or problem=h2)"
+        )
     if ansatz.name == "qaoa" and problem.name != "maxcut":
-        raise ConfigError(f"ansatz=qaoa needs problem=maxcut, not problem={problem.name}; "
-                          "use ansatz=hea (or problem=maxcut)")
+        raise ConfigError(
+            f"ansatz=qaoa needs problem=maxcut, not problem={problem.name}; use ansatz=hea (or problem=maxcut)"
+        )
     if experiment == "qaoa" and problem.name != "maxcut":
-        raise ConfigError(f"+experiment=qaoa solves MaxCut, not problem={problem.name}; "
-                          "drop the problem override (or use +experiment=vqe)")
+        raise ConfigError(
+            f"+experiment=qaoa solves MaxCut, not problem={problem.name}; "
+            "drop the problem override (or use +experiment=vqe)"
+        )
     _check_classifier(experiment, problem, ansatz, backend)
 
 
@@ -505,8 +561,10 @@ def classifier_backend_refusal(backend_name: str) -> Optional[str]:
     :class:`~qjax.errors.BackendError` by the classifier's objective when handed another backend."""
     if backend_name == "simulator":
         return None
-    return (f"+experiment=classifier runs on backend=simulator only (its loss is a vmapped, "
-            f"differentiable function of the data set), not backend={backend_name}; use backend=simulator")
+    return (
+        f"+experiment=classifier runs on backend=simulator only (its loss is a vmapped, "
+        f"differentiable function of the data set), not backend={backend_name}; use backend=simulator"
+    )
 
 
 def _check_classifier(experiment: str, problem: Any, ansatz: Any, backend: Any) -> None:
@@ -515,20 +573,28 @@ def _check_classifier(experiment: str, problem: Any, ansatz: Any, backend: Any) 
     is_data = getattr(problem, "dataset", False)
     if experiment == "classifier":
         if not is_data:
-            raise ConfigError(f"+experiment=classifier trains on a data set, not problem={problem.name}; "
-                              f"use problem={datasets} (or drop the problem override)")
+            raise ConfigError(
+                f"+experiment=classifier trains on a data set, not problem={problem.name}; "
+                f"use problem={datasets} (or drop the problem override)"
+            )
         if ansatz.name != "reupload":
-            raise ConfigError(f"+experiment=classifier needs ansatz=reupload, not ansatz={ansatz.name}; "
-                              "use ansatz=reupload (ansatz.reupload=false for plain angle encoding)")
+            raise ConfigError(
+                f"+experiment=classifier needs ansatz=reupload, not ansatz={ansatz.name}; "
+                "use ansatz=reupload (ansatz.reupload=false for plain angle encoding)"
+            )
         refusal = classifier_backend_refusal(backend.name)
         if refusal is not None:
             raise ConfigError(refusal)
     elif is_data:
-        raise ConfigError(f"problem={problem.name} is a data set, trained by the classifier, not +experiment={experiment}; "
-                          f"use +experiment=classifier problem={problem.name}")
+        raise ConfigError(
+            f"problem={problem.name} is a data set, trained by the classifier, not +experiment={experiment}; "
+            f"use +experiment=classifier problem={problem.name}"
+        )
     elif ansatz.name == "reupload":
-        raise ConfigError(f"ansatz=reupload encodes data features, for +experiment=classifier only; "
-                          f"use ansatz=hea with +experiment={experiment}")
+        raise ConfigError(
+            f"ansatz=reupload encodes data features, for +experiment=classifier only; "
+            f"use ansatz=hea with +experiment={experiment}"
+        )
 
 
 def _as_run(cfg: Any) -> RunConfig:

@@ -41,13 +41,26 @@ def evaluate(cfg: DictConfig) -> dict:
     merged["checkpoint"] = {**run.config.get("checkpoint", {}), "dir": str(out / "state")}
     rc = validate(merged)
     preflight(rc)
-    session = sessions.start(rc, out, config=to_container(rc), state_dir=rc.checkpoint.dir, gradient="auto",
-                             manifest_extra={"evaluated_run": str(run_dir.resolve())})
+    session = sessions.start(
+        rc,
+        out,
+        config=to_container(rc),
+        state_dir=rc.checkpoint.dir,
+        gradient="auto",
+        manifest_extra={"evaluated_run": str(run_dir.resolve())},
+    )
     params = _final_params(run, run_dir, session.experiment)
-    result = {"evaluated_run": str(run_dir.resolve()), "experiment": rc.experiment, "problem": session.problem.name,
-              "backend": rc.backend.name, "mitigation": rc.mitigation.name, "final_params": params,
-              **_figures(session, params), "trained_energy": run.result.get("energy"),
-              "trained_backend": run.result.get("backend")}
+    result = {
+        "evaluated_run": str(run_dir.resolve()),
+        "experiment": rc.experiment,
+        "problem": session.problem.name,
+        "backend": rc.backend.name,
+        "mitigation": rc.mitigation.name,
+        "final_params": params,
+        **_figures(session, params),
+        "trained_energy": run.result.get("energy"),
+        "trained_backend": run.result.get("backend"),
+    }
     result = session.report(params, result)
     result.update({"wall_time_s": session.elapsed(), "num_jobs": 0, "shots_total": 0, **session.usage()})
     session.write_result(result)
@@ -63,8 +76,10 @@ def _evaluated_dir(cfg: DictConfig) -> Path:
     from qjax.config import secret_keys
 
     if secret_keys(cfg):
-        raise ConfigError(f"{secret_keys(cfg)[0]}: credentials are never taken from the config; "
-                          "set QISKIT_IBM_TOKEN or save a Qiskit account")
+        raise ConfigError(
+            f"{secret_keys(cfg)[0]}: credentials are never taken from the config; "
+            "set QISKIT_IBM_TOKEN or save a Qiskit account"
+        )
     run_dir = Path(cfg.run_dir).expanduser()
     if not run_dir.is_absolute():
         run_dir = Path(HydraConfig.get().runtime.cwd if HydraConfig.initialized() else ".") / run_dir
@@ -78,8 +93,10 @@ def _final_params(run, run_dir: Path, experiment):
     params = np.asarray(run.final_params)
     expected = tuple(np.shape(experiment.initial_params))
     if params.shape != expected:
-        raise QjaxError(f"{run_dir}: final_params has shape {params.shape} but the experiment rebuilt from its config "
-                        f"has {expected[0]} parameters; was it written by another qjax version?")
+        raise QjaxError(
+            f"{run_dir}: final_params has shape {params.shape} but the experiment rebuilt from its config "
+            f"has {expected[0]} parameters; was it written by another qjax version?"
+        )
     return params
 
 
@@ -98,9 +115,11 @@ def _summary(session, run_dir: Path, result: dict) -> str:
     extra = f", unmitigated {result['energy_unmitigated']:.7f}" if "energy_unmitigated" in result else ""
     trained = result["trained_energy"]
     trained = f"{trained:.7f}" if isinstance(trained, (int, float)) else "no energy recorded"
-    return (f"evaluate {run_dir.name} on {rc.backend.name} (mitigation={rc.mitigation.name}): "
-            f"{session.outcome(result)}{extra} (trained on {result['trained_backend']}: {trained}); "
-            f"results in {session.run_dir}")
+    return (
+        f"evaluate {run_dir.name} on {rc.backend.name} (mitigation={rc.mitigation.name}): "
+        f"{session.outcome(result)}{extra} (trained on {result['trained_backend']}: {trained}); "
+        f"results in {session.run_dir}"
+    )
 
 
 @hydra.main(config_path="pkg://qjax.conf", config_name="evaluate", version_base="1.3")

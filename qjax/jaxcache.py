@@ -25,7 +25,9 @@ def default_cache_dir() -> str | None:
     return os.path.join(root, "jax") if root else None
 
 
-def enable_compilation_cache(cache_dir: str | None = None, min_compile_seconds: float = MIN_COMPILE_SECONDS) -> str | None:
+def enable_compilation_cache(
+    cache_dir: str | None = None, min_compile_seconds: float = MIN_COMPILE_SECONDS
+) -> str | None:
     """Point JAX's persistent compilation cache at ``cache_dir`` (default :func:`default_cache_dir`).
 
     A directory chosen through JAX's own ``JAX_COMPILATION_CACHE_DIR`` is left alone.

@@ -13,8 +13,15 @@ import logging
 __all__ = ["quiet_libraries", "NOISY_LOGGERS"]
 
 #: Loggers set to WARNING by :func:`quiet_libraries`.
-NOISY_LOGGERS = ("absl", "jax._src.xla_bridge", "qiskit", "qiskit_ibm_runtime", "qiskit_mitigation", "qiskit_aer",
-                 "httpx")
+NOISY_LOGGERS = (
+    "absl",
+    "jax._src.xla_bridge",
+    "qiskit",
+    "qiskit_ibm_runtime",
+    "qiskit_mitigation",
+    "qiskit_aer",
+    "httpx",
+)
 
 
 def quiet_libraries() -> None:

@@ -23,9 +23,17 @@ from typing import Any, NamedTuple, Optional
 from qjax.errors import BackendError, ConfigError
 from qjax.schemas import DENSITY_MATRIX_MAX_QUBITS
 
-__all__ = ["MemoryEstimate", "check_sizes", "check_circuit", "operations_lower_bound", "params_lower_bound",
-           "estimate_memory",
-           "available_memory", "preflight", "format_bytes"]
+__all__ = [
+    "MemoryEstimate",
+    "check_sizes",
+    "check_circuit",
+    "operations_lower_bound",
+    "params_lower_bound",
+    "estimate_memory",
+    "available_memory",
+    "preflight",
+    "format_bytes",
+]
 
 GiB = 2**30
 
@@ -73,6 +81,7 @@ def format_bytes(n: float) -> str:
 
 
 # --- widths and gate counts, from the config -----------------------------------------
+
 
 def _width_key(run) -> tuple[str, Any]:
     """The config key that sets the problem's width, and its value, for messages."""
@@ -147,37 +156,45 @@ def check_sizes(run) -> None:
     if n is not None and n > backend.max_qubits:
         key, value = _width_key(run)
         hint = "" if backend.hardware else f" if the machine has the memory: 2**{n} amplitudes per state"
-        raise ConfigError(f"{key}={value} needs {n} qubits, more than backend.max_qubits={backend.max_qubits} "
-                          f"allows on backend={backend.name}; lower {key} (or raise backend.max_qubits{hint})")
+        raise ConfigError(
+            f"{key}={value} needs {n} qubits, more than backend.max_qubits={backend.max_qubits} "
+            f"allows on backend={backend.name}; lower {key} (or raise backend.max_qubits{hint})"
+        )
     gates = operations_lower_bound(run) * _zne_factor(run.mitigation)
     if gates > backend.max_operations:
         key = "ansatz.p" if run.ansatz.name == "qaoa" else "ansatz.layers"
         layers = getattr(run.ansatz, key.split(".")[1])
         folded = " with ZNE's repetitions" if _zne_factor(run.mitigation) > 1 else ""
         fit = max(1, int(layers * backend.max_operations / gates))
-        raise ConfigError(f"{key}={layers} expands to at least {gates:,.0f} gates on {n} qubits{folded}, more than "
-                          f"backend.max_operations={backend.max_operations} allows; lower {key} (at most {fit} "
-                          f"fit here) or raise backend.max_operations")
+        raise ConfigError(
+            f"{key}={layers} expands to at least {gates:,.0f} gates on {n} qubits{folded}, more than "
+            f"backend.max_operations={backend.max_operations} allows; lower {key} (at most {fit} "
+            f"fit here) or raise backend.max_operations"
+        )
 
 
-def check_circuit(circuit, observable, *, backend: str, max_qubits: int, max_operations: int,
-                  mitigation=None) -> None:
+def check_circuit(circuit, observable, *, backend: str, max_qubits: int, max_operations: int, mitigation=None) -> None:
     """Refuse a built circuit wider than ``max_qubits`` or with more than ``max_operations`` gates (ZNE's
     gate folding counted), before it is compiled, transpiled or sent (:class:`BackendError`)."""
     n = max(circuit.num_wires, observable.num_wires)
     if n > max_qubits:
-        raise BackendError(f"the circuit needs {n} qubits but backend={backend} is limited to {max_qubits} "
-                           "(backend.max_qubits); reduce the problem size or raise the limit")
+        raise BackendError(
+            f"the circuit needs {n} qubits but backend={backend} is limited to {max_qubits} "
+            "(backend.max_qubits); reduce the problem size or raise the limit"
+        )
     factor = _zne_factor(mitigation)
     gates = len(circuit.operations) * factor
     if gates > max_operations:
         folded = f" ({len(circuit.operations):,} run {factor:g}× by ZNE)" if factor > 1 else ""
-        raise BackendError(f"the circuit expands to {gates:,.0f} gates{folded}, more than backend.max_operations="
-                           f"{max_operations} allows on backend={backend}; use fewer layers (ansatz.layers / "
-                           "ansatz.p) or raise backend.max_operations")
+        raise BackendError(
+            f"the circuit expands to {gates:,.0f} gates{folded}, more than backend.max_operations="
+            f"{max_operations} allows on backend={backend}; use fewer layers (ansatz.layers / "
+            "ansatz.p) or raise backend.max_operations"
+        )
 
 
 # --- memory ---------------------------------------------------------------------------
+
 
 def _itemsize(run) -> int:
     return 16 if run.precision == "double" else 8
@@ -191,9 +208,13 @@ def _simulator_bytes(run, n: int) -> tuple[int, int, str, str]:
     if gradient in ("parameter_shift", "spsa"):
         total += _BATCH_COPIES * _BATCH_ELEMENTS * _itemsize(run)
     samples = run.problem.num_samples() if getattr(run.problem, "dataset", False) else 1
-    what = {"auto": "with adjoint gradients", "adjoint": "with adjoint gradients",
-            "backprop": "with backprop gradients (at least: its tape grows with depth)",
-            "parameter_shift": "with parameter-shift gradients", "spsa": "with SPSA"}.get(gradient, "")
+    what = {
+        "auto": "with adjoint gradients",
+        "adjoint": "with adjoint gradients",
+        "backprop": "with backprop gradients (at least: its tape grows with depth)",
+        "parameter_shift": "with parameter-shift gradients",
+        "spsa": "with SPSA",
+    }.get(gradient, "")
     if samples > 1:  # the classifier's loss is vmapped over the whole data set
         total *= samples
         what += f", for each of the {samples} samples at once"
@@ -285,7 +306,8 @@ def preflight(run, available: Optional[int] = None) -> None:
         f"{estimate.key}={estimate.value} ({qubits(run)} qubits) needs about {format_bytes(estimate.state)} for the "
         f"{estimate.unit} "
         f"and {format_bytes(estimate.total)} {estimate.what}, more than the {format_bytes(free)} this machine has "
-        f"free; lower {estimate.key}{_advice(run)}")
+        f"free; lower {estimate.key}{_advice(run)}"
+    )
 
 
 def _advice(run) -> str:

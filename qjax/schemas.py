@@ -15,18 +15,57 @@ from typing import Any, Callable, ClassVar, Mapping, Optional
 
 __all__ = [
     "BackendConfig",
-    "OptimizerConfig", "AdamConfig", "AdamWConfig", "SGDConfig", "RMSPropConfig",
-    "ScheduleConfig", "CosineScheduleConfig", "ExponentialScheduleConfig", "WarmupCosineScheduleConfig",
-    "ProblemConfig", "H2Config", "LiHConfig", "TFIMConfig", "MaxCutConfig",
-    "AnsatzConfig", "UCCConfig", "HEAConfig", "QAOAConfig",
-    "DatasetConfig", "IrisConfig", "MoonsConfig", "BreastCancerConfig", "ReuploadConfig",
-    "IBMFakeConfig", "IBMConfig", "JobControlConfig", "RemoteConfig", "REMOTE_TARGETS",
-    "NoisySimulatorConfig", "NoiseSettings",
-    "MitigationConfig", "ReadoutMitigationConfig", "ZNEMitigationConfig", "DDMitigationConfig",
-    "TwirlingMitigationConfig", "BestMitigationConfig", "ZNESettings", "DDSettings", "TwirlingSettings",
-    "TrainerConfig", "CheckpointConfig", "BudgetConfig", "RunConfig",
-    "CSVLoggerConfig", "TensorBoardLoggerConfig", "MLflowLoggerConfig",
-    "Globals", "GROUPS", "FIXED_GROUPS", "SCHEMAS", "register",
+    "OptimizerConfig",
+    "AdamConfig",
+    "AdamWConfig",
+    "SGDConfig",
+    "RMSPropConfig",
+    "ScheduleConfig",
+    "CosineScheduleConfig",
+    "ExponentialScheduleConfig",
+    "WarmupCosineScheduleConfig",
+    "ProblemConfig",
+    "H2Config",
+    "LiHConfig",
+    "TFIMConfig",
+    "MaxCutConfig",
+    "AnsatzConfig",
+    "UCCConfig",
+    "HEAConfig",
+    "QAOAConfig",
+    "DatasetConfig",
+    "IrisConfig",
+    "MoonsConfig",
+    "BreastCancerConfig",
+    "ReuploadConfig",
+    "IBMFakeConfig",
+    "IBMConfig",
+    "JobControlConfig",
+    "RemoteConfig",
+    "REMOTE_TARGETS",
+    "NoisySimulatorConfig",
+    "NoiseSettings",
+    "MitigationConfig",
+    "ReadoutMitigationConfig",
+    "ZNEMitigationConfig",
+    "DDMitigationConfig",
+    "TwirlingMitigationConfig",
+    "BestMitigationConfig",
+    "ZNESettings",
+    "DDSettings",
+    "TwirlingSettings",
+    "TrainerConfig",
+    "CheckpointConfig",
+    "BudgetConfig",
+    "RunConfig",
+    "CSVLoggerConfig",
+    "TensorBoardLoggerConfig",
+    "MLflowLoggerConfig",
+    "Globals",
+    "GROUPS",
+    "FIXED_GROUPS",
+    "SCHEMAS",
+    "register",
 ]
 
 GRADIENTS = ("auto", "backprop", "adjoint", "parameter_shift", "spsa")
@@ -139,6 +178,7 @@ _ROTATION_NAMES = {"RX", "RY", "RZ"}
 
 # --- backend -----------------------------------------------------------------
 
+
 @register("backend", "simulator")
 @dataclass(frozen=True)
 class BackendConfig:
@@ -146,12 +186,16 @@ class BackendConfig:
 
     name: str
     device: Optional[str] = _opt(None, "a device name or null", example="FakeManilaV2")
-    shots: Optional[int] = _opt(None, f"null (exact) or an integer in 1..{MAX_SHOTS}", _or_null(_within(1, MAX_SHOTS)),
-                                example=1024)
+    shots: Optional[int] = _opt(
+        None, f"null (exact) or an integer in 1..{MAX_SHOTS}", _or_null(_within(1, MAX_SHOTS)), example=1024
+    )
     seed_simulator: Optional[int] = _opt(None, f"null or {_SEED}", _or_null(_seed), example=0)
     max_qubits: int = _opt(26, f"an integer in 1..{QUBITS_MAX}", _within(1, QUBITS_MAX))
-    max_operations: int = _opt(MAX_OPERATIONS, f"an integer in 1..{10 * MAX_OPERATIONS} (gates in the expanded "
-                                                "circuit)", _within(1, 10 * MAX_OPERATIONS))
+    max_operations: int = _opt(
+        MAX_OPERATIONS,
+        f"an integer in 1..{10 * MAX_OPERATIONS} (gates in the expanded circuit)",
+        _within(1, 10 * MAX_OPERATIONS),
+    )
 
     #: Runs on hardware (or a stand-in for it): sampled, parameter-shift gradients, jobs.
     hardware: ClassVar[bool] = False
@@ -176,13 +220,18 @@ class JobControlConfig(BackendConfig):
     """Keys of every backend that runs jobs: waiting, retrying and falling back (not a backend itself)."""
 
     hardware: ClassVar[bool] = True
-    timeout_s: float = _opt(600.0, f"a float in (0, {_WEEK}] (seconds to wait for one job)",
-                            lambda v: 0 < v <= _WEEK, example=600)
+    timeout_s: float = _opt(
+        600.0, f"a float in (0, {_WEEK}] (seconds to wait for one job)", lambda v: 0 < v <= _WEEK, example=600
+    )
     retries: int = _opt(3, f"an integer in 0..{_RETRIES_MAX}", _within(0, _RETRIES_MAX))
     backoff_s: float = _opt(2.0, "a float in [0, 3600] (first retry delay; doubles each retry)", _within(0, 3600))
     poll_s: float = _opt(0.2, "a float in (0, 3600] (seconds between job status checks)", lambda v: 0 < v <= 3600)
-    fallback: tuple[str, ...] = _opt((), "a list of " + ", ".join(FALLBACK_BACKENDS),
-                                     lambda v: set(v) <= set(FALLBACK_BACKENDS), example="[simulator]")
+    fallback: tuple[str, ...] = _opt(
+        (),
+        "a list of " + ", ".join(FALLBACK_BACKENDS),
+        lambda v: set(v) <= set(FALLBACK_BACKENDS),
+        example="[simulator]",
+    )
 
 
 @register("backend", "ibm_fake")
@@ -193,10 +242,12 @@ class IBMFakeConfig(JobControlConfig):
     device: str = _opt("FakeManilaV2", "a fake device name or least_busy", example="FakeManilaV2")
     shots: int = _opt(4096, f"an integer in 1..{MAX_SHOTS} (this backend samples)", _shots)
     optimization_level: int = _opt(1, "an integer 0..3", _one_of(0, 1, 2, 3))
-    min_qubits: Optional[int] = _opt(None, f"null or an integer in 1..{QUBITS_MAX} (least_busy filter)",
-                                     _or_null(_within(1, QUBITS_MAX)), 5)
-    max_pending_jobs: Optional[int] = _opt(None, f"null or an integer in 0..{COUNT_MAX} (least_busy filter)",
-                                           _or_null(_count(0)), 10)
+    min_qubits: Optional[int] = _opt(
+        None, f"null or an integer in 1..{QUBITS_MAX} (least_busy filter)", _or_null(_within(1, QUBITS_MAX)), 5
+    )
+    max_pending_jobs: Optional[int] = _opt(
+        None, f"null or an integer in 0..{COUNT_MAX} (least_busy filter)", _or_null(_count(0)), 10
+    )
 
 
 #: What ``backend=remote`` may ask the service to run on.
@@ -213,10 +264,13 @@ class RemoteConfig(JobControlConfig):
     """A qjax execution service (``python -m qjax.serve``); the API key comes from ``QJAX_API_KEY`` only."""
 
     url: str = _opt("http://127.0.0.1:8765", "an http:// or https:// URL of a qjax service", _url)
-    target: str = _opt("simulator", "one of " + ", ".join(REMOTE_TARGETS), _one_of(*REMOTE_TARGETS),
-                       example="ibm_fake")
-    shots: Optional[int] = _opt(None, f"null (exact on simulators, 4096 on ibm_fake/ibm) or an integer in "
-                                      f"1..{MAX_SHOTS}", _or_null(_within(1, MAX_SHOTS)), example=4096)
+    target: str = _opt("simulator", "one of " + ", ".join(REMOTE_TARGETS), _one_of(*REMOTE_TARGETS), example="ibm_fake")
+    shots: Optional[int] = _opt(
+        None,
+        f"null (exact on simulators, 4096 on ibm_fake/ibm) or an integer in 1..{MAX_SHOTS}",
+        _or_null(_within(1, MAX_SHOTS)),
+        example=4096,
+    )
     backoff_s: float = _opt(1.0, "a float in [0, 3600] (first retry delay; doubles each retry)", _within(0, 3600))
 
 
@@ -226,9 +280,12 @@ class IBMConfig(IBMFakeConfig):
     """IBM Quantum through ``QiskitRuntimeService``; the token comes from the environment only."""
 
     device: str = _opt("least_busy", "an IBM backend name or least_busy", example="ibm_brisbane")
-    channel: Optional[str] = _opt(None, "null (saved account) or ibm_quantum_platform / ibm_cloud",
-                                  _or_null(_one_of("ibm_quantum_platform", "ibm_cloud", "ibm_quantum")),
-                                  example="ibm_quantum_platform")
+    channel: Optional[str] = _opt(
+        None,
+        "null (saved account) or ibm_quantum_platform / ibm_cloud",
+        _or_null(_one_of("ibm_quantum_platform", "ibm_cloud", "ibm_quantum")),
+        example="ibm_quantum_platform",
+    )
     instance: Optional[str] = _opt(None, "null or an instance CRN / hub/group/project", example="my-instance")
 
 
@@ -248,22 +305,25 @@ class NoiseSettings:
     depolarizing_2q: float = _opt(0.0, "a probability in [0, 1]", _probability, example=0.01)
     amplitude_damping: float = _opt(0.0, "a probability in [0, 1]", _probability, example=0.001)
     phase_damping: float = _opt(0.0, "a probability in [0, 1]", _probability, example=0.001)
-    t1: Optional[float] = _opt(None, "null (no relaxation) or a finite float > 0 (µs)", _or_null(_gt(0)),
-                               example=100.0)
-    t2: Optional[float] = _opt(None, "null (= 2·t1) or a finite float > 0 (µs), at most 2·t1", _or_null(_gt(0)),
-                               example=80.0)
+    t1: Optional[float] = _opt(None, "null (no relaxation) or a finite float > 0 (µs)", _or_null(_gt(0)), example=100.0)
+    t2: Optional[float] = _opt(
+        None, "null (= 2·t1) or a finite float > 0 (µs), at most 2·t1", _or_null(_gt(0)), example=80.0
+    )
     gate_time_1q: float = _opt(0.035, "a finite float ≥ 0 (µs)", _ge(0))
     gate_time_2q: float = _opt(0.3, "a finite float ≥ 0 (µs)", _ge(0))
-    readout_error: float = _opt(0.0, "a probability in [0, 1] (symmetric bit flip at readout)", _probability,
-                                example=0.02)
+    readout_error: float = _opt(
+        0.0, "a probability in [0, 1] (symmetric bit flip at readout)", _probability, example=0.02
+    )
 
     def __post_init__(self):
         t1, t2 = self.t1, self.t2
         if isinstance(t1, (int, float)) and isinstance(t2, (int, float)) and t1 > 0 and t2 > 2 * t1:
             from qjax.errors import ConfigError
 
-            raise ConfigError(f"backend.noise.t2={t2!r} is invalid: must be at most 2·backend.noise.t1 = {2 * t1!r} "
-                              f"(T2 > 2·T1 is unphysical) (e.g. backend.noise.t2={2 * t1!r})")
+            raise ConfigError(
+                f"backend.noise.t2={t2!r} is invalid: must be at most 2·backend.noise.t1 = {2 * t1!r} "
+                f"(T2 > 2·T1 is unphysical) (e.g. backend.noise.t2={2 * t1!r})"
+            )
 
 
 #: Most trajectories per evaluation: their keys are held at once (and 10**6 trajectories of a
@@ -276,10 +336,10 @@ _TRAJECTORIES_MAX = 1_000_000
 class NoisySimulatorConfig(BackendConfig):
     """JAX density-matrix / trajectory simulator with explicit noise or a fake device's calibration."""
 
-    device: Optional[str] = _opt(None, "null (explicit backend.noise.*) or a fake device name",
-                                 example="FakeManilaV2")
-    method: str = _opt("auto", "one of auto, density_matrix, trajectories",
-                       _one_of("auto", "density_matrix", "trajectories"))
+    device: Optional[str] = _opt(None, "null (explicit backend.noise.*) or a fake device name", example="FakeManilaV2")
+    method: str = _opt(
+        "auto", "one of auto, density_matrix, trajectories", _one_of("auto", "density_matrix", "trajectories")
+    )
     trajectories: int = _opt(256, f"an integer in 1..{_TRAJECTORIES_MAX}", _within(1, _TRAJECTORIES_MAX))
     optimization_level: int = _opt(1, "an integer 0..3", _one_of(0, 1, 2, 3))
     max_qubits: int = _opt(20, f"an integer in 1..{QUBITS_MAX}", _within(1, QUBITS_MAX))
@@ -295,6 +355,7 @@ _LR_MAX = 100.0
 
 def _lr(v: float) -> bool:
     return 0 < v <= _LR_MAX
+
 
 @dataclass(frozen=True)
 class OptimizerConfig:
@@ -343,6 +404,7 @@ class RMSPropConfig(OptimizerConfig):
 
 # --- schedule: wraps optimizer.lr as its initial/peak value ---------------------
 
+
 @register("schedule", "constant")
 @dataclass(frozen=True)
 class ScheduleConfig:
@@ -369,8 +431,9 @@ class ScheduleConfig:
 class CosineScheduleConfig(ScheduleConfig):
     """``optax.cosine_decay_schedule``; ``decay_steps`` null becomes ``trainer.steps`` (:meth:`for_run`)."""
 
-    decay_steps: Optional[int] = _opt(None, f"null (= trainer.steps) or an integer in 1..{COUNT_MAX}",
-                                      _or_null(_count(1)), 100)
+    decay_steps: Optional[int] = _opt(
+        None, f"null (= trainer.steps) or an integer in 1..{COUNT_MAX}", _or_null(_count(1)), 100
+    )
     alpha: float = _opt(0.0, "a float in [0, 1]", lambda v: 0 <= v <= 1)
     exponent: float = _opt(1.0, "a finite float > 0", _gt(0))
 
@@ -393,15 +456,18 @@ class WarmupCosineScheduleConfig(ScheduleConfig):
     """``optax.warmup_cosine_decay_schedule`` with ``peak_value = optimizer.lr``."""
 
     init_value: float = _opt(0.0, "a finite float ≥ 0", _ge(0))
-    warmup_steps: Optional[int] = _opt(None, f"null (= decay_steps // 10) or an integer in 0..{COUNT_MAX}",
-                                       _or_null(_count(0)), 10)
-    decay_steps: Optional[int] = _opt(None, f"null (= trainer.steps) or an integer in 1..{COUNT_MAX}",
-                                      _or_null(_count(1)), 100)
+    warmup_steps: Optional[int] = _opt(
+        None, f"null (= decay_steps // 10) or an integer in 0..{COUNT_MAX}", _or_null(_count(0)), 10
+    )
+    decay_steps: Optional[int] = _opt(
+        None, f"null (= trainer.steps) or an integer in 1..{COUNT_MAX}", _or_null(_count(1)), 100
+    )
     end_value: float = _opt(0.0, "a finite float ≥ 0", _ge(0))
     exponent: float = _opt(1.0, "a finite float > 0", _gt(0))
 
 
 # --- problem and ansatz -------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ProblemConfig:
@@ -442,8 +508,9 @@ class H2Config(ProblemConfig):
 class LiHConfig(ProblemConfig):
     molecular: ClassVar[bool] = True
     bond_length: float = _opt(1.5949, _BOND, _bond_length)
-    basis: str = _opt("sto-3g", "sto-3g (larger bases need a larger active space than this experiment ships)",
-                      _one_of("sto-3g"))
+    basis: str = _opt(
+        "sto-3g", "sto-3g (larger bases need a larger active space than this experiment ships)", _one_of("sto-3g")
+    )
     active_electrons: int = _opt(2, "2 or 4 (a closed shell of LiH's 4 electrons)", _one_of(2, 4))
     active_orbitals: int = _opt(3, "an integer in 1..6 (qubits = 2·active_orbitals)", lambda v: 1 <= v <= 6)
 
@@ -471,8 +538,14 @@ def _weight(v: Any) -> bool:
 
 
 def _edge(e: Any) -> bool:
-    return (isinstance(e, (list, tuple)) and len(e) in (2, 3) and _node(e[0]) and _node(e[1]) and e[0] != e[1]
-            and (len(e) == 2 or _weight(e[2])))
+    return (
+        isinstance(e, (list, tuple))
+        and len(e) in (2, 3)
+        and _node(e[0])
+        and _node(e[1])
+        and e[0] != e[1]
+        and (len(e) == 2 or _weight(e[2]))
+    )
 
 
 def _edge_list(v: Any) -> bool:
@@ -500,11 +573,18 @@ class MaxCutConfig(ProblemConfig):
     n: int = _opt(10, f"an integer in 2..{MAXCUT_NODES_MAX}", _within(2, MAXCUT_NODES_MAX))
     degree: int = _opt(3, f"an integer in 1..{MAXCUT_NODES_MAX - 1}", _within(1, MAXCUT_NODES_MAX - 1))
     graph_seed: int = _opt(0, _SEED, _seed)
-    edges: Optional[Any] = _opt(None, f"null or a list of distinct [i, j] or [i, j, weight] edges, nodes i ≠ j in "
-                                      f"0..{MAXCUT_NODES_MAX - 1}, |weight| ≤ {MAGNITUDE_MAX:g}", _edge_list,
-                                "[[0,1],[1,2],[2,0]]")
-    samples: int = _opt(1024, f"an integer in 1..{_SAMPLES_MAX} (shots drawn from the trained state to find the "
-                              "best cut)", _within(1, _SAMPLES_MAX))
+    edges: Optional[Any] = _opt(
+        None,
+        f"null or a list of distinct [i, j] or [i, j, weight] edges, nodes i ≠ j in "
+        f"0..{MAXCUT_NODES_MAX - 1}, |weight| ≤ {MAGNITUDE_MAX:g}",
+        _edge_list,
+        "[[0,1],[1,2],[2,0]]",
+    )
+    samples: int = _opt(
+        1024,
+        f"an integer in 1..{_SAMPLES_MAX} (shots drawn from the trained state to find the best cut)",
+        _within(1, _SAMPLES_MAX),
+    )
 
     def qubits(self) -> int:
         if _edge_list(self.edges) and self.edges is not None:  # the nodes are those the edges use
@@ -562,8 +642,9 @@ class IrisConfig(DatasetConfig):
 
     classes: ClassVar[int] = 3
     samples: ClassVar[int] = 150
-    features: Optional[tuple[int, ...]] = _opt(None, "null (all four) or a list of distinct column indices in 0..3",
-                                               _iris_features, "[2,3]")
+    features: Optional[tuple[int, ...]] = _opt(
+        None, "null (all four) or a list of distinct column indices in 0..3", _iris_features, "[2,3]"
+    )
 
     def num_features(self) -> int:
         return 4 if self.features is None else len(self.features)
@@ -638,8 +719,9 @@ def _rotations(v: Any) -> bool:
 @dataclass(frozen=True)
 class HEAConfig(AnsatzConfig):
     layers: int = _opt(2, _LAYERS, _within(1, LAYERS_MAX))
-    rotations: tuple[str, ...] = _opt(("RY", "RZ"), f"a list of 1..{_ROTATIONS_MAX} of RX, RY, RZ", _rotations,
-                                      example="[RY,RZ]")
+    rotations: tuple[str, ...] = _opt(
+        ("RY", "RZ"), f"a list of 1..{_ROTATIONS_MAX} of RX, RY, RZ", _rotations, example="[RY,RZ]"
+    )
     entangler: str = _opt("chain", "chain or ring", _one_of("chain", "ring"))
     init: str = _opt("random", "random or zeros", _one_of("random", "zeros"))
     init_scale: float = _opt(0.1, _INIT_SCALE, _init_scale)
@@ -670,15 +752,18 @@ class ReuploadConfig(AnsatzConfig):
     layers: int = _opt(3, _LAYERS, _within(1, LAYERS_MAX))
     reupload: bool = _opt(True, _BOOL)
     encoding: str = _opt("RY", "one of RX, RY, RZ", _one_of(*sorted(_ROTATION_NAMES)))
-    rotations: tuple[str, ...] = _opt(("RY", "RZ"), f"a list of 1..{_ROTATIONS_MAX} of RX, RY, RZ", _rotations,
-                                      example="[RY,RZ]")
+    rotations: tuple[str, ...] = _opt(
+        ("RY", "RZ"), f"a list of 1..{_ROTATIONS_MAX} of RX, RY, RZ", _rotations, example="[RY,RZ]"
+    )
     entangler: str = _opt("ring", "chain or ring", _one_of("chain", "ring"))
-    wires: Optional[int] = _opt(None, f"null (= max(features, classes)) or an integer in 1..{QUBITS_MAX}",
-                                _or_null(_within(1, QUBITS_MAX)), 4)
+    wires: Optional[int] = _opt(
+        None, f"null (= max(features, classes)) or an integer in 1..{QUBITS_MAX}", _or_null(_within(1, QUBITS_MAX)), 4
+    )
     init: str = _opt("random", "random or zeros", _one_of("random", "zeros"))
     init_scale: float = _opt(0.5, _INIT_SCALE, _init_scale)
-    logit_scale: float = _opt(2.0, f"a float in (0, {_LR_MAX:g}] (initial value of the trainable logit scale)",
-                              lambda v: 0 < v <= _LR_MAX)
+    logit_scale: float = _opt(
+        2.0, f"a float in (0, {_LR_MAX:g}] (initial value of the trainable logit scale)", lambda v: 0 < v <= _LR_MAX
+    )
 
 
 # --- mitigation, trainer, checkpoint ------------------------------------------
@@ -706,20 +791,28 @@ ZNE_FACTOR_MAX = 15
 
 
 def _noise_factors(v: Any) -> bool:
-    return (2 <= len(v) <= ZNE_FACTORS_MAX and v[0] == 1 and list(v) == sorted(set(v))
-            and all(f <= ZNE_FACTOR_MAX for f in v))
+    return (
+        2 <= len(v) <= ZNE_FACTORS_MAX
+        and v[0] == 1
+        and list(v) == sorted(set(v))
+        and all(f <= ZNE_FACTOR_MAX for f in v)
+    )
 
 
 @dataclass(frozen=True)
 class ZNESettings:
     """Zero-noise extrapolation: run at each noise factor, extrapolate to zero noise."""
 
-    noise_factors: tuple[float, ...] = _opt((1.0, 3.0, 5.0), f"a list of 2..{ZNE_FACTORS_MAX} increasing floats "
-                                                              f"starting at 1, each at most {ZNE_FACTOR_MAX}",
-                                            _noise_factors, example="[1,3,5]")
+    noise_factors: tuple[float, ...] = _opt(
+        (1.0, 3.0, 5.0),
+        f"a list of 2..{ZNE_FACTORS_MAX} increasing floats starting at 1, each at most {ZNE_FACTOR_MAX}",
+        _noise_factors,
+        example="[1,3,5]",
+    )
     amplifier: str = _opt("gate_folding", "one of " + ", ".join(ZNE_AMPLIFIERS), _one_of(*ZNE_AMPLIFIERS))
-    extrapolator: str = _opt("exponential", "one of " + ", ".join(_EXTRAPOLATORS) + ", polynomial_degree_<1..7>",
-                             _extrapolator)
+    extrapolator: str = _opt(
+        "exponential", "one of " + ", ".join(_EXTRAPOLATORS) + ", polynomial_degree_<1..7>", _extrapolator
+    )
 
 
 @dataclass(frozen=True)
@@ -740,10 +833,12 @@ class TwirlingSettings:
 
     enable_gates: bool = _opt(True, _BOOL)
     enable_measure: bool = _opt(True, _BOOL)
-    num_randomizations: Optional[int] = _opt(None, f"null (runtime default) or an integer in 1..{_TWIRLS_MAX}",
-                                             _or_null(_within(1, _TWIRLS_MAX)), 8)
-    shots_per_randomization: Optional[int] = _opt(None, f"null (runtime default) or an integer in 1..{MAX_SHOTS}",
-                                                  _or_null(_within(1, MAX_SHOTS)), 128)
+    num_randomizations: Optional[int] = _opt(
+        None, f"null (runtime default) or an integer in 1..{_TWIRLS_MAX}", _or_null(_within(1, _TWIRLS_MAX)), 8
+    )
+    shots_per_randomization: Optional[int] = _opt(
+        None, f"null (runtime default) or an integer in 1..{MAX_SHOTS}", _or_null(_within(1, MAX_SHOTS)), 128
+    )
 
 
 @register("mitigation", "none")
@@ -812,14 +907,16 @@ class CheckpointConfig:
     """After :func:`validate`, ``dir`` and ``root`` are absolute paths and ``every`` an integer, never null."""
 
     dir: Optional[str] = _opt(None, "null (default dir) or a path", example="/abs/path/ck")
-    every: Optional[int] = _opt(None, f"null (10 on simulators, 1 on hardware) or an integer in 1..{COUNT_MAX}",
-                                _or_null(_count(1)), 10)
+    every: Optional[int] = _opt(
+        None, f"null (10 on simulators, 1 on hardware) or an integer in 1..{COUNT_MAX}", _or_null(_count(1)), 10
+    )
     resume: str = _opt("auto", "one of auto, never, must", _one_of("auto", "never", "must"))
     keep: int = _opt(3, f"an integer in 2..{COUNT_MAX}", _count(2))
     root: Optional[str] = _opt(None, "null (<launch dir>/checkpoints) or a path", example="/abs/path")
 
 
 # --- loggers (optional section ``logger``; implementations in qjax.training.loggers) ---
+
 
 @register("logger", "csv")
 @dataclass(frozen=True)
@@ -857,10 +954,12 @@ _BUDGET_MAX = 2**53
 class BudgetConfig:
     """Limits on what a run may spend; a run stops with a checkpoint before the job that would cross one."""
 
-    max_shots: Optional[int] = _opt(None, f"null (no limit) or an integer in 1..{_BUDGET_MAX}",
-                                    _or_null(_within(1, _BUDGET_MAX)), 1000000)
-    max_jobs: Optional[int] = _opt(None, f"null (no limit) or an integer in 1..{_BUDGET_MAX}",
-                                   _or_null(_within(1, _BUDGET_MAX)), 100)
+    max_shots: Optional[int] = _opt(
+        None, f"null (no limit) or an integer in 1..{_BUDGET_MAX}", _or_null(_within(1, _BUDGET_MAX)), 1000000
+    )
+    max_jobs: Optional[int] = _opt(
+        None, f"null (no limit) or an integer in 1..{_BUDGET_MAX}", _or_null(_within(1, _BUDGET_MAX)), 100
+    )
     max_qpu_seconds: Optional[float] = _opt(None, "null (no limit) or a finite float > 0", _or_null(_gt(0)), 600)
 
 

@@ -30,8 +30,21 @@ __all__ = ["SweepSummary", "summarise"]
 log = logging.getLogger("qjax")
 
 #: result.json fields reported per member, in this order, when present.
-COLUMNS = ("status", "energy", "exact_energy", "error", "energy_unmitigated", "approx_ratio", "best_sampled_cut",
-           "test_accuracy", "steps", "num_jobs", "wall_time_s", "already_finished", "error_message")
+COLUMNS = (
+    "status",
+    "energy",
+    "exact_energy",
+    "error",
+    "energy_unmitigated",
+    "approx_ratio",
+    "best_sampled_cut",
+    "test_accuracy",
+    "steps",
+    "num_jobs",
+    "wall_time_s",
+    "already_finished",
+    "error_message",
+)
 
 
 def _swept(member: Path) -> dict[str, str]:

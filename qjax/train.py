@@ -42,8 +42,14 @@ def run(cfg: DictConfig) -> dict:
     gc.freeze()
     run_dir, chash = output_dir(), config_hash(cfg)
     ckpt = training.checkpoint_options(rc, default_checkpoint_dir(cfg), chash)
-    session = sessions.start(rc, run_dir, config=to_container(cfg), state_dir=ckpt.dir, gradient=rc.gradient,
-                             manifest_extra={"config_hash": chash, "run_dir": str(run_dir.resolve())})
+    session = sessions.start(
+        rc,
+        run_dir,
+        config=to_container(cfg),
+        state_dir=ckpt.dir,
+        gradient=rc.gradient,
+        manifest_extra={"config_hash": chash, "run_dir": str(run_dir.resolve())},
+    )
     return training.train(session, ckpt)
 
 

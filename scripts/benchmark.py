@@ -200,8 +200,14 @@ def measure(build, n: int, params, repeats: int) -> dict:
         start = time.perf_counter()
         step(params)
         times.append(time.perf_counter() - start)
-    return {"status": "ok", "first_s": first, "step_s": statistics.median(times), "steps_s": times,
-            "energy": energy, "grad": None if grad is None else grad.tolist()}
+    return {
+        "status": "ok",
+        "first_s": first,
+        "step_s": statistics.median(times),
+        "steps_s": times,
+        "energy": energy,
+        "grad": None if grad is None else grad.tolist(),
+    }
 
 
 def skip_reason(previous: dict | None, n: int, cap: float) -> str | None:
@@ -235,8 +241,11 @@ def floor(n: int) -> dict:
     """Memory-bandwidth floor of one gradient step at ``n`` qubits (module docstring)."""
     state, rate = 8 * 2**n, bandwidth(n)
     gates = LAYERS * (3 * n - 1)
-    return {"bandwidth_GBps": rate / 1e9, "fused_s": 3 * (LAYERS + 1) * 2 * state / rate,
-            "gate_by_gate_s": 3 * gates * 2 * state / rate}
+    return {
+        "bandwidth_GBps": rate / 1e9,
+        "fused_s": 3 * (LAYERS + 1) * 2 * state / rate,
+        "gate_by_gate_s": 3 * gates * 2 * state / rate,
+    }
 
 
 def batched(n: int, batch: int, repeats: int, systems) -> dict:
@@ -294,8 +303,10 @@ def qaoa_lightning(graph, p: int, cost, dtype):
 def qaoa(n: int, p: int, repeats: int, systems) -> dict:
     """QAOA MaxCut value_and_grad: qjax (backprop, adjoint) vs lightning, with a complex128 check."""
     graph, circuit, cost, params = qaoa_problem(n, p)
-    builders = {f"qjax-{g}": (lambda _n, g=g: jax_step(qjax.compile(circuit, cost, gradient=g).expval))
-                for g in ("backprop", "adjoint")}
+    builders = {
+        f"qjax-{g}": (lambda _n, g=g: jax_step(qjax.compile(circuit, cost, gradient=g).expval))
+        for g in ("backprop", "adjoint")
+    }
     builders["lightning"] = lambda _n: qaoa_lightning(graph, p, cost, np.complex64)
     energy, grad = qaoa_lightning(graph, p, cost, np.complex128)(params)
     out = {"n": n, "p": p, "edges": len(graph.edges), "reference": {"energy": energy, "grad": grad.tolist()}}
@@ -329,9 +340,16 @@ def probe(n: int, layers: int, cache_dir: str | None) -> dict:
     first = time.perf_counter() - start
     start = time.perf_counter()
     jax_step(compiled.expval)(params)  # a new jit wrapper: in-memory cache, no recompile
-    return {"n": n, "layers": layers, "first_s": first, "energy": energy,
-            "gradient": qjax.sim.compile.auto_gradient(qjax.sim.layering.layer(qjax.sim.program.lower(ansatz(n, layers), jnp.complex64))),
-            "peak_rss_GiB": peak_rss_gib()}
+    return {
+        "n": n,
+        "layers": layers,
+        "first_s": first,
+        "energy": energy,
+        "gradient": qjax.sim.compile.auto_gradient(
+            qjax.sim.layering.layer(qjax.sim.program.lower(ansatz(n, layers), jnp.complex64))
+        ),
+        "peak_rss_GiB": peak_rss_gib(),
+    }
 
 
 def peak_rss_gib() -> float:
@@ -403,16 +421,20 @@ def agreement(results: dict, reference: dict, scale: float) -> list[str]:
         r["energy_err"] = abs(r["energy"] - reference["energy"])
         r["grad_err"] = None if r["grad"] is None else float(np.max(np.abs(np.subtract(r["grad"], reference["grad"]))))
         if r["energy_err"] > tol or (r["grad_err"] or 0.0) > tol:
-            fails.append(f"FAIL n={reference['n']} {name}: energy err {r['energy_err']:.2e}, "
-                         f"grad err {r['grad_err']} vs complex128 oracle (tol {tol:.2e})")
+            fails.append(
+                f"FAIL n={reference['n']} {name}: energy err {r['energy_err']:.2e}, "
+                f"grad err {r['grad_err']} vs complex128 oracle (tol {tol:.2e})"
+            )
     light = results.get("lightning", {})
     for name in ("qjax-backprop", "qjax-adjoint"):
         r = results.get(name, {})
         if r.get("status") == "ok" and light.get("status") == "ok":
             r["grad_vs_lightning"] = float(np.max(np.abs(np.subtract(r["grad"], light["grad"]))))
             if r["grad_vs_lightning"] > tol:
-                fails.append(f"FAIL n={reference['n']} {name}: gradient differs from lightning's by "
-                             f"{r['grad_vs_lightning']:.2e} (tol {tol:.2e})")
+                fails.append(
+                    f"FAIL n={reference['n']} {name}: gradient differs from lightning's by "
+                    f"{r['grad_vs_lightning']:.2e} (tol {tol:.2e})"
+                )
     return fails
 
 
@@ -425,8 +447,14 @@ def table(report: dict) -> str:
         cells = []
         for n in sizes:
             r = report["results"][str(n)][name]
-            best = min((report["results"][str(n)][q]["step_s"] for q in ("qjax-backprop", "qjax-adjoint")
-                        if report["results"][str(n)].get(q, {}).get("status") == "ok"), default=None)
+            best = min(
+                (
+                    report["results"][str(n)][q]["step_s"]
+                    for q in ("qjax-backprop", "qjax-adjoint")
+                    if report["results"][str(n)].get(q, {}).get("status") == "ok"
+                ),
+                default=None,
+            )
             if r["status"] != "ok":
                 cells += [r["status"], "", ""]
             else:
@@ -445,34 +473,55 @@ def extra_tables(report: dict) -> str:
     if "qaoa" in report:
         q = report["qaoa"]
         best = min((q[k]["step_s"] for k in ("qjax-backprop", "qjax-adjoint") if k in q), default=None)
-        lines += ["", f"QAOA MaxCut, 3-regular, n={q['n']}, p={q['p']} ({q['edges']} edges), value_and_grad:", "",
-                  "| system | step | first call | ×qjax | max error vs complex128 |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"QAOA MaxCut, 3-regular, n={q['n']}, p={q['p']} ({q['edges']} edges), value_and_grad:",
+            "",
+            "| system | step | first call | ×qjax | max error vs complex128 |",
+            "|---|---|---|---|---|",
+        ]
         for k in ("qjax-backprop", "qjax-adjoint", "lightning"):
             if k in q:
                 r = q[k]
                 ratio = f"{r['step_s'] / best:.2f}" if best else "—"
-                lines.append(f"| {k} | {fmt(r['step_s'])} | {fmt(r['first_s'])} | {ratio} | "
-                             f"{max(r['energy_err'], r['grad_err']):.1e} |")
+                lines.append(
+                    f"| {k} | {fmt(r['step_s'])} | {fmt(r['first_s'])} | {ratio} | "
+                    f"{max(r['energy_err'], r['grad_err']):.1e} |"
+                )
     if "compile" in report:
         c = report["compile"]
 
         def cell(r):
             return fmt(r["first_s"]) if r.get("status") == "ok" else r.get("status", "—")
 
-        lines += ["", f"First call of W1 value_and_grad at n={c['n']} (fresh process; trace + compile + run): "
-                  f"cold cache {cell(c['cold'])}, warm cache {cell(c['warm'])}.",
-                  "Cold first call at n=12 vs layers: "
-                  + ", ".join(f"{L} layers {cell(r)}" for L, r in c["layers"].items()) + "."]
+        lines += [
+            "",
+            f"First call of W1 value_and_grad at n={c['n']} (fresh process; trace + compile + run): "
+            f"cold cache {cell(c['cold'])}, warm cache {cell(c['warm'])}.",
+            "Cold first call at n=12 vs layers: "
+            + ", ".join(f"{L} layers {cell(r)}" for L, r in c["layers"].items())
+            + ".",
+        ]
     errs = {n: v.get("qjax-backprop", {}).get("energy_err") for n, v in report["results"].items()}
     errs = {n: e for n, e in errs.items() if e is not None}
     if errs:
-        lines += ["", "complex64 energy − complex128 oracle (qjax): "
-                  + ", ".join(f"n={n} {e:.1e}" for n, e in errs.items()) + " (issue: ≤ 1e-5 at n=20)."]
+        lines += [
+            "",
+            "complex64 energy − complex128 oracle (qjax): "
+            + ", ".join(f"n={n} {e:.1e}" for n, e in errs.items())
+            + " (issue: ≤ 1e-5 at n=20).",
+        ]
     if "memory" in report:
         m = report["memory"]
-        lines += ["", f"Memory: W1 value_and_grad at n={m.get('n', '?')} (gradient=auto → {m.get('gradient', '?')}): "
-                  + (f"peak RSS {m['peak_rss_GiB']:.2f} GiB, first call {fmt(m['first_s'])} (limit 2 GiB)."
-                     if m.get("status") == "ok" else m["status"])]
+        lines += [
+            "",
+            f"Memory: W1 value_and_grad at n={m.get('n', '?')} (gradient=auto → {m.get('gradient', '?')}): "
+            + (
+                f"peak RSS {m['peak_rss_GiB']:.2f} GiB, first call {fmt(m['first_s'])} (limit 2 GiB)."
+                if m.get("status") == "ok"
+                else m["status"]
+            ),
+        ]
     return "\n".join(lines)
 
 
@@ -485,12 +534,19 @@ def plot(report: dict, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for name in report["systems"]:
-        points = [(n, report["results"][str(n)][name]["step_s"]) for n in report["qubits"]
-                  if report["results"][str(n)][name]["status"] == "ok"]
+        points = [
+            (n, report["results"][str(n)][name]["step_s"])
+            for n in report["qubits"]
+            if report["results"][str(n)][name]["status"] == "ok"
+        ]
         if points:
             ax.plot(*zip(*points), marker="o", label=name + (" (forward)" if name == "aer" else ""))
-    ax.plot(report["qubits"], [report["floor"][str(n)]["gate_by_gate_s"] for n in report["qubits"]],
-            "k--", label="floor, gate-by-gate")
+    ax.plot(
+        report["qubits"],
+        [report["floor"][str(n)]["gate_by_gate_s"] for n in report["qubits"]],
+        "k--",
+        label="floor, gate-by-gate",
+    )
     ax.set(xlabel="qubits", ylabel="step time (s)", yscale="log", title="VQE value_and_grad, complex64")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -505,8 +561,13 @@ def run(args) -> int:
     jax.config.update("jax_enable_compilation_cache", False)  # a cache hit would fake the first-call time
     # default.qubit asks for complex128 and JAX gives complex64, as intended here
     warnings.filterwarnings("ignore", message="Explicitly requested dtype complex128")
-    report = {"machine": machine(), **{k: getattr(args, k) for k in ("qubits", "systems", "repeats", "max_seconds")},
-              "results": {}, "floor": {}, "fails": []}
+    report = {
+        "machine": machine(),
+        **{k: getattr(args, k) for k in ("qubits", "systems", "repeats", "max_seconds")},
+        "results": {},
+        "floor": {},
+        "fails": [],
+    }
     last: dict[str, dict] = {}
     for n in args.qubits:
         params = np.random.default_rng(n).uniform(0, 2 * np.pi, 2 * LAYERS * n).astype(np.float32)
@@ -530,8 +591,11 @@ def run(args) -> int:
         report["fails"] += agreement(results, reference, scale=norm_bound(n))
         report["results"][str(n)] = {**results, "reference": reference}
     if args.batch:
-        report["batched"] = {"n": args.batch_qubits, "batch": args.batch,
-                             **batched(args.batch_qubits, args.batch, args.repeats, args.systems)}
+        report["batched"] = {
+            "n": args.batch_qubits,
+            "batch": args.batch,
+            **batched(args.batch_qubits, args.batch, args.repeats, args.systems),
+        }
         energies = [v["energies"] for v in report["batched"].values() if isinstance(v, dict)]
         if energies and np.max(np.ptp(np.array(energies), axis=0)) > RTOL * norm_bound(args.batch_qubits):
             report["fails"].append("FAIL batched: energies of the systems disagree")
@@ -540,7 +604,9 @@ def run(args) -> int:
         tol = RTOL * report["qaoa"]["edges"]  # Σ|c| of the cost: one unit weight per edge
         for name, r in report["qaoa"].items():
             if isinstance(r, dict) and "energy_err" in r and max(r["energy_err"], r["grad_err"]) > tol:
-                report["fails"].append(f"FAIL QAOA {name}: energy err {r['energy_err']:.2e}, grad err {r['grad_err']:.2e}")
+                report["fails"].append(
+                    f"FAIL QAOA {name}: energy err {r['energy_err']:.2e}, grad err {r['grad_err']:.2e}"
+                )
     if args.cache_qubits:
         report["compile"] = compile_times(args.cache_qubits, args.compile_layers, 4 * args.max_seconds)
     if args.memory_qubits:
@@ -551,17 +617,25 @@ def run(args) -> int:
     plot(report, out / "benchmark.png")
     m = report["machine"]
     print(f"Machine: {m['cpu']}, {m['cores']} cores; " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()))
-    print(f"W1 VQE value_and_grad, complex64, median of {args.repeats}; first call = build + trace + compile + run; "
-          f"cap {args.max_seconds:g} s per system per size, step extrapolated ×16 per 2 qubits\n")
+    print(
+        f"W1 VQE value_and_grad, complex64, median of {args.repeats}; first call = build + trace + compile + run; "
+        f"cap {args.max_seconds:g} s per system per size, step extrapolated ×16 per 2 qubits\n"
+    )
     print(table(report))
-    print("\nBandwidth (numpy copy of the state): "
-          + ", ".join(f"n={n} {report['floor'][str(n)]['bandwidth_GBps']:.3g} GB/s" for n in args.qubits))
+    print(
+        "\nBandwidth (numpy copy of the state): "
+        + ", ".join(f"n={n} {report['floor'][str(n)]['bandwidth_GBps']:.3g} GB/s" for n in args.qubits)
+    )
     if args.batch:
         b = report["batched"]
-        print(f"Batched n={b['n']}, {b['batch']} parameter sets, vmap(value_and_grad): "
-              + ", ".join(f"{k} {v['evals_per_s']:.0f} evals/s" for k, v in b.items() if isinstance(v, dict)))
+        print(
+            f"Batched n={b['n']}, {b['batch']} parameter sets, vmap(value_and_grad): "
+            + ", ".join(f"{k} {v['evals_per_s']:.0f} evals/s" for k, v in b.items() if isinstance(v, dict))
+        )
     print(extra_tables(report))
-    print("\n".join(report["fails"]) or f"OK: all energies and gradients within {RTOL:g} × Σ|c| of the complex128 oracle")
+    print(
+        "\n".join(report["fails"]) or f"OK: all energies and gradients within {RTOL:g} × Σ|c| of the complex128 oracle"
+    )
     print(f"Wrote {out / 'benchmark.json'} and {out / 'benchmark.png'}")
     return 1 if report["fails"] else 0
 

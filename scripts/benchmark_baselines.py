@@ -66,8 +66,10 @@ def _train(overrides: list[str], run_dir: Path) -> dict:
     os.chdir(run_dir)
     try:
         with initialize_config_module(config_module="qjax.conf", version_base="1.3"):
-            cfg = compose(config_name="config", overrides=[*overrides, f"checkpoint.dir={run_dir / 'checkpoints'}",
-                                                            "checkpoint.resume=never"])
+            cfg = compose(
+                config_name="config",
+                overrides=[*overrides, f"checkpoint.dir={run_dir / 'checkpoints'}", "checkpoint.resume=never"],
+            )
         with contextlib.redirect_stdout(io.StringIO()):
             return run(cfg)
     finally:
@@ -81,19 +83,29 @@ def _metrics(run_dir: Path) -> list[dict]:
 
 def _row(problem: str, method: str, seed: int, result: dict, run_dir: Path, wall: float) -> dict:
     steps = _metrics(run_dir)
-    row = {"problem": problem, "method": method, "seed": seed, "status": "ok",
-           "energy": result.get("energy"), "exact": result.get("exact_energy"), "error": result.get("error"),
-           "energy_unmitigated": result.get("energy_unmitigated"),
-           "step_s": statistics.median(r["wall_time_s"] for r in steps) if steps else None,
-           "total_s": wall, "steps": result.get("steps"), "queue_s": None,
-           "jobs": result.get("num_jobs", 0), "shots": result.get("shots_total", 0),
-           "qpu_s": result.get("qpu_seconds_estimated", 0.0)}
+    row = {
+        "problem": problem,
+        "method": method,
+        "seed": seed,
+        "status": "ok",
+        "energy": result.get("energy"),
+        "exact": result.get("exact_energy"),
+        "error": result.get("error"),
+        "energy_unmitigated": result.get("energy_unmitigated"),
+        "step_s": statistics.median(r["wall_time_s"] for r in steps) if steps else None,
+        "total_s": wall,
+        "steps": result.get("steps"),
+        "queue_s": None,
+        "jobs": result.get("num_jobs", 0),
+        "shots": result.get("shots_total", 0),
+        "qpu_s": result.get("qpu_seconds_estimated", 0.0),
+    }
     if row["energy_unmitigated"] is not None and row["exact"] is not None:
         row["error_unmitigated"] = row["energy_unmitigated"] - row["exact"]
     if "approx_ratio" in result:
         row["approx_ratio"] = result["approx_ratio"]
         if row["energy_unmitigated"] is not None:
-            total = (result["max_cut"] * 2 + result["exact_energy"])  # W = exact + 2·max cut
+            total = result["max_cut"] * 2 + result["exact_energy"]  # W = exact + 2·max cut
             row["approx_ratio_unmitigated"] = (total - row["energy_unmitigated"]) / 2 / result["max_cut"]
     return row
 
@@ -126,18 +138,54 @@ def classical_rows(problem: str) -> list[dict]:
         for name, solve in heuristics:
             t = time.perf_counter()
             cut = solve(graph, seed=0)[0]
-            rows.append({"problem": problem, "method": f"classical ({name})", "seed": 0, "status": "ok",
-                         "energy": graph.total_weight - 2 * cut, "exact": exact,
-                         "error": (graph.total_weight - 2 * cut) - exact, "approx_ratio": cut / best,
-                         "total_s": time.perf_counter() - t, "jobs": 0, "shots": 0, "qpu_s": 0.0})
+            rows.append(
+                {
+                    "problem": problem,
+                    "method": f"classical ({name})",
+                    "seed": 0,
+                    "status": "ok",
+                    "energy": graph.total_weight - 2 * cut,
+                    "exact": exact,
+                    "error": (graph.total_weight - 2 * cut) - exact,
+                    "approx_ratio": cut / best,
+                    "total_s": time.perf_counter() - t,
+                    "jobs": 0,
+                    "shots": 0,
+                    "qpu_s": 0.0,
+                }
+            )
     else:
         energy, name = classical_energy(experiment.problem)
-        rows.append({"problem": problem, "method": f"classical ({name})", "seed": 0, "status": "ok", "energy": energy,
-                     "exact": exact, "error": energy - exact, "total_s": time.perf_counter() - t0, "jobs": 0,
-                     "shots": 0, "qpu_s": 0.0})
-    rows.append({"problem": problem, "method": "exact", "seed": 0, "status": "ok", "energy": exact, "exact": exact,
-                 "error": 0.0, "approx_ratio": 1.0 if problem == "maxcut" else None, "jobs": 0, "shots": 0,
-                 "qpu_s": 0.0})
+        rows.append(
+            {
+                "problem": problem,
+                "method": f"classical ({name})",
+                "seed": 0,
+                "status": "ok",
+                "energy": energy,
+                "exact": exact,
+                "error": energy - exact,
+                "total_s": time.perf_counter() - t0,
+                "jobs": 0,
+                "shots": 0,
+                "qpu_s": 0.0,
+            }
+        )
+    rows.append(
+        {
+            "problem": problem,
+            "method": "exact",
+            "seed": 0,
+            "status": "ok",
+            "energy": exact,
+            "exact": exact,
+            "error": 0.0,
+            "approx_ratio": 1.0 if problem == "maxcut" else None,
+            "jobs": 0,
+            "shots": 0,
+            "qpu_s": 0.0,
+        }
+    )
     return rows
 
 
@@ -148,8 +196,17 @@ def _stats(values: list) -> tuple[float | None, float | None]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-SUMMARY_KEYS = ("error", "error_unmitigated", "approx_ratio", "approx_ratio_unmitigated", "step_s", "total_s",
-                "jobs", "shots", "qpu_s")
+SUMMARY_KEYS = (
+    "error",
+    "error_unmitigated",
+    "approx_ratio",
+    "approx_ratio_unmitigated",
+    "step_s",
+    "total_s",
+    "jobs",
+    "shots",
+    "qpu_s",
+)
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -158,8 +215,7 @@ def summarise(rows: list[dict]) -> list[dict]:
     for key in dict.fromkeys((r["problem"], r["method"]) for r in rows):
         group = [r for r in rows if (r["problem"], r["method"]) == key]
         ok = [r for r in group if r["status"] == "ok"]
-        entry = {"problem": key[0], "method": key[1], "runs": len(ok), "failed": len(group) - len(ok),
-                 "queue_s": "n/a"}
+        entry = {"problem": key[0], "method": key[1], "runs": len(ok), "failed": len(group) - len(ok), "queue_s": "n/a"}
         if len(ok) < len(group):
             entry["first_failure"] = next(r["status"] for r in group if r["status"] != "ok")
         for k in SUMMARY_KEYS:
@@ -176,17 +232,33 @@ def _fmt(mean, std, digits: int = 3, sci: bool = False) -> str:
 
 
 def markdown(summary: list[dict]) -> str:
-    head = ("| problem | method | runs | error vs exact | error unmitigated | approx. ratio | step (s) | run (s) "
-            "| queue (s) | jobs | shots | QPU s (est.) |")
+    head = (
+        "| problem | method | runs | error vs exact | error unmitigated | approx. ratio | step (s) | run (s) "
+        "| queue (s) | jobs | shots | QPU s (est.) |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for e in summary:
         status = str(e["runs"]) + (f" ({e['failed']} failed: {e.get('first_failure', '')[:80]})" if e["failed"] else "")
-        lines.append("| " + " | ".join([
-            e["problem"], e["method"], status, _fmt(e["error"], e["error_std"], sci=True),
-            _fmt(e["error_unmitigated"], e["error_unmitigated_std"], sci=True),
-            _fmt(e["approx_ratio"], e["approx_ratio_std"]), _fmt(e["step_s"], e["step_s_std"]),
-            _fmt(e["total_s"], e["total_s_std"]), e["queue_s"], _fmt(e["jobs"], e["jobs_std"]),
-            _fmt(e["shots"], e["shots_std"]), _fmt(e["qpu_s"], e["qpu_s_std"])]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [
+                    e["problem"],
+                    e["method"],
+                    status,
+                    _fmt(e["error"], e["error_std"], sci=True),
+                    _fmt(e["error_unmitigated"], e["error_unmitigated_std"], sci=True),
+                    _fmt(e["approx_ratio"], e["approx_ratio_std"]),
+                    _fmt(e["step_s"], e["step_s_std"]),
+                    _fmt(e["total_s"], e["total_s_std"]),
+                    e["queue_s"],
+                    _fmt(e["jobs"], e["jobs_std"]),
+                    _fmt(e["shots"], e["shots_std"]),
+                    _fmt(e["qpu_s"], e["qpu_s_std"]),
+                ]
+            )
+            + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -252,15 +324,24 @@ def main(argv: list[str] | None = None) -> int:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a method that cannot run is reported, not fatal
                     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    rows.append({"problem": problem, "method": method, "seed": seed,
-                                 "status": f"{type(exc).__name__}: {message}"})
+                    rows.append(
+                        {
+                            "problem": problem,
+                            "method": method,
+                            "seed": seed,
+                            "status": f"{type(exc).__name__}: {message}",
+                        }
+                    )
                     print(f"{problem:7s} {method:22s} seed {seed}: FAILED {message}", flush=True)
                     continue
                 row = _row(problem, method, seed, result, run_dir, time.perf_counter() - t0)
                 rows.append(row)
-                print(f"{problem:7s} {method:22s} seed {seed}: error {row['error']:+.3e}"
-                      + (f" (unmitigated {row['error_unmitigated']:+.3e})" if "error_unmitigated" in row else "")
-                      + f", {row['total_s']:.1f} s, {row['jobs']} jobs", flush=True)
+                print(
+                    f"{problem:7s} {method:22s} seed {seed}: error {row['error']:+.3e}"
+                    + (f" (unmitigated {row['error_unmitigated']:+.3e})" if "error_unmitigated" in row else "")
+                    + f", {row['total_s']:.1f} s, {row['jobs']} jobs",
+                    flush=True,
+                )
 
     fields = list(dict.fromkeys(k for r in rows for k in r))
     with open(args.out / "runs.csv", "w", newline="") as f:

@@ -36,19 +36,34 @@ def main(argv=None) -> int:
     from qjax.serve.app import Settings, create_app
     from qjax.serve.auth import KeyRing
 
-    app = create_app(Settings(db_url=f"sqlite:///{tempfile.mkdtemp(prefix='qjax-fuzz-')}/jobs.db", workers=0,
-                              rate=1e9, burst=10**9, jobs_per_day=None, shots_per_day=None),
-                     KeyRing.from_keys([KEY]), run_workers=False)
+    app = create_app(
+        Settings(
+            db_url=f"sqlite:///{tempfile.mkdtemp(prefix='qjax-fuzz-')}/jobs.db",
+            workers=0,
+            rate=1e9,
+            burst=10**9,
+            jobs_per_day=None,
+            shots_per_day=None,
+        ),
+        KeyRing.from_keys([KEY]),
+        run_workers=False,
+    )
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     cases, statuses, errors = collections.Counter(), collections.Counter(), []
     started = time.monotonic()
     for result in schema.get_all_operations():
         operation = result.ok()
         for mode in GenerationMode:
-            run = _runner(operation.as_strategy(generation_mode=mode), f"{operation.method.upper()} "
-                          f"{operation.path} [{mode.value}]", cases, statuses, errors)
-            run = settings(max_examples=args.examples, deadline=None, suppress_health_check=list(HealthCheck),
-                           database=None)(run)
+            run = _runner(
+                operation.as_strategy(generation_mode=mode),
+                f"{operation.method.upper()} {operation.path} [{mode.value}]",
+                cases,
+                statuses,
+                errors,
+            )
+            run = settings(
+                max_examples=args.examples, deadline=None, suppress_health_check=list(HealthCheck), database=None
+            )(run)
             if args.seed is not None:
                 run = seed(args.seed)(run)
             try:
@@ -75,10 +90,14 @@ def _runner(strategy, label: str, cases, statuses, errors):
         cases[label] += 1
         statuses[(label, response.status_code)] += 1
         if response.status_code >= 500 or "Traceback" in response.text:
-            errors.append({"operation": label, "status": response.status_code,
-                           "request": {"path": case.formatted_path, "query": case.query,
-                                       "body": repr(case.body)[:2000]},
-                           "response": response.text[:500]})
+            errors.append(
+                {
+                    "operation": label,
+                    "status": response.status_code,
+                    "request": {"path": case.formatted_path, "query": case.query, "body": repr(case.body)[:2000]},
+                    "response": response.text[:500],
+                }
+            )
 
     return run
 

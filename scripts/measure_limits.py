@@ -67,8 +67,11 @@ def main() -> None:
         row = measure(args.wires, layers, args.transpile)
         per_op = 1e3 * row["compile_and_step_s"] / row["operations"]
         extra = f", transpile {row['transpile_s']:.1f} s" if "transpile_s" in row else ""
-        print(f"layers {layers}: {row['operations']} operations, build {row['build_s']:.2f} s, compile + first step "
-              f"{row['compile_and_step_s']:.1f} s ({per_op:.3f} ms/operation){extra}", flush=True)
+        print(
+            f"layers {layers}: {row['operations']} operations, build {row['build_s']:.2f} s, compile + first step "
+            f"{row['compile_and_step_s']:.1f} s ({per_op:.3f} ms/operation){extra}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,7 @@ def _defaults(cls: type, prefix: str = "") -> dict:
 
 
 def _hashed(group: str, values: dict) -> dict:
-    return {k: v for k, v in values.items()
-            if group not in HASH_EXCLUDED and f"{group}.{k}" not in HASH_EXCLUDED}
+    return {k: v for k, v in values.items() if group not in HASH_EXCLUDED and f"{group}.{k}" not in HASH_EXCLUDED}
 
 
 def baseline() -> dict:

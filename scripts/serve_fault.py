@@ -61,15 +61,21 @@ def main(argv=None) -> int:
 
     def make_body(c: int, i: int) -> dict:
         rng = np.random.default_rng([c, i])
-        return {"target": "simulator", "circuit": circuit_doc, "observables": obs_doc,
-                "params": rng.uniform(-np.pi, np.pi, (args.batch, n)).tolist()}
+        return {
+            "target": "simulator",
+            "circuit": circuit_doc,
+            "observables": obs_doc,
+            "params": rng.uniform(-np.pi, np.pi, (args.batch, n)).tolist(),
+        }
 
     data_dir = Path(tempfile.mkdtemp(prefix="qjax-fault-"))
     keys = [f"fault-{c}-{secrets.token_hex(12)}" for c in range(args.clients)]
     service = ServiceProcess(data_dir, keys, args=["--workers", str(args.workers), "--log-level", "warning"]).start()
     holder: dict = {}
-    clients = threading.Thread(target=lambda: holder.update(
-        run_clients(service.url, keys, args.duration, make_body, request_timeout=30.0)), daemon=True)
+    clients = threading.Thread(
+        target=lambda: holder.update(run_clients(service.url, keys, args.duration, make_body, request_timeout=30.0)),
+        daemon=True,
+    )
     clients.start()
     time.sleep(args.duration * args.kill_at)
     killed_at = time.monotonic()
@@ -90,8 +96,11 @@ def main(argv=None) -> int:
     jobs = store.list(limit=10**9)
     by_id = {j.id: j for j in jobs}
     accepted = out["accepted"]
-    lost = [job_id for job_id in accepted if job_id not in by_id or by_id[job_id].status != "done"
-            or by_id[job_id].result is None]
+    lost = [
+        job_id
+        for job_id in accepted
+        if job_id not in by_id or by_id[job_id].status != "done" or by_id[job_id].result is None
+    ]
     unexpected = [j.id for j in jobs if j.id not in accepted]
     idem = [j.idempotency_key for j in jobs]
     duplicates = len(idem) - len(set(idem))
@@ -102,23 +111,43 @@ def main(argv=None) -> int:
         params = np.asarray(j.payload["params"])
         worst = max(worst, float(np.max(np.abs(np.asarray(j.result["values"])[:, 0] - np.cos(params).sum(axis=1)))))
     rerun = sum(1 for j in jobs if j.attempts > 1)
-    report = {"clients": args.clients, "duration_s": args.duration, "downtime_s": round(downtime, 2),
-              "at_kill": at_kill, "accepted": len(accepted), "stored": len(jobs),
-              "done": sum(1 for j in jobs if j.status == "done"), "lost": len(lost), "unexpected": len(unexpected),
-              "duplicates": duplicates, "rerun_after_restart": rerun,
-              "client_connection_retries": out["retried_connection"], "max_abs_error": worst,
-              "final_counts": store.counts()}
-    ok = (not lost and not unexpected and not duplicates and worst < 1e-4 and report["done"] == len(accepted)
-          and len(accepted) > 0)
+    report = {
+        "clients": args.clients,
+        "duration_s": args.duration,
+        "downtime_s": round(downtime, 2),
+        "at_kill": at_kill,
+        "accepted": len(accepted),
+        "stored": len(jobs),
+        "done": sum(1 for j in jobs if j.status == "done"),
+        "lost": len(lost),
+        "unexpected": len(unexpected),
+        "duplicates": duplicates,
+        "rerun_after_restart": rerun,
+        "client_connection_retries": out["retried_connection"],
+        "max_abs_error": worst,
+        "final_counts": store.counts(),
+    }
+    ok = (
+        not lost
+        and not unexpected
+        and not duplicates
+        and worst < 1e-4
+        and report["done"] == len(accepted)
+        and len(accepted) > 0
+    )
     report["ok"] = ok
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
-    print("| clients | accepted | done | lost | duplicated | unexpected | queued / running at kill | re-run after "
-          "restart | downtime | client retries | max \\|error\\| |")
+    print(
+        "| clients | accepted | done | lost | duplicated | unexpected | queued / running at kill | re-run after "
+        "restart | downtime | client retries | max \\|error\\| |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {args.clients} | {len(accepted)} | {report['done']} | {len(lost)} | {duplicates} | {len(unexpected)} | "
-          f"{at_kill['queued']} / {at_kill['running']} | {rerun} | {downtime:.1f} s | "
-          f"{out['retried_connection']} | {worst:.1e} |")
+    print(
+        f"| {args.clients} | {len(accepted)} | {report['done']} | {len(lost)} | {duplicates} | {len(unexpected)} | "
+        f"{at_kill['queued']} / {at_kill['running']} | {rerun} | {downtime:.1f} s | "
+        f"{out['retried_connection']} | {worst:.1e} |"
+    )
     print("PASS: every accepted job finished exactly once" if ok else "FAIL: see the table", file=sys.stderr)
     return 0 if ok else 1
 

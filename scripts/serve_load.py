@@ -37,14 +37,16 @@ def workload(qubits: int, batch: int, seed: int):
     from qjax.ir.ansatze import hardware_efficient
 
     circuit = hardware_efficient(qubits, 2, ("RY", "RZ"), "chain")
-    observable = qjax.PauliSum([(1.0, f"Z{i} Z{i + 1}") for i in range(qubits - 1)]
-                               + [(0.5, f"X{i}") for i in range(qubits)])
+    observable = qjax.PauliSum(
+        [(1.0, f"Z{i} Z{i + 1}") for i in range(qubits - 1)] + [(0.5, f"X{i}") for i in range(qubits)]
+    )
     params = np.random.default_rng(seed).uniform(-np.pi, np.pi, (batch, circuit.num_params))
     return circuit, observable, params
 
 
-def run_clients(url: str, keys: list[str], duration: float, make_body, *, on_done=None, stop=None,
-                request_timeout: float = 60.0) -> dict:
+def run_clients(
+    url: str, keys: list[str], duration: float, make_body, *, on_done=None, stop=None, request_timeout: float = 60.0
+) -> dict:
     """``len(keys)`` client threads for ``duration`` s; returns latencies, counts and accepted jobs.
 
     ``make_body(client, i)`` → the i-th request body of a client. Connection errors
@@ -118,14 +120,19 @@ def percentile(values: list[float], q: float) -> float | None:
 def summary(out: dict, batch: int) -> dict:
     lat = out["latencies"]
     done = out["status"].get("done", 0)
-    return {"jobs_done": done, "jobs_failed": out["status"].get("failed", 0), "wall_s": round(out["wall_s"], 2),
-            "throughput_jobs_s": round(done / out["wall_s"], 2) if out["wall_s"] else 0.0,
-            "throughput_sets_s": round(done * batch / out["wall_s"], 1) if out["wall_s"] else 0.0,
-            "latency_p50_ms": None if not lat else round(1000 * percentile(lat, 50), 1),
-            "latency_p99_ms": None if not lat else round(1000 * percentile(lat, 99), 1),
-            "latency_max_ms": None if not lat else round(1000 * max(lat), 1),
-            "rate_limited": out["rate_limited"], "connection_retries": out["retried_connection"],
-            "refused": {k: v for k, v in out["status"].items() if k.startswith("http_")}}
+    return {
+        "jobs_done": done,
+        "jobs_failed": out["status"].get("failed", 0),
+        "wall_s": round(out["wall_s"], 2),
+        "throughput_jobs_s": round(done / out["wall_s"], 2) if out["wall_s"] else 0.0,
+        "throughput_sets_s": round(done * batch / out["wall_s"], 1) if out["wall_s"] else 0.0,
+        "latency_p50_ms": None if not lat else round(1000 * percentile(lat, 50), 1),
+        "latency_p99_ms": None if not lat else round(1000 * percentile(lat, 99), 1),
+        "latency_max_ms": None if not lat else round(1000 * max(lat), 1),
+        "rate_limited": out["rate_limited"],
+        "connection_retries": out["retried_connection"],
+        "refused": {k: v for k, v in out["status"].items() if k.startswith("http_")},
+    }
 
 
 def main(argv=None) -> int:
@@ -137,8 +144,12 @@ def main(argv=None) -> int:
     p.add_argument("--target", default="simulator")
     p.add_argument("--shots", type=int, default=None)
     p.add_argument("--qubits", type=int, default=4)
-    p.add_argument("--batch", type=int, default=17, help="parameter sets per request (a 4-qubit 2-layer "
-                                                         "parameter-shift step has 1 + 2·16 = 33)")
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=17,
+        help="parameter sets per request (a 4-qubit 2-layer parameter-shift step has 1 + 2·16 = 33)",
+    )
     p.add_argument("--workers", type=int, default=2, help="service worker threads (own service only)")
     p.add_argument("--out", default="outputs/serve_load.json")
     args = p.parse_args(argv)
@@ -150,10 +161,20 @@ def main(argv=None) -> int:
     from qjax.wire import encode_circuit, encode_observable
 
     circuit, observable, params = workload(args.qubits, args.batch, 0)
-    body = {"target": args.target, "circuit": encode_circuit(circuit), "observables": [encode_observable(observable)],
-            "params": params.tolist(), "shots": args.shots, "seed": 1}
-    reference = [float(np.real(qi.Statevector(to_qiskit(circuit, row)).expectation_value(
-        observable.to_qiskit(circuit.num_wires)))) for row in params]
+    body = {
+        "target": args.target,
+        "circuit": encode_circuit(circuit),
+        "observables": [encode_observable(observable)],
+        "params": params.tolist(),
+        "shots": args.shots,
+        "seed": 1,
+    }
+    reference = [
+        float(
+            np.real(qi.Statevector(to_qiskit(circuit, row)).expectation_value(observable.to_qiskit(circuit.num_wires)))
+        )
+        for row in params
+    ]
     worst = [0.0]
 
     def check(doc, _body):
@@ -164,8 +185,9 @@ def main(argv=None) -> int:
     keys = [k for k in args.keys.split(",") if k]
     if args.url is None:
         keys = [f"load-{c}-{secrets.token_hex(12)}" for c in range(args.clients)]
-        service = ServiceProcess(tempfile.mkdtemp(prefix="qjax-load-"), keys,
-                                 args=["--workers", str(args.workers), "--log-level", "warning"]).start()
+        service = ServiceProcess(
+            tempfile.mkdtemp(prefix="qjax-load-"), keys, args=["--workers", str(args.workers), "--log-level", "warning"]
+        ).start()
         url = service.url
     else:
         url = args.url
@@ -179,18 +201,30 @@ def main(argv=None) -> int:
     finally:
         if service is not None:
             service.stop()
-    report = {"clients": args.clients, "duration_s": args.duration, "target": args.target, "qubits": args.qubits,
-              "batch": args.batch, "shots": args.shots, "workers": args.workers if service else None,
-              **summary(out, args.batch), "max_abs_error_vs_qiskit": worst[0] if args.shots is None else None}
+    report = {
+        "clients": args.clients,
+        "duration_s": args.duration,
+        "target": args.target,
+        "qubits": args.qubits,
+        "batch": args.batch,
+        "shots": args.shots,
+        "workers": args.workers if service else None,
+        **summary(out, args.batch),
+        "max_abs_error_vs_qiskit": worst[0] if args.shots is None else None,
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
-    print("| clients | target | sets/request | jobs done | jobs/s | sets/s | p50 latency | p99 latency | 429s | "
-          "failed | max \\|error\\| vs Qiskit |")
+    print(
+        "| clients | target | sets/request | jobs done | jobs/s | sets/s | p50 latency | p99 latency | 429s | "
+        "failed | max \\|error\\| vs Qiskit |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {args.clients} | {args.target} | {args.batch} | {report['jobs_done']} | {report['throughput_jobs_s']} | "
-          f"{report['throughput_sets_s']} | {report['latency_p50_ms']} ms | {report['latency_p99_ms']} ms | "
-          f"{report['rate_limited']} | {report['jobs_failed']} | "
-          f"{'n/a' if args.shots else f'{worst[0]:.1e}'} |")
+    print(
+        f"| {args.clients} | {args.target} | {args.batch} | {report['jobs_done']} | {report['throughput_jobs_s']} | "
+        f"{report['throughput_sets_s']} | {report['latency_p50_ms']} ms | {report['latency_p99_ms']} ms | "
+        f"{report['rate_limited']} | {report['jobs_failed']} | "
+        f"{'n/a' if args.shots else f'{worst[0]:.1e}'} |"
+    )
     ok = report["jobs_failed"] == 0 and not report["refused"] and (args.shots is not None or worst[0] < 1e-4)
     return 0 if ok and report["jobs_done"] > 0 else 1
 

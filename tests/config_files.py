@@ -9,8 +9,15 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 # tfim has no electrons, so the default UCC ansatz cannot apply.
 # Mitigation only applies on a noisy backend: a small problem on a fake device, with few
 # twirls, keeps those runs to seconds.
-_FAKE_SMALL = ["backend=ibm_fake", "problem=tfim", "problem.n=2", "ansatz=hea", "ansatz.layers=1",
-               "backend.shots=200", "backend.seed_simulator=0"]
+_FAKE_SMALL = [
+    "backend=ibm_fake",
+    "problem=tfim",
+    "problem.n=2",
+    "ansatz=hea",
+    "ansatz.layers=1",
+    "backend.shots=200",
+    "backend.seed_simulator=0",
+]
 _FEW_TWIRLS = ["mitigation.twirling.num_randomizations=2", "mitigation.twirling.shots_per_randomization=100"]
 COMPANIONS = {
     ("problem", "tfim"): ["problem.n=4"],

@@ -36,8 +36,14 @@ def train_in_process(tmp_path, monkeypatch):
 
 def run_cli(cwd, *args: str, module: str = "qjax.train", timeout: float = 300, env: dict | None = None):
     """``python -m <module> <args>`` in ``cwd``; the completed process (stdout/stderr as text)."""
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=None if env is None else {**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
+    )
 
 
 @pytest.fixture(name="compose")

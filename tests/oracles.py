@@ -84,8 +84,10 @@ def random_ops(rng, n, extra, num_params, num_inputs):
 def qjax_circuit(n, ops, num_params, num_inputs):
     operations = []
     for name, wires, angles, matrix in ops:
-        qangles = [sum((a * Param(i) for i, a in ps), 0.0) + sum((b * Input(j) for j, b in xs), 0.0) + c
-                   for ps, xs, c in angles]
+        qangles = [
+            sum((a * Param(i) for i, a in ps), 0.0) + sum((b * Input(j) for j, b in xs), 0.0) + c
+            for ps, xs, c in angles
+        ]
         operations.append(Operation(name, wires, tuple(qangles), matrix))
     return Circuit(n, tuple(operations), num_params=num_params, num_inputs=num_inputs)
 

@@ -13,8 +13,20 @@ from qjax.backends.executor import Evaluation, Executor, Job
 from qjax.backends.jobs import Budget, JobRunner, RunControl
 from qjax.errors import ConfigError
 
-__all__ = ["Backend", "Capabilities", "Objective", "Executor", "Job", "Evaluation", "JobRunner", "RunControl", "Budget", "BACKENDS",
-           "backend_class", "make_backend"]
+__all__ = [
+    "Backend",
+    "Capabilities",
+    "Objective",
+    "Executor",
+    "Job",
+    "Evaluation",
+    "JobRunner",
+    "RunControl",
+    "Budget",
+    "BACKENDS",
+    "backend_class",
+    "make_backend",
+]
 
 BACKENDS: dict[str, str] = {
     "simulator": "qjax.backends.simulator:SimulatorBackend",

@@ -155,5 +155,7 @@ class Backend(abc.ABC):
     def executor(self, circuit: "Circuit", observables) -> "Executor":
         """This backend as an :class:`~qjax.backends.executor.Executor` of ``circuit``'s gate angles
         and ``observables`` (a fallback target, or what the service runs); not every backend is one."""
-        raise BackendError(f"backend={self.name} has no executor; use backend=simulator, noisy_simulator or ibm_fake "
-                           "where an executor is needed (a fallback, a service target)")
+        raise BackendError(
+            f"backend={self.name} has no executor; use backend=simulator, noisy_simulator or ibm_fake "
+            "where an executor is needed (a fallback, a service target)"
+        )

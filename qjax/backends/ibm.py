@@ -49,10 +49,14 @@ class IBMBackend(RuntimeBackend):
             if self.device_name == "least_busy":
                 limit = self.max_pending_jobs
                 return service.least_busy(
-                    min_num_qubits=max(num_qubits, self.min_qubits or 1), operational=True, simulator=False,
-                    filters=(lambda b: b.status().pending_jobs <= limit) if limit is not None else None)
+                    min_num_qubits=max(num_qubits, self.min_qubits or 1),
+                    operational=True,
+                    simulator=False,
+                    filters=(lambda b: b.status().pending_jobs <= limit) if limit is not None else None,
+                )
             return service.backend(self.device_name)
         except Exception as exc:  # noqa: BLE001
-            raise BackendError(f"backend.device={self.device_name}: IBM Quantum has no such backend available to "
-                               f"this account ({type(exc).__name__}); list them with QiskitRuntimeService().backends()"
-                               ) from None
+            raise BackendError(
+                f"backend.device={self.device_name}: IBM Quantum has no such backend available to "
+                f"this account ({type(exc).__name__}); list them with QiskitRuntimeService().backends()"
+            ) from None

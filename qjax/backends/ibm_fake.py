@@ -23,10 +23,15 @@ def fake_device_names() -> tuple[str, ...]:
     from qiskit_ibm_runtime import fake_provider
     from qiskit_ibm_runtime.fake_provider.fake_backend import FakeBackendV2
 
-    return tuple(sorted(name for name in dir(fake_provider)
-                        if isinstance(getattr(fake_provider, name), type)
-                        and issubclass(getattr(fake_provider, name), FakeBackendV2)
-                        and getattr(fake_provider, name) is not FakeBackendV2))
+    return tuple(
+        sorted(
+            name
+            for name in dir(fake_provider)
+            if isinstance(getattr(fake_provider, name), type)
+            and issubclass(getattr(fake_provider, name), FakeBackendV2)
+            and getattr(fake_provider, name) is not FakeBackendV2
+        )
+    )
 
 
 def fake_device(name: str):

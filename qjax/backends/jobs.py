@@ -36,8 +36,16 @@ import numpy as np
 from qjax.backends.executor import Evaluation, Executor, Job
 from qjax.errors import BackendError, BackendUnavailable, BudgetExceeded
 
-__all__ = ["RunControl", "Budget", "JobRunner", "JobFailed", "JOBS_FILE", "EVENTS_FILE", "CACHE_DIR",
-           "SECONDS_PER_SHOT"]
+__all__ = [
+    "RunControl",
+    "Budget",
+    "JobRunner",
+    "JobFailed",
+    "JOBS_FILE",
+    "EVENTS_FILE",
+    "CACHE_DIR",
+    "SECONDS_PER_SHOT",
+]
 
 log = logging.getLogger("qjax")
 
@@ -134,7 +142,9 @@ class _ResultCache:
         try:
             with np.load(path) as data:
                 unmitigated = data["unmitigated"] if "unmitigated" in data.files else None
-                ev = Evaluation(data["values"], data["stds"], unmitigated, int(data["shots"]), float(data["qpu_seconds"]))
+                ev = Evaluation(
+                    data["values"], data["stds"], unmitigated, int(data["shots"]), float(data["qpu_seconds"])
+                )
         except Exception:  # noqa: BLE001 - a truncated or corrupt file (BadZipFile, EOFError, ...) is a miss
             return None
         self._memory[key] = ev
@@ -165,8 +175,14 @@ class JobRunner:
     ``sleep`` is injectable so tests need not wait out backoffs.
     """
 
-    def __init__(self, chain: Sequence[tuple[str, Callable[[], Executor]]], *, state_dir: str | None = None,
-                 control: RunControl = RunControl(), sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        chain: Sequence[tuple[str, Callable[[], Executor]]],
+        *,
+        state_dir: str | None = None,
+        control: RunControl = RunControl(),
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         if not chain:
             raise ValueError("JobRunner needs at least one executor")
         self._chain = list(chain)
@@ -206,21 +222,31 @@ class JobRunner:
         return spent
 
     def _event(self, event: str, **fields) -> None:
-        self.events.append({"time": _now(), "t": time.time(), "event": event, "backend": self.backend,
-                            "step": self.step, **fields})
+        self.events.append(
+            {"time": _now(), "t": time.time(), "event": event, "backend": self.backend, "step": self.step, **fields}
+        )
 
     def stats(self) -> dict:
         """This invocation's usage: ``num_jobs``, ``shots_total``, ``qpu_seconds``, ``job_ids``, ``fallbacks``."""
-        return {"num_jobs": self.num_jobs, "shots_total": self.shots_total, "qpu_seconds": self.qpu_seconds,
-                "job_ids": list(self.job_ids), "fallbacks": list(self.fallbacks), "backend": self.backend}
+        return {
+            "num_jobs": self.num_jobs,
+            "shots_total": self.shots_total,
+            "qpu_seconds": self.qpu_seconds,
+            "job_ids": list(self.job_ids),
+            "fallbacks": list(self.fallbacks),
+            "backend": self.backend,
+        }
 
     def totals(self) -> dict:
         """``jobs``, ``shots`` and ``qpu_seconds`` spent by the run over all its invocations."""
         return {k: v for k, v in self._spent.items() if k != "paid_jobs"}
 
     def request_key(self, params: np.ndarray, mitigate: bool) -> str:
-        blob = self.executor.fingerprint().encode() + np.ascontiguousarray(params, np.float64).tobytes() \
+        blob = (
+            self.executor.fingerprint().encode()
+            + np.ascontiguousarray(params, np.float64).tobytes()
             + bytes([mitigate])
+        )
         return hashlib.sha256(blob).hexdigest()[:24]
 
     def _check_budget(self, shots: int, qpu_seconds: float) -> None:
@@ -264,10 +290,15 @@ class JobRunner:
                     raise JobFailed(f"{self.backend}: {attempt} attempts failed; last error: {last_error}")
                 if attempt:
                     delay = self.control.backoff_s * 2 ** (attempt - 1)
-                    self._event("retried", key=key, purpose=purpose, attempt=attempt, delay_s=delay,
-                                detail=last_error)
-                    log.warning("%s: retrying in %.1f s (attempt %d of %d) after: %s", self.backend, delay, attempt,
-                                self.control.retries, last_error)
+                    self._event("retried", key=key, purpose=purpose, attempt=attempt, delay_s=delay, detail=last_error)
+                    log.warning(
+                        "%s: retrying in %.1f s (attempt %d of %d) after: %s",
+                        self.backend,
+                        delay,
+                        attempt,
+                        self.control.retries,
+                        last_error,
+                    )
                     self._sleep(delay)
                 job = self._submit(params, key, purpose, mitigate, attempt)
                 attempt += 1
@@ -281,8 +312,16 @@ class JobRunner:
                 job = None
                 continue
             self.cache.put(key, ev)  # before the done row: a crash in between re-attaches rather than resubmits
-            self.journal.append({"time": _now(), "key": key, "job_id": job.job_id, "state": "done",
-                                 "backend": self.backend, "step": self.step})
+            self.journal.append(
+                {
+                    "time": _now(),
+                    "key": key,
+                    "job_id": job.job_id,
+                    "state": "done",
+                    "backend": self.backend,
+                    "step": self.step,
+                }
+            )
             return ev
 
     def _recorded_job(self, key: str, purpose: str) -> Job | None:
@@ -297,11 +336,18 @@ class JobRunner:
             self._event("reattached", key=key, job_id=job_id, purpose=purpose)
             log.info("%s: re-attached to job %s (submitted before the restart)", self.backend, job_id)
             return job
-        why = "job ids of this backend do not survive a restart" if not self.executor.persistent_ids \
+        why = (
+            "job ids of this backend do not survive a restart"
+            if not self.executor.persistent_ids
             else "the backend no longer knows it"
+        )
         self._event("resubmitted", key=key, job_id=job_id, purpose=purpose, detail=why)
-        log.warning("%s: job %s from before the restart cannot be re-attached (%s); submitting the step again",
-                    self.backend, job_id, why)
+        log.warning(
+            "%s: job %s from before the restart cannot be re-attached (%s); submitting the step again",
+            self.backend,
+            job_id,
+            why,
+        )
         return None
 
     def _submit(self, params, key: str, purpose: str, mitigate: bool, attempt: int) -> Job | None:
@@ -317,12 +363,25 @@ class JobRunner:
             self._event("failed", key=key, purpose=purpose, attempt=attempt, detail=self._last_submit_error)
             return None
         # the id is on disk before we wait: a crash from here on re-attaches instead of resubmitting
-        self.journal.append({"time": _now(), "key": key, "job_id": job.job_id, "state": "submitted",
-                             "backend": self.backend, "step": self.step, "purpose": purpose, "attempt": attempt,
-                             "batch": len(params), "shots": shots, "qpu_seconds": qpu_seconds,
-                             "params": params.tolist() if params.size <= 4096 else None})
-        self._event("submitted", key=key, job_id=job.job_id, purpose=purpose, attempt=attempt, batch=len(params),
-                    shots=shots)
+        self.journal.append(
+            {
+                "time": _now(),
+                "key": key,
+                "job_id": job.job_id,
+                "state": "submitted",
+                "backend": self.backend,
+                "step": self.step,
+                "purpose": purpose,
+                "attempt": attempt,
+                "batch": len(params),
+                "shots": shots,
+                "qpu_seconds": qpu_seconds,
+                "params": params.tolist() if params.size <= 4096 else None,
+            }
+        )
+        self._event(
+            "submitted", key=key, job_id=job.job_id, purpose=purpose, attempt=attempt, batch=len(params), shots=shots
+        )
         self.num_jobs += 1
         self.shots_total += shots
         self.qpu_seconds += qpu_seconds
@@ -364,8 +423,16 @@ class JobRunner:
                 except Exception:  # noqa: BLE001 - cancelling is best effort
                     pass
                 # not pending any more: a restart must not re-attach to a job we gave up on
-                self.journal.append({"time": _now(), "key": key, "job_id": job.job_id, "state": "cancelled",
-                                     "backend": self.backend, "step": self.step})
+                self.journal.append(
+                    {
+                        "time": _now(),
+                        "key": key,
+                        "job_id": job.job_id,
+                        "state": "cancelled",
+                        "backend": self.backend,
+                        "step": self.step,
+                    }
+                )
                 raise JobFailed(f"job {job.job_id} timed out after {self.control.timeout_s} s (backend.timeout_s)")
             self._sleep(self.control.poll_s)
         try:
@@ -405,5 +472,12 @@ class JobRunner:
         record = {"time": _now(), "step": self.step, "from": failed, "to": name, "reason": reason}
         self.fallbacks.append(record)
         self._event("fell_back", detail=f"{failed} → {name}: {reason}")
-        log.warning("!!! FALLBACK: backend %s is unavailable (%s); continuing on %s from step %s. "
-                    "Results from here on are NOT from %s.", failed, reason, name, self.step, failed)
+        log.warning(
+            "!!! FALLBACK: backend %s is unavailable (%s); continuing on %s from step %s. "
+            "Results from here on are NOT from %s.",
+            failed,
+            reason,
+            name,
+            self.step,
+            failed,
+        )

@@ -67,8 +67,9 @@ class Twin(NamedTuple):
     isa: Any = None
 
 
-def build_twin(circuit: Circuit, observables, device, *, optimization_level: int = 1, seed: int | None = None,
-               noise=None) -> Twin:
+def build_twin(
+    circuit: Circuit, observables, device, *, optimization_level: int = 1, seed: int | None = None, noise=None
+) -> Twin:
     """Transpile ``circuit`` for ``device`` as :class:`~qjax.backends.runtime.RuntimeExecutor` does
     and attach the device's calibrated noise to every instruction of the result."""
     from qiskit import QuantumCircuit
@@ -79,8 +80,9 @@ def build_twin(circuit: Circuit, observables, device, *, optimization_level: int
 
     noise = noise if noise is not None else device_noise(device)
     logical = to_qiskit(angle_circuit(circuit))
-    pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=device,
-                                      seed_transpiler=0 if seed is None else int(seed))
+    pm = generate_preset_pass_manager(
+        optimization_level=optimization_level, backend=device, seed_transpiler=0 if seed is None else int(seed)
+    )
     isa = pm.run(logical)
     position = {p: i for i, p in enumerate(logical.parameters)}
     columns = np.array([position[p] for p in isa.parameters], dtype=int)
@@ -101,8 +103,10 @@ def build_twin(circuit: Circuit, observables, device, *, optimization_level: int
         if name in ("barrier", "delay"):
             continue
         if name in ("measure", "reset"):
-            raise BackendError(f"the transpiled circuit has a {name} (instruction {k}); noisy_simulator runs "
-                               "unitary circuits measured at the end")
+            raise BackendError(
+                f"the transpiled circuit has a {name} (instruction {k}); noisy_simulator runs "
+                "unitary circuits measured at the end"
+            )
         phys = tuple(isa.find_bit(q).index for q in inst.qubits)
         mini = QuantumCircuit(len(phys))
         mini.append(inst.operation, range(len(phys)))
@@ -127,23 +131,31 @@ def noise_model(settings) -> NoiseModel:
     s = settings if isinstance(settings, dict) else dataclasses.asdict(settings) if settings is not None else {}
     us = {k: (None if s.get(k) is None else float(s[k]) * _MICROSECOND) for k in ("t1", "t2")}
     return NoiseModel.from_settings(
-        depolarizing_1q=s.get("depolarizing_1q", 0.0), depolarizing_2q=s.get("depolarizing_2q", 0.0),
-        amplitude_damping=s.get("amplitude_damping", 0.0), phase_damping=s.get("phase_damping", 0.0),
+        depolarizing_1q=s.get("depolarizing_1q", 0.0),
+        depolarizing_2q=s.get("depolarizing_2q", 0.0),
+        amplitude_damping=s.get("amplitude_damping", 0.0),
+        phase_damping=s.get("phase_damping", 0.0),
         gate_time_1q=float(s.get("gate_time_1q", 0.0)) * _MICROSECOND,
         gate_time_2q=float(s.get("gate_time_2q", 0.0)) * _MICROSECOND,
-        readout_error=s.get("readout_error", 0.0), **us)
+        readout_error=s.get("readout_error", 0.0),
+        **us,
+    )
 
 
 def _check_mitigation(mitigation, shots: int | None, method: str) -> tuple[str, ...]:
     """The JAX techniques to apply (:func:`qjax.noise.mitigation.check_jax_mitigation`), or why they cannot be."""
     techniques = check_jax_mitigation(mitigation)
     if techniques and shots is not None:
-        raise BackendError(f"mitigation={mitigation.name} on backend=noisy_simulator works on exact expectations; "
-                           "set backend.shots=null (sampled mitigation runs on backend=ibm_fake)")
+        raise BackendError(
+            f"mitigation={mitigation.name} on backend=noisy_simulator works on exact expectations; "
+            "set backend.shots=null (sampled mitigation runs on backend=ibm_fake)"
+        )
     if techniques and method == "trajectories":
-        raise BackendError(f"mitigation={mitigation.name} differentiates through the density matrix; use "
-                           "backend.method=density_matrix (or auto) on up to "
-                           f"{DENSITY_MATRIX_MAX_QUBITS} qubits")
+        raise BackendError(
+            f"mitigation={mitigation.name} differentiates through the density matrix; use "
+            "backend.method=density_matrix (or auto) on up to "
+            f"{DENSITY_MATRIX_MAX_QUBITS} qubits"
+        )
     return techniques
 
 
@@ -152,13 +164,27 @@ class NoisySimulatorBackend(Backend):
 
     name = "noisy_simulator"
 
-    def __init__(self, *, device: str | None = None, shots: int | None = None, seed_simulator: int | None = None,
-                 method: str = "auto", trajectories: int = 256, max_qubits: int = 20,
-                 max_operations: int = MAX_OPERATIONS, optimization_level: int = 1,
-                 noise=None, dtype=jnp.complex64, mitigation=None, seed: int = 0, state_dir: str | None = None,
-                 # accepted for a uniform call (the CLI passes the run-level keys to every backend); unused:
-                 # sampled evaluations finish when submitted and never fall back
-                 budget=None, fallback_options: dict | None = None):
+    def __init__(
+        self,
+        *,
+        device: str | None = None,
+        shots: int | None = None,
+        seed_simulator: int | None = None,
+        method: str = "auto",
+        trajectories: int = 256,
+        max_qubits: int = 20,
+        max_operations: int = MAX_OPERATIONS,
+        optimization_level: int = 1,
+        noise=None,
+        dtype=jnp.complex64,
+        mitigation=None,
+        seed: int = 0,
+        state_dir: str | None = None,
+        # accepted for a uniform call (the CLI passes the run-level keys to every backend); unused:
+        # sampled evaluations finish when submitted and never fall back
+        budget=None,
+        fallback_options: dict | None = None,
+    ):
         if shots is not None and (isinstance(shots, bool) or int(shots) < 1):
             raise BackendError(f"backend.shots={shots} is invalid: use null (exact) or an integer ≥ 1")
         if method not in METHODS:
@@ -174,8 +200,10 @@ class NoisySimulatorBackend(Backend):
         self.noise_settings = noise
         self._model = noise_model(noise)
         if device is not None and not self._model.is_noiseless:
-            raise BackendError(f"backend.device={device} takes its noise from the device's calibration; "
-                               "leave backend.noise.* at 0/null, or set backend.device=null to use them")
+            raise BackendError(
+                f"backend.device={device} takes its noise from the device's calibration; "
+                "leave backend.noise.* at 0/null, or set backend.device=null to use them"
+            )
         self._device = None
         self._twin: Twin | None = None
 
@@ -190,13 +218,23 @@ class NoisySimulatorBackend(Backend):
         n = max(circuit.num_wires, observable.num_wires)
         device = self.device()
         if device is not None and n > device.num_qubits:
-            raise BackendError(f"the circuit needs {n} qubits but {device.name} has {device.num_qubits}; "
-                               "pick a larger device (backend.device=...) or a smaller problem")
-        check_circuit(circuit, observable, backend=self.name, max_qubits=self.max_qubits,
-                      max_operations=self.max_operations, mitigation=self.mitigation)
+            raise BackendError(
+                f"the circuit needs {n} qubits but {device.name} has {device.num_qubits}; "
+                "pick a larger device (backend.device=...) or a smaller problem"
+            )
+        check_circuit(
+            circuit,
+            observable,
+            backend=self.name,
+            max_qubits=self.max_qubits,
+            max_operations=self.max_operations,
+            mitigation=self.mitigation,
+        )
         if self.method == "density_matrix" and n > _DENSITY_LIMIT:
-            raise BackendError(f"backend.method=density_matrix on {n} qubits needs 4**{n} amplitudes; "
-                               "use backend.method=trajectories (or auto)")
+            raise BackendError(
+                f"backend.method=density_matrix on {n} qubits needs 4**{n} amplitudes; "
+                "use backend.method=trajectories (or auto)"
+            )
 
     def twin(self, circuit: Circuit, observables) -> Twin:
         """The circuit as this backend simulates it (transpiled for the device, if any), with its noise."""
@@ -206,32 +244,52 @@ class NoisySimulatorBackend(Backend):
         device = self.device()
         if device is None:
             sim = angle_circuit(circuit)
-            twin = Twin(sim, self._model.schedule(sim), self._model.confusions(sim.num_wires),
-                        tuple(PauliSum(o, circuit.num_wires) for o in observables), None, None, sim.num_params)
+            twin = Twin(
+                sim,
+                self._model.schedule(sim),
+                self._model.confusions(sim.num_wires),
+                tuple(PauliSum(o, circuit.num_wires) for o in observables),
+                None,
+                None,
+                sim.num_params,
+            )
         else:
-            twin = build_twin(circuit, observables, device, optimization_level=self.optimization_level,
-                              seed=self.seed)
+            twin = build_twin(circuit, observables, device, optimization_level=self.optimization_level, seed=self.seed)
             width = twin.circuit.num_wires
             if width > self.max_qubits or (self.method == "density_matrix" and width > _DENSITY_LIMIT):
-                raise BackendError(f"transpiled for {device.name}, the circuit touches {width} qubits: more than "
-                                   "backend.max_qubits / the density-matrix limit allows; use a smaller problem")
+                raise BackendError(
+                    f"transpiled for {device.name}, the circuit touches {width} qubits: more than "
+                    "backend.max_qubits / the density-matrix limit allows; use a smaller problem"
+                )
         self._twin = twin
         return twin
 
     def compile(self, twin: Twin):
         """:func:`~qjax.noise.density.compile_noisy` of a :class:`Twin` in this backend's precision and method."""
-        return compile_noisy(twin.circuit, twin.schedule, list(twin.observables), readout=twin.readout,
-                             dtype=self.dtype, method=self.method, trajectories=self.trajectories, seed=self.seed)
+        return compile_noisy(
+            twin.circuit,
+            twin.schedule,
+            list(twin.observables),
+            readout=twin.readout,
+            dtype=self.dtype,
+            method=self.method,
+            trajectories=self.trajectories,
+            seed=self.seed,
+        )
 
     def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
         if gradient == "adjoint":
-            raise BackendError("gradient=adjoint undoes gates one by one, which noise channels do not allow; "
-                               "use gradient=backprop (or auto) on backend=noisy_simulator")
+            raise BackendError(
+                "gradient=adjoint undoes gates one by one, which noise channels do not allow; "
+                "use gradient=backprop (or auto) on backend=noisy_simulator"
+            )
         if self.shots is not None or gradient == "spsa":
             return self._sampled_objective(circuit, observable, gradient)
         if gradient not in _EXACT_GRADIENTS:
-            raise BackendError(f"gradient={gradient} is not available on backend=noisy_simulator; "
-                               f"choose one of {', '.join(self.capabilities.gradients)}")
+            raise BackendError(
+                f"gradient={gradient} is not available on backend=noisy_simulator; "
+                f"choose one of {', '.join(self.capabilities.gradients)}"
+            )
         twin = self.twin(circuit, [observable])
         lm = circuit.linear_map()
         rd = jnp.finfo(self.dtype).dtype
@@ -256,18 +314,25 @@ class NoisySimulatorBackend(Backend):
             sim_angles = As @ sim_params + cs if sim_map.A.shape[1] else cs
             return values(sim_angles)[0]
 
-        return Objective(value=jax.jit(energy), value_and_grad=jax.jit(jax.value_and_grad(energy)),
-                         values=jax.jit(jax.vmap(energy)), num_params=circuit.num_params)
+        return Objective(
+            value=jax.jit(energy),
+            value_and_grad=jax.jit(jax.value_and_grad(energy)),
+            values=jax.jit(jax.vmap(energy)),
+            num_params=circuit.num_params,
+        )
 
     def _mitigated_objective(self, circuit: Circuit, twin: Twin, gradient: str, simulated_params) -> Objective:
         """The mitigated energy (:func:`qjax.noise.mitigation.mitigated_expval`), differentiated by ``jax.grad``."""
         if gradient not in ("auto", "backprop"):
-            raise BackendError(f"gradient={gradient} with mitigation={self.mitigation.name}: the mitigated energy is "
-                               "differentiated through the density matrix; use gradient=auto (or backprop)")
+            raise BackendError(
+                f"gradient={gradient} with mitigation={self.mitigation.name}: the mitigated energy is "
+                "differentiated through the density matrix; use gradient=auto (or backprop)"
+            )
 
         def compile_one(sim, schedule, readout):
-            return compile_noisy(sim, schedule, list(twin.observables), readout=readout, dtype=self.dtype,
-                                 method="density_matrix")
+            return compile_noisy(
+                sim, schedule, list(twin.observables), readout=readout, dtype=self.dtype, method="density_matrix"
+            )
 
         mitigated, raw = mitigated_expval(twin.circuit, twin.schedule, twin.readout, self.mitigation, compile_one)
 
@@ -280,27 +345,38 @@ class NoisySimulatorBackend(Backend):
         def report(params) -> dict:
             return {"energy": float(value(params)), "energy_unmitigated": float(unmitigated(params))}
 
-        return Objective(value=value, value_and_grad=jax.jit(jax.value_and_grad(energy)),
-                         values=jax.jit(jax.vmap(energy)), num_params=circuit.num_params, report=report)
+        return Objective(
+            value=value,
+            value_and_grad=jax.jit(jax.value_and_grad(energy)),
+            values=jax.jit(jax.vmap(energy)),
+            num_params=circuit.num_params,
+            report=report,
+        )
 
     def _sampled_objective(self, circuit: Circuit, observable: PauliSum, gradient: str) -> Objective:
         from qjax.backends.jobs import JobRunner
         from qjax.backends.sampled import sampled_objective
 
-        self.runner = JobRunner([(self.name, lambda: self.executor(circuit, [observable]))],
-                                state_dir=self.state_dir)
+        self.runner = JobRunner([(self.name, lambda: self.executor(circuit, [observable]))], state_dir=self.state_dir)
         return sampled_objective(circuit, self.runner, gradient=gradient, seed=self.seed, mitigated=False)
 
     def executor(self, circuit: Circuit, observables) -> "NoisySimulatorExecutor":
         """This simulator as an :class:`~qjax.backends.executor.Executor` of ``circuit``'s gate angles."""
         twin = self.twin(circuit, observables)
-        return NoisySimulatorExecutor(twin, self.compile(twin), shots=self.shots, seed=self.seed,
-                                      device=self.device_name)
+        return NoisySimulatorExecutor(
+            twin, self.compile(twin), shots=self.shots, seed=self.seed, device=self.device_name
+        )
 
     def describe(self) -> dict:
-        out = {"name": self.name, "device": self.device_name, "shots": self.shots, "method": self.method,
-               "trajectories": self.trajectories, "seed_simulator": self.seed,
-               "dtype": jnp.dtype(self.dtype).name}
+        out = {
+            "name": self.name,
+            "device": self.device_name,
+            "shots": self.shots,
+            "method": self.method,
+            "trajectories": self.trajectories,
+            "seed_simulator": self.seed,
+            "dtype": jnp.dtype(self.dtype).name,
+        }
         if self.device_name is None:
             s = self.noise_settings
             out["noise"] = s if isinstance(s, dict) or s is None else dataclasses.asdict(s)
@@ -310,9 +386,13 @@ class NoisySimulatorBackend(Backend):
 
             isa = twin.isa
             layout = [int(q) for q in isa.layout.final_index_layout()]
-            out["transpiled"] = {"depth": int(isa.depth()), "gate_counts": dict(isa.count_ops()),
-                                 "two_qubit_gates": sum(1 for i in isa.data if i.operation.num_qubits == 2),
-                                 "layout": layout, "simulated_qubits": list(twin.qubits)}
+            out["transpiled"] = {
+                "depth": int(isa.depth()),
+                "gate_counts": dict(isa.count_ops()),
+                "two_qubit_gates": sum(1 for i in isa.data if i.operation.num_qubits == 2),
+                "layout": layout,
+                "simulated_qubits": list(twin.qubits),
+            }
             out["calibration"] = calibration_snapshot(self.device(), layout)
         return out
 
@@ -326,9 +406,15 @@ class NoisySimulatorBackend(Backend):
 
         device = self.device()
         max_qubits = self.max_qubits if device is None else min(self.max_qubits, int(device.num_qubits))
-        return Capabilities(gradients=gradients, max_qubits=max_qubits, max_operations=self.max_operations,
-                            shots=True, coupling_map=coupling_map(device), native_gates=native_gates(device),
-                            persistent_job_ids=False)
+        return Capabilities(
+            gradients=gradients,
+            max_qubits=max_qubits,
+            max_operations=self.max_operations,
+            shots=True,
+            coupling_map=coupling_map(device),
+            native_gates=native_gates(device),
+            persistent_job_ids=False,
+        )
 
 
 class NoisySimulatorExecutor:
@@ -364,7 +450,7 @@ class NoisySimulatorExecutor:
         ones = rng.binomial(self.shots, (1 + means) / 2)
         sampled = 2 * ones / self.shots - 1
         values = sampled @ self._coeffs.T + self._consts
-        stds = np.sqrt(((1 - sampled**2) / self.shots) @ (self._coeffs.T ** 2))
+        stds = np.sqrt(((1 - sampled**2) / self.shots) @ (self._coeffs.T**2))
         shots = len(params) * self.num_observables * self.shots
         return DoneJob(Evaluation(values, stds, None, shots, 0.0))
 
@@ -375,8 +461,17 @@ class NoisySimulatorExecutor:
         return batch_size * self.num_observables * (self.shots or 0), 0.0
 
     def fingerprint(self) -> str:
-        blob = repr((self.name, self.device, self.twin.circuit, [o.terms for o in self.twin.observables],
-                     self.shots, self._seed, str(self._dtype)))
+        blob = repr(
+            (
+                self.name,
+                self.device,
+                self.twin.circuit,
+                [o.terms for o in self.twin.observables],
+                self.shots,
+                self._seed,
+                str(self._dtype),
+            )
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def describe(self) -> dict:

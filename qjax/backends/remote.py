@@ -58,18 +58,38 @@ class ServiceUnreachable(Exception):
 class ServiceClient:
     """JSON over HTTP to one service, with the API key, request ids and retries (``retries``, ``backoff_s``)."""
 
-    def __init__(self, url: str, key: str, *, retries: int = 3, backoff_s: float = 1.0, timeout_s: float = 60.0,
-                 transport=None, sleep=time.sleep):
+    def __init__(
+        self,
+        url: str,
+        key: str,
+        *,
+        retries: int = 3,
+        backoff_s: float = 1.0,
+        timeout_s: float = 60.0,
+        transport=None,
+        sleep=time.sleep,
+    ):
         import httpx
 
         self.url, self.retries, self.backoff_s, self._sleep = url.rstrip("/"), int(retries), float(backoff_s), sleep
-        self._http = httpx.Client(base_url=self.url, timeout=httpx.Timeout(timeout_s, connect=10.0),
-                                  headers={"Authorization": f"Bearer {key}", "User-Agent": "qjax-remote"},
-                                  transport=transport)
+        self._http = httpx.Client(
+            base_url=self.url,
+            timeout=httpx.Timeout(timeout_s, connect=10.0),
+            headers={"Authorization": f"Bearer {key}", "User-Agent": "qjax-remote"},
+            transport=transport,
+        )
         self.request_ids: list[str] = []
 
-    def request(self, method: str, path: str, *, body: dict | None = None, headers: dict | None = None,
-                record: bool = False, allow: tuple[int, ...] = ()) -> tuple[int, dict]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict | None = None,
+        headers: dict | None = None,
+        record: bool = False,
+        allow: tuple[int, ...] = (),
+    ) -> tuple[int, dict]:
         """``(status, json)``; retries transient failures, raises :class:`RemoteRefused` for a 4xx not in ``allow``."""
         import httpx
 
@@ -89,15 +109,24 @@ class ServiceClient:
                 detail = _message(response)
                 wait = _retry_after(response)
                 if status == 401 or status == 403:
-                    raise RemoteRefused(f"the service at {self.url} refused the API key in {KEY_VARIABLE} ({status}: "
-                                        f"{detail}); set {KEY_VARIABLE} to a key the service accepts") from None
+                    raise RemoteRefused(
+                        f"the service at {self.url} refused the API key in {KEY_VARIABLE} ({status}: "
+                        f"{detail}); set {KEY_VARIABLE} to a key the service accepts"
+                    ) from None
                 if status not in _RETRY_STATUS:
                     raise RemoteRefused(f"the service at {self.url} refused the request ({status}: {detail})") from None
             if attempt >= self.retries:
                 raise ServiceUnreachable(f"{self.url}{path}: {detail} (after {attempt + 1} attempts)")
-            delay = self.backoff_s * 2 ** attempt if wait is None else min(max(wait, self.backoff_s), 300.0)
-            log.warning("remote: %s %s failed (%s); retrying in %.1f s (%d of %d)", method, path, detail, delay,
-                        attempt + 1, self.retries)
+            delay = self.backoff_s * 2**attempt if wait is None else min(max(wait, self.backoff_s), 300.0)
+            log.warning(
+                "remote: %s %s failed (%s); retrying in %.1f s (%d of %d)",
+                method,
+                path,
+                detail,
+                delay,
+                attempt + 1,
+                self.retries,
+            )
             self._sleep(delay)
             attempt += 1
 
@@ -145,8 +174,13 @@ class RemoteJob:
         r = doc["result"]
         self._executor.ran = {k: r.get(k) for k in ("device", "depth", "two_qubit_gates")}
         unmitigated = None if r.get("unmitigated") is None else np.asarray(r["unmitigated"], dtype=float)
-        return Evaluation(np.asarray(r["values"], dtype=float), np.asarray(r["stds"], dtype=float), unmitigated,
-                          int(r.get("shots", 0)), float(r.get("qpu_seconds", 0.0)))
+        return Evaluation(
+            np.asarray(r["values"], dtype=float),
+            np.asarray(r["stds"], dtype=float),
+            unmitigated,
+            int(r.get("shots", 0)),
+            float(r.get("qpu_seconds", 0.0)),
+        )
 
     def cancel(self) -> None:
         try:
@@ -161,8 +195,19 @@ class RemoteExecutor:
     name = "remote"
     persistent_ids = True
 
-    def __init__(self, client: ServiceClient, circuit: Circuit, observables: list[PauliSum], *, target: str,
-                 device: str | None, shots: int | None, seed: int | None, mitigation: dict, wait_s: float = 10.0):
+    def __init__(
+        self,
+        client: ServiceClient,
+        circuit: Circuit,
+        observables: list[PauliSum],
+        *,
+        target: str,
+        device: str | None,
+        shots: int | None,
+        seed: int | None,
+        mitigation: dict,
+        wait_s: float = 10.0,
+    ):
         from qjax.wire import encode_circuit, encode_observable
 
         angles = angle_circuit(circuit)
@@ -172,14 +217,24 @@ class RemoteExecutor:
         self._mitigation, self._wait_s = mitigation, wait_s
         self._submissions: collections.Counter = collections.Counter()
         self.ran: dict | None = None  # device, depth and two-qubit gates as the service last ran the circuit
-        self._fingerprint = hashlib.sha256(json.dumps(
-            [client.url, target, device, shots, seed, mitigation, self._circuit, self._observables],
-            sort_keys=True).encode()).hexdigest()[:16]
+        self._fingerprint = hashlib.sha256(
+            json.dumps(
+                [client.url, target, device, shots, seed, mitigation, self._circuit, self._observables], sort_keys=True
+            ).encode()
+        ).hexdigest()[:16]
 
     def _body(self, params: np.ndarray, mitigate: bool) -> dict:
-        return {"version": 1, "target": self.target, "device": self.device, "circuit": self._circuit,
-                "observables": self._observables, "params": params.tolist(), "shots": self.shots, "seed": self.seed,
-                "mitigation": self._mitigation if mitigate else {"name": "none"}}
+        return {
+            "version": 1,
+            "target": self.target,
+            "device": self.device,
+            "circuit": self._circuit,
+            "observables": self._observables,
+            "params": params.tolist(),
+            "shots": self.shots,
+            "seed": self.seed,
+            "mitigation": self._mitigation if mitigate else {"name": "none"},
+        }
 
     def submit(self, params, *, mitigate: bool = True) -> RemoteJob:
         params = np.asarray(params, dtype=np.float64)
@@ -189,8 +244,13 @@ class RemoteExecutor:
             # connection broke) is sent again with the same key and finds the job it may have made; a retry of a
             # job that failed gets the next key, hence a new job
             n = self._submissions[batch]
-            _, doc = self.client.request("POST", "/v1/jobs", body=self._body(params, mitigate),
-                                         headers={"Idempotency-Key": f"{batch}-{n}"}, record=True)
+            _, doc = self.client.request(
+                "POST",
+                "/v1/jobs",
+                body=self._body(params, mitigate),
+                headers={"Idempotency-Key": f"{batch}-{n}"},
+                record=True,
+            )
             self._submissions[batch] += 1
             if doc.get("created") or doc.get("status") not in ("failed", "cancelled"):
                 return RemoteJob(self.client, doc["id"], self, self._wait_s)
@@ -207,15 +267,22 @@ class RemoteExecutor:
         return self._fingerprint
 
     def describe(self) -> dict:
-        return {"name": self.name, "url": self.client.url, "target": self.target, "device": self.device,
-                "shots": self.shots}
+        return {
+            "name": self.name,
+            "url": self.client.url,
+            "target": self.target,
+            "device": self.device,
+            "shots": self.shots,
+        }
 
 
 def api_key(environ=os.environ) -> str:
     key = environ.get(KEY_VARIABLE, "").strip()
     if not key:
-        raise ConfigError(f"backend=remote needs an API key: set {KEY_VARIABLE}=<key> in the environment "
-                          "(keys are never read from the config)")
+        raise ConfigError(
+            f"backend=remote needs an API key: set {KEY_VARIABLE}=<key> in the environment "
+            "(keys are never read from the config)"
+        )
     return key
 
 
@@ -224,14 +291,31 @@ class RemoteBackend(Backend):
 
     name = "remote"
 
-    def __init__(self, *, url: str = "http://127.0.0.1:8765", target: str = "simulator", device: str | None = None,
-                 shots: int | None = None, seed_simulator: int | None = None, timeout_s: float = 600.0,
-                 retries: int = 3, backoff_s: float = 1.0, poll_s: float = 0.2, fallback=(), mitigation=None,
-                 seed: int = 0, state_dir: str | None = None, budget=None, fallback_options: dict | None = None,
-                 transport=None, max_qubits: int = 26, max_operations: int | None = None,
-                 # accepted for a uniform call (the CLI passes precision to every backend); unused: the service's
-                 # target decides how it computes
-                 dtype=None):
+    def __init__(
+        self,
+        *,
+        url: str = "http://127.0.0.1:8765",
+        target: str = "simulator",
+        device: str | None = None,
+        shots: int | None = None,
+        seed_simulator: int | None = None,
+        timeout_s: float = 600.0,
+        retries: int = 3,
+        backoff_s: float = 1.0,
+        poll_s: float = 0.2,
+        fallback=(),
+        mitigation=None,
+        seed: int = 0,
+        state_dir: str | None = None,
+        budget=None,
+        fallback_options: dict | None = None,
+        transport=None,
+        max_qubits: int = 26,
+        max_operations: int | None = None,
+        # accepted for a uniform call (the CLI passes precision to every backend); unused: the service's
+        # target decides how it computes
+        dtype=None,
+    ):
         from qjax.schemas import MAX_OPERATIONS, MitigationConfig
 
         if shots is None and target in SAMPLING_TARGETS:  # hardware samples: its usual default, as backend=ibm_fake
@@ -242,8 +326,9 @@ class RemoteBackend(Backend):
         self.seed = seed_simulator if seed_simulator is not None else seed
         self.mitigation = mitigation if mitigation is not None else MitigationConfig("none")
         self.fallback, self.fallback_options, self.state_dir = tuple(fallback), dict(fallback_options or {}), state_dir
-        self.control = RunControl.with_budget(budget, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s,
-                                              poll_s=poll_s)
+        self.control = RunControl.with_budget(
+            budget, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, poll_s=poll_s
+        )
         self.client = ServiceClient(url, api_key(), retries=retries, backoff_s=backoff_s, transport=transport)
         self.runner: JobRunner | None = None
         self._executor: RemoteExecutor | None = None
@@ -256,11 +341,15 @@ class RemoteBackend(Backend):
                 _, ready = self.client.request("GET", "/readyz", allow=(503,))
                 self.client.request("GET", "/v1/jobs?limit=1")  # authenticated: a refused key fails here
             except ServiceUnreachable as exc:
-                raise BackendUnavailable(f"backend=remote: the service at {self.url} does not answer ({exc}); start "
-                                         "it (python -m qjax.serve) or fix backend.url") from None
+                raise BackendUnavailable(
+                    f"backend=remote: the service at {self.url} does not answer ({exc}); start "
+                    "it (python -m qjax.serve) or fix backend.url"
+                ) from None
             if self.target not in ready.get("targets", ()):
-                raise BackendError(f"backend.target={self.target}: the service at {self.url} offers "
-                                   f"{', '.join(ready.get('targets', ())) or 'no targets'}; pick one of them")
+                raise BackendError(
+                    f"backend.target={self.target}: the service at {self.url} offers "
+                    f"{', '.join(ready.get('targets', ())) or 'no targets'}; pick one of them"
+                )
             self._probed = ready
         return self._probed
 
@@ -268,24 +357,44 @@ class RemoteBackend(Backend):
         from qjax.resources import check_circuit
 
         # this run's own limits first: a circuit past them is never encoded and sent
-        check_circuit(circuit, observable, backend=self.name, max_qubits=self.max_qubits,
-                      max_operations=self.max_operations, mitigation=self.mitigation)
+        check_circuit(
+            circuit,
+            observable,
+            backend=self.name,
+            max_qubits=self.max_qubits,
+            max_operations=self.max_operations,
+            mitigation=self.mitigation,
+        )
         self.probe()  # the service checks width and settings against its target when the first batch arrives
 
     def executor(self, circuit: Circuit, observables) -> RemoteExecutor:
-        self._executor = RemoteExecutor(self.client, circuit, list(observables), target=self.target,
-                                        device=self.device_name, shots=self.shots, seed=self.seed,
-                                        mitigation=dataclasses.asdict(self.mitigation),  # JSON: tuples become lists
-                                        wait_s=min(10.0, self.control.timeout_s))
+        self._executor = RemoteExecutor(
+            self.client,
+            circuit,
+            list(observables),
+            target=self.target,
+            device=self.device_name,
+            shots=self.shots,
+            seed=self.seed,
+            mitigation=dataclasses.asdict(self.mitigation),  # JSON: tuples become lists
+            wait_s=min(10.0, self.control.timeout_s),
+        )
         return self._executor
 
     def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
-        return chained_objective(self, circuit, observable, lambda: self.executor(circuit, [observable]),
-                                 gradient=gradient)
+        return chained_objective(
+            self, circuit, observable, lambda: self.executor(circuit, [observable]), gradient=gradient
+        )
 
     def describe(self) -> dict:
-        out = {"name": self.name, "url": self.url, "target": self.target, "device": self.device_name,
-               "shots": self.shots, "seed_simulator": self.seed}
+        out = {
+            "name": self.name,
+            "url": self.url,
+            "target": self.target,
+            "device": self.device_name,
+            "shots": self.shots,
+            "seed_simulator": self.seed,
+        }
         ran = self._executor.ran if self._executor is not None else None
         if ran:  # what the service reported for the last job: the circuit as it ran there
             out["device"] = ran["device"] or self.device_name
@@ -295,8 +404,13 @@ class RemoteBackend(Backend):
     @property
     def capabilities(self) -> Capabilities:
         # every evaluation is a service job: gradients from shifted or perturbed evaluations, even on a simulator
-        return Capabilities(gradients=SAMPLED_GRADIENTS, max_qubits=self.max_qubits,
-                            max_operations=self.max_operations, shots=True, persistent_job_ids=True)
+        return Capabilities(
+            gradients=SAMPLED_GRADIENTS,
+            max_qubits=self.max_qubits,
+            max_operations=self.max_operations,
+            shots=True,
+            persistent_job_ids=True,
+        )
 
     def stats(self) -> dict:
         return super().stats() | {"request_ids": list(self.client.request_ids)}

@@ -35,8 +35,14 @@ from qjax.resources import check_circuit
 from qjax.schemas import MAX_OPERATIONS
 from qjax.sim.gradients import SAMPLED_GRADIENTS
 
-__all__ = ["RuntimeBackend", "RuntimeExecutor", "estimator_options", "calibration_snapshot", "coupling_map",
-           "native_gates"]
+__all__ = [
+    "RuntimeBackend",
+    "RuntimeExecutor",
+    "estimator_options",
+    "calibration_snapshot",
+    "coupling_map",
+    "native_gates",
+]
 
 log = logging.getLogger("qjax")
 
@@ -64,21 +70,30 @@ def estimator_options(mitigation, *, shots: int, seed: int | None, mitigate: boo
     if "zne" in techniques:
         zne = mitigation.zne
         if zne.amplifier == "global_folding":
-            raise BackendError("mitigation.zne.amplifier=global_folding exists only in JAX (backend=noisy_simulator); "
-                               "IBM's runtime folds two-qubit gates: use mitigation.zne.amplifier=gate_folding")
+            raise BackendError(
+                "mitigation.zne.amplifier=global_folding exists only in JAX (backend=noisy_simulator); "
+                "IBM's runtime folds two-qubit gates: use mitigation.zne.amplifier=gate_folding"
+            )
         if zne.amplifier == "noise_scaling":
-            raise BackendError("mitigation.zne.amplifier=noise_scaling scales the noise model's channels, which only "
-                               "the JAX noisy simulator has; on IBM use mitigation.zne.amplifier=gate_folding")
+            raise BackendError(
+                "mitigation.zne.amplifier=noise_scaling scales the noise model's channels, which only "
+                "the JAX noisy simulator has; on IBM use mitigation.zne.amplifier=gate_folding"
+            )
         if zne.amplifier == "pea":
-            raise BackendError("mitigation.zne.amplifier=pea needs a learned layer noise model (NoiseLearnerV3), which "
-                               "qjax does not run yet; use mitigation.zne.amplifier=gate_folding")
+            raise BackendError(
+                "mitigation.zne.amplifier=pea needs a learned layer noise model (NoiseLearnerV3), which "
+                "qjax does not run yet; use mitigation.zne.amplifier=gate_folding"
+            )
         # exponential is sent as the runtime's own default pair: each Pauli term keeps the better of an
         # exponential and a linear fit, so a term whose exponential fit diverges (inf/NaN) stays finite
         extrapolator = ["exponential", "linear"] if zne.extrapolator == "exponential" else zne.extrapolator
         if zne.extrapolator == "richardson":  # the polynomial through every point: the runtime's highest degree
             extrapolator = f"polynomial_degree_{len(zne.noise_factors) - 1}"
-        options["resilience"]["zne"] = {"amplifier": zne.amplifier, "noise_factors": list(zne.noise_factors),
-                                        "extrapolator": extrapolator}
+        options["resilience"]["zne"] = {
+            "amplifier": zne.amplifier,
+            "noise_factors": list(zne.noise_factors),
+            "extrapolator": extrapolator,
+        }
     if "dd" in techniques:
         options["dynamical_decoupling"] = {"enable": True, "sequence_type": mitigation.dd.sequence_type}
     if "twirling" in techniques:
@@ -95,16 +110,25 @@ def estimator_options(mitigation, *, shots: int, seed: int | None, mitigate: boo
         EstimatorOptions(**options)
     except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError; name the first problem
         first = str(exc).splitlines()[1:3]
-        raise BackendError(f"mitigation={mitigation.name}: the runtime refuses these settings ({' '.join(first)}); "
-                           "fix the mitigation.* value it names") from None
+        raise BackendError(
+            f"mitigation={mitigation.name}: the runtime refuses these settings ({' '.join(first)}); "
+            "fix the mitigation.* value it names"
+        ) from None
     return options
 
 
 class _RuntimeJob:
     """A qiskit-ibm-runtime job seen through the :class:`~qjax.backends.executor.Job` protocol."""
 
-    _STATES = {"INITIALIZING": "queued", "QUEUED": "queued", "VALIDATING": "queued", "RUNNING": "running",
-               "DONE": "done", "ERROR": "error", "CANCELLED": "cancelled"}
+    _STATES = {
+        "INITIALIZING": "queued",
+        "QUEUED": "queued",
+        "VALIDATING": "queued",
+        "RUNNING": "running",
+        "DONE": "done",
+        "ERROR": "error",
+        "CANCELLED": "cancelled",
+    }
 
     def __init__(self, job, executor: "RuntimeExecutor", batch: int, mitigate: bool):
         self._job, self._executor, self._batch, self._mitigate = job, executor, batch, mitigate
@@ -139,8 +163,20 @@ class _RuntimeJob:
 class RuntimeExecutor:
     """One transpiled circuit and observable list on one IBM (or fake) device."""
 
-    def __init__(self, name: str, device, circuit: Circuit, observables: list[PauliSum], *, shots: int,
-                 mitigation, optimization_level: int, seed: int | None, persistent_ids: bool, service=None):
+    def __init__(
+        self,
+        name: str,
+        device,
+        circuit: Circuit,
+        observables: list[PauliSum],
+        *,
+        shots: int,
+        mitigation,
+        optimization_level: int,
+        seed: int | None,
+        persistent_ids: bool,
+        service=None,
+    ):
         from qiskit.transpiler import generate_preset_pass_manager
 
         from qjax.interop.qiskit import to_qiskit
@@ -150,8 +186,9 @@ class RuntimeExecutor:
         self.num_observables = len(observables)
         logical = to_qiskit(angle_circuit(circuit))
         self.num_params = len(logical.parameters)
-        pm = generate_preset_pass_manager(optimization_level=optimization_level, backend=device,
-                                          seed_transpiler=0 if seed is None else int(seed))
+        pm = generate_preset_pass_manager(
+            optimization_level=optimization_level, backend=device, seed_transpiler=0 if seed is None else int(seed)
+        )
         self.isa = pm.run(logical)
         # a parameter whose gate the transpiler removed is no longer bound: keep the surviving columns
         position = {p: i for i, p in enumerate(logical.parameters)}
@@ -197,18 +234,36 @@ class RuntimeExecutor:
     def _digest(self) -> str:
         from qiskit import qasm3
 
-        blob = repr((self.name, self.device.name, qasm3.dumps(self.isa), [o.to_list() for o in self.observables],
-                     self.shots, dataclasses.asdict(self.mitigation), self._seed))
+        blob = repr(
+            (
+                self.name,
+                self.device.name,
+                qasm3.dumps(self.isa),
+                [o.to_list() for o in self.observables],
+                self.shots,
+                dataclasses.asdict(self.mitigation),
+                self._seed,
+            )
+        )
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def describe(self) -> dict:
         counts = {name: int(n) for name, n in self.isa.count_ops().items()}
         two_qubit = sum(1 for inst in self.isa.data if inst.operation.num_qubits == 2)
         layout = [int(q) for q in self.isa.layout.final_index_layout()]
-        return {"name": self.name, "device": self.device.name, "num_device_qubits": int(self.device.num_qubits),
-                "shots": self.shots, "transpiled": {"depth": int(self.isa.depth()), "two_qubit_gates": two_qubit,
-                                                    "gate_counts": counts, "layout": layout},
-                "calibration": calibration_snapshot(self.device, layout)}
+        return {
+            "name": self.name,
+            "device": self.device.name,
+            "num_device_qubits": int(self.device.num_qubits),
+            "shots": self.shots,
+            "transpiled": {
+                "depth": int(self.isa.depth()),
+                "two_qubit_gates": two_qubit,
+                "gate_counts": counts,
+                "layout": layout,
+            },
+            "calibration": calibration_snapshot(self.device, layout),
+        }
 
 
 def coupling_map(device) -> tuple[tuple[int, int], ...] | None:
@@ -258,18 +313,36 @@ class RuntimeBackend(Backend):
     persistent_ids = False
     default_device = "least_busy"
 
-    def __init__(self, *, device: str | None = None, shots: int = 4096, seed_simulator: int | None = None, optimization_level: int = 1,
-                 timeout_s: float = 600.0, retries: int = 3, backoff_s: float = 2.0, poll_s: float = 0.2,
-                 fallback=(), min_qubits: int | None = None, max_pending_jobs: int | None = None,
-                 max_qubits: int = 26, max_operations: int = MAX_OPERATIONS,
-                 mitigation=None, seed: int = 0, state_dir: str | None = None, budget=None,
-                 fallback_options: dict | None = None,
-                 # accepted for a uniform call (the CLI passes precision to every backend); unused: the device
-                 # computes, not JAX
-                 dtype=None):
+    def __init__(
+        self,
+        *,
+        device: str | None = None,
+        shots: int = 4096,
+        seed_simulator: int | None = None,
+        optimization_level: int = 1,
+        timeout_s: float = 600.0,
+        retries: int = 3,
+        backoff_s: float = 2.0,
+        poll_s: float = 0.2,
+        fallback=(),
+        min_qubits: int | None = None,
+        max_pending_jobs: int | None = None,
+        max_qubits: int = 26,
+        max_operations: int = MAX_OPERATIONS,
+        mitigation=None,
+        seed: int = 0,
+        state_dir: str | None = None,
+        budget=None,
+        fallback_options: dict | None = None,
+        # accepted for a uniform call (the CLI passes precision to every backend); unused: the device
+        # computes, not JAX
+        dtype=None,
+    ):
         if shots is None or shots < 1:
-            raise BackendError(f"backend.shots={shots} is invalid: backend={self.name} samples; "
-                               "use an integer ≥ 1 (e.g. backend.shots=4096)")
+            raise BackendError(
+                f"backend.shots={shots} is invalid: backend={self.name} samples; "
+                "use an integer ≥ 1 (e.g. backend.shots=4096)"
+            )
         from qjax.schemas import MitigationConfig
 
         self.mitigation = mitigation if mitigation is not None else MitigationConfig("none")
@@ -281,8 +354,9 @@ class RuntimeBackend(Backend):
         self.max_qubits, self.max_operations = int(max_qubits), int(max_operations)
         self.fallback, self.state_dir = tuple(fallback), state_dir
         self.fallback_options = dict(fallback_options or {})
-        self.control = RunControl.with_budget(budget, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s,
-                                              poll_s=poll_s)
+        self.control = RunControl.with_budget(
+            budget, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, poll_s=poll_s
+        )
         self._device = None
         self.runner: JobRunner | None = None
         self._executor_description: dict | None = None
@@ -306,21 +380,38 @@ class RuntimeBackend(Backend):
 
     def check(self, circuit: Circuit, observable: PauliSum) -> None:
         # before the device is looked up and long before transpiling, which a huge circuit hangs in
-        check_circuit(circuit, observable, backend=self.name, max_qubits=self.max_qubits,
-                      max_operations=self.max_operations, mitigation=self.mitigation)
+        check_circuit(
+            circuit,
+            observable,
+            backend=self.name,
+            max_qubits=self.max_qubits,
+            max_operations=self.max_operations,
+            mitigation=self.mitigation,
+        )
         n = max(circuit.num_wires, observable.num_wires)
         device = self.device(n)
         if n > device.num_qubits:
-            raise BackendError(f"the circuit needs {n} qubits but {device.name} has {device.num_qubits}; "
-                               f"pick a larger device (backend.device=...) or a smaller problem")
+            raise BackendError(
+                f"the circuit needs {n} qubits but {device.name} has {device.num_qubits}; "
+                f"pick a larger device (backend.device=...) or a smaller problem"
+            )
 
     def executor(self, circuit: Circuit, observables) -> RuntimeExecutor:
         observables = list(observables)
         for obs in observables:
             self.check(circuit, obs)
-        return RuntimeExecutor(self.name, self.device(circuit.num_wires), circuit, observables, shots=self.shots,
-                               mitigation=self.mitigation, optimization_level=self.optimization_level,
-                               seed=self.seed, persistent_ids=self.persistent_ids, service=self.service())
+        return RuntimeExecutor(
+            self.name,
+            self.device(circuit.num_wires),
+            circuit,
+            observables,
+            shots=self.shots,
+            mitigation=self.mitigation,
+            optimization_level=self.optimization_level,
+            seed=self.seed,
+            persistent_ids=self.persistent_ids,
+            service=self.service(),
+        )
 
     def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
         def primary():
@@ -331,8 +422,13 @@ class RuntimeBackend(Backend):
         return chained_objective(self, circuit, observable, primary, gradient=gradient)
 
     def describe(self) -> dict:
-        out = {"name": self.name, "device": self.device_name, "shots": self.shots,
-               "optimization_level": self.optimization_level, "seed_simulator": self.seed}
+        out = {
+            "name": self.name,
+            "device": self.device_name,
+            "shots": self.shots,
+            "optimization_level": self.optimization_level,
+            "seed_simulator": self.seed,
+        }
         if self._executor_description is not None:
             out.update(self._executor_description)
         return out
@@ -345,6 +441,12 @@ class RuntimeBackend(Backend):
     def capabilities(self) -> Capabilities:
         device = self.known_device()
         max_qubits = self.max_qubits if device is None else min(self.max_qubits, int(device.num_qubits))
-        return Capabilities(gradients=SAMPLED_GRADIENTS, max_qubits=max_qubits, max_operations=self.max_operations,
-                            shots=True, coupling_map=coupling_map(device), native_gates=native_gates(device),
-                            persistent_job_ids=self.persistent_ids)
+        return Capabilities(
+            gradients=SAMPLED_GRADIENTS,
+            max_qubits=max_qubits,
+            max_operations=self.max_operations,
+            shots=True,
+            coupling_map=coupling_map(device),
+            native_gates=native_gates(device),
+            persistent_job_ids=self.persistent_ids,
+        )

@@ -22,8 +22,15 @@ from qjax.sim.gradients import SAMPLED_GRADIENTS, shift_batch, shift_gradient, s
 __all__ = ["sampled_objective", "chained_objective", "SAMPLED_GRADIENTS"]
 
 
-def sampled_objective(circuit: Circuit, runner: JobRunner, *, gradient: str = "auto", seed: int = 0,
-                      spsa_c: float = 0.1, mitigated: bool = False) -> Objective:
+def sampled_objective(
+    circuit: Circuit,
+    runner: JobRunner,
+    *,
+    gradient: str = "auto",
+    seed: int = 0,
+    spsa_c: float = 0.1,
+    mitigated: bool = False,
+) -> Objective:
     """An :class:`Objective` whose every call is one :meth:`JobRunner.evaluate` batch.
 
     ``runner``'s executor must run :func:`angle_circuit` ``(circuit)`` with one
@@ -31,11 +38,15 @@ def sampled_objective(circuit: Circuit, runner: JobRunner, *, gradient: str = "a
     ``report`` also measures the final parameters without it.
     """
     if gradient not in SAMPLED_GRADIENTS:
-        raise BackendError(f"gradient={gradient} needs autodiff of a simulator; a sampling backend offers "
-                           f"{', '.join(SAMPLED_GRADIENTS)} (e.g. gradient=parameter_shift)")
+        raise BackendError(
+            f"gradient={gradient} needs autodiff of a simulator; a sampling backend offers "
+            f"{', '.join(SAMPLED_GRADIENTS)} (e.g. gradient=parameter_shift)"
+        )
     if circuit.num_inputs:
-        raise BackendError("circuits with data inputs are not supported on sampling backends yet; "
-                           "bind the inputs first or use backend=simulator")
+        raise BackendError(
+            "circuits with data inputs are not supported on sampling backends yet; "
+            "bind the inputs first or use backend=simulator"
+        )
     lm = circuit.linear_map()
     A, c = np.asarray(lm.A), np.asarray(lm.c)
     plan = shift_plan(circuit) if gradient != "spsa" else None
@@ -73,8 +84,7 @@ def sampled_objective(circuit: Circuit, runner: JobRunner, *, gradient: str = "a
         if mitigated:
             unmitigated = ev.unmitigated
             if unmitigated is None:  # not measured alongside (no ZNE): one more job, mitigation off
-                unmitigated = runner.evaluate(angles(params)[None], purpose="final_unmitigated",
-                                              mitigate=False).values
+                unmitigated = runner.evaluate(angles(params)[None], purpose="final_unmitigated", mitigate=False).values
             out["energy_unmitigated"] = float(unmitigated[0, 0])
         return out
 
@@ -104,5 +114,6 @@ def chained_objective(backend, circuit: Circuit, observable, primary, *, gradien
 
     chain = [(backend.name, primary)] + [(name, fallback_factory(name)) for name in backend.fallback]
     backend.runner = JobRunner(chain, state_dir=backend.state_dir, control=backend.control)
-    return sampled_objective(circuit, backend.runner, gradient=gradient, seed=backend.seed,
-                             mitigated=bool(backend.mitigation.techniques))
+    return sampled_objective(
+        circuit, backend.runner, gradient=gradient, seed=backend.seed, mitigated=bool(backend.mitigation.techniques)
+    )

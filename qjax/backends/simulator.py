@@ -36,12 +36,23 @@ class SimulatorBackend(Backend):
 
     name = "simulator"
 
-    def __init__(self, *, max_qubits: int = 26, max_operations: int = MAX_OPERATIONS, shots: int | None = None,
-                 dtype=jnp.complex64, mitigation=None,
-                 # accepted for a uniform call (the CLI passes every backend.* key and the run-level ones, the
-                 # service a device); unused: exact, noiseless, no device, no jobs, nothing to persist or fall back
-                 device: str | None = None, seed_simulator: int | None = None, seed: int = 0,
-                 state_dir: str | None = None, budget=None, fallback_options: dict | None = None):
+    def __init__(
+        self,
+        *,
+        max_qubits: int = 26,
+        max_operations: int = MAX_OPERATIONS,
+        shots: int | None = None,
+        dtype=jnp.complex64,
+        mitigation=None,
+        # accepted for a uniform call (the CLI passes every backend.* key and the run-level ones, the
+        # service a device); unused: exact, noiseless, no device, no jobs, nothing to persist or fall back
+        device: str | None = None,
+        seed_simulator: int | None = None,
+        seed: int = 0,
+        state_dir: str | None = None,
+        budget=None,
+        fallback_options: dict | None = None,
+    ):
         if shots is not None:
             raise BackendError(
                 f"backend.shots={shots}: the simulator backend computes exact expectations; "
@@ -56,8 +67,9 @@ class SimulatorBackend(Backend):
         self.dtype = dtype
 
     def check(self, circuit: Circuit, observable: PauliSum) -> None:
-        check_circuit(circuit, observable, backend=self.name, max_qubits=self.max_qubits,
-                      max_operations=self.max_operations)
+        check_circuit(
+            circuit, observable, backend=self.name, max_qubits=self.max_qubits, max_operations=self.max_operations
+        )
 
     def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
         if gradient not in GRADIENT_METHODS:
@@ -84,8 +96,9 @@ class SimulatorBackend(Backend):
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(gradients=GRADIENT_METHODS, max_qubits=self.max_qubits,
-                            max_operations=self.max_operations, shots=False)
+        return Capabilities(
+            gradients=GRADIENT_METHODS, max_qubits=self.max_qubits, max_operations=self.max_operations, shots=False
+        )
 
     def describe(self) -> dict:
         return {"name": self.name, "device": None, "shots": None, "dtype": jnp.dtype(self.dtype).name}

@@ -18,8 +18,20 @@ from typing import Any
 
 log = logging.getLogger("qjax")
 
-__all__ = ["RunSession", "start", "enable_jax", "fallback_options", "make_run_backend", "make_objective",
-           "manifest_skeleton", "record_backend", "usage", "output_dir", "scrub_hydra_files", "CHEMICAL_ACCURACY_HA"]
+__all__ = [
+    "RunSession",
+    "start",
+    "enable_jax",
+    "fallback_options",
+    "make_run_backend",
+    "make_objective",
+    "manifest_skeleton",
+    "record_backend",
+    "usage",
+    "output_dir",
+    "scrub_hydra_files",
+    "CHEMICAL_ACCURACY_HA",
+]
 
 CHEMICAL_ACCURACY_HA = 1.6e-3
 
@@ -69,9 +81,16 @@ def enable_jax(precision: str):
 def fallback_options(rc, dtype) -> dict[str, dict]:
     """What a fallback backend (``backend.fallback``) is built with: the run's sampling settings on a device that
     fits (``ibm_fake``: the least busy fake device, 4096 shots unless the run sets them), or the run's dtype."""
-    return {"simulator": {"dtype": dtype},
-            "ibm_fake": {"device": "least_busy", "shots": rc.backend.shots or 4096, "seed": rc.seed,
-                         "seed_simulator": rc.backend.seed_simulator, "mitigation": rc.mitigation}}
+    return {
+        "simulator": {"dtype": dtype},
+        "ibm_fake": {
+            "device": "least_busy",
+            "shots": rc.backend.shots or 4096,
+            "seed": rc.seed,
+            "seed_simulator": rc.backend.seed_simulator,
+            "mitigation": rc.mitigation,
+        },
+    }
 
 
 def make_run_backend(rc, dtype, state_dir: str):
@@ -79,8 +98,16 @@ def make_run_backend(rc, dtype, state_dir: str):
     from qjax.backends import make_backend
 
     options = {k: v for k, v in vars(rc.backend).items() if k != "name"}
-    return make_backend(rc.backend.name, dtype=dtype, mitigation=rc.mitigation, seed=rc.seed, state_dir=state_dir,
-                        budget=rc.budget, fallback_options=fallback_options(rc, dtype), **options)
+    return make_backend(
+        rc.backend.name,
+        dtype=dtype,
+        mitigation=rc.mitigation,
+        seed=rc.seed,
+        state_dir=state_dir,
+        budget=rc.budget,
+        fallback_options=fallback_options(rc, dtype),
+        **options,
+    )
 
 
 def make_objective(experiment, backend, gradient: str):
@@ -104,11 +131,21 @@ def manifest_skeleton(rc, config: dict, experiment, backend, checkpoint_dir: str
     ``evaluated_run``) go after ``config``."""
     from qjax.training.records import circuit_summary, code_version, package_versions
 
-    return {"seed": rc.seed, "config": config, **extra, "backend": backend.describe(),
-            "packages": package_versions(), "code_version": code_version(),
-            "circuit": circuit_summary(experiment.circuit),
-            "mitigation": {"name": rc.mitigation.name, **dataclasses.asdict(rc.mitigation)},
-            "calibration": None, "job_ids": [], "request_ids": [], "checkpoint_dir": checkpoint_dir, "fallbacks": []}
+    return {
+        "seed": rc.seed,
+        "config": config,
+        **extra,
+        "backend": backend.describe(),
+        "packages": package_versions(),
+        "code_version": code_version(),
+        "circuit": circuit_summary(experiment.circuit),
+        "mitigation": {"name": rc.mitigation.name, **dataclasses.asdict(rc.mitigation)},
+        "calibration": None,
+        "job_ids": [],
+        "request_ids": [],
+        "checkpoint_dir": checkpoint_dir,
+        "fallbacks": [],
+    }
 
 
 def record_backend(manifest: dict, backend, run_dir: Path) -> None:
@@ -164,8 +201,13 @@ class RunSession:
         ``final`` (the objective's report), ``exact_energy`` and ``error``."""
         energy = final.get("energy", loss)
         exact = self.problem.exact_energy
-        return {"loss": loss, "energy": energy, **{k: v for k, v in final.items() if k != "energy"},
-                "exact_energy": exact, "error": None if exact is None else energy - exact}
+        return {
+            "loss": loss,
+            "energy": energy,
+            **{k: v for k, v in final.items() if k != "energy"},
+            "exact_energy": exact,
+            "error": None if exact is None else energy - exact,
+        }
 
     def report(self, params, result: dict) -> dict:
         """``result`` with the experiment's own fields (QAOA's cuts, a classifier's accuracies) added."""
@@ -181,12 +223,15 @@ class RunSession:
         if problem.exact_energy is None:
             return f"{problem.name}: {self.experiment.loss_name} {result['loss']:.7f}"
         within = unit and abs(result["error"]) <= CHEMICAL_ACCURACY_HA
-        return (f"{problem.name}: energy {result['energy']:.7f}{unit}, exact {problem.exact_energy:.7f}{unit}, "
-                f"error {result['error']:.2e}{unit}{' (within chemical accuracy)' if within else ''}")
+        return (
+            f"{problem.name}: energy {result['energy']:.7f}{unit}, exact {problem.exact_energy:.7f}{unit}, "
+            f"error {result['error']:.2e}{unit}{' (within chemical accuracy)' if within else ''}"
+        )
 
 
-def start(rc, run_dir: Path, *, config: dict, state_dir: str, gradient: str,
-          manifest_extra: dict | None = None) -> RunSession:
+def start(
+    rc, run_dir: Path, *, config: dict, state_dir: str, gradient: str, manifest_extra: dict | None = None
+) -> RunSession:
     """Build the session for validated ``rc``: JAX, experiment, backend, objective, manifest (written at once).
 
     ``state_dir`` (checkpoints, job journal, cache) is checked writable before the backend is built;

@@ -27,9 +27,15 @@ __all__ = ["checkpoint_options", "train", "divergence_fix"]
 def checkpoint_options(rc, default_dir: str, config_hash: str) -> CheckpointOptions:
     """Where and how often the run checkpoints (``checkpoint.dir``, else ``default_dir``); a checkpoint written
     under the hash rule before the config baseline (:func:`qjax.config.legacy_config_hash`) is accepted too."""
-    return CheckpointOptions(dir=os.path.abspath(rc.checkpoint.dir or default_dir), every=rc.checkpoint.every,
-                             keep=rc.checkpoint.keep, resume=rc.checkpoint.resume, config_hash=config_hash,
-                             sync=rc.backend.hardware, accepted_hashes=(legacy_config_hash(rc),))
+    return CheckpointOptions(
+        dir=os.path.abspath(rc.checkpoint.dir or default_dir),
+        every=rc.checkpoint.every,
+        keep=rc.checkpoint.keep,
+        resume=rc.checkpoint.resume,
+        config_hash=config_hash,
+        sync=rc.backend.hardware,
+        accepted_hashes=(legacy_config_hash(rc),),
+    )
 
 
 class _Monitor:
@@ -46,8 +52,9 @@ class _Monitor:
             self.tracker = make_logger(rc.extras["logger"])
             self.tracker.start(to_container(rc), str(session.run_dir))
         # a live bar on a terminal only (disable=None); logs and pipes get the periodic log lines
-        self.progress = tqdm(total=rc.trainer.steps, desc=rc.experiment, unit="step", disable=None, leave=False,
-                             dynamic_ncols=True)
+        self.progress = tqdm(
+            total=rc.trainer.steps, desc=rc.experiment, unit="step", disable=None, leave=False, dynamic_ncols=True
+        )
 
     def __call__(self, rows: list[dict]) -> None:
         self.writer(rows)
@@ -65,17 +72,33 @@ class _Monitor:
 def train(session: RunSession, ckpt: CheckpointOptions) -> dict:
     """Fit, write ``result.json`` and the plot, print the summary line; returns the result."""
     rc, experiment = session.rc, session.experiment
-    log.info("%s on %s: %d qubits, %d parameters, %d Pauli terms; checkpoints in %s", rc.experiment,
-             rc.backend.name, experiment.circuit.num_wires, experiment.circuit.num_params,
-             len(experiment.problem.observable.terms), ckpt.dir)
+    log.info(
+        "%s on %s: %d qubits, %d parameters, %d Pauli terms; checkpoints in %s",
+        rc.experiment,
+        rc.backend.name,
+        experiment.circuit.num_wires,
+        experiment.circuit.num_params,
+        len(experiment.problem.observable.terms),
+        ckpt.dir,
+    )
     monitor = _Monitor(session)
     optimizer = optimizers.build_optimizer(rc.optimizer, rc.schedule, rc.trainer.steps)
     try:
         with logging_redirect_tqdm():  # log lines print above the bar instead of through it
-            outcome = fit(session.objective, experiment.initial_params, optimizer, steps=rc.trainer.steps,
-                          seed=rc.seed, checkpoint=ckpt, tol=rc.trainer.tol, patience=rc.trainer.patience,
-                          log_every=rc.trainer.log_every, loss_name=experiment.loss_name, on_metrics=monitor,
-                          job_stats=session.backend.stats)
+            outcome = fit(
+                session.objective,
+                experiment.initial_params,
+                optimizer,
+                steps=rc.trainer.steps,
+                seed=rc.seed,
+                checkpoint=ckpt,
+                tol=rc.trainer.tol,
+                patience=rc.trainer.patience,
+                log_every=rc.trainer.log_every,
+                loss_name=experiment.loss_name,
+                on_metrics=monitor,
+                job_stats=session.backend.stats,
+            )
             report = session.objective.report
             final = report(outcome.params) if report is not None else {}
     except QjaxError as exc:
@@ -97,21 +120,38 @@ def _failed(session: RunSession, ckpt: CheckpointOptions, exc: QjaxError) -> Non
     """What a failed run adds to its error: the fix for a divergence; with no backend left, a classical energy."""
     if isinstance(exc, TrainingDiverged):
         kept = f" (checkpoints saved before step {exc.step} are kept)" if exc.step >= ckpt.every else ""
-        raise TrainingDiverged(f"training diverged: {exc.detail}; {divergence_fix(exc, session.rc)}{kept}",
-                               step=exc.step, quantity=exc.quantity, detail=exc.detail) from None
+        raise TrainingDiverged(
+            f"training diverged: {exc.detail}; {divergence_fix(exc, session.rc)}{kept}",
+            step=exc.step,
+            quantity=exc.quantity,
+            detail=exc.detail,
+        ) from None
     if isinstance(exc, BackendUnavailable):
         from qjax.problems.base import classical_energy
 
         problem, rc = session.problem, session.rc
         energy, method = classical_energy(problem)
-        log.error("!!! no backend could run the circuit; reporting the classical heuristic (%s) energy %.7f "
-                  "instead. Rerun the same command later to continue from the checkpoint.", method, energy)
+        log.error(
+            "!!! no backend could run the circuit; reporting the classical heuristic (%s) energy %.7f "
+            "instead. Rerun the same command later to continue from the checkpoint.",
+            method,
+            energy,
+        )
         exact = problem.exact_energy
-        session.write_result({
-            "experiment": rc.experiment, "problem": problem.name, "backend": rc.backend.name,
-            "status": "backend_unavailable", "energy": energy, "energy_source": method,
-            "exact_energy": exact, "error": None if exact is None else energy - exact,
-            "wall_time_s": session.elapsed(), **session.usage()})
+        session.write_result(
+            {
+                "experiment": rc.experiment,
+                "problem": problem.name,
+                "backend": rc.backend.name,
+                "status": "backend_unavailable",
+                "energy": energy,
+                "energy_source": method,
+                "exact_energy": exact,
+                "error": None if exact is None else energy - exact,
+                "wall_time_s": session.elapsed(),
+                **session.usage(),
+            }
+        )
 
 
 def divergence_fix(exc: TrainingDiverged, rc) -> str:
@@ -127,11 +167,18 @@ def _result(session: RunSession, outcome, final: dict) -> dict:
     rc, stats = session.rc, session.backend.stats()
     figures = session.figures(outcome.params, outcome.loss, final)
     result = {
-        "experiment": rc.experiment, "problem": session.problem.name, "backend": rc.backend.name,
-        "steps": outcome.steps, "wall_time_s": session.elapsed(),
+        "experiment": rc.experiment,
+        "problem": session.problem.name,
+        "backend": rc.backend.name,
+        "steps": outcome.steps,
+        "wall_time_s": session.elapsed(),
         "num_jobs": outcome.metrics[-1]["num_jobs"] if outcome.metrics else stats["num_jobs"],
-        "shots_total": stats["shots_total"], **session.usage(), "final_params": outcome.params,
-        **figures, "converged": outcome.converged, "resumed_from": outcome.resumed_from,
+        "shots_total": stats["shots_total"],
+        **session.usage(),
+        "final_params": outcome.params,
+        **figures,
+        "converged": outcome.converged,
+        "resumed_from": outcome.resumed_from,
         "already_finished": outcome.already_finished,
     }
     if stats.get("fallbacks"):
@@ -145,14 +192,24 @@ def _finish(session: RunSession, result: dict, outcome) -> None:
     molecular = problem.electrons is not None  # energies in Hartree; spin models are in units of their couplings
     unit = " Ha" if molecular else ""
     if outcome.metrics:
-        plot_convergence(outcome.metrics, session.run_dir / "convergence.png", exact=problem.exact_energy,
-                         label=session.experiment.loss_name,
-                         title=f"{rc.experiment} {problem.name} on {rc.backend.name}",
-                         target=(CHEMICAL_ACCURACY_HA, "chemical accuracy (1.6 mHa)") if molecular else None)
+        plot_convergence(
+            outcome.metrics,
+            session.run_dir / "convergence.png",
+            exact=problem.exact_energy,
+            label=session.experiment.loss_name,
+            title=f"{rc.experiment} {problem.name} on {rc.backend.name}",
+            target=(CHEMICAL_ACCURACY_HA, "chemical accuracy (1.6 mHa)") if molecular else None,
+        )
     if "energy_unmitigated" in result and problem.exact_energy is not None:
-        print(f"  mitigation={rc.mitigation.name}: energy {result['energy']:.7f}{unit} "
-              f"(error {result['error']:.2e}), unmitigated {result['energy_unmitigated']:.7f}{unit} "
-              f"(error {result['energy_unmitigated'] - problem.exact_energy:.2e})", flush=True)
+        print(
+            f"  mitigation={rc.mitigation.name}: energy {result['energy']:.7f}{unit} "
+            f"(error {result['error']:.2e}), unmitigated {result['energy_unmitigated']:.7f}{unit} "
+            f"(error {result['energy_unmitigated'] - problem.exact_energy:.2e})",
+            flush=True,
+        )
     again = "already finished, not trained again; " if outcome.already_finished else ""
-    print(f"{rc.experiment} {session.outcome(result)}; {again}{outcome.steps} steps, {result['wall_time_s']:.1f} s; "
-          f"results in {session.run_dir}", flush=True)
+    print(
+        f"{rc.experiment} {session.outcome(result)}; {again}{outcome.steps} steps, {result['wall_time_s']:.1f} s; "
+        f"results in {session.run_dir}",
+        flush=True,
+    )

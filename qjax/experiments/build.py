@@ -66,8 +66,9 @@ def _ucc(cfg, problem: Problem) -> Circuit:  # a molecular problem: config.check
 
 
 def _hea(cfg, problem: Problem) -> Circuit:
-    return templates.hardware_efficient(problem.num_wires, cfg.layers, rotations=tuple(cfg.rotations),
-                                        entangler=cfg.entangler)
+    return templates.hardware_efficient(
+        problem.num_wires, cfg.layers, rotations=tuple(cfg.rotations), entangler=cfg.entangler
+    )
 
 
 def _qaoa(cfg, problem: Problem) -> Circuit:
@@ -105,8 +106,10 @@ def build_qaoa(rc) -> Experiment:
     """QAOA MaxCut: minimise ``<H_P>``; report the expected cut against brute force and classical heuristics."""
     experiment = build_vqe(rc)._replace(name="qaoa")  # config.check_rules made sure problem=maxcut
     graph = maxcut_graph(rc.problem)
-    return experiment._replace(report=partial(_maxcut_report, graph, experiment.circuit, rc),
-                               summary=partial(_maxcut_summary, graph, rc.ansatz.p))
+    return experiment._replace(
+        report=partial(_maxcut_report, graph, experiment.circuit, rc),
+        summary=partial(_maxcut_summary, graph, rc.ansatz.p),
+    )
 
 
 def _maxcut_report(graph: maxcut.Graph, circuit: Circuit, rc, params, result: dict) -> dict:
@@ -115,13 +118,18 @@ def _maxcut_report(graph: maxcut.Graph, circuit: Circuit, rc, params, result: di
 
     expected = (graph.total_weight - result["energy"]) / 2  # <C> = (W - <H_P>) / 2
     report = {"expected_cut": expected}
-    samples = np.asarray(compile_circuit(circuit).sample(jax.random.PRNGKey(rc.seed), jnp.asarray(params),
-                                                         rc.problem.samples))
+    samples = np.asarray(
+        compile_circuit(circuit).sample(jax.random.PRNGKey(rc.seed), jnp.asarray(params), rc.problem.samples)
+    )
     weights = np.asarray(graph.weights)
     cuts = (samples[:, [i for i, _ in graph.edges]] != samples[:, [j for _, j in graph.edges]]) @ weights
     best = int(np.argmax(cuts))
-    report.update(best_sampled_cut=float(cuts[best]), best_sampled_bits="".join(map(str, samples[best])),
-                  samples=int(rc.problem.samples), sampled_on="simulator")
+    report.update(
+        best_sampled_cut=float(cuts[best]),
+        best_sampled_bits="".join(map(str, samples[best])),
+        samples=int(rc.problem.samples),
+        sampled_on="simulator",
+    )
     if graph.n <= maxcut.BRUTE_FORCE_MAX_NODES:
         max_cut, _ = maxcut.brute_force(graph)
         report.update(max_cut=max_cut, approx_ratio=expected / max_cut, sampled_optimal=bool(cuts[best] >= max_cut))
@@ -138,8 +146,10 @@ def _maxcut_summary(graph: maxcut.Graph, p: int, result: dict) -> str:
     head = f"maxcut ({graph.n} nodes, {len(graph.edges)} edges, p={p}): expected cut {result['expected_cut']:.3f}"
     if "max_cut" in result:
         optimal = " (optimal)" if result["sampled_optimal"] else ""
-        head += (f" of max {result['max_cut']:g} (ratio {result['approx_ratio']:.3f}), "
-                 f"best sampled cut {result['best_sampled_cut']:g}{optimal}")
+        head += (
+            f" of max {result['max_cut']:g} (ratio {result['approx_ratio']:.3f}), "
+            f"best sampled cut {result['best_sampled_cut']:g}{optimal}"
+        )
     else:
         head += f", best sampled cut {result['best_sampled_cut']:g}"
     classical = f"greedy {result['greedy_cut']:g}"
@@ -179,29 +189,50 @@ def build_classifier(rc) -> Experiment:
 
     def report(final_params, result: dict) -> dict:
         if "logits" not in built:  # report without a run (e.g. from a notebook)
-            objective(make_backend("simulator", dtype=jnp.complex128 if rc.precision == "double" else jnp.complex64),
-                      "auto")
+            objective(
+                make_backend("simulator", dtype=jnp.complex128 if rc.precision == "double" else jnp.complex64), "auto"
+            )
         # one batch (one compile) for both splits
-        logits = np.asarray(built["logits"](jnp.asarray(final_params, dtype),
-                                            jnp.asarray(np.concatenate([data.x_train, data.x_test]), dtype)))
+        logits = np.asarray(
+            built["logits"](
+                jnp.asarray(final_params, dtype), jnp.asarray(np.concatenate([data.x_train, data.x_test]), dtype)
+            )
+        )
         n_train = len(data.y_train)
-        return {"train_accuracy": classifier.accuracy(logits[:n_train], data.y_train),
-                "test_accuracy": classifier.accuracy(logits[n_train:], data.y_test),
-                "baseline_accuracy": classifier.majority_baseline(data.y_train, data.y_test),
-                "baseline": "majority class of the training split",
-                "num_train": int(len(data.y_train)), "num_test": int(len(data.y_test)),
-                "num_features": data.num_features, "num_classes": data.num_classes}
+        return {
+            "train_accuracy": classifier.accuracy(logits[:n_train], data.y_train),
+            "test_accuracy": classifier.accuracy(logits[n_train:], data.y_test),
+            "baseline_accuracy": classifier.majority_baseline(data.y_train, data.y_test),
+            "baseline": "majority class of the training split",
+            "num_train": int(len(data.y_train)),
+            "num_test": int(len(data.y_test)),
+            "num_features": data.num_features,
+            "num_classes": data.num_classes,
+        }
 
     def summary(result: dict) -> str:
-        return (f"{rc.problem.name}: test accuracy {result['test_accuracy']:.3f} (train {result['train_accuracy']:.3f}, "
-                f"majority baseline {result['baseline_accuracy']:.3f}; {result['num_test']} test samples)")
+        return (
+            f"{rc.problem.name}: test accuracy {result['test_accuracy']:.3f} (train {result['train_accuracy']:.3f}, "
+            f"majority baseline {result['baseline_accuracy']:.3f}; {result['num_test']} test samples)"
+        )
 
-    return Experiment("classifier", problem, model.circuit, params, "cross_entropy", objective=objective,
-                      report=report, summary=summary)
+    return Experiment(
+        "classifier",
+        problem,
+        model.circuit,
+        params,
+        "cross_entropy",
+        objective=objective,
+        report=report,
+        summary=summary,
+    )
 
 
-EXPERIMENTS: dict[str, Callable[[Any], Experiment]] = {"vqe": build_vqe, "qaoa": build_qaoa,
-                                                      "classifier": build_classifier}
+EXPERIMENTS: dict[str, Callable[[Any], Experiment]] = {
+    "vqe": build_vqe,
+    "qaoa": build_qaoa,
+    "classifier": build_classifier,
+}
 
 
 def build_experiment(rc) -> Experiment:

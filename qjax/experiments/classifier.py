@@ -27,11 +27,28 @@ from qjax.errors import ConfigError
 from qjax.ir.circuit import Circuit, Input, Operation, Param
 from qjax.ir.pauli import PauliSum
 
-__all__ = ["reupload_circuit", "ReuploadModel", "build_model", "readout_observables", "initial_params",
-           "cross_entropy", "accuracy", "majority_baseline", "classifier_objective"]
+__all__ = [
+    "reupload_circuit",
+    "ReuploadModel",
+    "build_model",
+    "readout_observables",
+    "initial_params",
+    "cross_entropy",
+    "accuracy",
+    "majority_baseline",
+    "classifier_objective",
+]
 
-def reupload_circuit(num_wires: int, layers: int, *, reupload: bool = True, encoding: str = "RY",
-                     rotations=("RY", "RZ"), entangler: str = "ring") -> Circuit:
+
+def reupload_circuit(
+    num_wires: int,
+    layers: int,
+    *,
+    reupload: bool = True,
+    encoding: str = "RY",
+    rotations=("RY", "RZ"),
+    entangler: str = "ring",
+) -> Circuit:
     """The classifier's circuit: ``layers`` × (encoding, trainable rotations, CNOT entangler).
 
     The encoding gate on wire ``k`` of layer ``l`` reads ``Input(l * num_wires + k)`` (only
@@ -80,7 +97,7 @@ class ReuploadModel(NamedTuple):
     def circuit_inputs(self, params: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
         """``params (num_params,)``, one sample ``x (F,)`` → circuit params ``(P,)`` and inputs ``(encodings·n,)``."""
         P, n = self.circuit.num_params, self.num_wires
-        weights = params[P:P + self.encodings * n].reshape(self.encodings, n)
+        weights = params[P : P + self.encodings * n].reshape(self.encodings, n)
         per_wire = x[np.arange(n) % self.num_features]  # wire k encodes feature k mod F
         return params[:P], (weights * per_wire).reshape(-1)
 
@@ -95,10 +112,18 @@ def build_model(cfg, num_features: int, num_classes: int) -> ReuploadModel:
     needed = max(num_features, num_classes)
     wires = needed if cfg.wires is None else cfg.wires
     if wires < needed:
-        raise ConfigError(f"ansatz.wires={wires} is too few: this data set has {num_features} features and "
-                          f"{num_classes} classes (one readout wire each); use ansatz.wires={needed} or null")
-    circuit = reupload_circuit(wires, cfg.layers, reupload=cfg.reupload, encoding=cfg.encoding,
-                               rotations=tuple(cfg.rotations), entangler=cfg.entangler)
+        raise ConfigError(
+            f"ansatz.wires={wires} is too few: this data set has {num_features} features and "
+            f"{num_classes} classes (one readout wire each); use ansatz.wires={needed} or null"
+        )
+    circuit = reupload_circuit(
+        wires,
+        cfg.layers,
+        reupload=cfg.reupload,
+        encoding=cfg.encoding,
+        rotations=tuple(cfg.rotations),
+        entangler=cfg.entangler,
+    )
     return ReuploadModel(circuit, num_features, num_classes, cfg.layers if cfg.reupload else 1)
 
 
@@ -106,8 +131,11 @@ def initial_params(model: ReuploadModel, cfg, seed: int, dtype) -> jax.Array:
     """Circuit angles ``N(0, init_scale²)`` (zeros with ``init: zeros``), feature weights 1, ``scale = logit_scale``."""
     P = model.circuit.num_params
     # drawn in float32 whatever the precision, so precision=double starts where single does
-    theta = (jnp.zeros(P) if cfg.init == "zeros"
-             else cfg.init_scale * jax.random.normal(jax.random.PRNGKey(seed), (P,), jnp.float32))
+    theta = (
+        jnp.zeros(P)
+        if cfg.init == "zeros"
+        else cfg.init_scale * jax.random.normal(jax.random.PRNGKey(seed), (P,), jnp.float32)
+    )
     weights = jnp.ones(model.encodings * model.num_wires)
     return jnp.concatenate([theta, weights, jnp.array([cfg.logit_scale])]).astype(dtype)
 
@@ -150,6 +178,10 @@ def classifier_objective(expval: Callable, model: ReuploadModel, x_train, y_trai
     def loss(params):
         return cross_entropy(batch_logits(params, x), y)
 
-    objective = Objective(value=jax.jit(loss), value_and_grad=jax.jit(jax.value_and_grad(loss)),
-                          values=jax.jit(jax.vmap(loss)), num_params=model.num_params)
+    objective = Objective(
+        value=jax.jit(loss),
+        value_and_grad=jax.jit(jax.value_and_grad(loss)),
+        values=jax.jit(jax.vmap(loss)),
+        num_params=model.num_params,
+    )
     return ClassifierFunctions(objective, jax.jit(batch_logits))

@@ -215,9 +215,7 @@ def _convert_into(
         if op.definition is not None and not inst.clbits:
             _convert_into(op.definition, list(qubits), index_of, out, set())
             continue
-        raise ConversionError(
-            f"{where} is not a unitary gate qjax can convert; remove it or replace it with gates"
-        )
+        raise ConversionError(f"{where} is not a unitary gate qjax can convert; remove it or replace it with gates")
 
 
 def _input_indices(qc: QuantumCircuit, inputs) -> dict:
@@ -295,17 +293,21 @@ def from_qasm(text: str, *, inputs: str | Sequence[Parameter] | None = None, all
         if version == 2:
             # The legacy set also knows gates qelib1.inc lacks but Qiskit's exporter writes (rzz, ...).
             # include_path=() leaves Qiskit only its built-in qelib1.inc: every other include is "not found".
-            qc = qasm2.loads(text, custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS,
-                             **({} if allow_includes else {"include_path": ()}))
+            qc = qasm2.loads(
+                text,
+                custom_instructions=qasm2.LEGACY_CUSTOM_INSTRUCTIONS,
+                **({} if allow_includes else {"include_path": ()}),
+            )
         elif version == 3:
             qc = qasm3.loads(text)  # Qiskit's importer reads no file: it refuses every include but stdgates.inc
         else:
             raise ConversionError(f"OPENQASM {version} is not supported; use OpenQASM 2 or 3")
     except (qasm2.QASM2ParseError, qasm3.QASM3ImporterError) as err:
         if not allow_includes and "include search path" in str(err):
-            raise ConversionError(f"OpenQASM {version} programs may include only {STANDARD_INCLUDES[version]!r} "
-                                  "here (allow_includes=False); paste the definitions you need into the program"
-                                  ) from None
+            raise ConversionError(
+                f"OpenQASM {version} programs may include only {STANDARD_INCLUDES[version]!r} "
+                "here (allow_includes=False); paste the definitions you need into the program"
+            ) from None
         raise ConversionError(f"cannot parse OpenQASM {version}: {err}") from None
     return from_qiskit(qc, inputs=inputs)
 

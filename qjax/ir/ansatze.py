@@ -132,10 +132,7 @@ def double_excitation(theta: Angle | float, wires: Sequence[int]) -> list[Operat
     """
     w = _wires(wires, 4, "double_excitation")
     eighth = Angle.of(theta) / 8.0
-    return [
-        Operation(gate, tuple(w[k] for k in pos), (sign * eighth,) if sign else ())
-        for gate, pos, sign in _DOUBLE
-    ]
+    return [Operation(gate, tuple(w[k] for k in pos), (sign * eighth,) if sign else ()) for gate, pos, sign in _DOUBLE]
 
 
 def excitations(electrons: int, orbitals: int) -> tuple[list[list[int]], list[list[int]]]:

@@ -95,8 +95,9 @@ def trig_matrices(trig: tuple, angles, dtype, diagonal: bool = False):
 
 def _one_angle(name: str, num_wires: int, trig: tuple, **kw) -> "GateSpec":
     """A one-angle gate defined by its ``trig`` form; its matrix function follows."""
-    return GateSpec(name, num_wires, 1, lambda angles, dtype: trig_matrices(trig, angles[None], dtype)[0],
-                    trig=trig, **kw)
+    return GateSpec(
+        name, num_wires, 1, lambda angles, dtype: trig_matrices(trig, angles[None], dtype)[0], trig=trig, **kw
+    )
 
 
 def _u3(angles, dtype):
@@ -155,12 +156,19 @@ _SPECS = [
     _one_angle("CRX", 2, _controlled_trig(_rotation_trig(_X))),
     _one_angle("CRY", 2, _controlled_trig(_rotation_trig(_Y))),
     _one_angle("CRZ", 2, _controlled_trig(_rotation_trig(_Z)), diagonal=True, phase=(0.0, 0.0, -0.5, 0.5)),
-    _one_angle("CPhase", 2, _controlled_trig(_PHASE_TRIG), diagonal=True,
-               aliases=("ControlledPhaseShift", "CP", "CU1"), phase=(0.0, 0.0, 0.0, 1.0)),
+    _one_angle(
+        "CPhase",
+        2,
+        _controlled_trig(_PHASE_TRIG),
+        diagonal=True,
+        aliases=("ControlledPhaseShift", "CP", "CU1"),
+        phase=(0.0, 0.0, 0.0, 1.0),
+    ),
     _one_angle("RXX", 2, _rotation_trig(np.kron(_X, _X)), aliases=("IsingXX",)),
     _one_angle("RYY", 2, _rotation_trig(np.kron(_Y, _Y)), aliases=("IsingYY",)),
-    _one_angle("RZZ", 2, _rotation_trig(np.kron(_Z, _Z)), diagonal=True, aliases=("IsingZZ",),
-               phase=(-0.5, 0.5, 0.5, -0.5)),
+    _one_angle(
+        "RZZ", 2, _rotation_trig(np.kron(_Z, _Z)), diagonal=True, aliases=("IsingZZ",), phase=(-0.5, 0.5, 0.5, -0.5)
+    ),
     GateSpec("Toffoli", 3, 0, _controlled(_controlled(_const(_X))), aliases=("CCX", "CCNOT")),
     GateSpec("CSWAP", 3, 0, _controlled(_const(_SWAP)), aliases=("Fredkin",)),
     GateSpec("Unitary", 0, 0, _unitary, aliases=("QubitUnitary",)),

@@ -84,8 +84,9 @@ def _word(spec: Any, where: str) -> tuple[Word, int]:
         try:
             pairs = [tuple(p) for p in spec]
         except TypeError:
-            raise ObservableError(f"{where}: a Pauli word is a string 'Z0 X1', a dict {{wire: 'Z'}} "
-                                  f"or (wire, 'Z') pairs, got {spec!r}") from None
+            raise ObservableError(
+                f"{where}: a Pauli word is a string 'Z0 X1', a dict {{wire: 'Z'}} or (wire, 'Z') pairs, got {spec!r}"
+            ) from None
     word, max_wire, seen = [], -1, set()
     for w, p in pairs:
         w = _wire(w, where)

@@ -31,9 +31,19 @@ from qjax.ir.gates import canonical_name
 from qjax.ir.pauli import PAULI_MATRICES
 
 __all__ = [
-    "Channel", "GateNoise", "NoiseModel", "depolarizing", "amplitude_damping", "phase_damping",
-    "thermal_relaxation", "readout_confusion", "average_gate_fidelity", "device_depolarizing",
-    "DeviceNoise", "device_noise", "Schedule",
+    "Channel",
+    "GateNoise",
+    "NoiseModel",
+    "depolarizing",
+    "amplitude_damping",
+    "phase_damping",
+    "thermal_relaxation",
+    "readout_confusion",
+    "average_gate_fidelity",
+    "device_depolarizing",
+    "DeviceNoise",
+    "device_noise",
+    "Schedule",
 ]
 
 _PAULIS = tuple(PAULI_MATRICES[p] for p in "IXYZ")
@@ -74,8 +84,10 @@ class Channel:
 
     def then(self, other: "Channel") -> "Channel":
         """This channel followed by ``other`` (same width)."""
-        return Channel(np.einsum("aij,bjk->abik", other.kraus, self.kraus).reshape(-1, *self.kraus.shape[1:]),
-                       f"{self.name}+{other.name}").minimal()
+        return Channel(
+            np.einsum("aij,bjk->abik", other.kraus, self.kraus).reshape(-1, *self.kraus.shape[1:]),
+            f"{self.name}+{other.name}",
+        ).minimal()
 
     def tensor(self, other: "Channel") -> "Channel":
         """``self ⊗ other``: ``self`` on the leading (more significant) qubits."""
@@ -123,15 +135,19 @@ def _kron_all(mats: Sequence[np.ndarray]) -> np.ndarray:
 def amplitude_damping(gamma: float) -> Channel:
     """Aer's ``amplitude_damping_error(γ)``: |1⟩ decays to |0⟩ with probability γ."""
     g = _probability(gamma, "amplitude_damping")
-    return Channel(np.stack([np.array([[1, 0], [0, math.sqrt(1 - g)]]), np.array([[0, math.sqrt(g)], [0, 0]])]),
-                   f"amplitude_damping({g:g})")
+    return Channel(
+        np.stack([np.array([[1, 0], [0, math.sqrt(1 - g)]]), np.array([[0, math.sqrt(g)], [0, 0]])]),
+        f"amplitude_damping({g:g})",
+    )
 
 
 def phase_damping(lam: float) -> Channel:
     """Aer's ``phase_damping_error(λ)``: coherences shrink by ``sqrt(1 − λ)``, populations stay."""
     g = _probability(lam, "phase_damping")
-    return Channel(np.stack([np.array([[1, 0], [0, math.sqrt(1 - g)]]), np.array([[0, 0], [0, math.sqrt(g)]])]),
-                   f"phase_damping({g:g})")
+    return Channel(
+        np.stack([np.array([[1, 0], [0, math.sqrt(1 - g)]]), np.array([[0, 0], [0, math.sqrt(g)]])]),
+        f"phase_damping({g:g})",
+    )
 
 
 _AMPLITUDE_DAMPING, _PHASE_DAMPING = amplitude_damping, phase_damping  # shadowed by from_settings' keywords
@@ -145,8 +161,9 @@ def thermal_relaxation(t1: float, t2: float, time: float, excited_population: fl
     ``inf`` means no relaxation of that kind.
     """
     if t1 <= 0 or t2 <= 0 or time < 0:
-        raise ConfigError(f"thermal relaxation needs T1 > 0, T2 > 0 and a gate time ≥ 0; got T1={t1}, T2={t2}, "
-                          f"t={time}")
+        raise ConfigError(
+            f"thermal relaxation needs T1 > 0, T2 > 0 and a gate time ≥ 0; got T1={t1}, T2={t2}, t={time}"
+        )
     if t2 > 2 * t1 * (1 + 1e-12):
         raise ConfigError(f"T2={t2} > 2·T1={2 * t1} is unphysical; use T2 ≤ 2·T1")
     p1 = _probability(excited_population, "excited_population")
@@ -222,8 +239,11 @@ class GateNoise:
     wires: tuple[int, ...] | None = None
 
     def matches(self, gate: str, wires: tuple[int, ...]) -> bool:
-        return ((self.gates is None or gate in self.gates) and (self.arity is None or self.arity == len(wires))
-                and (self.wires is None or self.wires == wires))
+        return (
+            (self.gates is None or gate in self.gates)
+            and (self.arity is None or self.arity == len(wires))
+            and (self.wires is None or self.wires == wires)
+        )
 
 
 #: What follows each operation of a circuit: ``((channel, wires), ...)`` per operation.
@@ -244,8 +264,14 @@ class NoiseModel:
     readout: Mapping[int, np.ndarray] = field(default_factory=dict)
     default_readout: np.ndarray | None = None
 
-    def with_gate_error(self, channel: Channel, gates: Iterable[str] | str | None = None, *,
-                        arity: int | None = None, wires: Sequence[int] | None = None) -> "NoiseModel":
+    def with_gate_error(
+        self,
+        channel: Channel,
+        gates: Iterable[str] | str | None = None,
+        *,
+        arity: int | None = None,
+        wires: Sequence[int] | None = None,
+    ) -> "NoiseModel":
         if isinstance(gates, str):
             gates = [gates]
         names = None if gates is None else frozenset(canonical_name(g) for g in gates)
@@ -261,10 +287,19 @@ class NoiseModel:
         return NoiseModel(self.rules, {**self.readout, **{int(w): m for w in wires}}, self.default_readout)
 
     @classmethod
-    def from_settings(cls, *, depolarizing_1q: float = 0.0, depolarizing_2q: float = 0.0,
-                      amplitude_damping: float = 0.0, phase_damping: float = 0.0, t1: float | None = None,
-                      t2: float | None = None, gate_time_1q: float = 0.0, gate_time_2q: float = 0.0,
-                      readout_error: float = 0.0) -> "NoiseModel":
+    def from_settings(
+        cls,
+        *,
+        depolarizing_1q: float = 0.0,
+        depolarizing_2q: float = 0.0,
+        amplitude_damping: float = 0.0,
+        phase_damping: float = 0.0,
+        t1: float | None = None,
+        t2: float | None = None,
+        gate_time_1q: float = 0.0,
+        gate_time_2q: float = 0.0,
+        readout_error: float = 0.0,
+    ) -> "NoiseModel":
         """The ``backend.noise`` block as a model (times in seconds here).
 
         After every gate, on its wires and in this order: n-qubit depolarizing
@@ -376,8 +411,12 @@ def device_noise(device) -> DeviceNoise:
                 continue
             relax = None
             if prop.duration and props:
-                chans = [thermal_relaxation(t1s[q], t2s[q], prop.duration)
-                         if math.isfinite(t1s[q]) or math.isfinite(t2s[q]) else Channel(np.eye(2)) for q in qubits]
+                chans = [
+                    thermal_relaxation(t1s[q], t2s[q], prop.duration)
+                    if math.isfinite(t1s[q]) or math.isfinite(t2s[q])
+                    else Channel(np.eye(2))
+                    for q in qubits
+                ]
                 relax = chans
             depol = None
             if prop.error and isinstance(op, Gate):

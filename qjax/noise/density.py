@@ -50,8 +50,14 @@ from qjax.sim.gradients import parameter_shift_values
 from qjax.sim.pauli import parity_sum
 from qjax.sim.program import Program, Step, apply, lower
 
-__all__ = ["compile_noisy", "NoisyCompiled", "METHODS", "DENSITY_MATRIX_MAX_QUBITS", "readout_words",
-           "noisy_shift_values"]
+__all__ = [
+    "compile_noisy",
+    "NoisyCompiled",
+    "METHODS",
+    "DENSITY_MATRIX_MAX_QUBITS",
+    "readout_words",
+    "noisy_shift_values",
+]
 
 METHODS = ("auto", "density_matrix", "trajectories")
 # Amplitudes of all trajectories held at once (the rest run sequentially): ~128 MiB in complex64.
@@ -88,6 +94,7 @@ class NoisyCompiled(NamedTuple):
 
 
 # -- readout on observables ----------------------------------------------------------------
+
 
 def readout_words(word, confusions) -> list[tuple[float, tuple]]:
     """A Pauli word as measured through per-wire readout confusion matrices.
@@ -184,6 +191,7 @@ def _state_word_values(psi, words, n: int):
 
 
 # -- noise resolved against the program ------------------------------------------------------
+
 
 def _embed(kraus: np.ndarray, sub: tuple[int, ...], wires: tuple[int, ...]) -> np.ndarray:
     """Kraus operators on ``sub`` ⊆ ``wires`` as operators on all of ``wires`` (in that order)."""
@@ -327,6 +335,7 @@ def _run_trajectory(program: Program, steps: tuple[_NoisyStep, ...], angles, key
 
 # -- compile ----------------------------------------------------------------------------------
 
+
 def noisy_shift_values(values: Callable, circuit: Circuit, method: str, trajectories: int = 1) -> Callable:
     """``values (angles (G,) -> (k,))`` with a parameter-shift VJP, shifted runs batched to fit memory.
 
@@ -337,13 +346,22 @@ def noisy_shift_values(values: Callable, circuit: Circuit, method: str, trajecto
     """
     n = circuit.num_wires
     width = 2 * n if method == "density_matrix" else n + int(np.ceil(np.log2(max(trajectories, 1))))
-    return parameter_shift_values(values, Circuit(width, circuit.operations, num_params=circuit.num_params,
-                                                  num_inputs=circuit.num_inputs))
+    return parameter_shift_values(
+        values, Circuit(width, circuit.operations, num_params=circuit.num_params, num_inputs=circuit.num_inputs)
+    )
 
 
-def compile_noisy(circuit: Circuit, noise: NoiseModel | Schedule | None = None, observables=None, *,
-                  readout=None, dtype=jnp.complex64, method: str = "auto", trajectories: int = 256,
-                  seed: int = 0) -> NoisyCompiled:
+def compile_noisy(
+    circuit: Circuit,
+    noise: NoiseModel | Schedule | None = None,
+    observables=None,
+    *,
+    readout=None,
+    dtype=jnp.complex64,
+    method: str = "auto",
+    trajectories: int = 256,
+    seed: int = 0,
+) -> NoisyCompiled:
     """Compile ``circuit`` with ``noise`` into pure JAX functions (see :class:`NoisyCompiled`).
 
     Args:
@@ -384,6 +402,7 @@ def compile_noisy(circuit: Circuit, noise: NoiseModel | Schedule | None = None, 
     angles_of = angle_function(program, dt, P, F)
 
     if method == "density_matrix":
+
         def word_values(angles):
             return _density_word_values(_run_density(program, steps, angles), table.words, n)
 
@@ -398,9 +417,9 @@ def compile_noisy(circuit: Circuit, noise: NoiseModel | Schedule | None = None, 
 
         def mean_over(fn):
             def out(angles):
-                per = jax.lax.map(lambda key: fn(_run_trajectory(program, steps, angles, key)), keys,
-                                  batch_size=batch)
+                per = jax.lax.map(lambda key: fn(_run_trajectory(program, steps, angles, key)), keys, batch_size=batch)
                 return jnp.mean(per, axis=0)
+
             return out
 
         word_values = mean_over(lambda psi: _state_word_values(psi, table.words, n))
@@ -434,5 +453,19 @@ def compile_noisy(circuit: Circuit, noise: NoiseModel | Schedule | None = None, 
     def term_values(params, x=None):
         return term_matrix @ word_values(angles_of(params, x))
 
-    return NoisyCompiled(density, probs, sample, expval, term_values, values, table.term_coeffs, table.constants,
-                         circuit, obs, method, P, F, dt)
+    return NoisyCompiled(
+        density,
+        probs,
+        sample,
+        expval,
+        term_values,
+        values,
+        table.term_coeffs,
+        table.constants,
+        circuit,
+        obs,
+        method,
+        P,
+        F,
+        dt,
+    )

@@ -28,8 +28,17 @@ from qjax.ir.circuit import Circuit, Operation
 from qjax.ir.gates import GATES
 from qjax.noise.channels import from_superop
 
-__all__ = ["inverse", "fold_global", "fold_gates", "scale_noise", "extrapolate", "EXTRAPOLATORS", "AMPLIFIERS",
-           "check_jax_mitigation", "mitigated_expval"]
+__all__ = [
+    "inverse",
+    "fold_global",
+    "fold_gates",
+    "scale_noise",
+    "extrapolate",
+    "EXTRAPOLATORS",
+    "AMPLIFIERS",
+    "check_jax_mitigation",
+    "mitigated_expval",
+]
 
 #: Gates that are their own inverse.
 _SELF_INVERSE = {"I", "H", "X", "Y", "Z", "CNOT", "CY", "CZ", "SWAP", "Toffoli", "CSWAP"}
@@ -61,8 +70,10 @@ def inverse(op: Operation) -> Operation:
 
 def _odd_factor(factor: float, how: str) -> int:
     if not (float(factor) == int(factor) and int(factor) >= 1 and int(factor) % 2 == 1):
-        raise ConfigError(f"noise factor {factor} cannot be made by {how}: it needs odd integers 1, 3, 5, ... "
-                          "(set mitigation.zne.noise_factors=[1,3,5], or amplifier=noise_scaling for any λ ≥ 1)")
+        raise ConfigError(
+            f"noise factor {factor} cannot be made by {how}: it needs odd integers 1, 3, 5, ... "
+            "(set mitigation.zne.noise_factors=[1,3,5], or amplifier=noise_scaling for any λ ≥ 1)"
+        )
     return (int(factor) - 1) // 2
 
 
@@ -76,12 +87,14 @@ def fold_global(circuit: Circuit, schedule: Sequence[tuple], factor: float) -> t
     for _ in range(k):
         out_ops += back + ops
         out_noise += back_noise + noise
-    return Circuit(circuit.num_wires, tuple(out_ops), num_params=circuit.num_params,
-                   num_inputs=circuit.num_inputs), tuple(out_noise)
+    return Circuit(
+        circuit.num_wires, tuple(out_ops), num_params=circuit.num_params, num_inputs=circuit.num_inputs
+    ), tuple(out_noise)
 
 
-def fold_gates(circuit: Circuit, schedule: Sequence[tuple], factor: float, *,
-               min_wires: int = 2) -> tuple[Circuit, tuple]:
+def fold_gates(
+    circuit: Circuit, schedule: Sequence[tuple], factor: float, *, min_wires: int = 2
+) -> tuple[Circuit, tuple]:
     """Each gate on ≥ ``min_wires`` wires becomes ``G (G† G)^k`` (``factor = 2k + 1``), each copy with its noise."""
     k = _odd_factor(factor, "gate folding")
     out_ops, out_noise = [], []
@@ -92,8 +105,9 @@ def fold_gates(circuit: Circuit, schedule: Sequence[tuple], factor: float, *,
             for _ in range(k):
                 out_ops += [inverse(op), op]
                 out_noise += [noise, noise]
-    return Circuit(circuit.num_wires, tuple(out_ops), num_params=circuit.num_params,
-                   num_inputs=circuit.num_inputs), tuple(out_noise)
+    return Circuit(
+        circuit.num_wires, tuple(out_ops), num_params=circuit.num_params, num_inputs=circuit.num_inputs
+    ), tuple(out_noise)
 
 
 def scale_noise(schedule: Sequence[tuple], factor: float) -> tuple:
@@ -106,8 +120,11 @@ def scale_noise(schedule: Sequence[tuple], factor: float) -> tuple:
     def scaled(channel):
         if id(channel) not in cache:
             s = channel.superop()
-            power = np.linalg.matrix_power(s, int(factor)) if float(factor).is_integer() \
+            power = (
+                np.linalg.matrix_power(s, int(factor))
+                if float(factor).is_integer()
                 else scipy.linalg.fractional_matrix_power(s, float(factor))
+            )
             cache[id(channel)] = from_superop(np.asarray(power), f"{channel.name}^{factor:g}")
         return cache[id(channel)]
 
@@ -144,8 +161,10 @@ def extrapolate(factors: Sequence[float], values, method: str = "exponential"):
     if method.startswith("polynomial_degree_") and method.removeprefix("polynomial_degree_").isdigit():
         degree = int(method.removeprefix("polynomial_degree_"))
         if degree >= F:
-            raise ConfigError(f"mitigation.zne.extrapolator={method} needs more than {degree} noise factors, "
-                              f"got {F}; add factors or lower the degree")
+            raise ConfigError(
+                f"mitigation.zne.extrapolator={method} needs more than {degree} noise factors, "
+                f"got {F}; add factors or lower the degree"
+            )
         return _polyfit_at_zero(factors, values, degree)
     if method == "exponential":
         linear = _polyfit_at_zero(factors, values, 1)
@@ -154,8 +173,10 @@ def extrapolate(factors: Sequence[float], values, method: str = "exponential"):
         safe = jnp.where(usable, jnp.abs(values), 1.0)  # keeps log (and its gradient) finite where unused
         log_fit = _polyfit_at_zero(factors, jnp.log(safe), 1)
         return jnp.where(usable, sign * jnp.exp(log_fit), linear)
-    raise ConfigError(f"mitigation.zne.extrapolator={method} is not known; choose linear, richardson, exponential "
-                      "or polynomial_degree_<k>")
+    raise ConfigError(
+        f"mitigation.zne.extrapolator={method} is not known; choose linear, richardson, exponential "
+        "or polynomial_degree_<k>"
+    )
 
 
 #: ``mitigation.zne.amplifier`` → how a (circuit, schedule) pair is amplified by a noise factor.
@@ -178,17 +199,23 @@ def check_jax_mitigation(mitigation, backend: str = "noisy_simulator") -> tuple[
     if mitigation.name != "best":
         for technique in techniques:
             if technique not in ("readout", "zne"):
-                raise ConfigError(f"mitigation={mitigation.name} is an IBM runtime technique (it acts on idle-time and "
-                                  f"coherent errors this simulator does not model); on backend={backend} use "
-                                  "mitigation=readout, zne or best")
+                raise ConfigError(
+                    f"mitigation={mitigation.name} is an IBM runtime technique (it acts on idle-time and "
+                    f"coherent errors this simulator does not model); on backend={backend} use "
+                    "mitigation=readout, zne or best"
+                )
     zne = getattr(mitigation, "zne", None)
     if zne is not None and "zne" in techniques:
         if zne.amplifier not in AMPLIFIERS:
-            raise ConfigError(f"mitigation.zne.amplifier={zne.amplifier} is IBM-only (a learned noise model); on "
-                              f"backend={backend} use gate_folding, global_folding or noise_scaling")
+            raise ConfigError(
+                f"mitigation.zne.amplifier={zne.amplifier} is IBM-only (a learned noise model); on "
+                f"backend={backend} use gate_folding, global_folding or noise_scaling"
+            )
         if zne.extrapolator in ("double_exponential", "fallback"):
-            raise ConfigError(f"mitigation.zne.extrapolator={zne.extrapolator} is IBM-only; on backend={backend} use "
-                              "linear, richardson, exponential or polynomial_degree_<k>")
+            raise ConfigError(
+                f"mitigation.zne.extrapolator={zne.extrapolator} is IBM-only; on backend={backend} use "
+                "linear, richardson, exponential or polynomial_degree_<k>"
+            )
         if zne.amplifier != "noise_scaling":
             for factor in zne.noise_factors:
                 _odd_factor(factor, zne.amplifier.replace("_", " "))

@@ -15,8 +15,15 @@ from qjax.schemas import BOND_LENGTH_RANGE, lih_active_orbitals
 __all__ = ["molecule", "h2", "lih"]
 
 
-def molecule(name: str, symbols: list[str], coordinates, *, basis: str = "sto-3g",
-             active_electrons: int | None = None, active_orbitals: int | None = None) -> Problem:
+def molecule(
+    name: str,
+    symbols: list[str],
+    coordinates,
+    *,
+    basis: str = "sto-3g",
+    active_electrons: int | None = None,
+    active_orbitals: int | None = None,
+) -> Problem:
     """A molecule's qubit Hamiltonian (PennyLane ``qml.qchem``, Jordan–Wigner) in an optional active space.
 
     ``coordinates``: ``(3 * atoms,)`` in ångström. The exact energy is the lowest
@@ -27,12 +34,12 @@ def molecule(name: str, symbols: list[str], coordinates, *, basis: str = "sto-3g
 
     mol = qml.qchem.Molecule(symbols, np.asarray(coordinates, dtype=float), unit="angstrom", basis_name=basis)
     electrons = mol.n_electrons if active_electrons is None else int(active_electrons)
-    hamiltonian, num_wires = qml.qchem.molecular_hamiltonian(mol, active_electrons=active_electrons,
-                                                             active_orbitals=active_orbitals)
+    hamiltonian, num_wires = qml.qchem.molecular_hamiltonian(
+        mol, active_electrons=active_electrons, active_orbitals=active_orbitals
+    )
     observable = PauliSum.from_pennylane(hamiltonian)
     hf = tuple(int(b) for b in qml.qchem.hf_state(electrons, num_wires))
-    return Problem(name, observable, num_wires, _sector_ground_energy(observable, num_wires, electrons), electrons,
-                   hf)
+    return Problem(name, observable, num_wires, _sector_ground_energy(observable, num_wires, electrons), electrons, hf)
 
 
 def _sector_states(num_wires: int, electrons: int) -> np.ndarray:
@@ -80,8 +87,10 @@ def _sector_ground_energy(observable: PauliSum, num_wires: int, electrons: int) 
 def _check_bond_length(bond_length: float, default: float) -> None:
     lo, hi = BOND_LENGTH_RANGE
     if not lo <= bond_length <= hi:
-        raise ConfigError(f"problem.bond_length={bond_length} is invalid: must be a float in {lo}..{hi} (ångström) "
-                          f"(e.g. problem.bond_length={default})")
+        raise ConfigError(
+            f"problem.bond_length={bond_length} is invalid: must be a float in {lo}..{hi} (ångström) "
+            f"(e.g. problem.bond_length={default})"
+        )
 
 
 def h2(bond_length: float = 0.7414, basis: str = "sto-3g") -> Problem:
@@ -91,16 +100,27 @@ def h2(bond_length: float = 0.7414, basis: str = "sto-3g") -> Problem:
     return molecule("h2", ["H", "H"], [0.0, 0.0, -bond_length / 2, 0.0, 0.0, bond_length / 2], basis=basis)
 
 
-def lih(bond_length: float = 1.5949, basis: str = "sto-3g", active_electrons: int = 2,
-        active_orbitals: int = 3) -> Problem:
+def lih(
+    bond_length: float = 1.5949, basis: str = "sto-3g", active_electrons: int = 2, active_orbitals: int = 3
+) -> Problem:
     """LiH along z in an active space: ``2 * active_orbitals`` qubits (6 by default, 62 Pauli terms)."""
     _check_bond_length(bond_length, 1.5949)
     if active_electrons not in (2, 4):
-        raise ConfigError(f"problem.active_electrons={active_electrons} is invalid for LiH: must be 2 or 4 (a closed "
-                          f"shell) (e.g. problem.active_electrons=2)")
+        raise ConfigError(
+            f"problem.active_electrons={active_electrons} is invalid for LiH: must be 2 or 4 (a closed "
+            f"shell) (e.g. problem.active_electrons=2)"
+        )
     if active_orbitals not in lih_active_orbitals(active_electrons):
         allowed = lih_active_orbitals(active_electrons)
-        raise ConfigError(f"problem.active_orbitals={active_orbitals} is invalid for LiH with {active_electrons} active "
-                          f"electrons: must be {allowed[0]}..{allowed[-1]} (e.g. problem.active_orbitals={allowed[0] + 1})")
-    return molecule("lih", ["Li", "H"], [0.0, 0.0, 0.0, 0.0, 0.0, bond_length], basis=basis,
-                    active_electrons=active_electrons, active_orbitals=active_orbitals)
+        raise ConfigError(
+            f"problem.active_orbitals={active_orbitals} is invalid for LiH with {active_electrons} active "
+            f"electrons: must be {allowed[0]}..{allowed[-1]} (e.g. problem.active_orbitals={allowed[0] + 1})"
+        )
+    return molecule(
+        "lih",
+        ["Li", "H"],
+        [0.0, 0.0, 0.0, 0.0, 0.0, bond_length],
+        basis=basis,
+        active_electrons=active_electrons,
+        active_orbitals=active_orbitals,
+    )

@@ -56,12 +56,15 @@ def _breast_cancer(cfg) -> tuple[np.ndarray, np.ndarray]:
 
 #: ``problem.name`` → ``cfg -> (x (N, F), y (N,))`` raw features and integer labels.
 DATASETS: dict[str, Callable[[Any], tuple[np.ndarray, np.ndarray]]] = {
-    "iris": _iris, "moons": _moons, "breast_cancer": _breast_cancer,
+    "iris": _iris,
+    "moons": _moons,
+    "breast_cancer": _breast_cancer,
 }
 
 
-def split_and_scale(x: np.ndarray, y: np.ndarray, *, test_size: float, seed: int, pca: int | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def split_and_scale(
+    x: np.ndarray, y: np.ndarray, *, test_size: float, seed: int, pca: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stratified, seeded train/test split; features scaled into :data:`ANGLE_RANGE` by a scaler fit on train only.
 
     ``pca``: reduce to this many principal components first (standardised, fit on train only).
@@ -72,8 +75,9 @@ def split_and_scale(x: np.ndarray, y: np.ndarray, *, test_size: float, seed: int
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-    x_train, x_test, y_train, y_test = train_test_split(np.asarray(x, float), np.asarray(y), test_size=test_size,
-                                                        random_state=seed, stratify=y)
+    x_train, x_test, y_train, y_test = train_test_split(
+        np.asarray(x, float), np.asarray(y), test_size=test_size, random_state=seed, stratify=y
+    )
     steps = [StandardScaler(), PCA(n_components=pca, random_state=seed)] if pca is not None else []
     scaler = make_pipeline(*steps, MinMaxScaler(feature_range=ANGLE_RANGE)).fit(x_train)
     return scaler.transform(x_train), scaler.transform(x_test), y_train.astype(np.int32), y_test.astype(np.int32)
@@ -88,8 +92,11 @@ def load_dataset(cfg) -> Dataset:
     x, y = loader(cfg)
     _, y = np.unique(y, return_inverse=True)
     if cfg.test_size * len(y) < len(np.unique(y)):
-        raise ConfigError(f"problem.test_size={cfg.test_size} leaves fewer test samples than classes; "
-                          "raise it (e.g. problem.test_size=0.25)")
-    x_train, x_test, y_train, y_test = split_and_scale(x, y, test_size=cfg.test_size, seed=cfg.seed,
-                                                       pca=getattr(cfg, "pca", None))
+        raise ConfigError(
+            f"problem.test_size={cfg.test_size} leaves fewer test samples than classes; "
+            "raise it (e.g. problem.test_size=0.25)"
+        )
+    x_train, x_test, y_train, y_test = split_and_scale(
+        x, y, test_size=cfg.test_size, seed=cfg.seed, pca=getattr(cfg, "pca", None)
+    )
     return Dataset(cfg.name, x_train, y_train, x_test, y_test, int(y.max()) + 1)

@@ -17,8 +17,19 @@ from qjax.errors import ConfigError
 from qjax.ir.pauli import PauliSum
 from qjax.problems.base import Problem
 
-__all__ = ["Graph", "maxcut_problem", "random_regular", "from_edges", "cut_values", "cut_value", "brute_force", "greedy_cut",
-           "goemans_williamson", "cost_observable", "BRUTE_FORCE_MAX_NODES"]
+__all__ = [
+    "Graph",
+    "maxcut_problem",
+    "random_regular",
+    "from_edges",
+    "cut_values",
+    "cut_value",
+    "brute_force",
+    "greedy_cut",
+    "goemans_williamson",
+    "cost_observable",
+    "BRUTE_FORCE_MAX_NODES",
+]
 
 #: Largest graph whose optimum :func:`brute_force` computes (2**20 cut values in memory).
 BRUTE_FORCE_MAX_NODES = 20
@@ -49,8 +60,10 @@ def random_regular(n: int, degree: int, seed: int) -> Graph:
     import networkx as nx
 
     if degree < 1 or degree >= n or (n * degree) % 2:
-        raise ConfigError(f"problem.degree={degree} with problem.n={n} is invalid: a regular graph needs "
-                          f"1 ≤ degree < n and n·degree even (e.g. problem.n=10 problem.degree=3)")
+        raise ConfigError(
+            f"problem.degree={degree} with problem.n={n} is invalid: a regular graph needs "
+            f"1 ≤ degree < n and n·degree even (e.g. problem.n=10 problem.degree=3)"
+        )
     g = nx.random_regular_graph(degree, n, seed=seed)
     return Graph(n, tuple(sorted(tuple(sorted(e)) for e in g.edges())), (1.0,) * g.number_of_edges())
 
@@ -60,8 +73,10 @@ def from_edges(n: int | None, edges: Sequence[Sequence[float]]) -> Graph:
     pairs, weights = [], []
     for e in edges:
         if len(e) not in (2, 3) or any(float(v) != int(v) for v in e[:2]):
-            raise ConfigError(f"problem.edges entry {list(e)} is invalid: must be [i, j] or [i, j, weight] with "
-                              "integer nodes (e.g. problem.edges=[[0,1],[1,2],[2,0]])")
+            raise ConfigError(
+                f"problem.edges entry {list(e)} is invalid: must be [i, j] or [i, j, weight] with "
+                "integer nodes (e.g. problem.edges=[[0,1],[1,2],[2,0]])"
+            )
         i, j = int(e[0]), int(e[1])
         if i == j or min(i, j) < 0:
             raise ConfigError(f"problem.edges entry {list(e)} is invalid: an edge joins two different nodes ≥ 0")
@@ -74,8 +89,9 @@ def from_edges(n: int | None, edges: Sequence[Sequence[float]]) -> Graph:
     size = max(max(p) for p in pairs) + 1
     n = size if n is None else int(n)
     if n < size:
-        raise ConfigError(f"problem.n={n} is too small for problem.edges, which use node {size - 1}; "
-                          f"set problem.n={size} or more")
+        raise ConfigError(
+            f"problem.n={n} is too small for problem.edges, which use node {size - 1}; set problem.n={size} or more"
+        )
     return Graph(n, tuple(pairs), tuple(weights))
 
 

@@ -25,15 +25,24 @@ def _default_data_dir() -> str:
 def parse_args(argv=None) -> argparse.Namespace:
     from qjax.serve.targets import TARGETS
 
-    p = argparse.ArgumentParser(prog="python -m qjax.serve", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m qjax.serve",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 exposes the service)")
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--data-dir", default=_default_data_dir(), help="where the SQLite job store lives")
-    p.add_argument("--db-url", default=None, help="any SQLAlchemy URL (e.g. postgresql://...); "
-                                                  "default sqlite:///<data-dir>/jobs.db")
-    p.add_argument("--targets", default="simulator,noisy_simulator,ibm_fake",
-                   help=f"comma-separated backends to offer, of {','.join(TARGETS)}")
+    p.add_argument(
+        "--db-url",
+        default=None,
+        help="any SQLAlchemy URL (e.g. postgresql://...); default sqlite:///<data-dir>/jobs.db",
+    )
+    p.add_argument(
+        "--targets",
+        default="simulator,noisy_simulator,ibm_fake",
+        help=f"comma-separated backends to offer, of {','.join(TARGETS)}",
+    )
     p.add_argument("--workers", type=int, default=2, help="worker threads running jobs")
     p.add_argument("--rate", type=float, default=50.0, help="requests per second per key (token bucket)")
     p.add_argument("--burst", type=int, default=100, help="burst size of the rate limit")
@@ -42,10 +51,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-body-mb", type=float, default=8.0, help="largest request body")
     p.add_argument("--max-qubits", type=int, default=20, help="widest circuit the JAX simulators accept")
     p.add_argument("--max-batch", type=int, default=4096, help="most parameter sets per request")
-    p.add_argument("--public-jobs", action="store_true",
-                   help="the status page (GET /, no key needed) also lists every key's recent jobs (ids, targets, "
-                        "sizes, times; never key ids); without it the page shows aggregates only and each key sees "
-                        "its own jobs through GET /v1/jobs")
+    p.add_argument(
+        "--public-jobs",
+        action="store_true",
+        help="the status page (GET /, no key needed) also lists every key's recent jobs (ids, targets, "
+        "sizes, times; never key ids); without it the page shows aggregates only and each key sees "
+        "its own jobs through GET /v1/jobs",
+    )
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p.parse_args(argv)
 
@@ -58,20 +70,31 @@ def build(args: argparse.Namespace):
     from qjax.wire import Limits
 
     keys = KeyRing.from_environment()
-    for name, value in (("--workers", args.workers), ("--port", args.port), ("--max-qubits", args.max_qubits),
-                        ("--max-batch", args.max_batch), ("--burst", args.burst)):
+    for name, value in (
+        ("--workers", args.workers),
+        ("--port", args.port),
+        ("--max-qubits", args.max_qubits),
+        ("--max-batch", args.max_batch),
+        ("--burst", args.burst),
+    ):
         if value < (0 if name == "--port" else 1):
             raise ConfigError(f"{name}={value} is invalid: must be a positive integer")
     db_url = args.db_url
     if db_url is None:
         Path(args.data_dir).mkdir(parents=True, exist_ok=True)
         db_url = f"sqlite:///{os.path.abspath(os.path.join(args.data_dir, 'jobs.db'))}"
-    settings = Settings(db_url=db_url, targets=tuple(t.strip() for t in args.targets.split(",") if t.strip()),
-                        workers=args.workers, rate=args.rate, burst=args.burst,
-                        jobs_per_day=args.jobs_per_day or None, shots_per_day=args.shots_per_day or None,
-                        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
-                        limits=Limits(max_qubits=args.max_qubits, max_batch=args.max_batch),
-                        public_jobs=args.public_jobs)
+    settings = Settings(
+        db_url=db_url,
+        targets=tuple(t.strip() for t in args.targets.split(",") if t.strip()),
+        workers=args.workers,
+        rate=args.rate,
+        burst=args.burst,
+        jobs_per_day=args.jobs_per_day or None,
+        shots_per_day=args.shots_per_day or None,
+        max_body_bytes=int(args.max_body_mb * 1024 * 1024),
+        limits=Limits(max_qubits=args.max_qubits, max_batch=args.max_batch),
+        public_jobs=args.public_jobs,
+    )
     return create_app(settings, keys)
 
 
@@ -95,8 +118,7 @@ def main(argv=None) -> int:
 
     quiet_libraries()
     enable_compilation_cache()  # a restarted service loads its executables instead of compiling them
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False,
-                log_level=args.log_level)
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False, log_level=args.log_level)
     return 0
 
 

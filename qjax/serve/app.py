@@ -64,8 +64,14 @@ def create_app(settings: Settings, keys: KeyRing, *, run_workers: bool = True) -
     Its :class:`~qjax.serve.state.ServiceState` is ``app.state.service``.
     """
     service = ServiceState.create(settings, keys, run_workers=run_workers)
-    app = FastAPI(title="qjax execution service", version="1", lifespan=_lifespan, docs_url=None, redoc_url=None,
-                  openapi_url="/openapi.json")
+    app = FastAPI(
+        title="qjax execution service",
+        version="1",
+        lifespan=_lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
     app.state.service = service
     app.middleware("http")(_trace)
     app.add_exception_handler(RequestValidationError, _invalid)
@@ -83,12 +89,17 @@ async def _lifespan(app: FastAPI):
     service: ServiceState = app.state.service
     settings = service.settings
     service.events.loop = asyncio.get_running_loop()
-    app.state.recovered = await run_in_threadpool(recover, service.store, service.targets, settings.limits,
-                                                  service.events.ended)
+    app.state.recovered = await run_in_threadpool(
+        recover, service.store, service.targets, settings.limits, service.events.ended
+    )
     for w in service.workers:
         w.start()
-    logs.log.info("serving targets %s with %d worker(s); database %s", ", ".join(settings.targets),
-                  len(service.workers), settings.db_url.split("://", 1)[0])
+    logs.log.info(
+        "serving targets %s with %d worker(s); database %s",
+        ", ".join(settings.targets),
+        len(service.workers),
+        settings.db_url.split("://", 1)[0],
+    )
     yield
     for w in service.workers:
         w.stop()

@@ -40,11 +40,15 @@ class KeyRing:
         self._hashes = tuple(h.strip().lower() for h in hashes if h.strip())
         for h in self._hashes:
             if len(h) != 64 or any(c not in "0123456789abcdef" for c in h):
-                raise ConfigError("an API key hash is not a SHA-256 hex digest (64 hex digits); make one with "
-                                  "`python -c \"import qjax.serve.auth as a; print(a.hash_key('<key>'))\"`")
+                raise ConfigError(
+                    "an API key hash is not a SHA-256 hex digest (64 hex digits); make one with "
+                    "`python -c \"import qjax.serve.auth as a; print(a.hash_key('<key>'))\"`"
+                )
         if not self._hashes:
-            raise ConfigError("no API keys: set QJAX_API_KEYS=key1,key2 or QJAX_API_KEY_FILE=<file of hashes>; "
-                              "the service refuses to run open")
+            raise ConfigError(
+                "no API keys: set QJAX_API_KEYS=key1,key2 or QJAX_API_KEY_FILE=<file of hashes>; "
+                "the service refuses to run open"
+            )
 
     @classmethod
     def from_keys(cls, keys: Iterable[str]) -> KeyRing:
@@ -79,8 +83,10 @@ class KeyRing:
 def _hashed(keys: Iterable[str]) -> list[str]:
     keys = [k.strip() for k in keys if k.strip()]
     if any(len(k) < _MIN_KEY_LENGTH for k in keys):
-        raise ConfigError(f"an API key is shorter than {_MIN_KEY_LENGTH} characters; use long random keys "
-                          "(e.g. python -c \"import secrets; print(secrets.token_urlsafe(32))\")")
+        raise ConfigError(
+            f"an API key is shorter than {_MIN_KEY_LENGTH} characters; use long random keys "
+            '(e.g. python -c "import secrets; print(secrets.token_urlsafe(32))")'
+        )
     return [hash_key(k) for k in keys]
 
 

@@ -28,9 +28,23 @@ from qjax.serve.state import QUOTA_WINDOW_S, ServiceState
 from qjax.serve.store import JobRecord
 from qjax.wire import Batch, RequestError, decode_batch, decode_json
 
-__all__ = ["Service", "KeyId", "IdempotencyKey", "PreviousJob", "NewSubmission", "WithinQuota", "OwnJob", "Submission",
-           "service",
-           "authenticate", "idempotency_key", "previous_job", "new_submission", "check_quota", "own_job"]
+__all__ = [
+    "Service",
+    "KeyId",
+    "IdempotencyKey",
+    "PreviousJob",
+    "NewSubmission",
+    "WithinQuota",
+    "OwnJob",
+    "Submission",
+    "service",
+    "authenticate",
+    "idempotency_key",
+    "previous_job",
+    "new_submission",
+    "check_quota",
+    "own_job",
+]
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
@@ -56,14 +70,24 @@ async def authenticate(request: Request, service: Service) -> str:
     key_id = service.keys.identify(presented)
     if key_id is None:
         why = "missing API key" if not presented else "API key not accepted"
-        raise Refused(401, f"{why}: send Authorization: Bearer <key> (the client reads QJAX_API_KEY)",
-                      "authorization", "unauthorized", {"WWW-Authenticate": "Bearer"})
+        raise Refused(
+            401,
+            f"{why}: send Authorization: Bearer <key> (the client reads QJAX_API_KEY)",
+            "authorization",
+            "unauthorized",
+            {"WWW-Authenticate": "Bearer"},
+        )
     wait = service.limiter.acquire(key_id)
     if wait > 0:
         settings = service.settings
-        raise Refused(429, f"rate limit of {settings.rate:g} requests/s (bursts of {settings.burst}) exceeded; "
-                      f"retry after {math.ceil(wait)} s", "authorization", "rate_limit",
-                      {"Retry-After": str(max(1, math.ceil(wait)))})
+        raise Refused(
+            429,
+            f"rate limit of {settings.rate:g} requests/s (bursts of {settings.burst}) exceeded; "
+            f"retry after {math.ceil(wait)} s",
+            "authorization",
+            "rate_limit",
+            {"Retry-After": str(max(1, math.ceil(wait)))},
+        )
     return key_id
 
 
@@ -116,8 +140,12 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
     """The body, refused (413) as soon as it is known to exceed ``max_bytes``: by its declared length, or read."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise Refused(413, f"body of {int(declared):,} bytes exceeds the limit of {max_bytes:,}; split the batch",
-                      "body", "too_large")
+        raise Refused(
+            413,
+            f"body of {int(declared):,} bytes exceeds the limit of {max_bytes:,}; split the batch",
+            "body",
+            "too_large",
+        )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -150,13 +178,21 @@ def check_quota(service: Service, key_id: KeyId, submission: NewSubmission) -> S
         return None
     settings, now = service.settings, time.time()
     jobs, spent, oldest = service.store.usage(key_id, now - QUOTA_WINDOW_S)
-    for limit, used, more, what in ((settings.jobs_per_day, jobs, 1, "jobs"),
-                                    (settings.shots_per_day, spent, submission.batch.requested_shots, "shots")):
+    for limit, used, more, what in (
+        (settings.jobs_per_day, jobs, 1, "jobs"),
+        (settings.shots_per_day, spent, submission.batch.requested_shots, "shots"),
+    ):
         if limit is not None and used + more > limit:
             retry = max(1, math.ceil((oldest or now) + QUOTA_WINDOW_S - now))
-            raise Refused(429, f"daily quota of {limit:,} {what} for this key would be exceeded ({used:,} used in "
-                          f"the last 24 h, this batch needs {more:,}); retry after {retry} s or ask for a larger "
-                          "quota", "quota", "quota", {"Retry-After": str(retry)})
+            raise Refused(
+                429,
+                f"daily quota of {limit:,} {what} for this key would be exceeded ({used:,} used in "
+                f"the last 24 h, this batch needs {more:,}); retry after {retry} s or ask for a larger "
+                "quota",
+                "quota",
+                "quota",
+                {"Retry-After": str(retry)},
+            )
     return submission
 
 

@@ -21,22 +21,28 @@ class Metrics:
 
     def __init__(self, queue_length: Callable[[], float]):
         self.registry = r = CollectorRegistry()
-        self.requests = Counter("qjax_http_requests", "HTTP requests by route and status code",
-                                ["method", "route", "status"], registry=r)
-        self.request_seconds = Histogram("qjax_http_request_seconds", "HTTP request latency", ["route"],
-                                         buckets=_SECONDS, registry=r)
-        self.refused = Counter("qjax_refused_requests", "Requests refused before any work (401, 413, 422, 429)",
-                               ["reason"], registry=r)
+        self.requests = Counter(
+            "qjax_http_requests", "HTTP requests by route and status code", ["method", "route", "status"], registry=r
+        )
+        self.request_seconds = Histogram(
+            "qjax_http_request_seconds", "HTTP request latency", ["route"], buckets=_SECONDS, registry=r
+        )
+        self.refused = Counter(
+            "qjax_refused_requests", "Requests refused before any work (401, 413, 422, 429)", ["reason"], registry=r
+        )
         self.submitted = Counter("qjax_jobs_submitted", "Jobs accepted", ["target"], registry=r)
         self.ended = Counter("qjax_jobs_ended", "Jobs that ended, by final status", ["target", "status"], registry=r)
         self.errors = Counter("qjax_job_errors", "Jobs that failed, per backend", ["target"], registry=r)
-        self.queue_seconds = Histogram("qjax_job_queue_seconds", "Time from acceptance to start", ["target"],
-                                       buckets=_SECONDS, registry=r)
-        self.run_seconds = Histogram("qjax_job_run_seconds", "Time from start to result", ["target"],
-                                     buckets=_SECONDS, registry=r)
+        self.queue_seconds = Histogram(
+            "qjax_job_queue_seconds", "Time from acceptance to start", ["target"], buckets=_SECONDS, registry=r
+        )
+        self.run_seconds = Histogram(
+            "qjax_job_run_seconds", "Time from start to result", ["target"], buckets=_SECONDS, registry=r
+        )
         self.shots = Counter("qjax_shots", "Shots spent", ["target"], registry=r)
-        self.qpu_seconds = Counter("qjax_qpu_seconds", "QPU seconds spent (reported or estimated)", ["target"],
-                                   registry=r)
+        self.qpu_seconds = Counter(
+            "qjax_qpu_seconds", "QPU seconds spent (reported or estimated)", ["target"], registry=r
+        )
         self.queue = Gauge("qjax_queue_length", "Jobs waiting to run", registry=r)
         self.queue.set_function(queue_length)
 

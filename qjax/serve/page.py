@@ -54,13 +54,18 @@ def _mitigation(job: JobRecord) -> str:
     return str(m.get("name", "none") if isinstance(m, dict) else m)
 
 
-def render_status_page(counts: dict[str, int], by_target: dict[str, dict[str, int]],
-                       recent: list[JobRecord] | None = None, *, targets: tuple[str, ...], workers: int,
-                       refresh_s: int = 5) -> str:
+def render_status_page(
+    counts: dict[str, int],
+    by_target: dict[str, dict[str, int]],
+    recent: list[JobRecord] | None = None,
+    *,
+    targets: tuple[str, ...],
+    workers: int,
+    refresh_s: int = 5,
+) -> str:
     """The page as one HTML document; ``recent`` jobs are listed only when given (``--public-jobs``)."""
     e = html.escape
-    cards = "".join(f'<div class="card"><b class="{s}">{counts.get(s, 0)}</b><span>{s}</span></div>'
-                    for s in STATUSES)
+    cards = "".join(f'<div class="card"><b class="{s}">{counts.get(s, 0)}</b><span>{s}</span></div>' for s in STATUSES)
     backend_rows = []
     for target in sorted(set(targets) | set(by_target)):
         c = by_target.get(target, {})
@@ -89,8 +94,10 @@ Metrics: <a href="/metrics">/metrics</a>.</p>
 """
 
 
-_PRIVATE_NOTE = ('<p class="note" id="private">Jobs are private: each API key lists its own with '
-                 '<code>GET /v1/jobs</code> (<code>Authorization: Bearer &lt;key&gt;</code>).</p>')
+_PRIVATE_NOTE = (
+    '<p class="note" id="private">Jobs are private: each API key lists its own with '
+    "<code>GET /v1/jobs</code> (<code>Authorization: Bearer &lt;key&gt;</code>).</p>"
+)
 
 
 def _jobs_table(recent: list[JobRecord]) -> str:
@@ -101,14 +108,27 @@ def _jobs_table(recent: list[JobRecord]) -> str:
         r = job.result or {}
         shots = r.get("shots", job.shots or 0)
         cost = r.get("estimated_cost_usd")
-        job_rows.append(_row(
-            [f"<code>{e(job.id[:8])}</code>", f'<span class="{e(job.status)}">{e(job.status)}</span>', e(job.target),
-             e(str(r.get("device") or job.payload.get("device") or "–")[:40]), str(r.get("num_qubits", "–")),
-             str(r.get("depth", "–")), str(r.get("two_qubit_gates", "–")), str(r.get("batch", "–")),
-             f"{shots:,}", _fmt_s(job.queue_s), _fmt_s(job.run_s),
-             "–" if cost is None else f"${cost:,.2f}", e(_mitigation(job)[:40]),
-             e(time.strftime("%H:%M:%S", time.gmtime(job.created_at)))],
-            ["l", "l", "l", "l", "", "", "", "", "", "", "", "", "l", "l"]))
+        job_rows.append(
+            _row(
+                [
+                    f"<code>{e(job.id[:8])}</code>",
+                    f'<span class="{e(job.status)}">{e(job.status)}</span>',
+                    e(job.target),
+                    e(str(r.get("device") or job.payload.get("device") or "–")[:40]),
+                    str(r.get("num_qubits", "–")),
+                    str(r.get("depth", "–")),
+                    str(r.get("two_qubit_gates", "–")),
+                    str(r.get("batch", "–")),
+                    f"{shots:,}",
+                    _fmt_s(job.queue_s),
+                    _fmt_s(job.run_s),
+                    "–" if cost is None else f"${cost:,.2f}",
+                    e(_mitigation(job)[:40]),
+                    e(time.strftime("%H:%M:%S", time.gmtime(job.created_at))),
+                ],
+                ["l", "l", "l", "l", "", "", "", "", "", "", "", "", "l", "l"],
+            )
+        )
     return f"""<h2>Recent jobs (public: --public-jobs)</h2>
 <table id="jobs"><tr><th class="l">job</th><th class="l">status</th><th class="l">target</th><th class="l">device</th>
 <th>qubits</th><th>depth</th><th>2q gates</th><th>sets</th><th>shots</th><th>queue time</th><th>run time</th>

@@ -30,8 +30,15 @@ def free_port() -> int:
 class ServiceProcess:
     """``python -m qjax.serve`` on 127.0.0.1 with ``keys``, its SQLite store and log under ``data_dir``."""
 
-    def __init__(self, data_dir: str | os.PathLike, keys: Sequence[str], *, port: int | None = None,
-                 args: Sequence[str] = (), env: dict | None = None):
+    def __init__(
+        self,
+        data_dir: str | os.PathLike,
+        keys: Sequence[str],
+        *,
+        port: int | None = None,
+        args: Sequence[str] = (),
+        env: dict | None = None,
+    ):
         self.data_dir = Path(data_dir)
         self.keys, self.port, self.args = list(keys), port or free_port(), list(args)
         self.env = {**os.environ, **(env or {}), "QJAX_API_KEYS": ",".join(self.keys)}
@@ -51,14 +58,25 @@ class ServiceProcess:
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "qjax.serve", "--port", str(self.port),
-                                          "--data-dir", str(self.data_dir), *self.args],
-                                         env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "qjax.serve",
+                    "--port",
+                    str(self.port),
+                    "--data-dir",
+                    str(self.data_dir),
+                    *self.args,
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the service exited ({self.proc.returncode}): "
-                                   f"{self.log_path.read_text()[-2000:]}")
+                raise RuntimeError(f"the service exited ({self.proc.returncode}): {self.log_path.read_text()[-2000:]}")
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
                     return self

@@ -101,8 +101,19 @@ class ServiceState:
         targets = Targets(settings.targets, limits=settings.limits)
         metrics = Metrics(lambda: store.counts()["queued"])
         events, wakeup = JobEvents(), threading.Event()
-        workers = tuple(Worker(f"worker-{i}", store, targets, metrics, limits=settings.limits, poll_s=settings.poll_s,
-                               wakeup=wakeup, on_end=events.ended)
-                        for i in range(settings.workers if run_workers else 0))
-        return cls(settings, keys, store, targets, metrics, RateLimiter(settings.rate, settings.burst), events,
-                   wakeup, workers)
+        workers = tuple(
+            Worker(
+                f"worker-{i}",
+                store,
+                targets,
+                metrics,
+                limits=settings.limits,
+                poll_s=settings.poll_s,
+                wakeup=wakeup,
+                on_end=events.ended,
+            )
+            for i in range(settings.workers if run_workers else 0)
+        )
+        return cls(
+            settings, keys, store, targets, metrics, RateLimiter(settings.rate, settings.burst), events, wakeup, workers
+        )

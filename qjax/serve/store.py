@@ -35,7 +35,8 @@ MAX_ATTEMPTS = 3
 
 _metadata = sa.MetaData()
 _jobs = sa.Table(
-    "jobs", _metadata,
+    "jobs",
+    _metadata,
     sa.Column("id", sa.String(32), primary_key=True),
     sa.Column("key_id", sa.String(64), nullable=False),
     sa.Column("idempotency_key", sa.String(200)),
@@ -103,16 +104,26 @@ class JobStore:
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         self.engine = sa.create_engine(url, connect_args=connect_args, future=True)
         if url.startswith("sqlite"):
+
             @sa.event.listens_for(self.engine, "connect")
             def _durable(dbapi_connection, _record):  # WAL: readers never block the writer; FULL: fsync on commit
                 cursor = dbapi_connection.cursor()
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=FULL")
                 cursor.close()
+
         _metadata.create_all(self.engine)
 
-    def submit(self, *, key_id: str, payload: dict, target: str, shots: int | None = None,
-               idempotency_key: str | None = None, request_id: str | None = None) -> tuple[JobRecord, bool]:
+    def submit(
+        self,
+        *,
+        key_id: str,
+        payload: dict,
+        target: str,
+        shots: int | None = None,
+        idempotency_key: str | None = None,
+        request_id: str | None = None,
+    ) -> tuple[JobRecord, bool]:
         """Store a new queued job, or return the one this ``(key_id, idempotency_key)`` already made.
 
         Returns ``(job, created)``; the row is committed before this returns.
@@ -121,9 +132,18 @@ class JobStore:
             existing = self.get_by_idempotency(key_id, idempotency_key)
             if existing is not None:
                 return existing, False
-        row = {"id": uuid.uuid4().hex, "key_id": key_id, "idempotency_key": idempotency_key,
-               "request_id": request_id, "status": "queued", "target": target, "shots": shots,
-               "payload": json.dumps(payload, separators=(",", ":")), "attempts": 0, "created_at": time.time()}
+        row = {
+            "id": uuid.uuid4().hex,
+            "key_id": key_id,
+            "idempotency_key": idempotency_key,
+            "request_id": request_id,
+            "status": "queued",
+            "target": target,
+            "shots": shots,
+            "payload": json.dumps(payload, separators=(",", ":")),
+            "attempts": 0,
+            "created_at": time.time(),
+        }
         try:
             with self.engine.begin() as conn:
                 conn.execute(_jobs.insert().values(**row))
@@ -137,8 +157,9 @@ class JobStore:
     def get_by_idempotency(self, key_id: str, idempotency_key: str) -> JobRecord | None:
         """The job ``key_id`` created with ``idempotency_key``, or ``None``."""
         with self.engine.connect() as conn:
-            row = conn.execute(_jobs.select().where(_jobs.c.key_id == key_id,
-                                                    _jobs.c.idempotency_key == idempotency_key)).first()
+            row = conn.execute(
+                _jobs.select().where(_jobs.c.key_id == key_id, _jobs.c.idempotency_key == idempotency_key)
+            ).first()
         return None if row is None else _record(row)
 
     def get(self, job_id: str, key_id: str | None = None) -> JobRecord | None:
@@ -169,17 +190,20 @@ class JobStore:
     def usage(self, key_id: str, since: float) -> tuple[int, int, float | None]:
         """``(jobs, shots, oldest)`` that ``key_id`` submitted since ``since`` (shots as requested; ``oldest``
         is the creation time of the oldest of them, ``None`` when there are none): what quotas count."""
-        query = (sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(_jobs.c.shots), 0),
-                           sa.func.min(_jobs.c.created_at))
-                 .where(_jobs.c.key_id == key_id, _jobs.c.created_at >= since))
+        query = sa.select(
+            sa.func.count(), sa.func.coalesce(sa.func.sum(_jobs.c.shots), 0), sa.func.min(_jobs.c.created_at)
+        ).where(_jobs.c.key_id == key_id, _jobs.c.created_at >= since)
         with self.engine.connect() as conn:
             jobs, shots, oldest = conn.execute(query).one()
         return int(jobs), int(shots), oldest
 
     def counts_by_target(self, since: float) -> dict[str, dict[str, int]]:
         """target → status → number of jobs created since ``since`` (for per-backend error rates)."""
-        query = (sa.select(_jobs.c.target, _jobs.c.status, sa.func.count()).where(_jobs.c.created_at >= since)
-                 .group_by(_jobs.c.target, _jobs.c.status))
+        query = (
+            sa.select(_jobs.c.target, _jobs.c.status, sa.func.count())
+            .where(_jobs.c.created_at >= since)
+            .group_by(_jobs.c.target, _jobs.c.status)
+        )
         out: dict[str, dict[str, int]] = {}
         with self.engine.connect() as conn:
             for target, status, n in conn.execute(query):
@@ -199,14 +223,17 @@ class JobStore:
         """Move the oldest queued job to ``running`` for ``worker``; ``None`` when the queue is empty."""
         while True:
             with self.engine.connect() as conn:
-                job_id = conn.execute(sa.select(_jobs.c.id).where(_jobs.c.status == "queued")
-                                      .order_by(_jobs.c.created_at).limit(1)).scalar()
+                job_id = conn.execute(
+                    sa.select(_jobs.c.id).where(_jobs.c.status == "queued").order_by(_jobs.c.created_at).limit(1)
+                ).scalar()
             if job_id is None:
                 return None
             with self.engine.begin() as conn:
-                claimed = conn.execute(_jobs.update().where(_jobs.c.id == job_id, _jobs.c.status == "queued")
-                                       .values(status="running", worker=worker, started_at=time.time(),
-                                               attempts=_jobs.c.attempts + 1)).rowcount
+                claimed = conn.execute(
+                    _jobs.update()
+                    .where(_jobs.c.id == job_id, _jobs.c.status == "queued")
+                    .values(status="running", worker=worker, started_at=time.time(), attempts=_jobs.c.attempts + 1)
+                ).rowcount
             if claimed == 1:  # else another worker took it first: try the next one
                 return self.get(job_id)
 
@@ -225,8 +252,14 @@ class JobStore:
 
     def _end(self, job_id: str, status: str, **values) -> bool:
         with self.engine.begin() as conn:
-            return conn.execute(_jobs.update().where(_jobs.c.id == job_id, _jobs.c.status == "running")
-                                .values(status=status, finished_at=time.time(), **values)).rowcount == 1
+            return (
+                conn.execute(
+                    _jobs.update()
+                    .where(_jobs.c.id == job_id, _jobs.c.status == "running")
+                    .values(status=status, finished_at=time.time(), **values)
+                ).rowcount
+                == 1
+            )
 
     def cancel(self, job_id: str, key_id: str | None = None) -> bool:
         """Cancel a job that has not ended; ``False`` if it had (its result stays)."""
@@ -243,22 +276,35 @@ class JobStore:
         Returns ``{"requeued": [...], "reattach": [...], "failed": [...]}`` (job ids).
         """
         with self.engine.begin() as conn:
-            running = conn.execute(sa.select(_jobs.c.id, _jobs.c.remote_id, _jobs.c.attempts)
-                                   .where(_jobs.c.status == "running")).all()
+            running = conn.execute(
+                sa.select(_jobs.c.id, _jobs.c.remote_id, _jobs.c.attempts).where(_jobs.c.status == "running")
+            ).all()
             failed = [job_id for job_id, _, attempts in running if attempts >= max_attempts]
             again = [(job_id, remote) for job_id, remote, attempts in running if attempts < max_attempts]
             requeued = [job_id for job_id, remote in again if remote is None]
             reattach = [job_id for job_id, remote in again if remote is not None]
             if failed:
-                conn.execute(_jobs.update().where(_jobs.c.id.in_(failed), _jobs.c.status == "running")
-                             .values(status="failed", finished_at=time.time(),
-                                     error=f"the service stopped {max_attempts} times while this job was running, so "
-                                           "it is not run again; submit a smaller batch (fewer parameter sets or "
-                                           "qubits)"))
+                conn.execute(
+                    _jobs.update()
+                    .where(_jobs.c.id.in_(failed), _jobs.c.status == "running")
+                    .values(
+                        status="failed",
+                        finished_at=time.time(),
+                        error=f"the service stopped {max_attempts} times while this job was running, so "
+                        "it is not run again; submit a smaller batch (fewer parameter sets or "
+                        "qubits)",
+                    )
+                )
             if requeued:
-                conn.execute(_jobs.update().where(_jobs.c.id.in_(requeued), _jobs.c.status == "running")
-                             .values(status="queued", worker=None, started_at=None))
+                conn.execute(
+                    _jobs.update()
+                    .where(_jobs.c.id.in_(requeued), _jobs.c.status == "running")
+                    .values(status="queued", worker=None, started_at=None)
+                )
             if reattach:
-                conn.execute(_jobs.update().where(_jobs.c.id.in_(reattach), _jobs.c.status == "running")
-                             .values(attempts=_jobs.c.attempts + 1))
+                conn.execute(
+                    _jobs.update()
+                    .where(_jobs.c.id.in_(reattach), _jobs.c.status == "running")
+                    .values(attempts=_jobs.c.attempts + 1)
+                )
         return {"requeued": requeued, "reattach": reattach, "failed": failed}

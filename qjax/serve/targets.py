@@ -19,8 +19,16 @@ from collections import OrderedDict
 from qjax.errors import QjaxError
 from qjax.wire import Batch, Limits, RequestError, encode_circuit, encode_observable, mitigation_config
 
-__all__ = ["Targets", "TARGETS", "SAMPLING_TARGETS", "USD_PER_QPU_SECOND", "job_work", "state_bytes", "chunk_rows",
-           "noise_factors"]
+__all__ = [
+    "Targets",
+    "TARGETS",
+    "SAMPLING_TARGETS",
+    "USD_PER_QPU_SECOND",
+    "job_work",
+    "state_bytes",
+    "chunk_rows",
+    "noise_factors",
+]
 
 #: Every target the service knows; which ones a service offers is its ``--targets`` setting.
 TARGETS = ("simulator", "noisy_simulator", "ibm_fake", "ibm")
@@ -115,14 +123,14 @@ class Targets:
         if unknown:
             from qjax.errors import ConfigError
 
-            raise ConfigError(f"--targets: {unknown[0]} is not a backend the service can run; "
-                              f"choose from {', '.join(TARGETS)}")
+            raise ConfigError(
+                f"--targets: {unknown[0]} is not a backend the service can run; choose from {', '.join(TARGETS)}"
+            )
         self.names, self.limits, self.max_qubits = tuple(names), limits, int(limits.max_qubits)
         self._backends, self._executors = _LRU(cache_size), _LRU(cache_size)
 
     def _options(self, batch: Batch) -> dict:
-        options = {"mitigation": mitigation_config(batch.mitigation), "seed": batch.seed or 0,
-                   "shots": batch.shots}
+        options = {"mitigation": mitigation_config(batch.mitigation), "seed": batch.seed or 0, "shots": batch.shots}
         if batch.device is not None:
             options["device"] = batch.device
         if batch.target in ("simulator", "noisy_simulator"):
@@ -130,8 +138,9 @@ class Targets:
         return options
 
     def _key(self, batch: Batch, *parts) -> str:
-        blob = json.dumps([batch.target, batch.device, batch.shots, batch.seed, batch.mitigation, *parts],
-                          sort_keys=True, default=str)
+        blob = json.dumps(
+            [batch.target, batch.device, batch.shots, batch.seed, batch.mitigation, *parts], sort_keys=True, default=str
+        )
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def backend(self, batch: Batch):
@@ -152,18 +161,29 @@ class Targets:
         """Refuse (:class:`RequestError`) a batch its target cannot run: width, device, settings, work, memory."""
         factors = noise_factors(batch)
         if len(factors) > _MAX_NOISE_FACTORS:
-            raise RequestError("mitigation", f"ZNE with {len(factors)} noise factors; this service runs at most "
-                               f"{_MAX_NOISE_FACTORS} (each compiles and runs the circuit once more), e.g. [1, 3, 5]")
+            raise RequestError(
+                "mitigation",
+                f"ZNE with {len(factors)} noise factors; this service runs at most "
+                f"{_MAX_NOISE_FACTORS} (each compiles and runs the circuit once more), e.g. [1, 3, 5]",
+            )
         work, memory = job_work(batch), state_bytes(batch)
         if work > self.limits.max_work:
-            raise RequestError("params", f"this batch needs about {work:.2g} simulated gate-amplitude updates "
-                               "(parameter sets × (operations + Pauli terms) × amplitudes, plus shots); this "
-                               f"service's limit per job is {self.limits.max_work:.2g}: send fewer parameter sets "
-                               "per job, or a smaller circuit", 413)
+            raise RequestError(
+                "params",
+                f"this batch needs about {work:.2g} simulated gate-amplitude updates "
+                "(parameter sets × (operations + Pauli terms) × amplitudes, plus shots); this "
+                f"service's limit per job is {self.limits.max_work:.2g}: send fewer parameter sets "
+                "per job, or a smaller circuit",
+                413,
+            )
         if memory > self.limits.max_state_bytes:
-            raise RequestError("circuit", f"{batch.target} would hold about {memory / 2**30:.1f} GiB of state per "
-                               f"parameter set on {batch.circuit.num_wires} qubits; this service's limit is "
-                               f"{self.limits.max_state_bytes / 2**30:.1f} GiB: use fewer qubits", 413)
+            raise RequestError(
+                "circuit",
+                f"{batch.target} would hold about {memory / 2**30:.1f} GiB of state per "
+                f"parameter set on {batch.circuit.num_wires} qubits; this service's limit is "
+                f"{self.limits.max_state_bytes / 2**30:.1f} GiB: use fewer qubits",
+                413,
+            )
         backend = self.backend(batch)
         try:
             for obs in batch.observables:
@@ -181,8 +201,12 @@ class Targets:
 def _field_of(message: str, default: str = "target") -> str:
     """The request field a backend's config message is about (``backend.shots=...`` → ``shots``)."""
     head = message.split("=", 1)[0].split(":", 1)[0].strip()
-    for prefix, field in (("backend.shots", "shots"), ("backend.device", "device"), ("mitigation", "mitigation"),
-                          ("backend.seed", "seed")):
+    for prefix, field in (
+        ("backend.shots", "shots"),
+        ("backend.device", "device"),
+        ("mitigation", "mitigation"),
+        ("backend.seed", "seed"),
+    ):
         if head.startswith(prefix):
             return field
     return default

@@ -45,8 +45,9 @@ def job_facts(executor, batch: Batch) -> dict:
     return {
         "device": described.get("device"),
         "depth": int(transpiled.get("depth", circuit.depth())),
-        "two_qubit_gates": int(transpiled.get("two_qubit_gates",
-                                              sum(1 for op in circuit.operations if len(op.wires) == 2))),
+        "two_qubit_gates": int(
+            transpiled.get("two_qubit_gates", sum(1 for op in circuit.operations if len(op.wires) == 2))
+        ),
         "num_qubits": circuit.num_wires,
         "batch": int(batch.params.shape[0]),
     }
@@ -55,9 +56,19 @@ def job_facts(executor, batch: Batch) -> dict:
 class Worker:
     """One worker thread; ``poll_s`` is how often an idle worker looks at the queue and a busy one at its job."""
 
-    def __init__(self, name: str, store: JobStore, targets: Targets, metrics=None, *, limits: Limits = Limits(),
-                 poll_s: float = 0.05, job_timeout_s: float = 3600.0, wakeup: threading.Event | None = None,
-                 on_end=None):
+    def __init__(
+        self,
+        name: str,
+        store: JobStore,
+        targets: Targets,
+        metrics=None,
+        *,
+        limits: Limits = Limits(),
+        poll_s: float = 0.05,
+        job_timeout_s: float = 3600.0,
+        wakeup: threading.Event | None = None,
+        on_end=None,
+    ):
         self.name, self.store, self.targets, self.metrics = name, store, targets, metrics
         self.limits, self.poll_s, self.job_timeout_s = limits, poll_s, job_timeout_s
         # set by the API when it accepts a job, so an idle worker starts at once rather than at its next poll
@@ -122,8 +133,9 @@ class Worker:
                 return
             if self.store.finish(job.id, result):
                 run_s = time.monotonic() - started
-                logs.log.info("job %s done on %s in %.3f s (%d parameter sets)", job.id, target, run_s,
-                              len(result["values"]))
+                logs.log.info(
+                    "job %s done on %s in %.3f s (%d parameter sets)", job.id, target, run_s, len(result["values"])
+                )
                 if self.metrics is not None:
                     self.metrics.run_seconds.labels(target).observe(run_s)
                     self.metrics.shots.labels(target).inc(result["shots"])
@@ -165,7 +177,8 @@ class Worker:
             "shots": int(ev.shots),
             "qpu_seconds": float(ev.qpu_seconds),
             "estimated_cost_usd": round(float(ev.qpu_seconds) * USD_PER_QPU_SECOND, 4)
-            if batch.target in ("ibm", "ibm_fake") else 0.0,
+            if batch.target in ("ibm", "ibm_fake")
+            else 0.0,
             "backend_job_id": job_ids[0],
             "backend_jobs": len(job_ids),
             **facts,
@@ -177,8 +190,9 @@ class Worker:
         handle = None
         if job.remote_id is not None:
             handle = executor.attach(job.remote_id)
-            logs.log.info("job %s: %s backend job %s", job.id, "re-attached to" if handle else "cannot re-attach",
-                          job.remote_id)
+            logs.log.info(
+                "job %s: %s backend job %s", job.id, "re-attached to" if handle else "cannot re-attach", job.remote_id
+            )
         if handle is None:
             handle = executor.submit(batch.params)
             self.store.set_remote_id(job.id, handle.job_id)  # committed before waiting
@@ -196,7 +210,7 @@ class Worker:
                 return None
             if time.monotonic() > deadline:
                 raise QjaxError(f"the job did not finish within {self.job_timeout_s:g} s")
-            chunk = params[start:start + rows]
+            chunk = params[start : start + rows]
             real = len(chunk)
             if start > 0 and real < rows:  # the last chunk, padded: the compiled function keeps its one shape
                 chunk = np.concatenate([chunk, np.repeat(chunk[:1], rows - real, axis=0)])
@@ -231,11 +245,13 @@ def _first_rows(ev: Evaluation, rows: int, of: int) -> Evaluation:
     """``ev`` of its first ``rows`` parameter sets (of ``of``: the rest padded the chunk); shots and time pro rata."""
     if rows == of:
         return ev
+
     def cut(a):
         return None if a is None else np.asarray(a)[:rows]
 
-    return Evaluation(cut(ev.values), cut(ev.stds), cut(ev.unmitigated), int(ev.shots) * rows // of,
-                      float(ev.qpu_seconds) * rows / of)
+    return Evaluation(
+        cut(ev.values), cut(ev.stds), cut(ev.unmitigated), int(ev.shots) * rows // of, float(ev.qpu_seconds) * rows / of
+    )
 
 
 def _joined(evaluations: list[Evaluation]) -> Evaluation:
@@ -247,8 +263,13 @@ def _joined(evaluations: list[Evaluation]) -> Evaluation:
         return np.concatenate([np.asarray(getattr(e, field)) for e in evaluations])
 
     unmitigated = stack("unmitigated") if all(e.unmitigated is not None for e in evaluations) else None
-    return Evaluation(stack("values"), stack("stds"), unmitigated, sum(int(e.shots) for e in evaluations),
-                      sum(float(e.qpu_seconds) for e in evaluations))
+    return Evaluation(
+        stack("values"),
+        stack("stds"),
+        unmitigated,
+        sum(int(e.shots) for e in evaluations),
+        sum(float(e.qpu_seconds) for e in evaluations),
+    )
 
 
 def recover(store: JobStore, targets: Targets, limits: Limits = Limits(), on_end=None) -> dict:
@@ -267,6 +288,10 @@ def recover(store: JobStore, targets: Targets, limits: Limits = Limits(), on_end
         if on_end is not None:
             on_end(job_id)
     if found["requeued"] or reattach or found["failed"]:
-        logs.log.info("recovered after restart: %d job(s) re-queued, %d re-attached, %d failed",
-                      len(found["requeued"]), len(reattach), len(found["failed"]))
+        logs.log.info(
+            "recovered after restart: %d job(s) re-queued, %d re-attached, %d failed",
+            len(found["requeued"]),
+            len(reattach),
+            len(found["failed"]),
+        )
     return {"requeued": len(found["requeued"]), "reattached": len(reattach), "failed": len(found["failed"])}

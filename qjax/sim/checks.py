@@ -28,15 +28,16 @@ from qjax.errors import (
 from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum, as_pauli_sums
 
-__all__ = ["check_circuit", "check_dtype", "check_x64", "check_wires", "observables_of", "angle_function",
-           "sampler"]
+__all__ = ["check_circuit", "check_dtype", "check_x64", "check_wires", "observables_of", "angle_function", "sampler"]
 
 
 def check_circuit(circuit: Any, who: str) -> None:
     """A :class:`CircuitError` unless ``circuit`` is a qjax Circuit (``who`` names the caller)."""
     if not isinstance(circuit, Circuit):
-        raise CircuitError(f"{who} needs a qjax.Circuit, got {type(circuit).__name__}; convert it first "
-                           "(qjax.from_qiskit, qjax.from_qasm, qjax.from_pennylane)")
+        raise CircuitError(
+            f"{who} needs a qjax.Circuit, got {type(circuit).__name__}; convert it first "
+            "(qjax.from_qiskit, qjax.from_qasm, qjax.from_pennylane)"
+        )
 
 
 def check_dtype(dtype) -> np.dtype:

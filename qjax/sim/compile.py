@@ -75,7 +75,6 @@ class Compiled(NamedTuple):
     gradient: str
 
 
-
 def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient: str = "auto") -> Compiled:
     """Compile ``circuit`` (and optionally observables) into pure JAX functions.
 
@@ -132,7 +131,6 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
         return out[0] if single else out
 
     return Compiled(state, probs, sample, expval, circuit, obs, P, F, dt, gradient)
-
 
 
 # Stored intermediate states of backprop above which gradient="auto" uses the adjoint

@@ -352,7 +352,9 @@ class FusedProgram(NamedTuple):
         layer = chain[plan.layers[:, 0]]
         for w in range(1, K):
             m = chain[plan.layers[:, w]]  # wire w is less significant than wires < w
-            layer = (layer[:, :, None, :, None] * m[:, None, :, None, :]).reshape(m.shape[0], 2 ** (w + 1), 2 ** (w + 1))
+            layer = (layer[:, :, None, :, None] * m[:, None, :, None, :]).reshape(
+                m.shape[0], 2 ** (w + 1), 2 ** (w + 1)
+            )
         embedded = []
         for i in plan.embedded:
             s = program.steps[i]
@@ -487,4 +489,3 @@ class FusedProgram(NamedTuple):
         for block, op in zip(self.blocks, ops):
             psi = self.apply(psi, block, op)
         return psi
-

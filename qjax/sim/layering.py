@@ -259,11 +259,16 @@ def _segments(program, ids: np.ndarray, lo: int, hi: int, max_wires) -> list[Seg
     first, copies = cut
     period = found[1]
     copy, positions = _subprogram(program, range(first, first + period))
-    index = np.stack([positions] + [
-        _subprogram(program, range(first + r * period, first + (r + 1) * period))[1] for r in range(1, copies)])
+    index = np.stack(
+        [positions]
+        + [_subprogram(program, range(first + r * period, first + (r + 1) * period))[1] for r in range(1, copies)]
+    )
     stop = first + copies * period
-    return (_segments(program, ids, lo, first, max_wires) + [Segment(fuse(copy, max_wires), index)]
-            + _segments(program, ids, stop, hi, max_wires))
+    return (
+        _segments(program, ids, lo, first, max_wires)
+        + [Segment(fuse(copy, max_wires), index)]
+        + _segments(program, ids, stop, hi, max_wires)
+    )
 
 
 def _leading_one_wire(program) -> list[int]:

@@ -19,8 +19,15 @@ from qjax.ir.pauli import PauliSum
 from qjax.sim.checks import check_wires
 from qjax.sim.fusion import low_rank_view
 
-__all__ = ["PauliPlan", "expval_plan", "plan_expval", "plan_apply", "parity_sum", "expectation_values",
-           "adjoint_observables"]
+__all__ = [
+    "PauliPlan",
+    "expval_plan",
+    "plan_expval",
+    "plan_apply",
+    "parity_sum",
+    "expectation_values",
+    "adjoint_observables",
+]
 
 
 class PauliPlan(NamedTuple):
@@ -203,5 +210,3 @@ def adjoint_observables(plans):
         return _apply_observables(psi, cot, plans)
 
     return measure, apply_h
-
-

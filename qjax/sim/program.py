@@ -127,7 +127,6 @@ def apply(psi, u, step: Step):
     return jnp.moveaxis(out, tuple(range(k)), wires)
 
 
-
 @functools.lru_cache(maxsize=None)
 def _fixed_matrix(gate: str, dtype) -> np.ndarray:
     """An angle-free gate's matrix as complex128 numpy, rounded to the run dtype as
@@ -157,4 +156,3 @@ def lower(circuit: Circuit, dtype) -> Program:
             rows.append(range(start, stop))
     fams = tuple((g, np.array(rows, dtype=np.int32)) for g, rows in families.items())
     return Program(circuit.num_wires, tuple(steps), fams, lm.A, lm.B, lm.c, dtype)
-

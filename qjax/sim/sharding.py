@@ -74,10 +74,13 @@ def batched(fn: Callable, mesh: Mesh | None = None, in_axes=0) -> Callable:
         axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
         if len(axes) != len(args):
             raise ParameterShapeError(f"in_axes has {len(axes)} entries for {len(args)} argument(s)")
-        sizes = {jnp.shape(leaf)[0] for a, ax in zip(args, axes) if ax is not None
-                 for leaf in jax.tree_util.tree_leaves(a)}
+        sizes = {
+            jnp.shape(leaf)[0] for a, ax in zip(args, axes) if ax is not None for leaf in jax.tree_util.tree_leaves(a)
+        }
         if len(sizes) != 1:
-            raise ParameterShapeError(f"batched arguments need one common leading batch size, got sizes {sorted(sizes)}")
+            raise ParameterShapeError(
+                f"batched arguments need one common leading batch size, got sizes {sorted(sizes)}"
+            )
         size = sizes.pop()
         pad = -size % mesh.size
 

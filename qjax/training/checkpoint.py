@@ -151,11 +151,13 @@ class _DirectoryLock:
             except OSError as exc:
                 os.close(fd)
                 if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL):
-                    raise CheckpointError(f"cannot lock {self.path}: {exc.strerror}; point checkpoint.dir "
-                                          "elsewhere") from None
+                    raise CheckpointError(
+                        f"cannot lock {self.path}: {exc.strerror}; point checkpoint.dir elsewhere"
+                    ) from None
                 # a filesystem without flock: run unguarded rather than not at all
-                log.warning("cannot lock %s (%s); a second run on this directory would not be detected",
-                            self.path, exc.strerror)
+                log.warning(
+                    "cannot lock %s (%s); a second run on this directory would not be detected", self.path, exc.strerror
+                )
                 return
             # Opened just before the directory was moved aside and locked just after the mover let go:
             # that lock guards the old folder, not this path; try again on the file the path names now.
@@ -286,7 +288,9 @@ class Checkpointer:
             self._manager = ocp.CheckpointManager(
                 self.options.dir,
                 options=ocp.CheckpointManagerOptions(
-                    max_to_keep=self.options.keep, create=True, enable_async_checkpointing=True,
+                    max_to_keep=self.options.keep,
+                    create=True,
+                    enable_async_checkpointing=True,
                     # Step folders are made in the calling thread: made in the background, a failure
                     # left Orbax's commit threads waiting 300 s for a "created" signal that never came,
                     # so the process could not exit. The arrays are still written in the background.
@@ -299,7 +303,9 @@ class Checkpointer:
         if not os.path.isdir(self.options.dir):
             return []
         root = self.options.dir
-        return sorted(int(name) for name in os.listdir(root) if name.isdigit() and os.path.isdir(os.path.join(root, name)))
+        return sorted(
+            int(name) for name in os.listdir(root) if name.isdigit() and os.path.isdir(os.path.join(root, name))
+        )
 
     def restore(self, template: TrainState) -> tuple[TrainState, dict] | None:
         """The newest readable checkpoint, or ``None`` when there is none to resume.
@@ -341,8 +347,12 @@ class Checkpointer:
         try:
             return self.manager.restore(step, args=ocp.args.Composite(**items))
         except Exception as exc:  # noqa: BLE001 - any read failure means "corrupt"
-            log.warning("checkpoint at step %d in %s is unreadable (%s); trying the previous one", step,
-                        self.options.dir, _short(exc, 120))
+            log.warning(
+                "checkpoint at step %d in %s is unreadable (%s); trying the previous one",
+                step,
+                self.options.dir,
+                _short(exc, 120),
+            )
             return None
 
     def _move_aside(self) -> None:

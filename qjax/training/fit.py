@@ -133,18 +133,30 @@ def _divergence(step: int, loss: float, grad_norm: float, params_finite: bool) -
     elif not math.isfinite(grad_norm):
         quantity, detail = "gradient", f"the gradient became non-finite at step {step} (loss {loss:.8g})"
     elif not params_finite:
-        quantity, detail = "parameters", (f"the parameters became non-finite in the update of step {step} "
-                                          f"(loss {loss:.8g}, |grad| {grad_norm:.3g} before it)")
+        quantity, detail = (
+            "parameters",
+            (
+                f"the parameters became non-finite in the update of step {step} "
+                f"(loss {loss:.8g}, |grad| {grad_norm:.3g} before it)"
+            ),
+        )
     else:
         return None
     return _diverged(step, quantity, detail)
 
 
 def _diverged(step: int, quantity: str, detail: str) -> TrainingDiverged:
-    fix = ("check the objective there, or lower the optimiser's learning rate if the losses before grew"
-           if quantity == "loss" else "lower the optimiser's learning rate")
-    return TrainingDiverged(f"training diverged: {detail}; {fix} (nothing non-finite was checkpointed)",
-                            step=step, quantity=quantity, detail=detail)
+    fix = (
+        "check the objective there, or lower the optimiser's learning rate if the losses before grew"
+        if quantity == "loss"
+        else "lower the optimiser's learning rate"
+    )
+    return TrainingDiverged(
+        f"training diverged: {detail}; {fix} (nothing non-finite was checkpointed)",
+        step=step,
+        quantity=quantity,
+        detail=detail,
+    )
 
 
 def fit(
@@ -185,13 +197,39 @@ def fit(
         )
     checkpointer = Checkpointer(checkpoint) if checkpoint is not None else None
     with _closed_at_exit(checkpointer):
-        return _fit(objective, params, optimizer, checkpointer, steps=steps, seed=seed, tol=tol, patience=patience,
-                    log_every=log_every, loss_name=loss_name, emit=on_metrics or (lambda rows: None),
-                    job_stats=job_stats, start_time=start_time)
+        return _fit(
+            objective,
+            params,
+            optimizer,
+            checkpointer,
+            steps=steps,
+            seed=seed,
+            tol=tol,
+            patience=patience,
+            log_every=log_every,
+            loss_name=loss_name,
+            emit=on_metrics or (lambda rows: None),
+            job_stats=job_stats,
+            start_time=start_time,
+        )
 
 
-def _fit(objective, params, optimizer, checkpointer, *, steps, seed, tol, patience, log_every, loss_name, emit,
-         job_stats, start_time) -> FitResult:
+def _fit(
+    objective,
+    params,
+    optimizer,
+    checkpointer,
+    *,
+    steps,
+    seed,
+    tol,
+    patience,
+    log_every,
+    loss_name,
+    emit,
+    job_stats,
+    start_time,
+) -> FitResult:
     """:func:`fit`'s loop, with ``checkpointer`` (or ``None``) closed by the caller."""
     checkpoint = checkpointer.options if checkpointer is not None else None
     state = TrainState(params, optimizer.init(params), jax.random.PRNGKey(seed))
@@ -208,8 +246,16 @@ def _fit(objective, params, optimizer, checkpointer, *, steps, seed, tol, patien
             emit(metrics)
             if meta.get("finished") and (converged or step >= steps):
                 log.info("run already finished at step %d (checkpoint %s); not training again", step, checkpoint.dir)
-                return FitResult(state.params, float(meta["final_loss"]), step, metrics, converged,
-                                 resumed_from, True, time.perf_counter() - start_time)
+                return FitResult(
+                    state.params,
+                    float(meta["final_loss"]),
+                    step,
+                    metrics,
+                    converged,
+                    resumed_from,
+                    True,
+                    time.perf_counter() - start_time,
+                )
             log.info("resuming from step %d (checkpoint %s)", step, checkpoint.dir)
 
     @jax.jit
@@ -224,8 +270,15 @@ def _fit(objective, params, optimizer, checkpointer, *, steps, seed, tol, patien
 
     def meta(finished: bool, final_loss: float | None = None) -> dict:
         # a copy: the save is asynchronous and ``metrics`` keeps growing meanwhile
-        return {"step": step, "config_hash": checkpoint.config_hash, "metrics": list(metrics), "finished": finished,
-                "converged": converged, "final_loss": final_loss, "num_jobs": num_jobs()}
+        return {
+            "step": step,
+            "config_hash": checkpoint.config_hash,
+            "metrics": list(metrics),
+            "finished": finished,
+            "converged": converged,
+            "final_loss": final_loss,
+            "num_jobs": num_jobs(),
+        }
 
     calm_steps = 0
     params, opt_state, key = state
@@ -256,8 +309,14 @@ def _fit(objective, params, optimizer, checkpointer, *, steps, seed, tol, patien
             converged = tol > 0 and calm_steps >= patience
             step += 1
             if step % log_every == 0 or step == steps or converged:
-                log.info("step %4d/%d  loss %.8f  |grad| %.2e  %.1f ms/step", step, steps, loss,
-                         row["grad_norm"], 1e3 * row["wall_time_s"])
+                log.info(
+                    "step %4d/%d  loss %.8f  |grad| %.2e  %.1f ms/step",
+                    step,
+                    steps,
+                    loss,
+                    row["grad_norm"],
+                    1e3 * row["wall_time_s"],
+                )
             if checkpointer is not None and step % checkpoint.every == 0 and step < steps and not converged:
                 checkpointer.save(step, TrainState(params, opt_state, key), meta(False))
         interrupted = stop["signum"]
@@ -271,9 +330,11 @@ def _fit(objective, params, optimizer, checkpointer, *, steps, seed, tol, patien
             checkpointer.wait()  # a failed save is the error to report, not "checkpoint saved"
     if interrupted:
         where = f"; checkpoint saved in {checkpoint.dir}, rerun the same command to continue" if checkpoint else ""
-        raise TrainingInterrupted(f"interrupted by {signal.Signals(interrupted).name} at step {step}{where}",
-                                  step=step, signum=interrupted)
+        raise TrainingInterrupted(
+            f"interrupted by {signal.Signals(interrupted).name} at step {step}{where}", step=step, signum=interrupted
+        )
     if converged:
         log.info("converged at step %d (|Δloss| < %g for %d steps)", step, tol, patience)
-    return FitResult(params, final_loss, step, metrics, converged, resumed_from, False,
-                     time.perf_counter() - start_time)
+    return FitResult(
+        params, final_loss, step, metrics, converged, resumed_from, False, time.perf_counter() - start_time
+    )

@@ -31,8 +31,19 @@ __all__ = [
 ]
 
 _PACKAGES = (
-    "qjax", "jax", "jaxlib", "optax", "orbax-checkpoint", "pennylane", "qiskit",
-    "qiskit-ibm-runtime", "qiskit-aer", "hydra-core", "omegaconf", "numpy", "scipy",
+    "qjax",
+    "jax",
+    "jaxlib",
+    "optax",
+    "orbax-checkpoint",
+    "pennylane",
+    "qiskit",
+    "qiskit-ibm-runtime",
+    "qiskit-aer",
+    "hydra-core",
+    "omegaconf",
+    "numpy",
+    "scipy",
 )
 
 
@@ -90,10 +101,20 @@ def code_version() -> str:
     version = package_versions()["qjax"]
     root = Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=5, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=5, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return version
     return f"{version}+g{commit}{'-dirty' if dirty else ''}"
@@ -112,8 +133,15 @@ def circuit_summary(circuit: Circuit) -> dict:
     }
 
 
-def plot_convergence(metrics: list[dict], path: str | os.PathLike, *, exact: float | None = None,
-                     label: str = "loss", title: str = "", target: tuple[float, str] | None = None) -> None:
+def plot_convergence(
+    metrics: list[dict],
+    path: str | os.PathLike,
+    *,
+    exact: float | None = None,
+    label: str = "loss",
+    title: str = "",
+    target: tuple[float, str] | None = None,
+) -> None:
     """Save a PNG of the loss per step (and, with ``exact``, the error on a log scale).
 
     ``target``: an error level to mark on the error plot, as ``(value, legend label)``.
@@ -168,24 +196,29 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     manifest = _read_record(run_dir, "manifest.json")
     config = manifest.get("config", {})
     if not isinstance(config, dict):
-        raise QjaxError(f"{run_dir / 'manifest.json'}: 'config' must be a mapping, got {type(config).__name__}; "
-                        "is this a qjax run directory?")
+        raise QjaxError(
+            f"{run_dir / 'manifest.json'}: 'config' must be a mapping, got {type(config).__name__}; "
+            "is this a qjax run directory?"
+        )
     params = result.get("final_params")
     try:
         final_params = np.asarray(params, dtype=float)
     except (TypeError, ValueError):
         final_params = None
     if final_params is None or final_params.ndim != 1 or not np.all(np.isfinite(final_params)):
-        raise QjaxError(f"{run_dir / 'result.json'}: 'final_params' must be a list of finite numbers; "
-                        "is this a finished qjax run directory?")
+        raise QjaxError(
+            f"{run_dir / 'result.json'}: 'final_params' must be a list of finite numbers; "
+            "is this a finished qjax run directory?"
+        )
     metrics_path = run_dir / "metrics.jsonl"
     metrics = []
     if metrics_path.exists():
         try:
             metrics = [json.loads(line) for line in _read_bounded(metrics_path).splitlines() if line.strip()]
         except (ValueError, UnicodeDecodeError, OSError) as exc:
-            raise QjaxError(f"{metrics_path} is not JSON lines ({type(exc).__name__}); "
-                            "is this a qjax run directory?") from None
+            raise QjaxError(
+                f"{metrics_path} is not JSON lines ({type(exc).__name__}); is this a qjax run directory?"
+            ) from None
     return Run(config, result, metrics, final_params, manifest)
 
 
@@ -212,9 +245,11 @@ def _read_record(run_dir: Path, name: str) -> dict:
     except FileNotFoundError:
         raise QjaxError(f"{run_dir} is not a finished qjax run directory: {name} is missing") from None
     except (ValueError, UnicodeDecodeError, OSError) as exc:
-        raise QjaxError(f"{path} cannot be read as JSON ({type(exc).__name__}); "
-                        "is this a finished qjax run directory?") from None
+        raise QjaxError(
+            f"{path} cannot be read as JSON ({type(exc).__name__}); is this a finished qjax run directory?"
+        ) from None
     if not isinstance(record, dict):
-        raise QjaxError(f"{path} must hold a JSON object, got {type(record).__name__}; "
-                        "is this a finished qjax run directory?")
+        raise QjaxError(
+            f"{path} must hold a JSON object, got {type(record).__name__}; is this a finished qjax run directory?"
+        )
     return record

@@ -34,6 +34,19 @@ from qjax.wire.format import (
     mitigation_config,
 )
 
-__all__ = ["Batch", "Limits", "RequestError", "decode_batch", "decode_circuit", "decode_observable", "decode_json",
-           "encode_circuit", "encode_observable", "json_depth", "mitigation_config", "WIRE_VERSION", "IR_FORMAT",
-           "QASM3_FORMAT"]
+__all__ = [
+    "Batch",
+    "Limits",
+    "RequestError",
+    "decode_batch",
+    "decode_circuit",
+    "decode_observable",
+    "decode_json",
+    "encode_circuit",
+    "encode_observable",
+    "json_depth",
+    "mitigation_config",
+    "WIRE_VERSION",
+    "IR_FORMAT",
+    "QASM3_FORMAT",
+]

@@ -45,8 +45,9 @@ def decode_json(body: bytes, max_depth: int) -> Any:
     """``body`` parsed as JSON; :class:`RequestError` (400) when it nests deeper than ``max_depth`` or is not JSON."""
     depth = json_depth(body)
     if depth > max_depth:
-        raise RequestError("body", f"nests {depth:,} levels deep; this service reads JSON nested at most {max_depth} "
-                           "levels", 400)
+        raise RequestError(
+            "body", f"nests {depth:,} levels deep; this service reads JSON nested at most {max_depth} levels", 400
+        )
     try:
         return json.loads(body, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError) as exc:

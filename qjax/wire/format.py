@@ -39,8 +39,20 @@ from qjax.errors import QjaxError
 from qjax.ir.circuit import Angle, Circuit, Operation
 from qjax.ir.pauli import PauliSum
 
-__all__ = ["Batch", "Limits", "RequestError", "decode_batch", "encode_circuit", "decode_circuit",
-           "encode_observable", "decode_observable", "mitigation_config", "WIRE_VERSION", "IR_FORMAT", "QASM3_FORMAT"]
+__all__ = [
+    "Batch",
+    "Limits",
+    "RequestError",
+    "decode_batch",
+    "encode_circuit",
+    "decode_circuit",
+    "encode_observable",
+    "decode_observable",
+    "mitigation_config",
+    "WIRE_VERSION",
+    "IR_FORMAT",
+    "QASM3_FORMAT",
+]
 
 WIRE_VERSION = 1
 IR_FORMAT, QASM3_FORMAT = "qjax.circuit", "openqasm3"
@@ -110,6 +122,7 @@ class Batch(NamedTuple):
 
 # --- circuits -------------------------------------------------------------------
 
+
 def _encode_angle(angle: Angle) -> Any:
     if angle.inputs:
         raise ValueError("the service evaluates parameter sets only: bind data inputs before sending a circuit")
@@ -128,8 +141,13 @@ def encode_circuit(circuit: Circuit) -> dict:
         if op.matrix is not None:
             row["matrix"] = [[[float(v.real), float(v.imag)] for v in line] for line in op.matrix]
         ops.append(row)
-    return {"format": IR_FORMAT, "version": WIRE_VERSION, "num_wires": circuit.num_wires,
-            "num_params": circuit.num_params, "operations": ops}
+    return {
+        "format": IR_FORMAT,
+        "version": WIRE_VERSION,
+        "num_wires": circuit.num_wires,
+        "num_params": circuit.num_params,
+        "operations": ops,
+    }
 
 
 def _integer(value: Any, field: str, lo: int, hi: int) -> int:
@@ -154,8 +172,11 @@ def _list(value: Any, field: str, max_length: int, min_length: int = 0) -> list:
     if not isinstance(value, list):
         raise RequestError(field, f"must be a list, got {_kind(value)}")
     if not min_length <= len(value) <= max_length:
-        raise RequestError(field, f"must have between {min_length} and {max_length} entries, got {len(value)}",
-                           413 if len(value) > max_length else 422)
+        raise RequestError(
+            field,
+            f"must have between {min_length} and {max_length} entries, got {len(value)}",
+            413 if len(value) > max_length else 422,
+        )
     return value
 
 
@@ -179,8 +200,12 @@ def _decode_angle(value: Any, field: str, max_params: int) -> Angle:
     for j, pair in enumerate(_list(value.get("params", []), f"{field}.params", 64)):
         if not isinstance(pair, list) or len(pair) != 2:
             raise RequestError(f"{field}.params[{j}]", "must be an [index, coeff] pair")
-        terms.append((_integer(pair[0], f"{field}.params[{j}][0]", 0, max_params - 1),
-                      _number(pair[1], f"{field}.params[{j}][1]")))
+        terms.append(
+            (
+                _integer(pair[0], f"{field}.params[{j}][0]", 0, max_params - 1),
+                _number(pair[1], f"{field}.params[{j}][1]"),
+            )
+        )
     try:
         return Angle(tuple(terms), (), _number(value.get("const", 0.0), f"{field}.const"))
     except QjaxError as exc:
@@ -212,15 +237,20 @@ def decode_circuit(doc: Any, limits: Limits = Limits(), field: str = "circuit") 
         row = _mapping(row, where)
         unknown = set(row) - {"gate", "wires", "angles", "matrix"}
         if unknown:
-            raise RequestError(f"{where}.{sorted(unknown)[0]}", "unknown key (an operation has gate, wires, angles, "
-                               "matrix)")
+            raise RequestError(
+                f"{where}.{sorted(unknown)[0]}", "unknown key (an operation has gate, wires, angles, matrix)"
+            )
         gate = row.get("gate")
         if not isinstance(gate, str):
             raise RequestError(f"{where}.gate", f"must be a gate name, got {_kind(gate)}")
-        wires = [_integer(w, f"{where}.wires[{j}]", 0, n - 1)
-                 for j, w in enumerate(_list(row.get("wires"), f"{where}.wires", 8, 1))]
-        angles = [_decode_angle(a, f"{where}.angles[{j}]", limits.max_params)
-                  for j, a in enumerate(_list(row.get("angles", []), f"{where}.angles", 8))]
+        wires = [
+            _integer(w, f"{where}.wires[{j}]", 0, n - 1)
+            for j, w in enumerate(_list(row.get("wires"), f"{where}.wires", 8, 1))
+        ]
+        angles = [
+            _decode_angle(a, f"{where}.angles[{j}]", limits.max_params)
+            for j, a in enumerate(_list(row.get("angles", []), f"{where}.angles", 8))
+        ]
         matrix = None
         if "matrix" in row:
             matrix = _decode_matrix(row["matrix"], f"{where}.matrix")
@@ -251,11 +281,16 @@ def _decode_qasm(doc: dict, limits: Limits, field: str) -> Circuit:
         raise RequestError(f"{field}.source", "must be a non-empty OpenQASM 2 or 3 program")
     unknown = set(doc) - {"format", "version", "source"}
     if unknown:
-        raise RequestError(f"{field}.{sorted(unknown)[0]}", "unknown key (an openqasm3 circuit has format, version "
-                           "and source)")
+        raise RequestError(
+            f"{field}.{sorted(unknown)[0]}", "unknown key (an openqasm3 circuit has format, version and source)"
+        )
     if len(source) > limits.max_qasm_bytes:
-        raise RequestError(f"{field}.source", f"has {len(source):,} characters; this service reads OpenQASM programs "
-                           f"of up to {limits.max_qasm_bytes:,}; send large circuits in the {IR_FORMAT} format", 413)
+        raise RequestError(
+            f"{field}.source",
+            f"has {len(source):,} characters; this service reads OpenQASM programs "
+            f"of up to {limits.max_qasm_bytes:,}; send large circuits in the {IR_FORMAT} format",
+            413,
+        )
     return _parse_qasm(source, limits, field)
 
 
@@ -267,9 +302,14 @@ def _parse_qasm(source: str, limits: Limits, field: str) -> Circuit:
     from qjax.wire.qasm import QasmRefused, bound_program
 
     try:
-        bound_program(source, max_qubits=limits.max_qubits, max_operations=limits.max_operations,
-                      max_gate_calls=limits.max_qasm_gate_calls, max_params=limits.max_params,
-                      max_nesting=limits.max_nesting)
+        bound_program(
+            source,
+            max_qubits=limits.max_qubits,
+            max_operations=limits.max_operations,
+            max_gate_calls=limits.max_qasm_gate_calls,
+            max_params=limits.max_params,
+            max_nesting=limits.max_nesting,
+        )
     except QasmRefused as exc:
         raise RequestError(f"{field}.source", exc.message, exc.status) from None
     try:
@@ -277,11 +317,15 @@ def _parse_qasm(source: str, limits: Limits, field: str) -> Circuit:
     except QjaxError as exc:
         raise RequestError(f"{field}.source", _parser_message(str(exc))) from None
     except Exception as exc:  # noqa: BLE001 - the QASM parser's own errors: name them, no traceback
-        raise RequestError(f"{field}.source", f"is not valid OpenQASM ({_parser_message(str(exc), type(exc))})"
-                           ) from None
+        raise RequestError(
+            f"{field}.source", f"is not valid OpenQASM ({_parser_message(str(exc), type(exc))})"
+        ) from None
     if len(circuit.operations) > limits.max_operations:  # bound_program's count is an upper bound: cannot happen
-        raise RequestError(f"{field}.source", f"expands to {len(circuit.operations):,} operations; this service's "
-                           f"limit is {limits.max_operations:,}", 413)
+        raise RequestError(
+            f"{field}.source",
+            f"expands to {len(circuit.operations):,} operations; this service's limit is {limits.max_operations:,}",
+            413,
+        )
     return circuit
 
 
@@ -320,8 +364,10 @@ def decode_observable(value: Any, field: str, num_wires: int, limits: Limits = L
         if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[1], str):
             raise RequestError(f"{field}[{j}]", 'must be a [coeff, "Z0 Z1"] pair')
         if len(pair[1]) > longest:
-            raise RequestError(f"{field}[{j}][1]", f"is a Pauli word of {len(pair[1]):,} characters; on "
-                               f"{num_wires} wires it needs at most {longest}")
+            raise RequestError(
+                f"{field}[{j}][1]",
+                f"is a Pauli word of {len(pair[1]):,} characters; on {num_wires} wires it needs at most {longest}",
+            )
         terms.append((_number(pair[0], f"{field}[{j}][0]"), pair[1]))
     try:
         obs = PauliSum(terms)
@@ -333,6 +379,7 @@ def decode_observable(value: Any, field: str, num_wires: int, limits: Limits = L
 
 
 # --- batches ----------------------------------------------------------------------
+
 
 def mitigation_config(mitigation: dict):
     """The validated ``MitigationConfig`` of a request's ``mitigation`` mapping (cached: every step sends the same)."""
@@ -352,8 +399,12 @@ def _decode_observables(value: Any, num_wires: int, limits: Limits) -> tuple[Pau
     budget, out = limits.max_terms, []
     for j, entry in enumerate(entries):
         if isinstance(entry, list) and len(entry) > budget:
-            raise RequestError(f"observables[{j}]", f"brings the batch's Pauli terms past {limits.max_terms:,}, this "
-                               "service's limit for all observables together; send fewer or shorter observables", 413)
+            raise RequestError(
+                f"observables[{j}]",
+                f"brings the batch's Pauli terms past {limits.max_terms:,}, this "
+                "service's limit for all observables together; send fewer or shorter observables",
+                413,
+            )
         out.append(decode_observable(entry, f"observables[{j}]", num_wires, limits))
         budget -= len(entry)
     return tuple(out)
@@ -384,16 +435,18 @@ def decode_batch(doc: Any, targets: tuple[str, ...], limits: Limits = Limits()) 
     if circuit.num_inputs:
         raise RequestError("circuit", "has data inputs; bind them (the service evaluates parameter sets)")
     if circuit.num_wires > limits.max_qubits:
-        raise RequestError("circuit.num_wires", f"{circuit.num_wires} qubits exceed this service's limit of "
-                           f"{limits.max_qubits}")
+        raise RequestError(
+            "circuit.num_wires", f"{circuit.num_wires} qubits exceed this service's limit of {limits.max_qubits}"
+        )
     observables = _decode_observables(doc.get("observables"), circuit.num_wires, limits)
     rows = _list(doc.get("params"), "params", limits.max_batch, 1)
     values = []  # checked row by row, so memory follows what was sent, not B × P
     for b, row in enumerate(rows):
         row = _list(row, f"params[{b}]", limits.max_params)
         if len(row) != circuit.num_params:
-            raise RequestError(f"params[{b}]", f"has {len(row)} values but the circuit has {circuit.num_params} "
-                               "parameters")
+            raise RequestError(
+                f"params[{b}]", f"has {len(row)} values but the circuit has {circuit.num_params} parameters"
+            )
         values.append([_number(v, f"params[{b}][{j}]") for j, v in enumerate(row)])
     params = np.array(values, dtype=float).reshape(len(rows), circuit.num_params)
     shots = doc.get("shots")
@@ -408,8 +461,9 @@ def decode_batch(doc: Any, targets: tuple[str, ...], limits: Limits = Limits()) 
     mitigation = _mapping(mitigation, "mitigation")
     size = len(json.dumps(mitigation))
     if size > _MAX_MITIGATION_CHARS:  # valid settings are small; a long list of noise factors is not
-        raise RequestError("mitigation", f"is {size:,} characters of JSON; a mitigation setting fits in "
-                           f"{_MAX_MITIGATION_CHARS:,}", 413)
+        raise RequestError(
+            "mitigation", f"is {size:,} characters of JSON; a mitigation setting fits in {_MAX_MITIGATION_CHARS:,}", 413
+        )
     try:
         mitigation_config(mitigation)
     except QjaxError as exc:
@@ -417,4 +471,3 @@ def decode_batch(doc: Any, targets: tuple[str, ...], limits: Limits = Limits()) 
     except TypeError:  # not JSON-able after all: cannot happen for a parsed body
         raise RequestError("mitigation", "must be a JSON object") from None
     return Batch(target, device, circuit, observables, params, shots, seed, mitigation)
-

@@ -48,11 +48,59 @@ __all__ = ["QasmRefused", "QasmShape", "bound_program", "STANDARD_GATE_OPERATION
 #: OpenQASM 2 set, ``stdgates.inc`` and the built-ins ``U``, ``CX``, ``gphase``), measured with Qiskit 2.6:
 #: gates in qjax's table stay one operation; the others are decomposed (tests check every entry).
 STANDARD_GATE_OPERATIONS = {
-    **dict.fromkeys(("U", "CX", "u", "u1", "u3", "p", "phase", "id", "x", "y", "z", "h", "s", "sdg", "t", "tdg",
-                     "sx", "rx", "ry", "rz", "cx", "cy", "cz", "swap", "ccx", "cswap", "crx", "cry", "crz", "cu1",
-                     "cp", "cphase", "rxx", "rzz", "gphase"), 1),
-    "u2": 1, "u0": 1, "sxdg": 1, "delay": 1, "cu3": 6, "ch": 7, "csx": 7, "cu": 7, "rccx": 9, "rc3x": 18,
-    "c3sqrtx": 27, "c3x": 31, "c4x": 69,
+    **dict.fromkeys(
+        (
+            "U",
+            "CX",
+            "u",
+            "u1",
+            "u3",
+            "p",
+            "phase",
+            "id",
+            "x",
+            "y",
+            "z",
+            "h",
+            "s",
+            "sdg",
+            "t",
+            "tdg",
+            "sx",
+            "rx",
+            "ry",
+            "rz",
+            "cx",
+            "cy",
+            "cz",
+            "swap",
+            "ccx",
+            "cswap",
+            "crx",
+            "cry",
+            "crz",
+            "cu1",
+            "cp",
+            "cphase",
+            "rxx",
+            "rzz",
+            "gphase",
+        ),
+        1,
+    ),
+    "u2": 1,
+    "u0": 1,
+    "sxdg": 1,
+    "delay": 1,
+    "cu3": 6,
+    "ch": 7,
+    "csx": 7,
+    "cu": 7,
+    "rccx": 9,
+    "rc3x": 18,
+    "c3sqrtx": 27,
+    "c3x": 31,
+    "c4x": 69,
 }
 #: Standard gates the converter decomposes with Qiskit (each call counts against ``max_gate_calls``).
 _DECOMPOSED = frozenset({"u2", "u0", "sxdg", "cu3", "ch", "csx", "cu", "rccx", "rc3x", "c3sqrtx", "c3x", "c4x"})
@@ -64,7 +112,8 @@ _MAX_CONTROLS = 2
 
 # One token at a time. Block comments (OpenQASM 3 only: Qiskit's OpenQASM 2 lexer reads "/*" as two operators)
 # are skipped by str.find in _tokenize: a lazy ".*?" regex rescans the rest of the source at every unclosed "/*".
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<space>\s+)
   | (?P<comment>//[^\n]*)
   | (?P<string>"[^"\r\n]*"|'[^'\r\n]*')
@@ -73,22 +122,32 @@ _TOKEN = re.compile(r"""
   | (?P<name>[^\W\d]\w*)
   | (?P<op>\*\*|<<|>>|->|==|!=|<=|>=|&&|\|\||\+\+|[-+*/%^&|~!<>=@(){}\[\];:,.])
   | (?P<other>.)
-""", re.X | re.S)
+""",
+    re.X | re.S,
+)
 
 # Statements refused with a reason of their own (anything else unknown gets the general one).
 _REFUSED = {
-    **dict.fromkeys(("for", "while", "if", "else", "switch", "break", "continue", "end", "return"),
-                    "classical control flow: qjax circuits have none; unroll loops and drop branches"),
-    **dict.fromkeys(("def", "extern", "defcal", "cal", "defcalgrammar"),
-                    "subroutines and calibrations: inline them as gate definitions"),
+    **dict.fromkeys(
+        ("for", "while", "if", "else", "switch", "break", "continue", "end", "return"),
+        "classical control flow: qjax circuits have none; unroll loops and drop branches",
+    ),
+    **dict.fromkeys(
+        ("def", "extern", "defcal", "cal", "defcalgrammar"),
+        "subroutines and calibrations: inline them as gate definitions",
+    ),
     "let": "aliases: name the qubits directly",
     "box": "boxes: write their contents without the box",
-    **dict.fromkeys(("const", "int", "uint", "float", "angle", "bool", "complex", "duration", "stretch", "array",
-                     "output"), "classical variables: write the values as numbers"),
+    **dict.fromkeys(
+        ("const", "int", "uint", "float", "angle", "bool", "complex", "duration", "stretch", "array", "output"),
+        "classical variables: write the values as numbers",
+    ),
     **dict.fromkeys(("pragma", "#", "@"), "pragmas and annotations: remove them"),
 }
-_GENERAL = ("the service's OpenQASM reader accepts declarations, gate definitions and gate calls, measure, reset, "
-            "barrier, gphase and delay")
+_GENERAL = (
+    "the service's OpenQASM reader accepts declarations, gate definitions and gate calls, measure, reset, "
+    "barrier, gphase and delay"
+)
 
 
 class QasmRefused(Exception):
@@ -137,8 +196,17 @@ def _tokenize(text: str, version: int) -> list[_Token]:
 class _Reader:
     """Walks a token list statement by statement, keeping the running bounds."""
 
-    def __init__(self, tokens: list[_Token], version: int, *, max_qubits: int, max_operations: int,
-                 max_gate_calls: int, max_params: int, max_nesting: int):
+    def __init__(
+        self,
+        tokens: list[_Token],
+        version: int,
+        *,
+        max_qubits: int,
+        max_operations: int,
+        max_gate_calls: int,
+        max_params: int,
+        max_nesting: int,
+    ):
         self.tokens, self.pos, self.version = tokens, 0, version
         self.max_qubits, self.max_operations, self.max_gate_calls = max_qubits, max_operations, max_gate_calls
         self.max_params, self.max_nesting = max_params, max_nesting
@@ -163,8 +231,9 @@ class _Reader:
         token = self.peek()
         if token is None or (text is not None and token.text != text) or (kind is not None and token.kind != kind):
             want = repr(text) if text is not None else (kind or "more")
-            self.refuse(f"expected {want} here; fix the statement" if token else f"the program ends early; "
-                        f"expected {want}")
+            self.refuse(
+                f"expected {want} here; fix the statement" if token else f"the program ends early; expected {want}"
+            )
         self.pos += 1
         return token
 
@@ -219,13 +288,18 @@ class _Reader:
         self.operations += n
         self.gate_calls += calls
         if self.operations > self.max_operations:
-            self.refuse(f"expands to more than {self.max_operations:,} operations (this service's limit, counted "
-                        "through gate definitions and register broadcasts); split the circuit or send fewer gates",
-                        413)
+            self.refuse(
+                f"expands to more than {self.max_operations:,} operations (this service's limit, counted "
+                "through gate definitions and register broadcasts); split the circuit or send fewer gates",
+                413,
+            )
         if self.gate_calls > self.max_gate_calls:
-            self.refuse(f"calls gates that need decomposing (user-defined gates, standard gates outside qjax's "
-                        f"table) more than {self.max_gate_calls:,} times; this service's limit keeps conversion time "
-                        "bounded; inline the definitions or send the circuit in the qjax.circuit format", 413)
+            self.refuse(
+                f"calls gates that need decomposing (user-defined gates, standard gates outside qjax's "
+                f"table) more than {self.max_gate_calls:,} times; this service's limit keeps conversion time "
+                "bounded; inline the definitions or send the circuit in the qjax.circuit format",
+                413,
+            )
 
     # -- statements ----------------------------------------------------------------------
 
@@ -302,9 +376,11 @@ class _Reader:
         self.take("include")
         name = self.take(kind="string").text[1:-1]
         if name != STANDARD_INCLUDES[self.version]:
-            self.refuse(f"only the standard library may be included ({STANDARD_INCLUDES[self.version]!r} in OpenQASM "
-                        f"{self.version}); this service reads no other file: paste the definitions you need into "
-                        "the program")
+            self.refuse(
+                f"only the standard library may be included ({STANDARD_INCLUDES[self.version]!r} in OpenQASM "
+                f"{self.version}); this service reads no other file: paste the definitions you need into "
+                "the program"
+            )
         self.take(";")
 
     def add_clbits(self, n: int) -> None:
@@ -375,19 +451,26 @@ class _Reader:
             ops, _ = self.call(top_level=False)
             cost += ops
             if cost > self.max_operations:
-                self.refuse(f"gate {name[:40]!r} expands to more than {self.max_operations:,} operations (this "
-                            "service's limit); define it with fewer nested calls", 413)
+                self.refuse(
+                    f"gate {name[:40]!r} expands to more than {self.max_operations:,} operations (this "
+                    "service's limit); define it with fewer nested calls",
+                    413,
+                )
         self.gates[name] = max(cost, 1)
 
     def call(self, *, top_level: bool) -> tuple[int, int]:
         """A gate call with its modifiers: ``(operations, decomposed calls)`` it adds."""
         controls = 0
-        while self.version == 3 and any(self.next_is(m) for m in ("inv", "pow", "ctrl", "negctrl")) and \
-                (self.next_is("@", 1) or self.next_is("(", 1)):
+        while (
+            self.version == 3
+            and any(self.next_is(m) for m in ("inv", "pow", "ctrl", "negctrl"))
+            and (self.next_is("@", 1) or self.next_is("(", 1))
+        ):
             modifier = self.take().text
             if modifier == "pow":
-                self.refuse("'pow' modifiers are not accepted (Qiskit turns them into matrix powers); repeat the "
-                            "gate instead")
+                self.refuse(
+                    "'pow' modifiers are not accepted (Qiskit turns them into matrix powers); repeat the gate instead"
+                )
             if modifier in ("ctrl", "negctrl"):
                 count = 1
                 if self.next_is("("):
@@ -397,8 +480,10 @@ class _Reader:
                     count = int(inside[0].text)
                 controls += count
                 if controls > _MAX_CONTROLS:
-                    self.refuse(f"at most {_MAX_CONTROLS} controls by modifiers; define the controlled gate with "
-                                "a gate definition")
+                    self.refuse(
+                        f"at most {_MAX_CONTROLS} controls by modifiers; define the controlled gate with "
+                        "a gate definition"
+                    )
             self.take("@")
         token = self.take()
         if token.kind != "name":
@@ -446,13 +531,21 @@ class _Reader:
         return 1
 
 
-def bound_program(text: str, *, max_qubits: int, max_operations: int, max_gate_calls: int, max_params: int,
-                  max_nesting: int = 64) -> QasmShape:
+def bound_program(
+    text: str, *, max_qubits: int, max_operations: int, max_gate_calls: int, max_params: int, max_nesting: int = 64
+) -> QasmShape:
     """Read ``text`` without expanding it; :class:`QasmRefused` unless it fits the limits (module docstring)."""
     version = qasm_version(text)
     if version not in STANDARD_INCLUDES:
         raise QasmRefused(f"OPENQASM {version} is not supported; use OpenQASM 2 or 3")
-    reader = _Reader(_tokenize(text, version), version, max_qubits=max_qubits, max_operations=max_operations,
-                     max_gate_calls=max_gate_calls, max_params=max_params, max_nesting=max_nesting)
+    reader = _Reader(
+        _tokenize(text, version),
+        version,
+        max_qubits=max_qubits,
+        max_operations=max_operations,
+        max_gate_calls=max_gate_calls,
+        max_params=max_params,
+        max_nesting=max_nesting,
+    )
     reader.program()
     return QasmShape(version, reader.qubits, reader.operations, reader.gate_calls, reader.inputs)

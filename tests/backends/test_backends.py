@@ -19,8 +19,19 @@ N = 3
 def _problem():
     """A 3-qubit circuit with 6 parameters (one shared by two gates) and an Ising Hamiltonian."""
     p = qjax.Param
-    circuit = (qjax.Circuit(N).ry(p(0), 0).ry(p(1), 1).ry(p(2), 2).cnot(0, 1).cnot(1, 2).cnot(2, 0)
-               .rz(p(3), 0).rx(p(4), 1).crz(p(5), 2, 0).rzz(0.5 * p(3) - 0.2, 1, 2))
+    circuit = (
+        qjax.Circuit(N)
+        .ry(p(0), 0)
+        .ry(p(1), 1)
+        .ry(p(2), 2)
+        .cnot(0, 1)
+        .cnot(1, 2)
+        .cnot(2, 0)
+        .rz(p(3), 0)
+        .rx(p(4), 1)
+        .crz(p(5), 2, 0)
+        .rzz(0.5 * p(3) - 0.2, 1, 2)
+    )
     return circuit, tfim(N, J=1.0, h=0.6).observable
 
 
@@ -55,8 +66,9 @@ def test_simulator_objective_matches_qiskit_and_pennylane():
     np.testing.assert_allclose(np.asarray(grad), want_grad, atol=1e-5)
 
     batch = np.stack([params, params + 0.1, params - 0.2])
-    np.testing.assert_allclose(np.asarray(objective.values(jnp.asarray(batch, jnp.float32))),
-                               [energy(b) for b in batch], atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(objective.values(jnp.asarray(batch, jnp.float32))), [energy(b) for b in batch], atol=1e-5
+    )
 
 
 def test_objective_compiles_once():
@@ -76,12 +88,22 @@ def test_stats_and_description():
 @pytest.mark.parametrize(
     "build,error,message",
     [
-        (lambda: make_backend("warp_drive"), ConfigError, r"backend=warp_drive is not available; choose one of simulator"),
+        (
+            lambda: make_backend("warp_drive"),
+            ConfigError,
+            r"backend=warp_drive is not available; choose one of simulator",
+        ),
         (lambda: make_backend("simulator", shots=100), BackendError, r"backend.shots=null"),
-        (lambda: make_backend("simulator", max_qubits=2).objective(*_problem()), BackendError,
-         r"needs 3 qubits .* limited to 2 \(backend.max_qubits\)"),
-        (lambda: make_backend("simulator").objective(*_problem(), gradient="spsa"), BackendError,
-         r"gradient=spsa is not available on backend=simulator"),
+        (
+            lambda: make_backend("simulator", max_qubits=2).objective(*_problem()),
+            BackendError,
+            r"needs 3 qubits .* limited to 2 \(backend.max_qubits\)",
+        ),
+        (
+            lambda: make_backend("simulator").objective(*_problem(), gradient="spsa"),
+            BackendError,
+            r"gradient=spsa is not available on backend=simulator",
+        ),
     ],
 )
 def test_refusals_name_the_fix(build, error, message):

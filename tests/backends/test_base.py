@@ -57,8 +57,11 @@ def test_every_cli_and_service_key_is_an_option(name):
 
 
 def test_an_unknown_option_is_refused_naming_the_allowed_ones():
-    with pytest.raises(ConfigError, match=r"backend=simulator has no option 'shotz'; its options are: .*dtype.*"
-                                          r"max_qubits.*shots"):
+    with pytest.raises(
+        ConfigError,
+        match=r"backend=simulator has no option 'shotz'; its options are: .*dtype.*"
+        r"max_qubits.*shots",
+    ):
         make_backend("simulator", shotz=5)
     # checked before anything is built: remote would otherwise ask for an API key first
     with pytest.raises(ConfigError, match=r"backend=remote has no option 'urll'.*\burl\b"):

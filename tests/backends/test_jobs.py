@@ -22,8 +22,17 @@ from qjax.errors import BackendError, BackendUnavailable, BudgetExceeded
 _ids = itertools.count()
 
 # Failures a backend may recover from: each is retried (then falls back).
-TRANSIENT = ("connection", "error", "cancelled", "hang", "wrong_shape", "too_wide", "nan", "status_raises",
-             "result_raises")
+TRANSIENT = (
+    "connection",
+    "error",
+    "cancelled",
+    "hang",
+    "wrong_shape",
+    "too_wide",
+    "nan",
+    "status_raises",
+    "result_raises",
+)
 
 
 class MockJob:
@@ -69,8 +78,9 @@ class MockJob:
             values = values.copy()
             values[-1, 0] = np.nan
         B = len(self.params)
-        return Evaluation(values, np.full_like(values, 0.01), values + 0.5, self.executor.shots * B,
-                          self.executor.seconds_per_row * B)
+        return Evaluation(
+            values, np.full_like(values, 0.01), values + 0.5, self.executor.shots * B, self.executor.seconds_per_row * B
+        )
 
     def cancel(self):
         self.cancelled = True
@@ -81,8 +91,19 @@ class MockExecutor:
 
     num_observables = 1
 
-    def __init__(self, script=(), *, name="mock", tag=1.0, persistent_ids=False, store=None, journal=None,
-                 num_params=3, shots=100, seconds_per_row=0.5):
+    def __init__(
+        self,
+        script=(),
+        *,
+        name="mock",
+        tag=1.0,
+        persistent_ids=False,
+        store=None,
+        journal=None,
+        num_params=3,
+        shots=100,
+        seconds_per_row=0.5,
+    ):
         self.script, self.name, self.tag = list(script), name, tag
         self.persistent_ids, self.num_params = persistent_ids, num_params
         self.shots, self.seconds_per_row = shots, seconds_per_row
@@ -154,9 +175,12 @@ class Harness:
 
         control = control or RunControl(timeout_s=5.0, retries=3, backoff_s=0.5, poll_s=0.01)
         self.control = control
-        self.runner = JobRunner([(e.name, factory(e)) for e in executors],
-                                state_dir=str(tmp_path) if state_dir else None, control=control,
-                                sleep=self.sleeps.append)
+        self.runner = JobRunner(
+            [(e.name, factory(e)) for e in executors],
+            state_dir=str(tmp_path) if state_dir else None,
+            control=control,
+            sleep=self.sleeps.append,
+        )
 
     def journal(self):
         return read_rows(self.dir / JOBS_FILE)
@@ -199,15 +223,17 @@ def test_retries_then_success_is_journaled_and_logged(tmp_path):
         assert {"job_id": job.job_id, "state": "submitted"}.items() <= job.journal_at_first_status[-1].items()
     journal = h.journal()
     assert [(r["state"], r["job_id"]) for r in journal] == [
-        ("submitted", failed_job.job_id), ("submitted", good_job.job_id), ("done", good_job.job_id)]
+        ("submitted", failed_job.job_id),
+        ("submitted", good_job.job_id),
+        ("done", good_job.job_id),
+    ]
     key = h.runner.request_key(P1, True)
     assert all(r["key"] == key for r in journal)
     assert journal[0]["batch"] == 2 and journal[0]["shots"] == 200 and journal[0]["purpose"] == "gradient"
     np.testing.assert_allclose(journal[0]["params"], P1)
 
     events = h.events()
-    assert [e["event"] for e in events] == ["failed", "retried", "submitted", "failed", "retried", "submitted",
-                                            "done"]
+    assert [e["event"] for e in events] == ["failed", "retried", "submitted", "failed", "retried", "submitted", "done"]
     assert "ConnectionError" in events[0]["detail"] and "device calibration fault" in events[3]["detail"]
     assert [e["delay_s"] for e in events if e["event"] == "retried"] == [0.5, 1.0]
     assert [e["attempt"] for e in events if e["event"] == "submitted"] == [1, 2]
@@ -269,8 +295,7 @@ def test_queued_then_running_then_done_is_waited_for(tmp_path):
 def test_exhausted_retries_fall_back_to_the_next_backend(tmp_path, caplog):
     primary = MockExecutor(["connection", "error", "hang"], name="primary")
     fallback = MockExecutor(name="fallback", tag=10.0)
-    h = Harness(tmp_path, primary, fallback,
-                control=RunControl(timeout_s=0.05, retries=2, backoff_s=1.0, poll_s=0.01))
+    h = Harness(tmp_path, primary, fallback, control=RunControl(timeout_s=0.05, retries=2, backoff_s=1.0, poll_s=0.01))
     assert h.factory_calls == {"primary": 1, "fallback": 0}  # fallbacks are built only when needed
     h.runner.step = 7
     with caplog.at_level("WARNING", logger="qjax"):
@@ -298,8 +323,7 @@ def test_exhausted_retries_fall_back_to_the_next_backend(tmp_path, caplog):
 def test_exhausted_chain_raises_backend_unavailable(tmp_path):
     primary = MockExecutor(["connection"] * 3, name="primary")
     fallback = MockExecutor(["error"] * 3, name="fallback")
-    h = Harness(tmp_path, primary, fallback,
-                control=RunControl(timeout_s=5.0, retries=2, backoff_s=1.0, poll_s=0.01))
+    h = Harness(tmp_path, primary, fallback, control=RunControl(timeout_s=5.0, retries=2, backoff_s=1.0, poll_s=0.01))
     with pytest.raises(BackendUnavailable, match="primary → fallback"):
         h.runner.evaluate(P1)
     assert len(primary.submitted) == 3 and len(fallback.submitted) == 3
@@ -549,4 +573,3 @@ def test_kill_between_done_row_and_cache_write_does_not_resubmit(tmp_path, monke
     ev = after.runner.evaluate(P1)
     np.testing.assert_allclose(ev.values, P1.sum(axis=1, keepdims=True))
     assert again.submitted == [] and again.attached == [job.job_id]
-

@@ -54,8 +54,10 @@ def _aer_state(sim, isa, columns, angles):
     return DensityMatrix(np.asarray(sim.run(bound).result().data()["density_matrix"]))
 
 
-@pytest.mark.parametrize("name,circuit,obs", [
-    pytest.param(*c, id=c[0], marks=[pytest.mark.slow] if c[0] == "ucc" else []) for c in _circuits()])
+@pytest.mark.parametrize(
+    "name,circuit,obs",
+    [pytest.param(*c, id=c[0], marks=[pytest.mark.slow] if c[0] == "ucc" else []) for c in _circuits()],
+)
 def test_fake_device_twin_matches_aer_from_backend(aer_manila, name, circuit, obs):
     backend = NoisySimulatorBackend(device="FakeManilaV2")
     observable = PauliSum(obs, circuit.num_wires)
@@ -75,24 +77,30 @@ def test_fake_device_twin_matches_aer_from_backend(aer_manila, name, circuit, ob
     noisy = backend.compile(backend.twin(circuit, [z_only]))
     probs = np.real(np.diag(rho.data))  # Qiskit order: index bit q = physical qubit q
     t = probs.reshape((2,) * 5)  # axis 4 - q is qubit q
-    errors = dict((qs[0], np.asarray(e.probabilities)) for qs, e in basic_device_readout_errors(
-        target=FakeManilaV2().target))
+    errors = dict(
+        (qs[0], np.asarray(e.probabilities)) for qs, e in basic_device_readout_errors(target=FakeManilaV2().target)
+    )
     for q, m in errors.items():
         t = np.moveaxis(np.tensordot(t, m, axes=([4 - q], [0])), -1, 4 - q)
     measured = t.reshape(-1)
     z_laid = z_only.to_qiskit(circuit.num_wires).apply_layout(twin.isa.layout)
     diag = np.real(np.diag(z_laid.to_matrix()))
     assert float(jax.jit(noisy.expval)(jax.numpy.asarray(angles[twin.columns]))[0]) == pytest.approx(
-        float(measured @ diag), abs=1e-5)
+        float(measured @ diag), abs=1e-5
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name,circuit,obs", [
-    ("ry", Circuit(1).ry(Param(0), 0), "Z0"),
-    ("ry-x", Circuit(1).ry(Param(0), 0), "X0"),
-    ("bell", Circuit(2).ry(Param(0), 0).cnot(0, 1), "Z0 Z1 + Z0 + X0 X1"),
-    ("ucc", templates.uccsd(4, 2), H2_TERMS),
-], ids=["ry", "ry-x", "bell", "ucc"])
+@pytest.mark.parametrize(
+    "name,circuit,obs",
+    [
+        ("ry", Circuit(1).ry(Param(0), 0), "Z0"),
+        ("ry-x", Circuit(1).ry(Param(0), 0), "X0"),
+        ("bell", Circuit(2).ry(Param(0), 0).cnot(0, 1), "Z0 Z1 + Z0 + X0 X1"),
+        ("ucc", templates.uccsd(4, 2), H2_TERMS),
+    ],
+    ids=["ry", "ry-x", "bell", "ucc"],
+)
 def test_twin_predicts_ibm_fake_within_shot_noise(name, circuit, obs):
     observable = PauliSum(obs, circuit.num_wires)
     lm = circuit.linear_map()
@@ -177,16 +185,25 @@ def hydra_ctx():
         yield
 
 
-@pytest.mark.parametrize("override,needle", [
-    ("backend.noise.depolarizing_1q=1.5", "backend.noise.depolarizing_1q=1.5 is invalid: must be a probability"),
-    ("backend.noise.amplitude_damping=-0.1", "backend.noise.amplitude_damping=-0.1 is invalid"),
-    ("backend.noise.readout_error=2", "backend.noise.readout_error=2.0 is invalid"),
-    ("backend.noise.t1=100 backend.noise.t2=250", "backend.noise.t2=250.0 is invalid: must be at most 2·backend.noise.t1"),
-    ("backend.noise.t1=-5", "backend.noise.t1=-5.0 is invalid"),
-    ("backend.shots=0", "backend.shots=0 is invalid: must be null (exact) or an integer in 1..10000000"),
-    ("backend.method=exact", "backend.method='exact' is invalid: must be one of auto, density_matrix, trajectories"),
-    ("backend.trajectories=0", "backend.trajectories=0 is invalid"),
-])
+@pytest.mark.parametrize(
+    "override,needle",
+    [
+        ("backend.noise.depolarizing_1q=1.5", "backend.noise.depolarizing_1q=1.5 is invalid: must be a probability"),
+        ("backend.noise.amplitude_damping=-0.1", "backend.noise.amplitude_damping=-0.1 is invalid"),
+        ("backend.noise.readout_error=2", "backend.noise.readout_error=2.0 is invalid"),
+        (
+            "backend.noise.t1=100 backend.noise.t2=250",
+            "backend.noise.t2=250.0 is invalid: must be at most 2·backend.noise.t1",
+        ),
+        ("backend.noise.t1=-5", "backend.noise.t1=-5.0 is invalid"),
+        ("backend.shots=0", "backend.shots=0 is invalid: must be null (exact) or an integer in 1..10000000"),
+        (
+            "backend.method=exact",
+            "backend.method='exact' is invalid: must be one of auto, density_matrix, trajectories",
+        ),
+        ("backend.trajectories=0", "backend.trajectories=0 is invalid"),
+    ],
+)
 def test_out_of_range_values_are_refused_naming_the_key(hydra_ctx, override, needle):
     cfg = compose(config_name="config", overrides=["+experiment=vqe", "backend=noisy_simulator", *override.split()])
     with pytest.raises(ConfigError) as info:
@@ -195,8 +212,10 @@ def test_out_of_range_values_are_refused_naming_the_key(hydra_ctx, override, nee
 
 
 def test_config_builds_the_backend(hydra_ctx):
-    cfg = compose(config_name="config", overrides=["+experiment=vqe", "backend=noisy_simulator",
-                                                   "backend.device=FakeManilaV2", "backend.shots=100"])
+    cfg = compose(
+        config_name="config",
+        overrides=["+experiment=vqe", "backend=noisy_simulator", "backend.device=FakeManilaV2", "backend.shots=100"],
+    )
     rc = validate(cfg)
     assert rc.backend.name == "noisy_simulator" and rc.backend.noise.t1 is None
     options = {k: v for k, v in vars(rc.backend).items() if k != "name"}
@@ -208,16 +227,31 @@ SMALL = ["problem=tfim", "problem.n=2", "ansatz=hea", "ansatz.layers=1"]
 
 
 def _train(tmp_path, *overrides):
-    cmd = [sys.executable, "-m", "qjax.train", "+experiment=vqe", "backend=noisy_simulator", "trainer.steps=3",
-           f"hydra.run.dir={tmp_path / 'run'}", f"checkpoint.dir={tmp_path / 'ck'}", *overrides]
+    cmd = [
+        sys.executable,
+        "-m",
+        "qjax.train",
+        "+experiment=vqe",
+        "backend=noisy_simulator",
+        "trainer.steps=3",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        f"checkpoint.dir={tmp_path / 'ck'}",
+        *overrides,
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((tmp_path / "run" / "result.json").read_text())
 
 
 def test_cli_trains_with_explicit_noise(tmp_path):
-    result = _train(tmp_path, *SMALL, "backend.noise.depolarizing_2q=0.02", "backend.noise.t1=100",
-                    "backend.noise.t2=80", "backend.noise.readout_error=0.02")
+    result = _train(
+        tmp_path,
+        *SMALL,
+        "backend.noise.depolarizing_2q=0.02",
+        "backend.noise.t1=100",
+        "backend.noise.t2=80",
+        "backend.noise.readout_error=0.02",
+    )
     assert result["backend"] == "noisy_simulator" and result["steps"] == 3
     assert result["energy"] > result["exact_energy"]  # noise keeps the energy above the ground state
 
@@ -231,8 +265,15 @@ def test_cli_trains_h2_on_the_fake_manila_twin(tmp_path):
 
 
 def test_cli_refuses_out_of_range_noise_in_one_line(tmp_path):
-    cmd = [sys.executable, "-m", "qjax.train", "+experiment=vqe", "backend=noisy_simulator",
-           "backend.noise.depolarizing_2q=1.2", f"hydra.run.dir={tmp_path / 'run'}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "qjax.train",
+        "+experiment=vqe",
+        "backend=noisy_simulator",
+        "backend.noise.depolarizing_2q=1.2",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "backend.noise.depolarizing_2q=1.2 is invalid" in proc.stderr + proc.stdout

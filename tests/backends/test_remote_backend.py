@@ -33,14 +33,26 @@ def train(cwd, *overrides, key=KEY, timeout=300):
     env = {k: v for k, v in os.environ.items() if k != "QJAX_API_KEY"}
     if key is not None:
         env["QJAX_API_KEY"] = key
-    return subprocess.run([sys.executable, "-m", "qjax.train", *overrides], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "qjax.train", *overrides],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
 
 
 def test_remote_simulator_equals_the_local_simulator_with_parameter_shift(service, tmp_path):
     common = ("+experiment=vqe", "gradient=parameter_shift", "seed=3", "trainer.steps=30")
-    remote = train(tmp_path, *common, "backend=remote", f"backend.url={service['url']}", "backend.target=simulator",
-                   "hydra.run.dir=remote")
+    remote = train(
+        tmp_path,
+        *common,
+        "backend=remote",
+        f"backend.url={service['url']}",
+        "backend.target=simulator",
+        "hydra.run.dir=remote",
+    )
     assert remote.returncode == 0, remote.stderr
     local = train(tmp_path, *common, "backend=simulator", "hydra.run.dir=local")
     assert local.returncode == 0, local.stderr
@@ -56,12 +68,21 @@ def test_remote_simulator_equals_the_local_simulator_with_parameter_shift(servic
     assert all(f"[{rid}]" in logged for rid in ids)  # the service logged every submission under the client's id
     assert KEY not in logged and "Traceback" not in logged
     assert not list((tmp_path / "remote").rglob("*.yaml")) or KEY not in "".join(
-        p.read_text() for p in (tmp_path / "remote").rglob("*.yaml"))
+        p.read_text() for p in (tmp_path / "remote").rglob("*.yaml")
+    )
 
 
 def test_a_sampled_target_with_mitigation_reports_both_energies(service, tmp_path):
-    proc = train(tmp_path, *SMALL, "backend=remote", f"backend.url={service['url']}", "backend.target=ibm_fake",
-                 "mitigation=readout", "trainer.steps=2", "hydra.run.dir=run")  # shots: ibm_fake's default
+    proc = train(
+        tmp_path,
+        *SMALL,
+        "backend=remote",
+        f"backend.url={service['url']}",
+        "backend.target=ibm_fake",
+        "mitigation=readout",
+        "trainer.steps=2",
+        "hydra.run.dir=run",
+    )  # shots: ibm_fake's default
     assert proc.returncode == 0, proc.stderr
     result = json.loads((tmp_path / "run" / "result.json").read_text())
     # two parameter-shift steps, the final evaluation, and the same without mitigation: one service job each
@@ -93,15 +114,22 @@ def test_a_missing_or_refused_key_is_a_clear_error(service, tmp_path):
 
 
 def test_a_target_the_service_does_not_offer_is_refused(service, tmp_path):
-    proc = train(tmp_path, *SMALL, "backend=remote", f"backend.url={service['url']}", "backend.target=ibm",
-                 "trainer.steps=2")
+    proc = train(
+        tmp_path, *SMALL, "backend=remote", f"backend.url={service['url']}", "backend.target=ibm", "trainer.steps=2"
+    )
     assert proc.returncode == 2 and "backend.target=ibm" in proc.stderr and "offers" in proc.stderr
 
 
 def test_an_unreachable_service_falls_back_only_when_the_chain_says_so(tmp_path):
     url = f"http://127.0.0.1:{free_port()}"
-    args = (*SMALL, "backend=remote", f"backend.url={url}", "backend.retries=1", "backend.backoff_s=0.01",
-            "trainer.steps=2")
+    args = (
+        *SMALL,
+        "backend=remote",
+        f"backend.url={url}",
+        "backend.retries=1",
+        "backend.backoff_s=0.01",
+        "trainer.steps=2",
+    )
     alone = train(tmp_path, *args, "hydra.run.dir=alone")
     assert alone.returncode == 3 and "does not answer" in alone.stderr
     chained = train(tmp_path, *args, "backend.fallback=[simulator]", "hydra.run.dir=chained")
@@ -112,6 +140,7 @@ def test_an_unreachable_service_falls_back_only_when_the_chain_says_so(tmp_path)
 
 
 # --- the HTTP client, against scripted answers -------------------------------------------
+
 
 def scripted(*answers):
     """A transport answering requests in order; records them."""
@@ -129,8 +158,11 @@ def scripted(*answers):
 
 
 def test_client_waits_retry_after_on_429_and_backs_off_on_connection_errors():
-    transport, seen = scripted((429, {"error": "slow down"}, {"Retry-After": "7"}),
-                               httpx.ConnectError("refused"), (200, {"ok": 1}, {"X-Request-ID": "srv-1"}))
+    transport, seen = scripted(
+        (429, {"error": "slow down"}, {"Retry-After": "7"}),
+        httpx.ConnectError("refused"),
+        (200, {"ok": 1}, {"X-Request-ID": "srv-1"}),
+    )
     sleeps = []
     client = ServiceClient("http://svc", KEY, retries=3, backoff_s=0.5, transport=transport, sleep=sleeps.append)
     assert client.request("GET", "/v1/jobs", record=True) == (200, {"ok": 1})
@@ -156,14 +188,26 @@ def test_a_lost_answer_is_retried_with_the_same_idempotency_key():
     transport, seen = scripted(httpx.ReadTimeout("lost"), (202, doc, {}), (202, doc | {"id": "j2"}, {}))
     client = ServiceClient("http://svc", KEY, retries=2, backoff_s=0, transport=transport, sleep=lambda s: None)
     circuit = qjax.Circuit(1).ry(qjax.Param(0), 0)
-    ex = RemoteExecutor(client, circuit, [qjax.PauliSum("Z0")], target="simulator", device=None, shots=None, seed=0,
-                        mitigation={"name": "none"})
+    ex = RemoteExecutor(
+        client,
+        circuit,
+        [qjax.PauliSum("Z0")],
+        target="simulator",
+        device=None,
+        shots=None,
+        seed=0,
+        mitigation={"name": "none"},
+    )
     assert ex.submit(np.array([[0.1]])).job_id == "j1"
     assert seen[0].headers["idempotency-key"] == seen[1].headers["idempotency-key"]
     assert ex.submit(np.array([[0.1]])).job_id == "j2"  # a deliberate second submission (a retried job) is new
     assert seen[2].headers["idempotency-key"] != seen[1].headers["idempotency-key"]
     body = json.loads(seen[0].content)
-    assert body["params"] == [[0.1]] and body["circuit"]["format"] == "qjax.circuit" and "pickle" not in seen[0].content.decode()
+    assert (
+        body["params"] == [[0.1]]
+        and body["circuit"]["format"] == "qjax.circuit"
+        and "pickle" not in seen[0].content.decode()
+    )
 
 
 def test_the_backend_needs_a_key_from_the_environment(monkeypatch):
@@ -184,9 +228,23 @@ def test_a_training_run_survives_a_kill_9_of_the_service(tmp_path):
     assert local.returncode == 0, local.stderr
     svc = ServiceProcess(tmp_path / "svc", [KEY]).start()
     env = {**os.environ, "QJAX_API_KEY": KEY}
-    client = subprocess.Popen([sys.executable, "-m", "qjax.train", *common, "backend=remote", f"backend.url={svc.url}",
-                               "backend.retries=4", "hydra.run.dir=remote"], cwd=tmp_path, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    client = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "qjax.train",
+            *common,
+            "backend=remote",
+            f"backend.url={svc.url}",
+            "backend.retries=4",
+            "hydra.run.dir=remote",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     store = JobStore(f"sqlite:///{tmp_path / 'svc' / 'jobs.db'}")
     deadline = time.monotonic() + 120
     while store.counts()["done"] < 5 and time.monotonic() < deadline:  # training is under way

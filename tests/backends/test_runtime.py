@@ -45,6 +45,7 @@ def _exact(circuit: Circuit, observable: PauliSum, params) -> float:
 
 # -- option mapping ------------------------------------------------------------------------
 
+
 def test_no_mitigation_is_resilience_level_0_without_twirling():
     opts = estimator_options(MitigationConfig("none"), shots=100, seed=3)
     assert opts["resilience_level"] == 0 and opts["default_shots"] == 100
@@ -53,13 +54,16 @@ def test_no_mitigation_is_resilience_level_0_without_twirling():
     assert opts["simulator"]["seed_simulator"] == 3
 
 
-@pytest.mark.parametrize("mitigation, expect", [
-    (ReadoutMitigationConfig("readout"), {"measure_mitigation": True, "zne": False, "dd": False, "gates": False}),
-    (ZNEMitigationConfig("zne"), {"measure_mitigation": False, "zne": True, "dd": False, "gates": False}),
-    (DDMitigationConfig("dd"), {"measure_mitigation": False, "zne": False, "dd": True, "gates": False}),
-    (TwirlingMitigationConfig("twirling"), {"measure_mitigation": False, "zne": False, "dd": False, "gates": True}),
-    (BestMitigationConfig("best"), {"measure_mitigation": True, "zne": True, "dd": True, "gates": True}),
-])
+@pytest.mark.parametrize(
+    "mitigation, expect",
+    [
+        (ReadoutMitigationConfig("readout"), {"measure_mitigation": True, "zne": False, "dd": False, "gates": False}),
+        (ZNEMitigationConfig("zne"), {"measure_mitigation": False, "zne": True, "dd": False, "gates": False}),
+        (DDMitigationConfig("dd"), {"measure_mitigation": False, "zne": False, "dd": True, "gates": False}),
+        (TwirlingMitigationConfig("twirling"), {"measure_mitigation": False, "zne": False, "dd": False, "gates": True}),
+        (BestMitigationConfig("best"), {"measure_mitigation": True, "zne": True, "dd": True, "gates": True}),
+    ],
+)
 def test_each_mitigation_maps_onto_runtime_options(mitigation, expect):
     opts = estimator_options(mitigation, shots=100, seed=None)
     assert opts["resilience"]["measure_mitigation"] is expect["measure_mitigation"]
@@ -71,8 +75,10 @@ def test_each_mitigation_maps_onto_runtime_options(mitigation, expect):
         assert opts["resilience"]["zne"]["amplifier"] == "gate_folding"
     assert "simulator" not in opts  # no seed given: the runtime picks one
     # estimator_options itself validated them with EstimatorOptions; the mitigated and plain sets differ
-    assert estimator_options(mitigation, shots=100, seed=None, mitigate=False)["resilience"] == \
-        {"measure_mitigation": False, "zne_mitigation": False}
+    assert estimator_options(mitigation, shots=100, seed=None, mitigate=False)["resilience"] == {
+        "measure_mitigation": False,
+        "zne_mitigation": False,
+    }
 
 
 def test_richardson_is_sent_as_the_polynomial_through_every_factor():
@@ -84,8 +90,10 @@ def test_richardson_is_sent_as_the_polynomial_through_every_factor():
     EstimatorOptions(**opts)  # the runtime accepts it
 
 
-@pytest.mark.parametrize("amplifier, needle", [("global_folding", "noisy_simulator"), ("pea", "NoiseLearnerV3"),
-                                               ("noise_scaling", "JAX noisy simulator")])
+@pytest.mark.parametrize(
+    "amplifier, needle",
+    [("global_folding", "noisy_simulator"), ("pea", "NoiseLearnerV3"), ("noise_scaling", "JAX noisy simulator")],
+)
 def test_amplifiers_the_runtime_cannot_run_are_refused(amplifier, needle):
     mitigation = ZNEMitigationConfig("zne", ZNESettings(amplifier=amplifier))
     with pytest.raises(BackendError, match=needle):
@@ -95,6 +103,7 @@ def test_amplifiers_the_runtime_cannot_run_are_refused(amplifier, needle):
 
 
 # -- devices ---------------------------------------------------------------------------------
+
 
 def test_unknown_device_suggests_close_names():
     backend = make_backend("ibm_fake", device="FakeManila", shots=100)
@@ -146,8 +155,9 @@ def test_zne_moves_the_energy_toward_the_exact_value():
         circuit = circuit.cnot(0, 1).ry(Param(2 * k), 1).cnot(0, 1).cnot(1, 2).ry(Param(2 * k + 1), 2).cnot(1, 2)
     observable = PauliSum("Z0 Z1 Z2")
     exact = _exact(circuit, observable, np.zeros(circuit.num_params))
-    backend = make_backend("ibm_fake", device="FakeManilaV2", shots=8000, seed_simulator=1,
-                           mitigation=ZNEMitigationConfig("zne"))
+    backend = make_backend(
+        "ibm_fake", device="FakeManilaV2", shots=8000, seed_simulator=1, mitigation=ZNEMitigationConfig("zne")
+    )
     executor = backend.executor(circuit, [observable])
     ev = _wait(executor.submit(np.zeros((1, angle_circuit(circuit).num_params))))
     mitigated, unmitigated = ev.values[0, 0], ev.unmitigated[0, 0]
@@ -172,6 +182,7 @@ def test_manifest_facts_come_from_the_transpiled_circuit_and_the_device():
 
 
 # -- backend=ibm: the same path against QiskitRuntimeService -------------------------------
+
 
 def test_ibm_without_an_account_says_how_to_get_one(monkeypatch, tmp_path):
     monkeypatch.delenv("QISKIT_IBM_TOKEN", raising=False)

@@ -59,13 +59,21 @@ def _shared_params():
     # shared parameters, affine angle maps, a constant angle (no shift needed), generators
     # with three eigenvalues (CRX/CRY/CRZ: four-term rules) and a three-angle gate
     circuit = (
-        Circuit(3).ry(Param(0), 0).crx(2.0 * Param(0) + 0.3, 0, 1).rz(Param(1), 1).cnot(1, 2)
+        Circuit(3)
+        .ry(Param(0), 0)
+        .crx(2.0 * Param(0) + 0.3, 0, 1)
+        .rz(Param(1), 1)
+        .cnot(1, 2)
         .rx(Param(1) - Param(0), 2)
-        .cry(Param(2), 1, 2).crz(0.5 * Param(0) - Param(2), 2, 0).rz(0.7, 2)
-        .u3(Param(1), Param(2), 0.4 * Param(0), 1).p(-Param(1), 0).rxx(Param(2) + 1.0, 0, 2).h(0)
+        .cry(Param(2), 1, 2)
+        .crz(0.5 * Param(0) - Param(2), 2, 0)
+        .rz(0.7, 2)
+        .u3(Param(1), Param(2), 0.4 * Param(0), 1)
+        .p(-Param(1), 0)
+        .rxx(Param(2) + 1.0, 0, 2)
+        .h(0)
     )
-    obs = PauliSum([(0.7, {0: "Z"}), (-0.4, {1: "X", 2: "Y"}), (0.25, {0: "Y", 1: "Y"}), (0.3, {2: "X"}),
-                    (0.1, {})])
+    obs = PauliSum([(0.7, {0: "Z"}), (-0.4, {1: "X", 2: "Y"}), (0.25, {0: "Y", 1: "Y"}), (0.3, {2: "X"}), (0.1, {})])
     return circuit, obs
 
 
@@ -159,8 +167,7 @@ def _spsa_delta(batch, A, c_spsa):
 
 def test_spsa_is_one_job_of_three_rows_and_a_central_difference(x64):
     c_spsa = 1e-4
-    circuit, runner, executor, objective, reference = _setup("shared_params", gradient="spsa", spsa_c=c_spsa,
-                                                             seed=3)
+    circuit, runner, executor, objective, reference = _setup("shared_params", gradient="spsa", spsa_c=c_spsa, seed=3)
     lm = circuit.linear_map()
     A, c = np.asarray(lm.A), np.asarray(lm.c)
     assert np.linalg.matrix_rank(A) == circuit.num_params  # so Δ can be read back from the rows
@@ -173,15 +180,17 @@ def test_spsa_is_one_job_of_three_rows_and_a_central_difference(x64):
         assert batch.shape == (3, len(c))
         delta = _spsa_delta(batch, A, c_spsa)
         assert set(np.unique(delta)) <= {-1.0, 1.0}  # Rademacher
-        np.testing.assert_allclose(batch, np.stack([params, params + c_spsa * delta, params - c_spsa * delta]) @ A.T
-                                   + c, atol=1e-13)
+        np.testing.assert_allclose(
+            batch, np.stack([params, params + c_spsa * delta, params - c_spsa * delta]) @ A.T + c, atol=1e-13
+        )
 
         # the estimate is s·Δ with s the central difference of the exact energy along Δ ...
         s = grad @ delta / P
         np.testing.assert_allclose(grad, s * delta, rtol=1e-12, atol=0)
         assert value == pytest.approx(_energy(reference, params), abs=1e-10)
-        central = (_energy(reference, params + c_spsa * delta) - _energy(reference, params - c_spsa * delta)) \
-            / (2 * c_spsa)
+        central = (_energy(reference, params + c_spsa * delta) - _energy(reference, params - c_spsa * delta)) / (
+            2 * c_spsa
+        )
         assert s == pytest.approx(central, abs=1e-9)  # round-off: 1e-16 / c
         # ... which is the directional derivative ∇E·Δ, up to O(c²) and round-off
         directional = _grad(reference, params) @ delta

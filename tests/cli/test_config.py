@@ -93,7 +93,10 @@ def test_hea_rotations_are_a_tuple(hydra_ctx):
 
 
 BAD = [
-    ("trainer.steps=-3", r"^trainer\.steps=-3 is invalid: must be an integer in 1\.\.2147483647 \(e\.g\. trainer\.steps=100\)$"),
+    (
+        "trainer.steps=-3",
+        r"^trainer\.steps=-3 is invalid: must be an integer in 1\.\.2147483647 \(e\.g\. trainer\.steps=100\)$",
+    ),
     ("trainer.steps=0", r"^trainer\.steps=0 is invalid"),
     ("trainer.steps=1.5", r"^trainer\.steps=1\.5 is invalid: must be an integer"),
     ("trainer.tol=-1", r"^trainer\.tol=-1\.0 is invalid"),
@@ -128,7 +131,10 @@ BAD = [
     ("problem=tfim ansatz=hea problem.n=1", r"^problem\.n=1 is invalid: must be an integer in 2\.\.156"),
     ("problem=tfim ansatz=ucc", r"^ansatz=ucc needs a molecular problem"),
     ("ansatz=hea ansatz.layers=0", r"^ansatz\.layers=0 is invalid"),
-    ("ansatz=hea ansatz.rotations=[RY,CZ]", r"^ansatz\.rotations=\['RY','CZ'\] is invalid: must be a list of 1\.\.16 of"),
+    (
+        "ansatz=hea ansatz.rotations=[RY,CZ]",
+        r"^ansatz\.rotations=\['RY','CZ'\] is invalid: must be a list of 1\.\.16 of",
+    ),
     ("ansatz=hea ansatz.rotations=[]", r"^ansatz\.rotations=\[\] is invalid"),
     ("ansatz=hea ansatz.entangler=star", r"^ansatz\.entangler='star' is invalid: must be chain or ring"),
     ("ansatz=hea ansatz.init=ones", r"^ansatz\.init='ones' is invalid"),
@@ -141,8 +147,10 @@ BAD = [
     ("problem=maxcut ansatz=qaoa ansatz.init=linear", r"^ansatz\.init='linear' is invalid: must be ramp, random"),
     ("problem=lih problem.active_orbitals=9", r"^problem\.active_orbitals=9 is invalid"),
     ("problem=lih problem.basis=6-31g", r"^problem\.basis='6-31g' is invalid"),
-    ("mitigation=zne mitigation.zne.noise_factors=[1,3]",
-     r"^mitigation\.zne\.extrapolator=exponential fits 3 or more noise factors, but mitigation\.zne\.noise_factors has 2"),
+    (
+        "mitigation=zne mitigation.zne.noise_factors=[1,3]",
+        r"^mitigation\.zne\.extrapolator=exponential fits 3 or more noise factors, but mitigation\.zne\.noise_factors has 2",
+    ),
     ("mitigation=zne mitigation.zne.extrapolator=polynomial_degree_3", r"fits 4 or more noise factors"),
 ]
 
@@ -165,20 +173,42 @@ def test_hash_is_stable_and_short(hydra_ctx):
     assert config_hash(_compose()) == h == config_hash(validate(_compose()))
 
 
-@pytest.mark.parametrize("change", [
-    "trainer.steps=500", "trainer.log_every=1", "checkpoint.every=1", "checkpoint.keep=9",
-    "checkpoint.resume=never", "checkpoint.dir=/tmp/elsewhere", "checkpoint.root=/tmp/root", "backend.max_qubits=20",
-    "+logger.name=mlflow", "budget.max_shots=1000",
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "trainer.steps=500",
+        "trainer.log_every=1",
+        "checkpoint.every=1",
+        "checkpoint.keep=9",
+        "checkpoint.resume=never",
+        "checkpoint.dir=/tmp/elsewhere",
+        "checkpoint.root=/tmp/root",
+        "backend.max_qubits=20",
+        "+logger.name=mlflow",
+        "budget.max_shots=1000",
+    ],
+)
 def test_hash_ignores_what_does_not_change_the_result(hydra_ctx, change):
     assert config_hash(_compose(change)) == config_hash(_compose())
 
 
-@pytest.mark.parametrize("change", [
-    "optimizer.lr=0.05", "optimizer.lr=0.1000001", "optimizer=sgd", "optimizer.b2=0.99", "seed=1",
-    "problem.bond_length=0.8", "precision=double", "gradient=parameter_shift", "backend.shots=1000",
-    "schedule=cosine", "trainer.tol=1e-6", "ansatz.init=random",
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "optimizer.lr=0.05",
+        "optimizer.lr=0.1000001",
+        "optimizer=sgd",
+        "optimizer.b2=0.99",
+        "seed=1",
+        "problem.bond_length=0.8",
+        "precision=double",
+        "gradient=parameter_shift",
+        "backend.shots=1000",
+        "schedule=cosine",
+        "trainer.tol=1e-6",
+        "ansatz.init=random",
+    ],
+)
 def test_hash_changes_with_what_changes_the_result(hydra_ctx, change):
     assert config_hash(_compose(change)) != config_hash(_compose())
 
@@ -203,9 +233,17 @@ def test_default_checkpoint_dir(hydra_ctx, tmp_path):
 
 
 def test_to_container_drops_secrets_and_hydra(hydra_ctx):
-    cfg = compose(config_name="config", overrides=["+experiment=vqe", "+backend.token=SECRET", "+logger.api_key=K",
-                                                   "+logger.nested.password=P", "+logger.url=http://x"],
-                  return_hydra_config=True)
+    cfg = compose(
+        config_name="config",
+        overrides=[
+            "+experiment=vqe",
+            "+backend.token=SECRET",
+            "+logger.api_key=K",
+            "+logger.nested.password=P",
+            "+logger.url=http://x",
+        ],
+        return_hydra_config=True,
+    )
     data = to_container(cfg)
     assert "hydra" not in data and data["logger"] == {"url": "http://x", "nested": {}}
     assert "SECRET" not in repr(data) and "token" not in data["backend"]
@@ -225,17 +263,30 @@ def test_registering_an_option_is_one_dataclass(hydra_ctx, monkeypatch):
     assert run.mitigation == ZNE(name="zne", noise_factors=(1, 2))
 
 
-@pytest.mark.parametrize("overrides, every", [
-    ((), 10), (("backend=ibm_fake",), 1), (("backend=ibm",), 1), (("backend=ibm_fake", "checkpoint.every=5"), 5),
-])
+@pytest.mark.parametrize(
+    "overrides, every",
+    [
+        ((), 10),
+        (("backend=ibm_fake",), 1),
+        (("backend=ibm",), 1),
+        (("backend=ibm_fake", "checkpoint.every=5"), 5),
+    ],
+)
 def test_hardware_checkpoints_every_step_unless_told(hydra_ctx, overrides, every):
     assert validate(_compose(*overrides)).checkpoint.every == every
 
 
-@pytest.mark.parametrize("change", [
-    "backend.retries=9", "backend.timeout_s=5", "backend.fallback=[simulator]", "backend.poll_s=1",
-    "backend.backoff_s=0", "budget.max_jobs=3",
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "backend.retries=9",
+        "backend.timeout_s=5",
+        "backend.fallback=[simulator]",
+        "backend.poll_s=1",
+        "backend.backoff_s=0",
+        "budget.max_jobs=3",
+    ],
+)
 def test_hash_of_a_hardware_run_ignores_job_control(hydra_ctx, change):
     base = ("backend=ibm_fake",)
     assert config_hash(_compose(*base, change)) == config_hash(_compose(*base))
@@ -261,92 +312,153 @@ HOSTILE = [
     ("problem.bond_length=inf", r"^problem\.bond_length=inf is invalid"),
     ("problem=lih problem.bond_length=0.01", r"^problem\.bond_length=0\.01 is invalid"),
     ("problem=lih problem.active_electrons=3", r"^problem\.active_electrons=3 is invalid: must be 2 or 4"),
-    ("problem=lih problem.active_orbitals=6", r"^problem\.active_orbitals=6 with problem\.active_electrons=2 is "
-                                              r"invalid: LiH needs 2\.\.5"),
-    ("seed=99999999999999999999999", r"^seed=99999999999999999999999 is invalid: must be an integer in "
-                                     r"0\.\.4294967295"),
+    (
+        "problem=lih problem.active_orbitals=6",
+        r"^problem\.active_orbitals=6 with problem\.active_electrons=2 is "
+        r"invalid: LiH needs 2\.\.5",
+    ),
+    (
+        "seed=99999999999999999999999",
+        r"^seed=99999999999999999999999 is invalid: must be an integer in "
+        r"0\.\.4294967295",
+    ),
     ("seed=4294967296", r"^seed=4294967296 is invalid"),
     ("backend=ibm_fake backend.seed_simulator=18446744073709551616", r"^backend\.seed_simulator=18446744073709551616 "),
-    ("experiment=qaoa problem=maxcut ansatz=qaoa problem.graph_seed=99999999999999999999999",
-     r"^problem\.graph_seed=99999999999999999999999 is invalid"),
+    (
+        "experiment=qaoa problem=maxcut ansatz=qaoa problem.graph_seed=99999999999999999999999",
+        r"^problem\.graph_seed=99999999999999999999999 is invalid",
+    ),
     ("experiment=classifier problem=iris ansatz=reupload problem.seed=-1", r"^problem\.seed=-1 is invalid"),
-    ("problem=tfim ansatz=hea problem.n=27", r"^problem\.n=27 needs 27 qubits, more than backend\.max_qubits=26 "
-                                            r"allows on backend=simulator; lower problem\.n"),
+    (
+        "problem=tfim ansatz=hea problem.n=27",
+        r"^problem\.n=27 needs 27 qubits, more than backend\.max_qubits=26 "
+        r"allows on backend=simulator; lower problem\.n",
+    ),
     ("problem=tfim ansatz=hea problem.n=40", r"^problem\.n=40 needs 40 qubits, more than backend\.max_qubits=26"),
     ("problem=tfim ansatz=hea problem.n=157", r"^problem\.n=157 is invalid: must be an integer in 2\.\.156"),
-    ("problem=tfim ansatz=hea backend=noisy_simulator problem.n=21", r"^problem\.n=21 needs 21 qubits, more than "
-                                                                    r"backend\.max_qubits=20"),
+    (
+        "problem=tfim ansatz=hea backend=noisy_simulator problem.n=21",
+        r"^problem\.n=21 needs 21 qubits, more than "
+        r"backend\.max_qubits=20",
+    ),
     ("problem.basis=cc-pvdz backend.max_qubits=12", r"^problem\.basis=cc-pvdz needs 20 qubits"),
     ("problem=tfim ansatz=hea problem.J=nan", r"^problem\.J=nan is invalid: must be a float in -1e\+06\.\.1e\+06"),
     ("problem=tfim ansatz=hea problem.h=-inf", r"^problem\.h=-inf is invalid"),
-    ("ansatz=hea ansatz.layers=100000", r"^ansatz\.layers=100000 expands to at least 800,000 gates on 4 qubits, more "
-                                        r"than backend\.max_operations=20000 allows; lower ansatz\.layers \(at most "
-                                        r"2500 fit here\)"),
+    (
+        "ansatz=hea ansatz.layers=100000",
+        r"^ansatz\.layers=100000 expands to at least 800,000 gates on 4 qubits, more "
+        r"than backend\.max_operations=20000 allows; lower ansatz\.layers \(at most "
+        r"2500 fit here\)",
+    ),
     ("backend=ibm_fake ansatz=hea ansatz.layers=100000", r"^ansatz\.layers=100000 expands to at least"),
     ("problem=tfim ansatz=hea ansatz.layers=50000", r"^ansatz\.layers=50000 expands to at least 600,000 gates"),
     ("ansatz=hea ansatz.layers=10000000", r"^ansatz\.layers=10000000 is invalid: must be an integer in 1\.\.200000"),
-    ("ansatz=hea ansatz.rotations=[RY,RY,RY,RY,RY,RY,RY,RY,RY,RY,RY,RY,RY,RY,RY,RY,RY]", r"^ansatz\.rotations=.* is "
-                                                                                        r"invalid: must be a list of "
-                                                                                        r"1\.\.16"),
+    (
+        "ansatz=hea ansatz.rotations=[RY,RY,RY,RY,RY,RY,RY,RY,RY,RY,RY,RY,RY,RY,RY,RY,RY]",
+        r"^ansatz\.rotations=.* is "
+        r"invalid: must be a list of "
+        r"1\.\.16",
+    ),
     ("ansatz=hea ansatz.init_scale=inf", r"^ansatz\.init_scale=inf is invalid: must be a float in \[0, 100\]"),
     ("experiment=qaoa problem=maxcut ansatz=qaoa ansatz.p=100000", r"^ansatz\.p=100000 expands to at least"),
     ("experiment=qaoa problem=maxcut ansatz=qaoa ansatz.ramp_gamma=1e300", r"^ansatz\.ramp_gamma=1e\+300 is invalid"),
-    ("experiment=classifier problem=iris ansatz=reupload ansatz.layers=1000000",
-     r"^ansatz\.layers=1000000 is invalid"),
+    ("experiment=classifier problem=iris ansatz=reupload ansatz.layers=1000000", r"^ansatz\.layers=1000000 is invalid"),
     ("experiment=classifier problem=iris ansatz=reupload ansatz.wires=157", r"^ansatz\.wires=157 is invalid"),
     ("experiment=classifier problem=iris ansatz=reupload ansatz.wires=27", r"^ansatz\.wires=27 needs 27 qubits"),
-    ("experiment=classifier problem=breast_cancer ansatz=reupload problem.pca=30",
-     r"^problem\.pca=30 needs 30 qubits, more than backend\.max_qubits=26"),
-    ("experiment=classifier problem=moons ansatz=reupload problem.n_samples=10000000000",
-     r"^problem\.n_samples=10000000000 is invalid: must be an integer in 10\.\.100000"),
-    ("experiment=classifier problem=iris ansatz=reupload problem.test_size=0.999",
-     r"^problem\.test_size=0\.999 leaves fewer training samples than the 3 classes"),
-    ("experiment=qaoa problem=maxcut ansatz=qaoa problem.edges=[[0,1000000]]", r"^problem\.edges=\[\[0,1000000\]\] is "
-                                                                              r"invalid: .*nodes i ≠ j in 0\.\.25"),
+    (
+        "experiment=classifier problem=breast_cancer ansatz=reupload problem.pca=30",
+        r"^problem\.pca=30 needs 30 qubits, more than backend\.max_qubits=26",
+    ),
+    (
+        "experiment=classifier problem=moons ansatz=reupload problem.n_samples=10000000000",
+        r"^problem\.n_samples=10000000000 is invalid: must be an integer in 10\.\.100000",
+    ),
+    (
+        "experiment=classifier problem=iris ansatz=reupload problem.test_size=0.999",
+        r"^problem\.test_size=0\.999 leaves fewer training samples than the 3 classes",
+    ),
+    (
+        "experiment=qaoa problem=maxcut ansatz=qaoa problem.edges=[[0,1000000]]",
+        r"^problem\.edges=\[\[0,1000000\]\] is "
+        r"invalid: .*nodes i ≠ j in 0\.\.25",
+    ),
     ("experiment=qaoa problem=maxcut ansatz=qaoa problem.edges=[[0,1,nan]]", r"^problem\.edges=.* is invalid"),
-    ("experiment=qaoa problem=maxcut ansatz=qaoa problem.edges=[[0,1],[1,0]]", r"^problem\.edges=.* is invalid: must "
-                                                                              r"be null or a list of distinct"),
+    (
+        "experiment=qaoa problem=maxcut ansatz=qaoa problem.edges=[[0,1],[1,0]]",
+        r"^problem\.edges=.* is invalid: must "
+        r"be null or a list of distinct",
+    ),
     ("experiment=qaoa problem=maxcut ansatz=qaoa problem.edges=[[0,1,abc]]", r"^problem\.edges=.* is invalid"),
     ("experiment=qaoa problem=maxcut ansatz=qaoa problem.degree=100", r"^problem\.degree=100 is invalid"),
-    ("experiment=qaoa problem=maxcut ansatz=qaoa problem.degree=3 problem.n=7", r"^problem\.degree=3 with "
-                                                                               r"problem\.n=7 is invalid"),
-    ("experiment=qaoa problem=maxcut ansatz=qaoa problem.samples=1000000000000", r"^problem\.samples=1000000000000 "
-                                                                                 r"is invalid: must be an integer in "
-                                                                                 r"1\.\.1000000"),
-    ("backend=ibm_fake backend.shots=10000000000000", r"^backend\.shots=10000000000000 is invalid: must be an integer "
-                                                      r"in 1\.\.10000000"),
+    (
+        "experiment=qaoa problem=maxcut ansatz=qaoa problem.degree=3 problem.n=7",
+        r"^problem\.degree=3 with "
+        r"problem\.n=7 is invalid",
+    ),
+    (
+        "experiment=qaoa problem=maxcut ansatz=qaoa problem.samples=1000000000000",
+        r"^problem\.samples=1000000000000 "
+        r"is invalid: must be an integer in "
+        r"1\.\.1000000",
+    ),
+    (
+        "backend=ibm_fake backend.shots=10000000000000",
+        r"^backend\.shots=10000000000000 is invalid: must be an integer "
+        r"in 1\.\.10000000",
+    ),
     ("backend=noisy_simulator backend.shots=10000001", r"^backend\.shots=10000001 is invalid"),
     ("backend=noisy_simulator backend.trajectories=1000000000", r"^backend\.trajectories=1000000000 is invalid"),
     ("backend=noisy_simulator backend.noise.t1=inf", r"^backend\.noise\.t1=inf is invalid"),
-    ("backend=ibm_fake mitigation=zne mitigation.zne.noise_factors=[1,1000000,2000000]",
-     r"^mitigation\.zne\.noise_factors=\[1\.0,1000000\.0,2000000\.0\] is invalid: must be a list of 2\.\.8 increasing "
-     r"floats starting at 1, each at most 15"),
-    ("mitigation=zne mitigation.zne.noise_factors=[1,2,3,4,5,6,7,8,9]", r"^mitigation\.zne\.noise_factors=.* is invalid"),
-    ("backend=ibm_fake mitigation=twirling mitigation.twirling.num_randomizations=1000000000",
-     r"^mitigation\.twirling\.num_randomizations=1000000000 is invalid"),
+    (
+        "backend=ibm_fake mitigation=zne mitigation.zne.noise_factors=[1,1000000,2000000]",
+        r"^mitigation\.zne\.noise_factors=\[1\.0,1000000\.0,2000000\.0\] is invalid: must be a list of 2\.\.8 increasing "
+        r"floats starting at 1, each at most 15",
+    ),
+    (
+        "mitigation=zne mitigation.zne.noise_factors=[1,2,3,4,5,6,7,8,9]",
+        r"^mitigation\.zne\.noise_factors=.* is invalid",
+    ),
+    (
+        "backend=ibm_fake mitigation=twirling mitigation.twirling.num_randomizations=1000000000",
+        r"^mitigation\.twirling\.num_randomizations=1000000000 is invalid",
+    ),
     ("backend=ibm_fake backend.timeout_s=inf", r"^backend\.timeout_s=inf is invalid: must be a float in \(0, 604800\]"),
     ("backend=ibm_fake backend.retries=100000000000000000000", r"^backend\.retries=100000000000000000000 is invalid"),
     ("backend=ibm_fake backend.backoff_s=nan", r"^backend\.backoff_s=nan is invalid"),
     ("backend.max_qubits=0", r"^backend\.max_qubits=0 is invalid: must be an integer in 1\.\.156"),
     ("backend.max_operations=0", r"^backend\.max_operations=0 is invalid"),
-    ("trainer.steps=1000000000000", r"^trainer\.steps=1000000000000 is invalid: must be an integer in "
-                                    r"1\.\.2147483647"),
-    ("trainer.log_every=1000000000000000000000000000000", r"^trainer\.log_every=1000000000000000000000000000000 is "
-                                                          r"invalid"),
+    (
+        "trainer.steps=1000000000000",
+        r"^trainer\.steps=1000000000000 is invalid: must be an integer in "
+        r"1\.\.2147483647",
+    ),
+    (
+        "trainer.log_every=1000000000000000000000000000000",
+        r"^trainer\.log_every=1000000000000000000000000000000 is "
+        r"invalid",
+    ),
     ("trainer.tol=inf", r"^trainer\.tol=inf is invalid: must be a finite float ≥ 0"),
     ("trainer.patience=100000000000000000000", r"^trainer\.patience=100000000000000000000 is invalid"),
     ("checkpoint.keep=100000000000", r"^checkpoint\.keep=100000000000 is invalid"),
     ("checkpoint.every=100000000000000000000", r"^checkpoint\.every=100000000000000000000 is invalid"),
-    ("budget.max_shots=1000000000000000000000000000000", r"^budget\.max_shots=1000000000000000000000000000000 is "
-                                                         r"invalid"),
+    (
+        "budget.max_shots=1000000000000000000000000000000",
+        r"^budget\.max_shots=1000000000000000000000000000000 is "
+        r"invalid",
+    ),
     ("budget.max_qpu_seconds=inf", r"^budget\.max_qpu_seconds=inf is invalid: must be null \(no limit\) or a finite"),
     ("optimizer.lr=inf", r"^optimizer\.lr=inf is invalid: must be a float in \(0, 100\]"),
     ("optimizer.lr=1e308", r"^optimizer\.lr=1e\+308 is invalid"),
     ("optimizer.eps=inf", r"^optimizer\.eps=inf is invalid"),
-    ("schedule=cosine schedule.decay_steps=100000000000000000000", r"^schedule\.decay_steps=100000000000000000000 is "
-                                                                   r"invalid"),
-    ("schedule=exponential schedule.transition_steps=100000000000000000000",
-     r"^schedule\.transition_steps=100000000000000000000 is invalid"),
+    (
+        "schedule=cosine schedule.decay_steps=100000000000000000000",
+        r"^schedule\.decay_steps=100000000000000000000 is "
+        r"invalid",
+    ),
+    (
+        "schedule=exponential schedule.transition_steps=100000000000000000000",
+        r"^schedule\.transition_steps=100000000000000000000 is invalid",
+    ),
     ("schedule=exponential schedule.decay_rate=inf", r"^schedule\.decay_rate=inf is invalid"),
 ]
 
@@ -361,24 +473,39 @@ def test_bad_and_hostile_values_are_refused_naming_the_key(hydra_ctx, overrides,
     assert "\n" not in text and len(text) < 300
 
 
-@pytest.mark.parametrize("overrides", [
-    # every geometry and size the README and conf/ use stays valid
-    "problem.bond_length=0.5", "problem.bond_length=1.5", "problem.bond_length=2.0", "problem.bond_length=0.2",
-    "problem.bond_length=5.0", "problem=lih problem.bond_length=3.0", "problem=lih problem.bond_length=0.9",
-    "problem=tfim ansatz=hea problem.n=12 trainer.steps=400", "problem=tfim ansatz=hea problem.n=26",
-    "problem=tfim ansatz=hea ansatz.layers=3", "experiment=qaoa problem=maxcut ansatz=qaoa problem.graph_seed=1 ansatz.p=4",
-    "experiment=classifier problem=moons ansatz=reupload ansatz.layers=4",
-    "experiment=classifier problem=breast_cancer ansatz=reupload problem.pca=4",
-    "backend=ibm_fake mitigation=zne", "backend=noisy_simulator backend.device=FakeManilaV2 mitigation=zne",
-    "seed=4294967295", "backend=ibm_fake backend.seed_simulator=4294967295", "backend=ibm_fake backend.shots=10000000",
-    "problem=lih problem.active_electrons=4 problem.active_orbitals=6", "problem.basis=cc-pvdz",
-    "trainer.steps=2147483647",
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        # every geometry and size the README and conf/ use stays valid
+        "problem.bond_length=0.5",
+        "problem.bond_length=1.5",
+        "problem.bond_length=2.0",
+        "problem.bond_length=0.2",
+        "problem.bond_length=5.0",
+        "problem=lih problem.bond_length=3.0",
+        "problem=lih problem.bond_length=0.9",
+        "problem=tfim ansatz=hea problem.n=12 trainer.steps=400",
+        "problem=tfim ansatz=hea problem.n=26",
+        "problem=tfim ansatz=hea ansatz.layers=3",
+        "experiment=qaoa problem=maxcut ansatz=qaoa problem.graph_seed=1 ansatz.p=4",
+        "experiment=classifier problem=moons ansatz=reupload ansatz.layers=4",
+        "experiment=classifier problem=breast_cancer ansatz=reupload problem.pca=4",
+        "backend=ibm_fake mitigation=zne",
+        "backend=noisy_simulator backend.device=FakeManilaV2 mitigation=zne",
+        "seed=4294967295",
+        "backend=ibm_fake backend.seed_simulator=4294967295",
+        "backend=ibm_fake backend.shots=10000000",
+        "problem=lih problem.active_electrons=4 problem.active_orbitals=6",
+        "problem.basis=cc-pvdz",
+        "trainer.steps=2147483647",
+    ],
+)
 def test_documented_and_boundary_values_stay_valid(hydra_ctx, overrides):
     assert isinstance(validate(_compose(*overrides.split())), RunConfig)
 
 
 # --- sizes against the backend, and memory against the machine ---------------------------------
+
 
 def test_every_backend_refuses_a_circuit_past_its_gate_limit_before_building_it():
     from qjax.backends import make_backend
@@ -389,8 +516,11 @@ def test_every_backend_refuses_a_circuit_past_its_gate_limit_before_building_it(
 
     circuit, obs = hardware_efficient(3, 20), PauliSum.from_string("Z0")  # 20 · (6 + 2) = 160 gates
     for name in ("simulator", "noisy_simulator"):
-        with pytest.raises(BackendError, match=rf"expands to 160 gates, more than backend\.max_operations=100 allows "
-                                               rf"on backend={name}"):
+        with pytest.raises(
+            BackendError,
+            match=rf"expands to 160 gates, more than backend\.max_operations=100 allows "
+            rf"on backend={name}",
+        ):
             make_backend(name, max_operations=100).check(circuit, obs)
         make_backend(name, max_operations=160).check(circuit, obs)
 
@@ -399,8 +529,11 @@ def test_every_backend_refuses_a_circuit_past_its_gate_limit_before_building_it(
             raise AssertionError("looked up a device for a circuit past the limit")
 
     zne = validate_mitigation("zne")
-    with pytest.raises(BackendError, match=r"expands to 1,440 gates \(160 run 9× by ZNE\), more than "
-                                           r"backend\.max_operations=1000"):
+    with pytest.raises(
+        BackendError,
+        match=r"expands to 1,440 gates \(160 run 9× by ZNE\), more than "
+        r"backend\.max_operations=1000",
+    ):
         NeverTranspiles(max_operations=1000, mitigation=zne).check(circuit, obs)
 
 
@@ -424,9 +557,12 @@ def test_preflight_refuses_with_the_estimate_and_the_limit(hydra_ctx):
     from qjax.resources import estimate_memory, preflight
 
     run = validate(_compose("problem=tfim", "ansatz=hea", "problem.n=26"))
-    with pytest.raises(ConfigError, match=r"^problem\.n=26 \(26 qubits\) needs about 512\.0 MiB for the state and "
-                                          r"5\.0 GiB with adjoint gradients, more than the 2\.0 GiB this machine has "
-                                          r"free; lower problem\.n$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^problem\.n=26 \(26 qubits\) needs about 512\.0 MiB for the state and "
+        r"5\.0 GiB with adjoint gradients, more than the 2\.0 GiB this machine has "
+        r"free; lower problem\.n$",
+    ):
         preflight(run, available=2 * 2**30)
     preflight(run, available=6 * 2**30)
     double = validate(_compose("problem=tfim", "ansatz=hea", "problem.n=26", "precision=double"))
@@ -443,16 +579,25 @@ def test_preflight_counts_density_matrices_and_the_classifiers_data(hydra_ctx):
 
     noisy = validate(_compose("problem=tfim", "ansatz=hea", "problem.n=12", "backend=noisy_simulator"))
     assert estimate_memory(noisy).state == 4**12 * 8
-    with pytest.raises(ConfigError, match=r"^problem\.n=12 \(12 qubits\) needs about 128\.0 MiB for the density "
-                                          r"matrix .* or use backend\.method=trajectories"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^problem\.n=12 \(12 qubits\) needs about 128\.0 MiB for the density "
+        r"matrix .* or use backend\.method=trajectories",
+    ):
         preflight(noisy, available=4 * 2**30)
-    data = validate(_compose("experiment=classifier", "problem=moons", "ansatz=reupload", "ansatz.wires=20",
-                             "problem.n_samples=100000"))
+    data = validate(
+        _compose(
+            "experiment=classifier", "problem=moons", "ansatz=reupload", "ansatz.wires=20", "problem.n_samples=100000"
+        )
+    )
     with pytest.raises(ConfigError, match=r"^ansatz\.wires=20 .* for each of the 100000 samples at once"):
         preflight(data, available=64 * 2**30)
     fake = validate(_compose("backend=ibm_fake", "problem=tfim", "ansatz=hea", "problem.n=26"))
-    with pytest.raises(ConfigError, match=r"^problem\.n=26 \(26 qubits\) needs about 1\.0 GiB for the state and "
-                                          r"3\.5 GiB in Aer \(complex128\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^problem\.n=26 \(26 qubits\) needs about 1\.0 GiB for the state and "
+        r"3\.5 GiB in Aer \(complex128\)",
+    ):
         preflight(fake, available=2 * 2**30)
     hardware = validate(_compose("backend=ibm"))
     assert estimate_memory(hardware) is None
@@ -468,17 +613,21 @@ def test_available_memory_is_known_on_linux():
 
 # --- secrets on the command line and in saved configs ------------------------------------------
 
-@pytest.mark.parametrize("argv, keys", [
-    (["+backend.token=abc"], ["+backend.token"]),
-    (["-m", "+experiment=vqe", "backend=ibm_fake", "+backend.token=abc,def"], ["+backend.token"]),
-    (["++logger.api_key=x"], ["++logger.api_key"]),
-    (["hydra.job.env_set.QISKIT_IBM_TOKEN=abc"], ["hydra.job.env_set.QISKIT_IBM_TOKEN"]),
-    (["+backend={token: abc, shots: 5}"], ["+backend"]),
-    (["+logger.nested={'Password': x}"], ["+logger.nested"]),
-    (["~backend.secret_key=abc"], ["~backend.secret_key"]),
-    (["-m", "--cfg", "job", "+experiment=vqe", "problem.bond_length=0.5,1.0", "--config-dir=/tokens"], []),
-    (["backend=ibm", "backend.device=ibm_brisbane", "hydra.run.dir=outputs/x"], []),
-])
+
+@pytest.mark.parametrize(
+    "argv, keys",
+    [
+        (["+backend.token=abc"], ["+backend.token"]),
+        (["-m", "+experiment=vqe", "backend=ibm_fake", "+backend.token=abc,def"], ["+backend.token"]),
+        (["++logger.api_key=x"], ["++logger.api_key"]),
+        (["hydra.job.env_set.QISKIT_IBM_TOKEN=abc"], ["hydra.job.env_set.QISKIT_IBM_TOKEN"]),
+        (["+backend={token: abc, shots: 5}"], ["+backend"]),
+        (["+logger.nested={'Password': x}"], ["+logger.nested"]),
+        (["~backend.secret_key=abc"], ["~backend.secret_key"]),
+        (["-m", "--cfg", "job", "+experiment=vqe", "problem.bond_length=0.5,1.0", "--config-dir=/tokens"], []),
+        (["backend=ibm", "backend.device=ibm_brisbane", "hydra.run.dir=outputs/x"], []),
+    ],
+)
 def test_secret_overrides_are_found_by_key_never_by_value(argv, keys):
     from qjax.config import secret_overrides
 
@@ -498,14 +647,23 @@ def test_scrub_saved_config_drops_secret_keys_overrides_and_their_values(tmp_pat
     from qjax.config import scrub_saved_config
 
     path = tmp_path / "multirun.yaml"
-    OmegaConf.save(OmegaConf.create({
-        "hydra": {"overrides": {"task": ["+experiment=vqe", "+backend.token=SECRET123"]},
-                  "job": {"override_dirname": "+backend.token=SECRET123,+experiment=vqe",
-                          "env_set": {"QISKIT_IBM_TOKEN": "SECRET789"}},
-                  "run": {"dir": "outputs/${now:%H}"}},
-        "backend": {"name": "ibm_fake", "token": "SECRET123", "shots": 5},
-        "logger": {"items": [{"api_key": "SECRET456"}, {"url": "http://x"}]},
-    }), path)
+    OmegaConf.save(
+        OmegaConf.create(
+            {
+                "hydra": {
+                    "overrides": {"task": ["+experiment=vqe", "+backend.token=SECRET123"]},
+                    "job": {
+                        "override_dirname": "+backend.token=SECRET123,+experiment=vqe",
+                        "env_set": {"QISKIT_IBM_TOKEN": "SECRET789"},
+                    },
+                    "run": {"dir": "outputs/${now:%H}"},
+                },
+                "backend": {"name": "ibm_fake", "token": "SECRET123", "shots": 5},
+                "logger": {"items": [{"api_key": "SECRET456"}, {"url": "http://x"}]},
+            }
+        ),
+        path,
+    )
     assert scrub_saved_config(path)
     text = path.read_text()
     assert "SECRET" not in text and "api_key" not in text  # (key names in overrides stay: they are no secret)
@@ -522,30 +680,41 @@ def test_secret_keys_are_found_inside_lists():
 
 
 @pytest.mark.timeout(180)  # these used to hang (ibm_fake transpiling) or abort allocating 352 TB
-@pytest.mark.parametrize("overrides, message", [
-    (["ansatz=hea", "ansatz.layers=100000", "backend=ibm_fake"], "ansatz.layers=100000 expands to at least"),
-    (["problem=tfim", "problem.n=40"], "problem.n=40 needs 40 qubits, more than backend.max_qubits=26"),
-    (["problem=tfim", "problem.n=27"], "problem.n=27 needs 27 qubits"),
-    (["seed=99999999999999999999999"], "seed=99999999999999999999999 is invalid"),
-    (["problem.bond_length=1e-12"], "problem.bond_length=1e-12 is invalid"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["ansatz=hea", "ansatz.layers=100000", "backend=ibm_fake"], "ansatz.layers=100000 expands to at least"),
+        (["problem=tfim", "problem.n=40"], "problem.n=40 needs 40 qubits, more than backend.max_qubits=26"),
+        (["problem=tfim", "problem.n=27"], "problem.n=27 needs 27 qubits"),
+        (["seed=99999999999999999999999"], "seed=99999999999999999999999 is invalid"),
+        (["problem.bond_length=1e-12"], "problem.bond_length=1e-12 is invalid"),
+    ],
+)
 def test_cli_refuses_hostile_sizes_at_start_up_with_one_line(tmp_path, overrides, message):
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "qjax.train", "+experiment=vqe", *overrides, "hydra.run.dir=run"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=170)
+    proc = subprocess.run(
+        [sys.executable, "-m", "qjax.train", "+experiment=vqe", *overrides, "hydra.run.dir=run"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
     assert proc.returncode == 2
     assert proc.stderr.startswith("qjax: error: ")
     assert message in proc.stderr and proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
     assert not (tmp_path / "checkpoints").exists()  # refused before any checkpoint directory
 
 
-@pytest.mark.parametrize("config", [
-    {"ansatz": {"encoding": {"\n": {"token": "x"}}}},
-    {"trainer": {"steps\nmore": 3}},
-    {"weird\rkey": 1},
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"ansatz": {"encoding": {"\n": {"token": "x"}}}},
+        {"trainer": {"steps\nmore": 3}},
+        {"weird\rkey": 1},
+    ],
+)
 def test_a_key_with_control_characters_still_gives_one_line(hydra_ctx, config):
     plain = OmegaConf.to_container(_compose("experiment=classifier", "problem=iris", "ansatz=reupload"))
     for group, value in config.items():

@@ -21,8 +21,15 @@ from qjax.schemas import FIXED_GROUPS, SCHEMAS, AdamConfig, BackendConfig, ZNEMi
 
 FIXTURE = Path(__file__).parent / "fixtures" / "legacy_checkpoint"
 #: The run that wrote the fixture (with checkpoint.root=<its copy>), and the hash the old code gave it.
-LEGACY_RUN = ("+experiment=vqe", "problem=tfim", "problem.n=2", "ansatz=hea", "ansatz.layers=1", "trainer.steps=2",
-              "checkpoint.every=1")
+LEGACY_RUN = (
+    "+experiment=vqe",
+    "problem=tfim",
+    "problem.n=2",
+    "ansatz=hea",
+    "ansatz.layers=1",
+    "trainer.steps=2",
+    "checkpoint.every=1",
+)
 LEGACY_HASH = "9782c76f422085d4"
 
 
@@ -38,6 +45,7 @@ def _hashes(compose, *overrides):
 
 def test_every_hashed_key_of_today_has_a_baseline_entry():
     """Each option's fields (but ``name`` and excluded keys) are in BASELINE, so nothing counts by accident."""
+
     def fields(cls, prefix=""):
         for f in dataclasses.fields(cls):
             if dataclasses.is_dataclass(f.type):
@@ -106,11 +114,21 @@ def test_changing_a_yaml_default_changes_the_hash(compose):
     assert _hashes(compose, "optimizer.lr=0.05")[0] != _hashes(compose)[0]
 
 
-@pytest.mark.parametrize("change", [
-    "trainer.steps=500", "trainer.log_every=1", "checkpoint.every=1", "checkpoint.keep=9", "checkpoint.resume=never",
-    "checkpoint.root=/tmp/root", "+logger.name=csv", "budget.max_jobs=3", "backend.max_qubits=20",
-    "backend.max_operations=100",
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        "trainer.steps=500",
+        "trainer.log_every=1",
+        "checkpoint.every=1",
+        "checkpoint.keep=9",
+        "checkpoint.resume=never",
+        "checkpoint.root=/tmp/root",
+        "+logger.name=csv",
+        "budget.max_jobs=3",
+        "backend.max_qubits=20",
+        "backend.max_operations=100",
+    ],
+)
 def test_excluded_keys_do_not_change_the_hash(compose, change):
     assert _hashes(compose, change)[0] == _hashes(compose)[0]
 

@@ -33,14 +33,69 @@ BASES = [
 ]
 
 # Values that broke libraries underneath before they were range-checked, plus the usual suspects.
-EDGE_VALUES = [0, 1, -1, 2, 26, 27, 40, 41, 2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**63, 2**64, 10**23, -(10**23),
-               0.0, -0.0, 1e-12, 0.2, 5.0, 5.01, 1e308, -1e308, 5e-324, math.inf, -math.inf, math.nan,
-               True, False, None, "", "abc", "1e3", "${oc.env:HOME}", "???", [], [1], [1, 3, 5],
-               [1, 1000000], [[0, 1]], [[0, 0]], [[0, 1000000]], [[0, 1, math.nan]], {}, {"a": 1},
-               {"token": "SECRET"},
-               # option names, so a draw may switch a group to another option or a key to another's value
-               *sorted({name for options in SCHEMAS.values() for name in options}), "RY", "RX", "chain", "ring",
-               "zeros", "random", "ramp", "auto", "adjoint", "backprop", "double", "single"]
+EDGE_VALUES = [
+    0,
+    1,
+    -1,
+    2,
+    26,
+    27,
+    40,
+    41,
+    2**31 - 1,
+    2**31,
+    2**32 - 1,
+    2**32,
+    2**63,
+    2**64,
+    10**23,
+    -(10**23),
+    0.0,
+    -0.0,
+    1e-12,
+    0.2,
+    5.0,
+    5.01,
+    1e308,
+    -1e308,
+    5e-324,
+    math.inf,
+    -math.inf,
+    math.nan,
+    True,
+    False,
+    None,
+    "",
+    "abc",
+    "1e3",
+    "${oc.env:HOME}",
+    "???",
+    [],
+    [1],
+    [1, 3, 5],
+    [1, 1000000],
+    [[0, 1]],
+    [[0, 0]],
+    [[0, 1000000]],
+    [[0, 1, math.nan]],
+    {},
+    {"a": 1},
+    {"token": "SECRET"},
+    # option names, so a draw may switch a group to another option or a key to another's value
+    *sorted({name for options in SCHEMAS.values() for name in options}),
+    "RY",
+    "RX",
+    "chain",
+    "ring",
+    "zeros",
+    "random",
+    "ramp",
+    "auto",
+    "adjoint",
+    "backprop",
+    "double",
+    "single",
+]
 
 scalars = st.one_of(
     st.sampled_from(EDGE_VALUES),
@@ -50,9 +105,11 @@ scalars = st.one_of(
     st.booleans(),
     st.none(),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(st.text(max_size=6), inner, max_size=3)),
-                      max_leaves=8)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+    max_leaves=8,
+)
 
 
 def _known_keys() -> list[str]:
@@ -126,8 +183,17 @@ def test_validate_returns_a_config_in_range_or_refuses_naming_the_key(bases, dat
         assert any(word in message for word in named), f"{message!r} names none of {changed}"
         return
     assert isinstance(run, RunConfig)
-    for group in ("backend", "optimizer", "schedule", "problem", "ansatz", "mitigation", "trainer", "checkpoint",
-                  "budget"):
+    for group in (
+        "backend",
+        "optimizer",
+        "schedule",
+        "problem",
+        "ansatz",
+        "mitigation",
+        "trainer",
+        "checkpoint",
+        "budget",
+    ):
         _fields_in_range(getattr(run, group), f"{group}.")
     assert 0 <= run.seed <= qs.SEED_MAX and run.precision in qs.PRECISIONS and run.gradient in qs.GRADIENTS
     preflight(run, available=2**70)  # every valid config has a memory estimate (or none), never a crash
@@ -138,12 +204,45 @@ def test_validate_returns_a_config_in_range_or_refuses_naming_the_key(bases, dat
 
 
 @settings(max_examples=150, deadline=None)
-@given(key=st.sampled_from([k for k in KEYS if k.split(".")[-1] in
-                            ("seed", "seed_simulator", "graph_seed", "steps", "shots", "layers", "p", "n", "keep",
-                             "every", "log_every", "max_shots", "max_jobs", "trajectories", "samples", "n_samples",
-                             "max_qubits", "max_operations", "retries", "num_randomizations", "decay_steps",
-                             "transition_steps", "warmup_steps", "patience", "degree", "wires", "pca")]),
-       value=st.integers(min_value=-(2**80), max_value=2**80))
+@given(
+    key=st.sampled_from(
+        [
+            k
+            for k in KEYS
+            if k.split(".")[-1]
+            in (
+                "seed",
+                "seed_simulator",
+                "graph_seed",
+                "steps",
+                "shots",
+                "layers",
+                "p",
+                "n",
+                "keep",
+                "every",
+                "log_every",
+                "max_shots",
+                "max_jobs",
+                "trajectories",
+                "samples",
+                "n_samples",
+                "max_qubits",
+                "max_operations",
+                "retries",
+                "num_randomizations",
+                "decay_steps",
+                "transition_steps",
+                "warmup_steps",
+                "patience",
+                "degree",
+                "wires",
+                "pca",
+            )
+        ]
+    ),
+    value=st.integers(min_value=-(2**80), max_value=2**80),
+)
 def test_every_integer_size_is_bounded_on_both_sides(bases, key, value):
     """No integer size or seed is accepted outside what the libraries underneath can hold."""
     config = OmegaConf.to_container(OmegaConf.create(bases[0]))

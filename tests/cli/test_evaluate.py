@@ -16,8 +16,9 @@ TRAIN = ("+experiment=vqe", "problem=tfim", "problem.n=2", "ansatz=hea", "ansatz
 
 
 def _py(cwd, module, *overrides):
-    return subprocess.run([sys.executable, "-m", module, *overrides], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", module, *overrides], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,16 @@ def test_exact_evaluation_matches_statevector(trained):
 
 
 def test_evaluation_on_a_fake_device_with_zne_is_one_job(trained):
-    proc = _py(trained, "qjax.evaluate", "run_dir=trained", "backend=ibm_fake", "backend.shots=2000",
-               "backend.seed_simulator=3", "mitigation=zne", "hydra.run.dir=fake")
+    proc = _py(
+        trained,
+        "qjax.evaluate",
+        "run_dir=trained",
+        "backend=ibm_fake",
+        "backend.shots=2000",
+        "backend.seed_simulator=3",
+        "mitigation=zne",
+        "hydra.run.dir=fake",
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads((trained / "fake" / "result.json").read_text())
     assert result["num_jobs"] == 1 and result["mitigation"] == "zne"
@@ -64,10 +73,14 @@ def test_a_directory_that_is_not_a_run_is_one_clear_line(tmp_path):
 # references computed here with Qiskit and networkx from final_params alone.
 
 EDGES = [(0, 1), (1, 2), (2, 3), (3, 0), (0, 2), (3, 4)]  # 5 nodes; max cut 5 (brute force below)
-QAOA = ("+experiment=qaoa", "problem.edges=[" + ",".join(f"[{i},{j}]" for i, j in EDGES) + "]", "ansatz.p=1",
-        "trainer.steps=3", "problem.samples=64")
-CLASSIFIER = ("+experiment=classifier", "problem=moons", "problem.n_samples=40", "ansatz.layers=2",
-              "trainer.steps=3")
+QAOA = (
+    "+experiment=qaoa",
+    "problem.edges=[" + ",".join(f"[{i},{j}]" for i, j in EDGES) + "]",
+    "ansatz.p=1",
+    "trainer.steps=3",
+    "problem.samples=64",
+)
+CLASSIFIER = ("+experiment=classifier", "problem=moons", "problem.n_samples=40", "ansatz.layers=2", "trainer.steps=3")
 
 
 def _train_and_evaluate(cwd, *train):
@@ -112,7 +125,7 @@ def _reupload_logits(params, x, wires, layers, classes):
     from qiskit.quantum_info import SparsePauliOp
 
     num_angles = 2 * layers * wires  # rotations RY, RZ per layer and wire
-    weights = params[num_angles:num_angles + layers * wires].reshape(layers, wires)
+    weights = params[num_angles : num_angles + layers * wires].reshape(layers, wires)
     qc = QuantumCircuit(wires)
     for layer in range(layers):
         for k in range(wires):
@@ -125,8 +138,12 @@ def _reupload_logits(params, x, wires, layers, classes):
         if wires >= 3:
             qc.cx(wires - 1, 0)
     state = Statevector(qc)
-    return np.array([params[-1] * state.expectation_value(SparsePauliOp.from_sparse_list([("Z", [c], 1)], wires)).real
-                     for c in range(classes)])
+    return np.array(
+        [
+            params[-1] * state.expectation_value(SparsePauliOp.from_sparse_list([("Z", [c], 1)], wires)).real
+            for c in range(classes)
+        ]
+    )
 
 
 def test_a_classifier_run_evaluates_to_its_accuracies(tmp_path):
@@ -135,8 +152,9 @@ def test_a_classifier_run_evaluates_to_its_accuracies(tmp_path):
     from qjax.problems import datasets
 
     trained, result, stdout = _train_and_evaluate(tmp_path, *CLASSIFIER)
-    data = datasets.load_dataset(OmegaConf.create(json.loads((tmp_path / "trained" / "manifest.json").read_text())
-                                                  ["config"]["problem"]))
+    data = datasets.load_dataset(
+        OmegaConf.create(json.loads((tmp_path / "trained" / "manifest.json").read_text())["config"]["problem"])
+    )
     params = np.asarray(result["final_params"])
     assert params.shape == (2 * 2 * 2 + 2 * 2 + 1,)  # angles, feature weights, scale: not the circuit's 8
     for x, y, key in ((data.x_train, data.y_train, "train_accuracy"), (data.x_test, data.y_test, "test_accuracy")):

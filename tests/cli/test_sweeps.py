@@ -19,8 +19,13 @@ CHEMICAL_ACCURACY = 1.6e-3
 
 
 def _sweep(cwd, *overrides, timeout=600):
-    return subprocess.run([sys.executable, "-m", "qjax.train", "-m", *overrides, "hydra.sweep.dir=sweep"], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "qjax.train", "-m", *overrides, "hydra.sweep.dir=sweep"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def _summary(sweep_dir):
@@ -83,7 +88,9 @@ def test_double_precision_does_not_leak_into_the_next_in_process_member(tmp_path
     base = ["+experiment=vqe", "problem=tfim", "problem.n=2", "ansatz=hea", "trainer.steps=2"]
     try:
         with initialize_config_module(config_module="qjax.conf", version_base="1.3"):
-            run(compose(config_name="config", overrides=[*base, "precision=double", f"checkpoint.dir={tmp_path / 'a'}"]))
+            run(
+                compose(config_name="config", overrides=[*base, "precision=double", f"checkpoint.dir={tmp_path / 'a'}"])
+            )
             assert jax.config.jax_enable_x64
             run(compose(config_name="config", overrides=[*base, f"checkpoint.dir={tmp_path / 'b'}"]))
             assert not jax.config.jax_enable_x64
@@ -93,9 +100,18 @@ def test_double_precision_does_not_leak_into_the_next_in_process_member(tmp_path
 
 def test_joblib_launcher_runs_members_in_parallel_processes(tmp_path):
     # loky reuses worker processes: precision=double in one member must not leak x64 into the next
-    proc = _sweep(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "+experiment=vqe", "trainer.steps=3",
-                  "problem=tfim", "problem.n=2", "ansatz=hea", "ansatz.init=zeros",
-                  "precision=double,single,double,single")
+    proc = _sweep(
+        tmp_path,
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "+experiment=vqe",
+        "trainer.steps=3",
+        "problem=tfim",
+        "problem.n=2",
+        "ansatz=hea",
+        "ansatz.init=zeros",
+        "precision=double,single,double,single",
+    )
     assert proc.returncode == 0, proc.stderr
     rows = _summary(tmp_path / "sweep")
     assert [r["precision"] for r in rows] == ["double", "single", "double", "single"]
@@ -105,9 +121,17 @@ def test_joblib_launcher_runs_members_in_parallel_processes(tmp_path):
 
 
 def test_ray_launcher_runs_a_sweep_locally(tmp_path):
-    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="the ray extra is not installed (pip install -e '.[ray]')")
-    proc = _sweep(tmp_path, "hydra/launcher=ray", "+hydra.launcher.ray.init.num_cpus=2", "+experiment=vqe",
-                  "trainer.steps=3", "problem.bond_length=0.7414,1.0")
+    pytest.importorskip(
+        "hydra_plugins.hydra_ray_launcher", reason="the ray extra is not installed (pip install -e '.[ray]')"
+    )
+    proc = _sweep(
+        tmp_path,
+        "hydra/launcher=ray",
+        "+hydra.launcher.ray.init.num_cpus=2",
+        "+experiment=vqe",
+        "trainer.steps=3",
+        "problem.bond_length=0.7414,1.0",
+    )
     assert proc.returncode == 0, proc.stderr
     rows = _summary(tmp_path / "sweep")
     assert [float(r["problem.bond_length"]) for r in rows] == [0.7414, 1.0]
@@ -117,10 +141,26 @@ def test_ray_launcher_runs_a_sweep_locally(tmp_path):
 
 def test_optuna_search_tunes_learning_rate_and_depth(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="the optuna extra is not installed")
-    proc = subprocess.run([sys.executable, "-m", "qjax.train", "+experiment=vqe", "problem=tfim", "problem.n=2",
-                           "ansatz=hea", "hparams_search=optuna", "hydra.sweeper.n_trials=3", "trainer.steps=5",
-                           "ansatz.layers=range(1,3)", "hydra.sweep.dir=sweep"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qjax.train",
+            "+experiment=vqe",
+            "problem=tfim",
+            "problem.n=2",
+            "ansatz=hea",
+            "hparams_search=optuna",
+            "hydra.sweeper.n_trials=3",
+            "trainer.steps=5",
+            "ansatz.layers=range(1,3)",
+            "hydra.sweep.dir=sweep",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     rows = _summary(tmp_path / "sweep")
     assert len(rows) == 3 and all(r["status"] == "ok" for r in rows)
@@ -137,19 +177,35 @@ def _files_holding(root: Path, secret: str) -> list[Path]:
 
 @pytest.mark.parametrize("multirun", [True, False], ids=["sweep", "single run"])
 def test_a_token_on_the_command_line_is_refused_before_hydra_writes_or_logs_it(tmp_path, multirun):
-    cmd = [sys.executable, "-m", "qjax.train", *(["-m"] if multirun else []), "+experiment=vqe", "backend=ibm_fake",
-           "+backend.token=SECRET123", "trainer.steps=1,2" if multirun else "trainer.steps=1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "qjax.train",
+        *(["-m"] if multirun else []),
+        "+experiment=vqe",
+        "backend=ibm_fake",
+        "+backend.token=SECRET123",
+        "trainer.steps=1,2" if multirun else "trainer.steps=1",
+    ]
     proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
-    assert proc.stderr.startswith("qjax: error: +backend.token=… on the command line") and "QISKIT_IBM_TOKEN" in proc.stderr
+    assert (
+        proc.stderr.startswith("qjax: error: +backend.token=… on the command line")
+        and "QISKIT_IBM_TOKEN" in proc.stderr
+    )
     assert "SECRET123" not in proc.stdout + proc.stderr
     assert _files_holding(tmp_path, "SECRET123") == []
 
 
 def test_evaluate_refuses_a_token_on_the_command_line(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "qjax.evaluate", "run_dir=nowhere", "backend=ibm_fake",
-                           "+backend.api_key=SECRET123"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "qjax.evaluate", "run_dir=nowhere", "backend=ibm_fake", "+backend.api_key=SECRET123"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2 and "SECRET123" not in proc.stdout + proc.stderr
     assert "+backend.api_key" in proc.stderr and _files_holding(tmp_path, "SECRET123") == []
 
@@ -175,9 +231,21 @@ def test_a_token_from_a_config_file_is_refused_per_member_and_kept_out_of_every_
 
 
 def test_a_token_from_a_config_file_is_scrubbed_from_a_single_runs_hydra_dir(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "qjax.train", "+experiment=vqe", "backend=leaky",
-                           _leaky_backend(tmp_path), "hydra.run.dir=run"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "qjax.train",
+            "+experiment=vqe",
+            "backend=leaky",
+            _leaky_backend(tmp_path),
+            "hydra.run.dir=run",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2 and "backend.token" in proc.stderr and "SECRET456" not in proc.stdout + proc.stderr
     assert (tmp_path / "run" / ".hydra" / "config.yaml").exists()
     assert _files_holding(tmp_path / "run", "SECRET456") == []

@@ -25,8 +25,14 @@ def _cmd(*overrides):
 
 
 def _run(cwd, *overrides, timeout=300, env=None):
-    return subprocess.run(_cmd(*overrides), cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          env=None if env is None else {**os.environ, **env})
+    return subprocess.run(
+        _cmd(*overrides),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
+    )
 
 
 def _result(run_dir):
@@ -38,8 +44,19 @@ def test_main_job_reaches_chemical_accuracy(tmp_path):
     assert proc.returncode == 0, proc.stderr
     run = tmp_path / "run"
     result = _result(run)
-    for key in ("experiment", "backend", "steps", "wall_time_s", "num_jobs", "shots_total", "final_params", "loss",
-                "energy", "exact_energy", "error"):
+    for key in (
+        "experiment",
+        "backend",
+        "steps",
+        "wall_time_s",
+        "num_jobs",
+        "shots_total",
+        "final_params",
+        "loss",
+        "energy",
+        "exact_energy",
+        "error",
+    ):
         assert key in result
     assert abs(result["energy"] - H2_EXACT) < CHEMICAL_ACCURACY
     assert result["exact_energy"] == pytest.approx(H2_EXACT, abs=2e-7)
@@ -48,8 +65,18 @@ def test_main_job_reaches_chemical_accuracy(tmp_path):
     assert [m["step"] for m in metrics] == list(range(result["steps"]))
     assert {"step", "loss", "energy", "grad_norm", "wall_time_s", "num_jobs"} <= set(metrics[0])
     manifest = json.loads((run / "manifest.json").read_text())
-    for key in ("seed", "config", "config_hash", "backend", "packages", "code_version", "circuit", "mitigation",
-                "checkpoint_dir", "job_ids"):
+    for key in (
+        "seed",
+        "config",
+        "config_hash",
+        "backend",
+        "packages",
+        "code_version",
+        "circuit",
+        "mitigation",
+        "checkpoint_dir",
+        "job_ids",
+    ):
         assert key in manifest
     assert "OPENQASM" in manifest["circuit"]["qasm"]
     assert Path(manifest["checkpoint_dir"]).is_absolute()
@@ -69,8 +96,9 @@ def test_main_job_reaches_chemical_accuracy(tmp_path):
 
 def test_bond_length_1_5(tmp_path):
     cache = tmp_path / "cache"
-    proc = _run(tmp_path, "+experiment=vqe", "problem.bond_length=1.5", "hydra.run.dir=run",
-                env={"QJAX_CACHE_DIR": str(cache)})
+    proc = _run(
+        tmp_path, "+experiment=vqe", "problem.bond_length=1.5", "hydra.run.dir=run", env={"QJAX_CACHE_DIR": str(cache)}
+    )
     assert proc.returncode == 0, proc.stderr
     assert any((cache / "jax").iterdir()), "the CLI keeps compiled XLA executables for the next run"
     result = _result(tmp_path / "run")
@@ -80,8 +108,9 @@ def test_bond_length_1_5(tmp_path):
 
 def _start(cwd, *overrides):
     """A training process that logs every step (``trainer.log_every`` is outside the config hash)."""
-    return subprocess.Popen(_cmd(*overrides, "trainer.log_every=1"), cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        _cmd(*overrides, "trainer.log_every=1"), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _read_until_step(proc, n):
@@ -172,8 +201,15 @@ def test_incompatible_checkpoint_is_refused_with_the_fix(tmp_path):
     assert other.returncode != 0
     assert "different configuration" in other.stderr and "checkpoint.resume=never" in other.stderr
     assert "Traceback" not in other.stderr
-    fresh = _run(tmp_path, "+experiment=vqe", "trainer.steps=3", "optimizer.lr=0.05", ck, "checkpoint.resume=never",
-                 "hydra.run.dir=c")
+    fresh = _run(
+        tmp_path,
+        "+experiment=vqe",
+        "trainer.steps=3",
+        "optimizer.lr=0.05",
+        ck,
+        "checkpoint.resume=never",
+        "hydra.run.dir=c",
+    )
     assert fresh.returncode == 0, fresh.stderr
 
 
@@ -245,15 +281,35 @@ main()
 @pytest.mark.timeout(120)
 def test_a_failed_background_save_ends_the_cli_with_one_line(tmp_path):
     ck = tmp_path / "ck"
-    proc = subprocess.run([sys.executable, "-c", _DISK_FULL_AFTER_FIRST_SAVE, "+experiment=vqe", "trainer.steps=40",
-                           "checkpoint.every=5", f"checkpoint.dir={ck}", "hydra.run.dir=run"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=100)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _DISK_FULL_AFTER_FIRST_SAVE,
+            "+experiment=vqe",
+            "trainer.steps=40",
+            "checkpoint.every=5",
+            f"checkpoint.dir={ck}",
+            "hydra.run.dir=run",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
     assert proc.returncode == 2  # and it exited: no Orbax thread left waiting
     assert "No space left on device" in _one_line(proc.stderr) and "rerun the same command" in proc.stderr
     assert "Traceback" not in proc.stdout
     assert sorted(p.name for p in ck.iterdir() if p.name.isdigit()) == ["5"]
-    resumed = _run(tmp_path, "+experiment=vqe", "trainer.steps=40", "checkpoint.every=5", f"checkpoint.dir={ck}",
-                   "hydra.run.dir=again", timeout=100)
+    resumed = _run(
+        tmp_path,
+        "+experiment=vqe",
+        "trainer.steps=40",
+        "checkpoint.every=5",
+        f"checkpoint.dir={ck}",
+        "hydra.run.dir=again",
+        timeout=100,
+    )
     assert resumed.returncode == 0 and "resuming from step 5" in resumed.stdout + resumed.stderr
 
 

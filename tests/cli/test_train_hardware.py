@@ -16,13 +16,27 @@ from pathlib import Path
 
 import pytest
 
-SMALL = ("+experiment=vqe", "backend=ibm_fake", "problem=tfim", "problem.n=2", "ansatz=hea", "ansatz.layers=1",
-         "backend.shots=2000", "backend.seed_simulator=5")
+SMALL = (
+    "+experiment=vqe",
+    "backend=ibm_fake",
+    "problem=tfim",
+    "problem.n=2",
+    "ansatz=hea",
+    "ansatz.layers=1",
+    "backend.shots=2000",
+    "backend.seed_simulator=5",
+)
 
 
 def _run(cwd, *overrides, timeout=300, env=None):
-    return subprocess.run([sys.executable, "-m", "qjax.train", *overrides], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=None if env is None else {**os.environ, **env})
+    return subprocess.run(
+        [sys.executable, "-m", "qjax.train", *overrides],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=None if env is None else {**os.environ, **env},
+    )
 
 
 def _jsonl(path):
@@ -78,8 +92,12 @@ def test_rerunning_a_finished_run_sends_no_job(tmp_path):
 
 def test_kill_9_while_a_job_is_pending_then_rerun_continues(tmp_path):
     overrides = (*SMALL, "backend.shots=60000", "trainer.steps=4")
-    proc = subprocess.Popen([sys.executable, "-m", "qjax.train", *overrides, "hydra.run.dir=first"], cwd=tmp_path,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qjax.train", *overrides, "hydra.run.dir=first"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     journal = None
     deadline = time.time() + 240
     pending_key = None
@@ -132,8 +150,15 @@ def test_budget_stops_before_the_job_that_would_cross_it_and_a_raise_continues(t
 
 def test_unreachable_backend_falls_back_loudly_and_records_it(tmp_path):
     # a microsecond timeout with no retries makes the fake device "unavailable"; the chain continues on the simulator
-    proc = _run(tmp_path, *SMALL, "trainer.steps=2", "backend.timeout_s=0.000001", "backend.retries=0",
-                "backend.fallback=[simulator]", "hydra.run.dir=run")
+    proc = _run(
+        tmp_path,
+        *SMALL,
+        "trainer.steps=2",
+        "backend.timeout_s=0.000001",
+        "backend.retries=0",
+        "backend.fallback=[simulator]",
+        "hydra.run.dir=run",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "FALLBACK" in proc.stdout + proc.stderr
     result = json.loads((tmp_path / "run" / "result.json").read_text())
@@ -145,22 +170,26 @@ def test_unreachable_backend_falls_back_loudly_and_records_it(tmp_path):
 
 
 def test_no_backend_left_reports_the_classical_heuristic(tmp_path):
-    proc = _run(tmp_path, *SMALL, "trainer.steps=2", "backend.timeout_s=0.000001", "backend.retries=0",
-                "hydra.run.dir=run")
+    proc = _run(
+        tmp_path, *SMALL, "trainer.steps=2", "backend.timeout_s=0.000001", "backend.retries=0", "hydra.run.dir=run"
+    )
     assert proc.returncode == 3 and "every backend of the chain" in proc.stderr
     result = json.loads((tmp_path / "run" / "result.json").read_text())
     assert result["status"] == "backend_unavailable" and result["energy_source"] == "best_basis_state"
     assert result["energy"] == pytest.approx(-1.0)  # H = -Z0 Z1 - X0 - X1: best basis state |00>, energy -1
 
 
-@pytest.mark.parametrize("override, needle", [
-    ("problem.n=6", "needs 6 qubits but fake_manila has 5"),
-    ("backend.shots=0", "backend.shots=0 is invalid"),
-    ("backend.device=FakeNowhere", "not a qiskit-ibm-runtime fake device"),
-    ("+mitigation.foo=1", "mitigation.foo is not a key"),
-    ("mitigation=zne mitigation.zne.amplifier=global_folding", "gate_folding"),
-    ("gradient=backprop", "gradient=backprop"),
-])
+@pytest.mark.parametrize(
+    "override, needle",
+    [
+        ("problem.n=6", "needs 6 qubits but fake_manila has 5"),
+        ("backend.shots=0", "backend.shots=0 is invalid"),
+        ("backend.device=FakeNowhere", "not a qiskit-ibm-runtime fake device"),
+        ("+mitigation.foo=1", "mitigation.foo is not a key"),
+        ("mitigation=zne mitigation.zne.amplifier=global_folding", "gate_folding"),
+        ("gradient=backprop", "gradient=backprop"),
+    ],
+)
 def test_bad_input_is_one_line_before_any_job(tmp_path, override, needle):
     proc = _run(tmp_path, *SMALL, *override.split(), "hydra.run.dir=run")
     assert proc.returncode != 0

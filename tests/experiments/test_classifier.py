@@ -26,8 +26,17 @@ MOONS = SimpleNamespace(name="moons", test_size=0.25, seed=3, n_samples=60, nois
 
 
 def _ansatz(**changes):
-    base = dict(layers=2, reupload=True, encoding="RY", rotations=("RY", "RZ"), entangler="ring", wires=None,
-                init="random", init_scale=0.7, logit_scale=2.0)
+    base = dict(
+        layers=2,
+        reupload=True,
+        encoding="RY",
+        rotations=("RY", "RZ"),
+        entangler="ring",
+        wires=None,
+        init="random",
+        init_scale=0.7,
+        logit_scale=2.0,
+    )
     return SimpleNamespace(**{**base, **changes})
 
 
@@ -35,7 +44,7 @@ def _pennylane_logits(model: classifier.ReuploadModel, cfg, params: np.ndarray, 
     """The model written out by hand in PennyLane: ``(N, F)`` samples → ``(N, C)`` logits (float64)."""
     n, P, F = model.num_wires, model.circuit.num_params, model.num_features
     theta = params[:P]
-    weights = params[P:P + model.encodings * n].reshape(model.encodings, n)
+    weights = params[P : P + model.encodings * n].reshape(model.encodings, n)
     gates = {"RX": qml.RX, "RY": qml.RY, "RZ": qml.RZ}
     pairs = [(k, k + 1) for k in range(n - 1)] + ([(n - 1, 0)] if cfg.entangler == "ring" and n >= 3 else [])
 
@@ -59,8 +68,13 @@ def _pennylane_logits(model: classifier.ReuploadModel, cfg, params: np.ndarray, 
 
 def _random_params(model, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return np.concatenate([rng.uniform(-np.pi, np.pi, model.circuit.num_params),
-                           rng.uniform(0.5, 1.5, model.num_params - model.circuit.num_params - 1), [1.7]])
+    return np.concatenate(
+        [
+            rng.uniform(-np.pi, np.pi, model.circuit.num_params),
+            rng.uniform(0.5, 1.5, model.num_params - model.circuit.num_params - 1),
+            [1.7],
+        ]
+    )
 
 
 def _functions(model, data):
@@ -70,8 +84,11 @@ def _functions(model, data):
 
 CASES = [
     pytest.param(IRIS, {}, id="iris-reupload-ring"),
-    pytest.param(MOONS, dict(encoding="RX", layers=3, wires=3, reupload=False, entangler="chain",
-                             rotations=("RX", "RY", "RZ")), id="moons-angle-rx-chain-3wires"),
+    pytest.param(
+        MOONS,
+        dict(encoding="RX", layers=3, wires=3, reupload=False, entangler="chain", rotations=("RX", "RY", "RZ")),
+        id="moons-angle-rx-chain-3wires",
+    ),
 ]
 
 
@@ -120,8 +137,10 @@ def test_a_step_with_new_params_does_not_retrace():
     # and value_and_grad's gradient is value's: central differences (float32: eps² ≈ 1e-4, rounding ≈ 1e-5)
     eps = 1e-2
     _, grad = objective.value_and_grad(params)
-    fd = [(objective.value(params.at[i].add(eps)) - objective.value(params.at[i].add(-eps))) / (2 * eps)
-          for i in range(model.num_params)]
+    fd = [
+        (objective.value(params.at[i].add(eps)) - objective.value(params.at[i].add(-eps))) / (2 * eps)
+        for i in range(model.num_params)
+    ]
     np.testing.assert_allclose(np.asarray(grad), np.asarray(fd), atol=2e-3)
     assert len(traces) == first + 1
 
@@ -166,21 +185,35 @@ def test_pca_is_fit_on_train_only():
 
 def test_majority_baseline_and_accuracy():
     assert classifier.majority_baseline(np.array([0, 1, 1, 2]), np.array([1, 0, 1, 1])) == 0.75
-    assert classifier.accuracy(np.array([[0.1, 0.9], [2.0, -1.0], [0.0, 1.0]]), np.array([1, 0, 0])) == pytest.approx(2 / 3)
+    assert classifier.accuracy(np.array([[0.1, 0.9], [2.0, -1.0], [0.0, 1.0]]), np.array([1, 0, 0])) == pytest.approx(
+        2 / 3
+    )
 
 
-@pytest.mark.parametrize("overrides, match", [
-    (["backend=ibm_fake"], r"^\+experiment=classifier runs on backend=simulator only .*backend=ibm_fake; "
-                           r"use backend=simulator$"),
-    (["backend=noisy_simulator"], r"backend=noisy_simulator; use backend=simulator$"),
-    (["problem=h2"], r"^\+experiment=classifier trains on a data set, not problem=h2; use problem="),
-    (["ansatz=hea"], r"^\+experiment=classifier needs ansatz=reupload, not ansatz=hea"),
-    (["experiment=vqe", "problem=iris"], r"^problem=iris is a data set, .*use \+experiment=classifier problem=iris$"),
-    (["experiment=vqe", "problem=tfim", "ansatz=reupload"], r"^ansatz=reupload encodes data features, .*use ansatz=hea"),
-    (["problem.test_size=1.5"], r"^problem\.test_size=1\.5 is invalid: must be a float in \(0, 1\)"),
-    (["problem.features=[0,7]"], r"^problem\.features=\[0,7\] is invalid"),
-    (["ansatz.layers=0"], r"^ansatz\.layers=0 is invalid: must be an integer in 1\.\.200000"),
-])
+@pytest.mark.parametrize(
+    "overrides, match",
+    [
+        (
+            ["backend=ibm_fake"],
+            r"^\+experiment=classifier runs on backend=simulator only .*backend=ibm_fake; "
+            r"use backend=simulator$",
+        ),
+        (["backend=noisy_simulator"], r"backend=noisy_simulator; use backend=simulator$"),
+        (["problem=h2"], r"^\+experiment=classifier trains on a data set, not problem=h2; use problem="),
+        (["ansatz=hea"], r"^\+experiment=classifier needs ansatz=reupload, not ansatz=hea"),
+        (
+            ["experiment=vqe", "problem=iris"],
+            r"^problem=iris is a data set, .*use \+experiment=classifier problem=iris$",
+        ),
+        (
+            ["experiment=vqe", "problem=tfim", "ansatz=reupload"],
+            r"^ansatz=reupload encodes data features, .*use ansatz=hea",
+        ),
+        (["problem.test_size=1.5"], r"^problem\.test_size=1\.5 is invalid: must be a float in \(0, 1\)"),
+        (["problem.features=[0,7]"], r"^problem\.features=\[0,7\] is invalid"),
+        (["ansatz.layers=0"], r"^ansatz\.layers=0 is invalid: must be an integer in 1\.\.200000"),
+    ],
+)
 def test_bad_configs_are_refused_in_one_line(overrides, match, compose):
     with pytest.raises(ConfigError, match=match):
         validate(compose("+experiment=classifier", *overrides))
@@ -214,13 +247,16 @@ def test_iris_trains_well_above_the_majority_baseline(tmp_path, capsys, train_in
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("overrides", [
-    pytest.param([], id="iris-default"),
-    pytest.param(["seed=1", "problem.seed=1"], id="iris-seed1"),
-    pytest.param(["seed=2", "problem.seed=2"], id="iris-seed2"),
-    pytest.param(["problem=moons", "ansatz.layers=4"], id="moons"),
-    pytest.param(["problem=breast_cancer"], id="breast_cancer"),
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param([], id="iris-default"),
+        pytest.param(["seed=1", "problem.seed=1"], id="iris-seed1"),
+        pytest.param(["seed=2", "problem.seed=2"], id="iris-seed2"),
+        pytest.param(["problem=moons", "ansatz.layers=4"], id="moons"),
+        pytest.param(["problem=breast_cancer"], id="breast_cancer"),
+    ],
+)
 def test_default_runs_beat_the_baseline_clearly(overrides, train_in_process):
     result = train_in_process("+experiment=classifier", *overrides)
     assert result["test_accuracy"] >= result["baseline_accuracy"] + 0.2

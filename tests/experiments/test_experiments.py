@@ -11,9 +11,9 @@ from config_files import NEEDS_ACCOUNT, NEEDS_SERVICE, config_files, overrides_f
 from qjax.train import run
 
 
-@pytest.mark.parametrize("overrides", [overrides_for(*gc) for gc in config_files()
-                                       if gc not in NEEDS_ACCOUNT | NEEDS_SERVICE],
-                         ids=" ".join)
+@pytest.mark.parametrize(
+    "overrides", [overrides_for(*gc) for gc in config_files() if gc not in NEEDS_ACCOUNT | NEEDS_SERVICE], ids=" ".join
+)
 def test_each_config_trains_two_steps(tmp_path, overrides, train_in_process):
     result = train_in_process(*overrides, "trainer.steps=2")
     assert result["steps"] == 2

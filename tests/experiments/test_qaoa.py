@@ -23,8 +23,9 @@ def _qiskit_expected_cut(graph: maxcut.Graph, p: int, params) -> float:
 
 
 @pytest.mark.parametrize("graph_seed", [0, 1, 2])
-def test_default_qaoa_reaches_the_acceptance_ratio_and_samples_the_optimum(tmp_path, capsys,
-                                                                           graph_seed, train_in_process):
+def test_default_qaoa_reaches_the_acceptance_ratio_and_samples_the_optimum(
+    tmp_path, capsys, graph_seed, train_in_process
+):
     result = train_in_process("+experiment=qaoa", f"problem.graph_seed={graph_seed}")
     graph = maxcut.random_regular(10, 3, graph_seed)
     best = max(nx.cut_size(graph.to_networkx(), [w for w in range(10) if (i >> w) & 1]) for i in range(2**10))
@@ -47,7 +48,9 @@ def test_default_qaoa_reaches_the_acceptance_ratio_and_samples_the_optimum(tmp_p
 
 def test_qaoa_on_a_weighted_graph_given_by_its_edges(tmp_path, train_in_process):
     edges = [[0, 1, 2.0], [1, 2, 1.0], [0, 2, 1.0], [2, 3, 0.5]]
-    result = train_in_process("+experiment=qaoa", f"problem.edges={json.dumps(edges).replace(' ', '')}", "trainer.steps=40")
+    result = train_in_process(
+        "+experiment=qaoa", f"problem.edges={json.dumps(edges).replace(' ', '')}", "trainer.steps=40"
+    )
     graph = maxcut.from_edges(None, edges)
     assert result["max_cut"] == pytest.approx(3.5)  # {0, 2} vs {1, 3}: edges 0-1, 1-2, 2-3
     assert len(result["best_sampled_bits"]) == 4  # the nodes the edges use

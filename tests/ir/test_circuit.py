@@ -24,8 +24,16 @@ def test_builders_return_new_immutable_circuits():
 
 def test_shared_params_and_inputs_match_pennylane():
     # one parameter drives three gates through a*p+b; inputs feed an encoder
-    c = (Circuit(3).ry(Input(0), 0).ry(Input(1), 1).rx(Param(0), 0).rz(2 * Param(0) - 0.3, 1)
-         .cnot(0, 2).crx(0.5 * Param(1) + Param(0), 1, 2).rzz(Input(0) - Param(1), 0, 2))
+    c = (
+        Circuit(3)
+        .ry(Input(0), 0)
+        .ry(Input(1), 1)
+        .rx(Param(0), 0)
+        .rz(2 * Param(0) - 0.3, 1)
+        .cnot(0, 2)
+        .crx(0.5 * Param(1) + Param(0), 1, 2)
+        .rzz(Input(0) - Param(1), 0, 2)
+    )
     assert (c.num_params, c.num_inputs) == (2, 2)
     p, x = np.array([0.7, -1.1]), np.array([0.4, 2.2])
 

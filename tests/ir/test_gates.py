@@ -72,9 +72,20 @@ def test_trig_form_gives_the_pennylane_matrix(name):
         np.testing.assert_allclose(a + b * np.cos(s * theta) + c * np.sin(s * theta), pl, atol=1e-12)
 
 
-@pytest.mark.parametrize("alias, name", [("CX", "CNOT"), ("cx", "CNOT"), ("P", "PhaseShift"), ("U", "U3"),
-                                         ("CCX", "Toffoli"), ("IsingZZ", "RZZ"), ("Hadamard", "H"),
-                                         ("QubitUnitary", "Unitary"), ("ControlledPhaseShift", "CPhase")])
+@pytest.mark.parametrize(
+    "alias, name",
+    [
+        ("CX", "CNOT"),
+        ("cx", "CNOT"),
+        ("P", "PhaseShift"),
+        ("U", "U3"),
+        ("CCX", "Toffoli"),
+        ("IsingZZ", "RZZ"),
+        ("Hadamard", "H"),
+        ("QubitUnitary", "Unitary"),
+        ("ControlledPhaseShift", "CPhase"),
+    ],
+)
 def test_aliases_resolve(alias, name):
     assert canonical_name(alias) == name
     assert gate_spec(alias) is GATES[name]

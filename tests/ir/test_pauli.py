@@ -92,8 +92,13 @@ def test_arithmetic():
 
 @pytest.mark.parametrize(
     "text, match",
-    [("Z0 Z0", "wire 0 appears twice"), ("0.5 Q1", "cannot read"), ("Z0 +", "no term after"),
-     ("Z0 0.5", "missing '\\+' or '-'"), ("", "empty Pauli string")],
+    [
+        ("Z0 Z0", "wire 0 appears twice"),
+        ("0.5 Q1", "cannot read"),
+        ("Z0 +", "no term after"),
+        ("Z0 0.5", "missing '\\+' or '-'"),
+        ("", "empty Pauli string"),
+    ],
 )
 def test_bad_strings_are_refused(text, match):
     with pytest.raises(ObservableError, match=match):
@@ -150,8 +155,10 @@ def test_to_qiskit_can_widen():
 
 
 def pennylane_op(terms):
-    ops = [qml.prod(*[getattr(qml, "Pauli" + p)(w) for w, p in word.items()]) if word else qml.Identity(0)
-           for _, word in terms]
+    ops = [
+        qml.prod(*[getattr(qml, "Pauli" + p)(w) for w, p in word.items()]) if word else qml.Identity(0)
+        for _, word in terms
+    ]
     return qml.Hamiltonian([c for c, _ in terms], ops)
 
 
@@ -240,8 +247,7 @@ def test_ground_energy_z_only_vs_brute_force():
     edges = [(i, j, float(rng.normal())) for i in range(n) for j in range(i + 1, n) if rng.random() < 0.5]
     h = PauliSum([(w, {i: "Z", j: "Z"}) for i, j, w in edges] + [(0.3, {0: "Z"})])
     best = min(
-        sum(w * (1 - 2 * (b[i] ^ b[j])) for i, j, w in edges) + 0.3 * (1 - 2 * b[0])
-        for b in np.ndindex(*(2,) * n)
+        sum(w * (1 - 2 * (b[i] ^ b[j])) for i, j, w in edges) + 0.3 * (1 - 2 * b[0]) for b in np.ndindex(*(2,) * n)
     )
     assert abs(h.ground_energy() - best) < 1e-10
     assert h.is_diagonal and not PauliSum.from_string("X0").is_diagonal

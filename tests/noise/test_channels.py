@@ -24,17 +24,21 @@ def _aer_act(error, rho):
     return DensityMatrix(rho).evolve(error.to_quantumchannel()).data
 
 
-@pytest.mark.parametrize("ours,theirs", [
-    (qn.depolarizing(0.1, 1), aer_noise.depolarizing_error(0.1, 1)),
-    (qn.depolarizing(0.3, 2), aer_noise.depolarizing_error(0.3, 2)),
-    (qn.depolarizing(16 / 15, 2), aer_noise.depolarizing_error(16 / 15, 2)),
-    (qn.amplitude_damping(0.27), aer_noise.amplitude_damping_error(0.27)),
-    (qn.phase_damping(0.4), aer_noise.phase_damping_error(0.4)),
-    (qn.thermal_relaxation(50e-6, 30e-6, 1e-6), aer_noise.thermal_relaxation_error(50e-6, 30e-6, 1e-6)),
-    (qn.thermal_relaxation(50e-6, 90e-6, 3e-6), aer_noise.thermal_relaxation_error(50e-6, 90e-6, 3e-6)),
-    (qn.thermal_relaxation(50e-6, 90e-6, 3e-6, 0.1), aer_noise.thermal_relaxation_error(50e-6, 90e-6, 3e-6, 0.1)),
-    (qn.thermal_relaxation(np.inf, 40e-6, 2e-6), aer_noise.thermal_relaxation_error(np.inf, 40e-6, 2e-6)),
-], ids=["dep1", "dep2", "dep2-max", "amp", "phase", "t2<t1", "t1<t2", "excited", "t1=inf"])
+@pytest.mark.parametrize(
+    "ours,theirs",
+    [
+        (qn.depolarizing(0.1, 1), aer_noise.depolarizing_error(0.1, 1)),
+        (qn.depolarizing(0.3, 2), aer_noise.depolarizing_error(0.3, 2)),
+        (qn.depolarizing(16 / 15, 2), aer_noise.depolarizing_error(16 / 15, 2)),
+        (qn.amplitude_damping(0.27), aer_noise.amplitude_damping_error(0.27)),
+        (qn.phase_damping(0.4), aer_noise.phase_damping_error(0.4)),
+        (qn.thermal_relaxation(50e-6, 30e-6, 1e-6), aer_noise.thermal_relaxation_error(50e-6, 30e-6, 1e-6)),
+        (qn.thermal_relaxation(50e-6, 90e-6, 3e-6), aer_noise.thermal_relaxation_error(50e-6, 90e-6, 3e-6)),
+        (qn.thermal_relaxation(50e-6, 90e-6, 3e-6, 0.1), aer_noise.thermal_relaxation_error(50e-6, 90e-6, 3e-6, 0.1)),
+        (qn.thermal_relaxation(np.inf, 40e-6, 2e-6), aer_noise.thermal_relaxation_error(np.inf, 40e-6, 2e-6)),
+    ],
+    ids=["dep1", "dep2", "dep2-max", "amp", "phase", "t2<t1", "t1<t2", "excited", "t1=inf"],
+)
 def test_channels_act_like_aer(ours, theirs):
     d = ours.kraus.shape[-1]
     for seed in range(3):
@@ -83,8 +87,12 @@ def test_out_of_range_noise_parameters_are_refused():
 def test_model_rules_on_exact_wires_override_the_general_ones():
     dep = qn.depolarizing(0.1)
     amp = qn.amplitude_damping(0.2)
-    model = (qn.NoiseModel().with_gate_error(dep, arity=1).with_gate_error(amp, "CX", wires=[0, 1])
-             .with_gate_error(qn.depolarizing(0.2, 2), "cx"))
+    model = (
+        qn.NoiseModel()
+        .with_gate_error(dep, arity=1)
+        .with_gate_error(amp, "CX", wires=[0, 1])
+        .with_gate_error(qn.depolarizing(0.2, 2), "cx")
+    )
     assert model.channels_after("RX", (2,)) == ((dep, (2,)),)
     assert model.channels_after("CNOT", (0, 1)) == ((amp, (0,)), (amp, (1,)))
     assert len(model.channels_after("CNOT", (1, 0))) == 1 and model.channels_after("CNOT", (1, 0))[0][1] == (1, 0)

@@ -24,8 +24,16 @@ from qjax.noise.density import compile_noisy
 ONE_QUBIT = ["rx", "ry", "rz", "h", "sx", "x", "t"]
 TWO_QUBIT = ["cx", "cz", "rzz"]
 # Settings in seconds; both simulators get them.
-SETTINGS = dict(depolarizing_1q=0.01, depolarizing_2q=0.05, amplitude_damping=0.02, phase_damping=0.03,
-                t1=50e-6, t2=70e-6, gate_time_1q=50e-9, gate_time_2q=300e-9)
+SETTINGS = dict(
+    depolarizing_1q=0.01,
+    depolarizing_2q=0.05,
+    amplitude_damping=0.02,
+    phase_damping=0.03,
+    t1=50e-6,
+    t2=70e-6,
+    gate_time_1q=50e-9,
+    gate_time_2q=300e-9,
+)
 
 
 def random_circuit(n, depth, seed, params=False):
@@ -50,10 +58,17 @@ def aer_model(s=SETTINGS, readout=None):
     """The same noise as :meth:`qjax.noise.NoiseModel.from_settings`, built with qiskit_aer.noise."""
     th1 = aer_noise.thermal_relaxation_error(s["t1"], s["t2"], s["gate_time_1q"])
     th2 = aer_noise.thermal_relaxation_error(s["t1"], s["t2"], s["gate_time_2q"])
-    amp, ph = aer_noise.amplitude_damping_error(s["amplitude_damping"]), aer_noise.phase_damping_error(s["phase_damping"])
+    amp, ph = (
+        aer_noise.amplitude_damping_error(s["amplitude_damping"]),
+        aer_noise.phase_damping_error(s["phase_damping"]),
+    )
     e1 = aer_noise.depolarizing_error(s["depolarizing_1q"], 1).compose(amp).compose(ph).compose(th1)
-    e2 = (aer_noise.depolarizing_error(s["depolarizing_2q"], 2).compose(amp.tensor(amp)).compose(ph.tensor(ph))
-          .compose(th2.tensor(th2)))
+    e2 = (
+        aer_noise.depolarizing_error(s["depolarizing_2q"], 2)
+        .compose(amp.tensor(amp))
+        .compose(ph.tensor(ph))
+        .compose(th2.tensor(th2))
+    )
     model = aer_noise.NoiseModel()
     model.add_all_qubit_quantum_error(e1, ONE_QUBIT)
     model.add_all_qubit_quantum_error(e2, TWO_QUBIT)
@@ -126,8 +141,11 @@ def test_readout_error_on_probabilities_and_pauli_expectations():
     with jax.enable_x64(True):
         words = ["Z0 Z2", "X0 Y1 Z2", "Y2", "X0"]
         comp = compile_noisy(from_qiskit(qc), model, words, dtype=jnp.complex128)
-        np.testing.assert_allclose(np.asarray(jax.jit(comp.probs)(None)),
-                                   _read_through(np.real(np.diag(aer_density(qc, aer))), full), atol=1e-12)
+        np.testing.assert_allclose(
+            np.asarray(jax.jit(comp.probs)(None)),
+            _read_through(np.real(np.diag(aer_density(qc, aer))), full),
+            atol=1e-12,
+        )
         got = np.asarray(jax.jit(comp.expval)(None))
     for word, value in zip(words, got):
         rotated = qc.copy()  # measure the word: rotate its X/Y factors to Z (noiselessly: a 'unitary'
@@ -168,7 +186,9 @@ def test_trajectory_probabilities_converge():
     model = qn.NoiseModel.from_settings(**{**SETTINGS, "amplitude_damping": 0.1, "depolarizing_2q": 0.1})
     T = 4000
     p_exact = np.asarray(jax.jit(compile_noisy(from_qiskit(qc), model).probs)(None))
-    p_traj = np.asarray(jax.jit(compile_noisy(from_qiskit(qc), model, method="trajectories", trajectories=T).probs)(None))
+    p_traj = np.asarray(
+        jax.jit(compile_noisy(from_qiskit(qc), model, method="trajectories", trajectories=T).probs)(None)
+    )
     assert np.abs(p_traj - p_exact).max() < 4 * 0.5 / np.sqrt(T)
 
 
@@ -214,8 +234,11 @@ def test_trajectory_gradient_is_parameter_shift_over_the_same_keys():
     exact = compile_noisy(from_qiskit(qc), model, obs)
     traj = compile_noisy(from_qiskit(qc), model, obs, method="trajectories", trajectories=4000)
     # each shifted estimate lies in [-1.4, 1.4]; the rule takes half the difference of two of them
-    np.testing.assert_allclose(np.asarray(jax.jit(jax.grad(traj.expval))(values)),
-                               np.asarray(jax.jit(jax.grad(exact.expval))(values)), atol=4 * 1.4 / np.sqrt(4000))
+    np.testing.assert_allclose(
+        np.asarray(jax.jit(jax.grad(traj.expval))(values)),
+        np.asarray(jax.jit(jax.grad(exact.expval))(values)),
+        atol=4 * 1.4 / np.sqrt(4000),
+    )
 
 
 def test_jit_does_not_retrace_and_vmap_batches():

@@ -35,7 +35,7 @@ def _op(gate: str) -> Operation:
 def test_inverse_undoes_every_gate(gate):
     op = _op(gate)
     pair = Circuit(GATES[gate].num_wires, (op, inverse(op)))
-    assert Operator(to_qiskit(pair)).equiv(Operator(np.eye(2 ** pair.num_wires)))
+    assert Operator(to_qiskit(pair)).equiv(Operator(np.eye(2**pair.num_wires)))
 
 
 def test_inverse_keeps_parameters_symbolic():
@@ -56,8 +56,11 @@ def _noisy_density(circuit: Circuit, schedule, params) -> DensityMatrix:
 
 
 def _schedule(circuit: Circuit, p1=0.02, p2=0.05):
-    return tuple(((depolarizing(p2 if len(op.wires) == 2 else p1, len(op.wires)), op.wires),)
-                 + ((amplitude_damping(0.01), (op.wires[0],)),) for op in circuit.operations)
+    return tuple(
+        ((depolarizing(p2 if len(op.wires) == 2 else p1, len(op.wires)), op.wires),)
+        + ((amplitude_damping(0.01), (op.wires[0],)),)
+        for op in circuit.operations
+    )
 
 
 @pytest.mark.parametrize("fold", [fold_global, fold_gates])
@@ -97,7 +100,7 @@ def test_folding_needs_odd_integer_factors(factor):
 @pytest.mark.parametrize("factor", [1, 2, 3, 1.5, 2.7])
 def test_noise_scaling_raises_a_depolarizing_channel_to_a_power(factor):
     p = 0.1
-    (scaled, wires), = scale_noise((((depolarizing(p, 1), (0,)),),), factor)[0]
+    ((scaled, wires),) = scale_noise((((depolarizing(p, 1), (0,)),),), factor)[0]
     # closed form: depolarizing shrinks the Bloch vector by (1 - p), so E^λ by (1 - p)^λ
     rho = DensityMatrix.from_label("0").evolve(Kraus(list(scaled.kraus)))
     assert float(np.real(rho.expectation_value(SparsePauliOp("Z")))) == pytest.approx((1 - p) ** factor, abs=1e-10)
@@ -124,13 +127,14 @@ def test_exponential_extrapolation_is_exact_on_exponential_decay_and_falls_back_
     assert np.allclose(extrapolate(FACTORS, decaying, "exponential"), [0.8, -0.5], atol=1e-5)
     crossing = np.asarray([0.3, 0.1, -0.1, -0.5])  # changes sign: no exponential through it
     assert float(extrapolate(FACTORS, crossing, "exponential")) == pytest.approx(
-        np.polyval(np.polyfit(FACTORS, crossing, 1), 0.0), abs=1e-5)
+        np.polyval(np.polyfit(FACTORS, crossing, 1), 0.0), abs=1e-5
+    )
 
 
 @pytest.mark.parametrize("method", ["linear", "richardson", "exponential", "polynomial_degree_2"])
 def test_gradients_flow_through_extrapolation(method):
     def mitigated(theta):
-        noisy = jnp.stack([jnp.cos(theta) * jnp.exp(-0.2 * f) + 0.01 * f ** 2 for f in FACTORS])
+        noisy = jnp.stack([jnp.cos(theta) * jnp.exp(-0.2 * f) + 0.01 * f**2 for f in FACTORS])
         return extrapolate(FACTORS, noisy, method)
 
     theta, h = 0.4, 1e-3
@@ -138,10 +142,13 @@ def test_gradients_flow_through_extrapolation(method):
     assert float(jax.grad(mitigated)(theta)) == pytest.approx(float(finite), rel=1e-2, abs=1e-3)
 
 
-@pytest.mark.parametrize("method, message", [
-    ("cubic", r"extrapolator=cubic is not known"),
-    ("polynomial_degree_4", r"needs more than 4 noise factors, got 4"),
-])
+@pytest.mark.parametrize(
+    "method, message",
+    [
+        ("cubic", r"extrapolator=cubic is not known"),
+        ("polynomial_degree_4", r"needs more than 4 noise factors, got 4"),
+    ],
+)
 def test_bad_extrapolators_are_refused(method, message):
     with pytest.raises(ConfigError, match=message):
         extrapolate(FACTORS, np.zeros(4), method)
@@ -179,10 +186,15 @@ def _ideal(circuit, params) -> float:
     return float(np.real(DensityMatrix(_bound(circuit, params)).expectation_value(QISKIT_OBS)))
 
 
-@pytest.mark.parametrize("amplifier, extrapolator", [
-    ("gate_folding", "linear"), ("global_folding", "richardson"), ("noise_scaling", "exponential"),
-    ("noise_scaling", "polynomial_degree_2"),
-])
+@pytest.mark.parametrize(
+    "amplifier, extrapolator",
+    [
+        ("gate_folding", "linear"),
+        ("global_folding", "richardson"),
+        ("noise_scaling", "exponential"),
+        ("noise_scaling", "polynomial_degree_2"),
+    ],
+)
 def test_zne_brings_the_energy_closer_to_the_ideal_one(amplifier, extrapolator):
     circuit, params, schedule = _setup()
     zne = ZNEMitigationConfig("zne", ZNESettings(amplifier=amplifier, extrapolator=extrapolator))
@@ -219,10 +231,13 @@ def test_readout_mitigation_inverts_the_calibration():
     assert abs(float(raw(p)[0]) - without_readout_error) > 1e-3  # the readout error was really there
 
 
-@pytest.mark.parametrize("mitigation", [
-    ZNEMitigationConfig("zne", ZNESettings(amplifier="gate_folding", extrapolator="exponential")),
-    BestMitigationConfig("best"),
-])
+@pytest.mark.parametrize(
+    "mitigation",
+    [
+        ZNEMitigationConfig("zne", ZNESettings(amplifier="gate_folding", extrapolator="exponential")),
+        BestMitigationConfig("best"),
+    ],
+)
 def test_gradient_of_the_mitigated_energy_matches_finite_differences(mitigation):
     circuit, params, schedule = _setup()
     readout = [readout_confusion(0.03, 0.05)] * 3
@@ -237,13 +252,21 @@ def test_gradient_of_the_mitigated_energy_matches_finite_differences(mitigation)
         assert grad[i] == pytest.approx(finite, abs=2e-3)
 
 
-@pytest.mark.parametrize("mitigation, message", [
-    (DDMitigationConfig("dd"), r"mitigation=dd is an IBM runtime technique"),
-    (ZNEMitigationConfig("zne", ZNESettings(amplifier="pea")), r"amplifier=pea is IBM-only"),
-    (ZNEMitigationConfig("zne", ZNESettings(extrapolator="double_exponential", noise_factors=(1, 3, 5, 7, 9))),
-     r"extrapolator=double_exponential is IBM-only"),
-    (ZNEMitigationConfig("zne", ZNESettings(noise_factors=(1, 2, 3))), r"noise factor 2 cannot be made by gate folding"),
-])
+@pytest.mark.parametrize(
+    "mitigation, message",
+    [
+        (DDMitigationConfig("dd"), r"mitigation=dd is an IBM runtime technique"),
+        (ZNEMitigationConfig("zne", ZNESettings(amplifier="pea")), r"amplifier=pea is IBM-only"),
+        (
+            ZNEMitigationConfig("zne", ZNESettings(extrapolator="double_exponential", noise_factors=(1, 3, 5, 7, 9))),
+            r"extrapolator=double_exponential is IBM-only",
+        ),
+        (
+            ZNEMitigationConfig("zne", ZNESettings(noise_factors=(1, 2, 3))),
+            r"noise factor 2 cannot be made by gate folding",
+        ),
+    ],
+)
 def test_settings_the_simulator_cannot_honour_are_refused(mitigation, message):
     circuit, _, schedule = _setup()
     with pytest.raises(ConfigError, match=message):

@@ -7,10 +7,12 @@ import pytest
 
 from qjax.errors import QjaxError
 
-NOISY = ["backend=noisy_simulator", "backend.noise.depolarizing_1q=0.002", "backend.noise.depolarizing_2q=0.03",
-         "backend.noise.readout_error=0.03"]
-
-
+NOISY = [
+    "backend=noisy_simulator",
+    "backend.noise.depolarizing_1q=0.002",
+    "backend.noise.depolarizing_2q=0.03",
+    "backend.noise.readout_error=0.03",
+]
 
 
 @pytest.mark.parametrize("mitigation", ["readout", "zne", "best"])
@@ -25,16 +27,21 @@ def test_mitigated_energy_beats_the_unmitigated_one(tmp_path, mitigation, train_
 @pytest.mark.slow
 def test_device_twin_with_zne_beats_unmitigated(tmp_path, train_in_process):
     """The issue's command: FakeManilaV2's calibration as the noise model, mitigation=zne."""
-    result = train_in_process("+experiment=vqe", "backend=noisy_simulator", "backend.device=FakeManilaV2", "mitigation=zne")
+    result = train_in_process(
+        "+experiment=vqe", "backend=noisy_simulator", "backend.device=FakeManilaV2", "mitigation=zne"
+    )
     assert abs(result["error"]) < abs(result["energy_unmitigated"] - result["exact_energy"])
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["mitigation=dd"], r"mitigation=dd is an IBM runtime technique"),
-    (["mitigation=zne", "mitigation.zne.amplifier=pea"], r"amplifier=pea is IBM-only"),
-    (["mitigation=zne", "backend.shots=100"], r"set backend.shots=null"),
-    (["mitigation=zne", "gradient=parameter_shift"], r"use gradient=auto"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["mitigation=dd"], r"mitigation=dd is an IBM runtime technique"),
+        (["mitigation=zne", "mitigation.zne.amplifier=pea"], r"amplifier=pea is IBM-only"),
+        (["mitigation=zne", "backend.shots=100"], r"set backend.shots=null"),
+        (["mitigation=zne", "gradient=parameter_shift"], r"use gradient=auto"),
+    ],
+)
 def test_mitigation_the_noisy_simulator_cannot_honour_is_refused(tmp_path, overrides, message, train_in_process):
     with pytest.raises(QjaxError, match=message):
         train_in_process("+experiment=vqe", *NOISY, *overrides, "trainer.steps=2")

@@ -13,8 +13,10 @@ from qjax.problems import maxcut
 def _nx_brute_force(graph: maxcut.Graph) -> float:
     """Maximum cut by enumerating node subsets with networkx's own cut_size."""
     g = graph.to_networkx()
-    return max(nx.cut_size(g, [v for v in range(graph.n) if bits[v]], weight="weight")
-               for bits in itertools.product((0, 1), repeat=graph.n))
+    return max(
+        nx.cut_size(g, [v for v in range(graph.n) if bits[v]], weight="weight")
+        for bits in itertools.product((0, 1), repeat=graph.n)
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -65,14 +67,17 @@ def test_classical_heuristics_meet_their_guarantees(seed):
     assert 0.878 * best <= gw <= best and maxcut.cut_value(graph, bits) == pytest.approx(gw)
 
 
-@pytest.mark.parametrize("edges, n, message", [
-    ([[0, 0]], None, r"an edge joins two different nodes"),
-    ([[0, 1], [1, 0]], None, r"lists an edge twice"),
-    ([[0, 1.5]], None, r"must be \[i, j\] or \[i, j, weight\]"),
-    ([[0, 1, 2, 3]], None, r"must be \[i, j\] or \[i, j, weight\]"),
-    ([], None, r"problem\.edges is empty"),
-    ([[0, 4]], 3, r"problem\.n=3 is too small for problem\.edges, which use node 4"),
-])
+@pytest.mark.parametrize(
+    "edges, n, message",
+    [
+        ([[0, 0]], None, r"an edge joins two different nodes"),
+        ([[0, 1], [1, 0]], None, r"lists an edge twice"),
+        ([[0, 1.5]], None, r"must be \[i, j\] or \[i, j, weight\]"),
+        ([[0, 1, 2, 3]], None, r"must be \[i, j\] or \[i, j, weight\]"),
+        ([], None, r"problem\.edges is empty"),
+        ([[0, 4]], 3, r"problem\.n=3 is too small for problem\.edges, which use node 4"),
+    ],
+)
 def test_bad_edges_are_refused(edges, n, message):
     with pytest.raises(ConfigError, match=message):
         maxcut.from_edges(n, edges)

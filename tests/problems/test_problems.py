@@ -86,8 +86,9 @@ def test_open_chain_free_fermion_energy_matches_dense_diagonalisation(n, J, h):
 
 def test_periodic_chain_is_diagonalised_up_to_the_limit_and_has_no_exact_energy_beyond(monkeypatch):
     n, J, h = 11, 0.8, 1.1  # past the dense path (sparse Lanczos), against an independent dense build
-    assert tfim(n, J, h, True).exact_energy == pytest.approx(np.linalg.eigvalsh(_dense_tfim(n, J, h, True))[0],
-                                                             abs=1e-8)
+    assert tfim(n, J, h, True).exact_energy == pytest.approx(
+        np.linalg.eigvalsh(_dense_tfim(n, J, h, True))[0], abs=1e-8
+    )
     monkeypatch.setattr(spin, "EXACT_DIAGONALISATION_MAX_QUBITS", 4)
     assert tfim(5, J, h, True).exact_energy is None
     assert tfim(5, J, h, False).exact_energy is not None  # open chains are solved at any width
@@ -106,18 +107,29 @@ def _full_space_sector_energy(observable, num_wires, electrons):
     return float(np.linalg.eigvalsh(matrix[np.ix_(keep, keep)]).min())
 
 
-@pytest.mark.parametrize("build", [lambda: h2(0.7414), lambda: h2(2.0), lambda: h2(0.7414, "6-31g"),
-                                   lambda: lih(1.5949), lambda: lih(3.0, active_electrons=4, active_orbitals=4)],
-                         ids=["h2", "h2-stretched", "h2-6-31g", "lih", "lih-4e-4o"])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: h2(0.7414),
+        lambda: h2(2.0),
+        lambda: h2(0.7414, "6-31g"),
+        lambda: lih(1.5949),
+        lambda: lih(3.0, active_electrons=4, active_orbitals=4),
+    ],
+    ids=["h2", "h2-stretched", "h2-6-31g", "lih", "lih-4e-4o"],
+)
 def test_sector_energy_is_built_from_the_sector_alone_and_matches_the_full_matrix(build):
     problem = build()
     for electrons in range(problem.num_wires + 1):
         assert chemistry._sector_ground_energy(problem.observable, problem.num_wires, electrons) == pytest.approx(
-            _full_space_sector_energy(problem.observable, problem.num_wires, electrons), abs=1e-9)
+            _full_space_sector_energy(problem.observable, problem.num_wires, electrons), abs=1e-9
+        )
 
 
-@pytest.mark.parametrize("builder,length", [(h2, 1e-12), (h2, 0.19), (h2, 5.01), (h2, float("inf")),
-                                            (h2, float("nan")), (lih, 0.01), (lih, 100.0)])
+@pytest.mark.parametrize(
+    "builder,length",
+    [(h2, 1e-12), (h2, 0.19), (h2, 5.01), (h2, float("inf")), (h2, float("nan")), (lih, 0.01), (lih, 100.0)],
+)
 def test_meaningless_geometries_are_refused(builder, length):
     with pytest.raises(ConfigError, match=r"^problem\.bond_length=.* must be a float in 0\.2\.\.5\.0"):
         builder(length)

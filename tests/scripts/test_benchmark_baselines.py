@@ -21,8 +21,12 @@ def _load():
 
 def test_baselines_harness_reports_every_method_and_seed(tmp_path, capsys):
     bench = _load()
-    assert bench.main(["--problems", "h2", "--methods", "simulator", "--seeds", "2", "--steps", "3",
-                       "--out", str(tmp_path)]) == 0
+    assert (
+        bench.main(
+            ["--problems", "h2", "--methods", "simulator", "--seeds", "2", "--steps", "3", "--out", str(tmp_path)]
+        )
+        == 0
+    )
     runs = list(csv.DictReader(open(tmp_path / "runs.csv")))
     assert [r["method"] for r in runs] == ["classical (hartree_fock)", "exact", "simulator", "simulator"]
     # PennyLane's dense Hamiltonian: <1100|H|1100> (Hartree-Fock, wire 0 = most significant bit) and its ground

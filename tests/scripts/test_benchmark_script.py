@@ -17,10 +17,32 @@ SYSTEMS = ("qjax-backprop", "qjax-adjoint", "default.qubit", "lightning", "aer")
 
 def test_benchmark_runs_every_system_and_energies_agree(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--qubits", "4", "--repeats", "1", "--batch", "0",
-         "--qaoa-qubits", "6", "--qaoa-layers", "1", "--cache-qubits", "0", "--memory-qubits", "4",
-         "--systems", *SYSTEMS, "--out", str(tmp_path)],
-        check=False, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--qubits",
+            "4",
+            "--repeats",
+            "1",
+            "--batch",
+            "0",
+            "--qaoa-qubits",
+            "6",
+            "--qaoa-layers",
+            "1",
+            "--cache-qubits",
+            "0",
+            "--memory-qubits",
+            "4",
+            "--systems",
+            *SYSTEMS,
+            "--out",
+            str(tmp_path),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "| qjax-backprop |" in proc.stdout and "FAIL" not in proc.stdout

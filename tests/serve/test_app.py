@@ -31,8 +31,12 @@ PARAMS = RNG.uniform(-np.pi, np.pi, (4, CIRCUIT.num_params))
 
 
 def body(**overrides):
-    doc = {"target": "simulator", "circuit": encode_circuit(CIRCUIT), "observables": [encode_observable(OBS)],
-           "params": PARAMS.tolist()}
+    doc = {
+        "target": "simulator",
+        "circuit": encode_circuit(CIRCUIT),
+        "observables": [encode_observable(OBS)],
+        "params": PARAMS.tolist(),
+    }
     doc.update(overrides)
     return doc
 
@@ -89,8 +93,11 @@ def test_openqasm3_circuits_and_several_observables(client):
     qc.cx(0, 1)
     qc.rx(b, 1)
     observables = [qjax.PauliSum("Z0"), qjax.PauliSum("Z0 Z1 + 0.5 X1")]
-    doc = body(circuit={"format": "openqasm3", "source": qasm3.dumps(qc)},
-               observables=[encode_observable(o) for o in observables], params=[[0.3, -1.1], [2.0, 0.4]])
+    doc = body(
+        circuit={"format": "openqasm3", "source": qasm3.dumps(qc)},
+        observables=[encode_observable(o) for o in observables],
+        params=[[0.3, -1.1], [2.0, 0.4]],
+    )
     result = wait_done(client, client.post("/v1/jobs", json=doc, headers=A).json()["id"])["result"]
     for row, (x, y) in zip(result["values"], [[0.3, -1.1], [2.0, 0.4]]):
         state = Statevector(qc.assign_parameters({a: x, b: y}))
@@ -98,8 +105,9 @@ def test_openqasm3_circuits_and_several_observables(client):
             assert value == pytest.approx(float(np.real(state.expectation_value(obs.to_qiskit(2)))), abs=2e-6)
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer " + "x" * 32}, {"X-API-Key": ALICE[:-1]},
-                                     {"Authorization": ALICE}])
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer " + "x" * 32}, {"X-API-Key": ALICE[:-1]}, {"Authorization": ALICE}]
+)
 def test_missing_or_wrong_key_gets_401_and_creates_nothing(idle, headers):
     r = idle.post("/v1/jobs", json=body(), headers=headers)
     assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
@@ -131,8 +139,9 @@ def test_daily_quotas_of_jobs_and_shots(tmp_path):
     with TestClient(make(tmp_path, workers=0, jobs_per_day=2, shots_per_day=None)) as c:
         assert [c.post("/v1/jobs", json=body(), headers=A).status_code for _ in range(3)] == [202, 202, 429]
     with TestClient(make(tmp_path / "s", workers=0, shots_per_day=10_000)) as c:
-        sampled = body(target="ibm_fake", shots=1000, params=PARAMS[:2, :].tolist(),
-                       circuit=encode_circuit(CIRCUIT))  # 2 sets × 1 observable × 1000 shots
+        sampled = body(
+            target="ibm_fake", shots=1000, params=PARAMS[:2, :].tolist(), circuit=encode_circuit(CIRCUIT)
+        )  # 2 sets × 1 observable × 1000 shots
         codes = [c.post("/v1/jobs", json=sampled, headers=A).status_code for _ in range(6)]
         assert codes == [202] * 5 + [429]
         r = c.post("/v1/jobs", json=sampled, headers=A)
@@ -199,8 +208,11 @@ MALFORMED = [
     (None, body(circuit={**encode_circuit(CIRCUIT), "num_wires": 12}), "circuit.num_wires"),
     (None, body(circuit={**encode_circuit(CIRCUIT), "num_wires": "three"}), "circuit.num_wires"),
     (None, body(circuit={**encode_circuit(CIRCUIT), "version": 99}), "circuit.version"),
-    (None, body(circuit={"format": "openqasm3", "source": "OPENQASM 3.0; qubit[2] q; frobnicate q[0];"}),
-     "circuit.source"),
+    (
+        None,
+        body(circuit={"format": "openqasm3", "source": "OPENQASM 3.0; qubit[2] q; frobnicate q[0];"}),
+        "circuit.source",
+    ),
     (None, body(circuit={"format": "openqasm3", "source": ""}), "circuit.source"),
     (None, body(circuit={"format": "openqasm3", "source": "OPENQASM 3.0; qubit[2] q; h q[5];"}), "circuit.source"),
     (None, body(mitigation="magic"), "mitigation"),
@@ -230,11 +242,14 @@ def test_malformed_requests_get_4xx_naming_the_field_never_500(client):
 
 def test_bad_query_values_and_unknown_jobs(client):
     job_id = client.post("/v1/jobs", json=body(), headers=A).json()["id"]
-    for path, status, field in [(f"/v1/jobs/{job_id}?wait=-1", 422, "wait"),
-                                (f"/v1/jobs/{job_id}?wait=abc", 422, "wait"),
-                                ("/v1/jobs?limit=0", 422, "limit"), ("/v1/jobs?limit=x", 422, "limit"),
-                                ("/v1/jobs?status=sleeping", 422, "status"),
-                                ("/v1/jobs/" + "0" * 32, 404, "job_id")]:
+    for path, status, field in [
+        (f"/v1/jobs/{job_id}?wait=-1", 422, "wait"),
+        (f"/v1/jobs/{job_id}?wait=abc", 422, "wait"),
+        ("/v1/jobs?limit=0", 422, "limit"),
+        ("/v1/jobs?limit=x", 422, "limit"),
+        ("/v1/jobs?status=sleeping", 422, "status"),
+        ("/v1/jobs/" + "0" * 32, 404, "job_id"),
+    ]:
         r = client.get(path, headers=A)
         assert r.status_code == status and r.json()["field"] == field, (path, r.text)
     assert client.get(f"/v1/jobs/{job_id}", headers=B).status_code == 404  # another key's job is invisible
@@ -310,20 +325,32 @@ def test_readiness_fails_when_workers_are_dead(tmp_path):
         assert c.get("/readyz").status_code == 503
 
 
-@pytest.mark.parametrize("env, args, message", [
-    ({}, [], "no API keys: set QJAX_API_KEYS"),
-    ({"QJAX_API_KEYS": "short"}, [], "shorter than 16 characters"),
-    ({"QJAX_API_KEYS": ALICE}, ["--targets", "simulator,quantum_cloud"], "--targets: quantum_cloud is not a backend"),
-    ({"QJAX_API_KEYS": ALICE}, ["--workers", "0"], "--workers=0 is invalid"),
-])
+@pytest.mark.parametrize(
+    "env, args, message",
+    [
+        ({}, [], "no API keys: set QJAX_API_KEYS"),
+        ({"QJAX_API_KEYS": "short"}, [], "shorter than 16 characters"),
+        (
+            {"QJAX_API_KEYS": ALICE},
+            ["--targets", "simulator,quantum_cloud"],
+            "--targets: quantum_cloud is not a backend",
+        ),
+        ({"QJAX_API_KEYS": ALICE}, ["--workers", "0"], "--workers=0 is invalid"),
+    ],
+)
 def test_the_service_refuses_to_start_misconfigured(tmp_path, env, args, message):
     import os
     import subprocess
     import sys
 
     base = {k: v for k, v in os.environ.items() if k not in ("QJAX_API_KEYS", "QJAX_API_KEY_FILE")}
-    proc = subprocess.run([sys.executable, "-m", "qjax.serve", "--data-dir", str(tmp_path), "--port", "1", *args],
-                          env=base | env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "qjax.serve", "--data-dir", str(tmp_path), "--port", "1", *args],
+        env=base | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
 
 

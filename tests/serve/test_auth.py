@@ -26,11 +26,14 @@ def test_keys_from_the_environment_and_from_a_file_of_hashes(tmp_path):
     assert len(ring) == 2 and ring.identify(ALICE) and ring.identify(BOB)
 
 
-@pytest.mark.parametrize("environ, message", [
-    ({}, r"no API keys: set QJAX_API_KEYS"),
-    ({"QJAX_API_KEYS": "short"}, r"shorter than 16 characters"),
-    ({"QJAX_API_KEY_FILE": "/nonexistent/keys"}, r"QJAX_API_KEY_FILE=/nonexistent/keys cannot be read"),
-])
+@pytest.mark.parametrize(
+    "environ, message",
+    [
+        ({}, r"no API keys: set QJAX_API_KEYS"),
+        ({"QJAX_API_KEYS": "short"}, r"shorter than 16 characters"),
+        ({"QJAX_API_KEY_FILE": "/nonexistent/keys"}, r"QJAX_API_KEY_FILE=/nonexistent/keys cannot be read"),
+    ],
+)
 def test_a_service_without_usable_keys_is_refused(environ, message):
     with pytest.raises(ConfigError, match=message):
         KeyRing.from_environment(environ)

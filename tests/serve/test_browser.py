@@ -24,16 +24,33 @@ pytestmark = pytest.mark.skipif(BROWSER is None, reason="no Chromium installed (
 
 
 def browse(url, *args):
-    return subprocess.run([BROWSER, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                           "--window-size=1400,900", *args, url], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [
+            BROWSER,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1400,900",
+            *args,
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_status_page_renders_the_queue_and_recent_jobs_in_chromium(tmp_path):
     import matplotlib.image
 
     circuit = hardware_efficient(3, 2, ("RY", "RZ"), "chain")
-    body = {"target": "simulator", "circuit": encode_circuit(circuit),
-            "observables": [encode_observable(qjax.PauliSum("Z0 Z1"))], "params": [[0.1] * circuit.num_params] * 3}
+    body = {
+        "target": "simulator",
+        "circuit": encode_circuit(circuit),
+        "observables": [encode_observable(qjax.PauliSum("Z0 Z1"))],
+        "params": [[0.1] * circuit.num_params] * 3,
+    }
     headers = {"Authorization": f"Bearer {KEY}"}
     # --public-jobs: the page with the most on it (by default it shows aggregates only, see test_serve_limits.py)
     with ServiceProcess(tmp_path / "svc", [KEY], args=["--public-jobs"]) as svc:

@@ -20,8 +20,9 @@ MAX_EXAMPLES = 50  # per operation: about 200 requests, 20 s on 2 shared cores (
 
 def fuzz_app(data_dir: str):
     """The service without workers (accepted jobs stay queued), rate limits out of the way."""
-    settings_ = Settings(db_url=f"sqlite:///{data_dir}/jobs.db", workers=0, rate=1e9, burst=10**9,
-                         jobs_per_day=None, shots_per_day=None)
+    settings_ = Settings(
+        db_url=f"sqlite:///{data_dir}/jobs.db", workers=0, rate=1e9, burst=10**9, jobs_per_day=None, shots_per_day=None
+    )
     return create_app(settings_, KeyRing.from_keys([KEY]), run_workers=False)
 
 

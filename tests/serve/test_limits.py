@@ -23,8 +23,12 @@ SMALL = hardware_efficient(3, 1, ("RY",), "chain")
 
 
 def batch(**overrides):
-    doc = {"target": "simulator", "circuit": encode_circuit(SMALL), "observables": [[[1.0, "Z0"]]],
-           "params": [[0.1] * SMALL.num_params]}
+    doc = {
+        "target": "simulator",
+        "circuit": encode_circuit(SMALL),
+        "observables": [[[1.0, "Z0"]]],
+        "params": [[0.1] * SMALL.num_params],
+    }
     return doc | overrides
 
 
@@ -33,8 +37,11 @@ def qasm(source, **overrides):
 
 
 def make(tmp_path, **settings):
-    return create_app(Settings(db_url=f"sqlite:///{tmp_path}/jobs.db", workers=0, **settings), KeyRing.from_keys([KEY]),
-                      run_workers=False)
+    return create_app(
+        Settings(db_url=f"sqlite:///{tmp_path}/jobs.db", workers=0, **settings),
+        KeyRing.from_keys([KEY]),
+        run_workers=False,
+    )
 
 
 @pytest.fixture
@@ -57,18 +64,24 @@ def assert_refused(r, status, field, *words, client=None):
         assert client.app.state.service.store.counts()["queued"] == 0
 
 
-BOMB = ('OPENQASM 2.0; include "qelib1.inc"; gate g0 a { x a; } '
-        + " ".join(f"gate g{i} a {{ g{i - 1} a; g{i - 1} a; }}" for i in range(1, 19)) + " qreg q[1]; g18 q[0];")
+BOMB = (
+    'OPENQASM 2.0; include "qelib1.inc"; gate g0 a { x a; } '
+    + " ".join(f"gate g{i} a {{ g{i - 1} a; g{i - 1} a; }}" for i in range(1, 19))
+    + " qreg q[1]; g18 q[0];"
+)
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("source", [
-    'OPENQASM 2.0; include "/etc/passwd"; qreg q[2]; h q[0];',
-    'OPENQASM 2.0; include "/proc/self/environ"; qreg q[2];',
-    'OPENQASM 2.0; include "pyproject.toml"; qreg q[2];',
-    "OPENQASM 2.0;\ninclude\n'/etc/passwd'\n;\nqreg q[2];",
-    'OPENQASM 3.0; include "/etc/passwd"; qubit[2] q; h q[0];',
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        'OPENQASM 2.0; include "/etc/passwd"; qreg q[2]; h q[0];',
+        'OPENQASM 2.0; include "/proc/self/environ"; qreg q[2];',
+        'OPENQASM 2.0; include "pyproject.toml"; qreg q[2];',
+        "OPENQASM 2.0;\ninclude\n'/etc/passwd'\n;\nqreg q[2];",
+        'OPENQASM 3.0; include "/etc/passwd"; qubit[2] q; h q[0];',
+    ],
+)
 def test_includes_of_server_files_are_refused_and_echo_nothing(idle, source):
     r = post(idle, qasm(source))
     assert_refused(r, 422, "circuit.source", "only the standard library", client=idle)
@@ -89,8 +102,10 @@ def test_qasm_sources_over_the_size_limit_get_413(tmp_path):
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("text", ["[" * 10_000 + "]" * 10_000, '{"a":' * 10_000 + "1" + "}" * 10_000,
-                                  '{"params": ' + "[" * 65 + "]" * 65 + "}"])
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 10_000 + "]" * 10_000, '{"a":' * 10_000 + "1" + "}" * 10_000, '{"params": ' + "[" * 65 + "]" * 65 + "}"],
+)
 def test_deeply_nested_json_gets_400_not_500(idle, text):
     assert_refused(post(idle, text), 400, "body", "nests", "at most 64 levels", client=idle)
 
@@ -155,31 +170,71 @@ DEEP = qjax.Circuit(20).extend([Operation("H", (i % 20,)) for i in range(20_000)
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("doc, status, field, words", [
-    ({"target": "simulator", "circuit": encode_circuit(DEEP), "observables": [[[1.0, "Z0"]]], "params": [[]] * 4096},
-     413, "params", ["limit per job is 1e+11"]),
-    (batch(target="noisy_simulator", circuit=encode_circuit(WIDE), params=[[0.1] * WIDE.num_params]), 413, "circuit",
-     ["GiB of state per parameter set"]),
-    (batch(target="noisy_simulator", mitigation={"name": "zne", "zne": {"noise_factors": list(range(1, 800, 2))}}),
-     422, "mitigation", ["noise_factors", "400 items", "2..8"]),
-    (batch(observables=[[[1.0, f"X{j % 3} Z{(j + 1) % 3}"] for j in range(1500)]] * 2), 413, "observables[1]",
-     ["2,000"]),
-    (batch(observables=[[[1.0, "Z0 " * 300_000]]]), 422, "observables[0][0][1]", ["Pauli word"]),
-    (batch(observables=[[[1.0, "Z" + "9" * 5000]]]), 422, "observables[0][0][1]", ["Pauli word"]),
-    (batch(observables=[[[1.0, "Z" + "9" * 50]]]), 422, "observables[0]", ["wire"]),
-    (batch(circuit=encode_circuit(SMALL) | {"operations": [{"gate": "G" * 1_000_000, "wires": [0]}]}), 422,
-     "circuit.operations[0]", ["unknown gate"]),
-    (batch(circuit=encode_circuit(SMALL) | {"num_wires": 10**9}), 422, "circuit.num_wires", ["limit of 20"]),
-    (batch(target="noisy_simulator", mitigation={"name": "zne", "zne": {"noise_factors": list(range(1, 4000, 2))}}),
-     413, "mitigation", ["4,096"]),
-])
+@pytest.mark.parametrize(
+    "doc, status, field, words",
+    [
+        (
+            {
+                "target": "simulator",
+                "circuit": encode_circuit(DEEP),
+                "observables": [[[1.0, "Z0"]]],
+                "params": [[]] * 4096,
+            },
+            413,
+            "params",
+            ["limit per job is 1e+11"],
+        ),
+        (
+            batch(target="noisy_simulator", circuit=encode_circuit(WIDE), params=[[0.1] * WIDE.num_params]),
+            413,
+            "circuit",
+            ["GiB of state per parameter set"],
+        ),
+        (
+            batch(
+                target="noisy_simulator", mitigation={"name": "zne", "zne": {"noise_factors": list(range(1, 800, 2))}}
+            ),
+            422,
+            "mitigation",
+            ["noise_factors", "400 items", "2..8"],
+        ),
+        (
+            batch(observables=[[[1.0, f"X{j % 3} Z{(j + 1) % 3}"] for j in range(1500)]] * 2),
+            413,
+            "observables[1]",
+            ["2,000"],
+        ),
+        (batch(observables=[[[1.0, "Z0 " * 300_000]]]), 422, "observables[0][0][1]", ["Pauli word"]),
+        (batch(observables=[[[1.0, "Z" + "9" * 5000]]]), 422, "observables[0][0][1]", ["Pauli word"]),
+        (batch(observables=[[[1.0, "Z" + "9" * 50]]]), 422, "observables[0]", ["wire"]),
+        (
+            batch(circuit=encode_circuit(SMALL) | {"operations": [{"gate": "G" * 1_000_000, "wires": [0]}]}),
+            422,
+            "circuit.operations[0]",
+            ["unknown gate"],
+        ),
+        (batch(circuit=encode_circuit(SMALL) | {"num_wires": 10**9}), 422, "circuit.num_wires", ["limit of 20"]),
+        (
+            batch(
+                target="noisy_simulator", mitigation={"name": "zne", "zne": {"noise_factors": list(range(1, 4000, 2))}}
+            ),
+            413,
+            "mitigation",
+            ["4,096"],
+        ),
+    ],
+)
 def test_sizes_set_by_the_request_are_bounded_before_anything_that_size_exists(idle, doc, status, field, words):
     assert_refused(post(idle, doc), status, field, *words, client=idle)
 
 
 def test_a_wide_batch_within_the_limits_is_accepted(idle):
-    doc = {"target": "simulator", "circuit": encode_circuit(WIDE), "observables": [[[1.0, "Z0"]]],
-           "params": [[0.1] * WIDE.num_params] * 1024}  # 8.6 GB in one vmap; the worker runs it in 1 GiB chunks
+    doc = {
+        "target": "simulator",
+        "circuit": encode_circuit(WIDE),
+        "observables": [[[1.0, "Z0"]]],
+        "params": [[0.1] * WIDE.num_params] * 1024,
+    }  # 8.6 GB in one vmap; the worker runs it in 1 GiB chunks
     r = post(idle, doc)
     assert r.status_code == 202, r.text
     from qjax.serve.targets import chunk_rows

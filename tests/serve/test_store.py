@@ -19,8 +19,9 @@ def url(tmp_path):
 
 
 def _submit(store, i=0, key="k1", idem=None):
-    return store.submit(key_id=key, payload={"params": [[0.1 * i]]}, target="simulator", shots=None,
-                        idempotency_key=idem)
+    return store.submit(
+        key_id=key, payload={"params": [[0.1 * i]]}, target="simulator", shots=None, idempotency_key=idem
+    )
 
 
 def test_an_idempotency_key_never_makes_a_second_job(url):

@@ -14,8 +14,12 @@ from qjax.serve.worker import Worker, recover
 from qjax.wire import encode_circuit, encode_observable
 
 CIRCUIT = qjax.Circuit(2).ry(qjax.Param(0), 0).cnot(0, 1)
-PAYLOAD = {"target": "simulator", "circuit": encode_circuit(CIRCUIT),
-           "observables": [encode_observable(qjax.PauliSum("Z1"))], "params": [[0.4], [1.2]]}
+PAYLOAD = {
+    "target": "simulator",
+    "circuit": encode_circuit(CIRCUIT),
+    "observables": [encode_observable(qjax.PauliSum("Z1"))],
+    "params": [[0.4], [1.2]],
+}
 
 
 class FakeJob:
@@ -142,12 +146,14 @@ def test_simulated_jobs_really_run_and_match_qiskit(store):
 def test_log_lines_carry_the_request_id_and_never_a_secret():
     from qjax.serve import logs
 
-    record = logging.LogRecord("qjax.serve", logging.ERROR, __file__, 1, "backend said %s", ("token=ibm-secret-123",),
-                               None)
+    record = logging.LogRecord(
+        "qjax.serve", logging.ERROR, __file__, 1, "backend said %s", ("token=ibm-secret-123",), None
+    )
     token = logs.request_id.set("req-42")
     try:
-        f = logs.RequestIdFilter(logs.environment_secrets({"QISKIT_IBM_TOKEN": "ibm-secret-123",
-                                                            "QJAX_API_KEYS": "k" * 20}))
+        f = logs.RequestIdFilter(
+            logs.environment_secrets({"QISKIT_IBM_TOKEN": "ibm-secret-123", "QJAX_API_KEYS": "k" * 20})
+        )
         assert f.filter(record)
     finally:
         logs.request_id.reset(token)

@@ -35,12 +35,14 @@ from qjax.sim.program import lower
 TEXTBOOK_CLIFFORD = {"I", "H", "X", "Y", "Z", "S", "Sdg", "SX", "CNOT", "CY", "CZ", "SWAP", "iSWAP"}
 # A Clifford two-wire Unitary: (H ⊗ S) · CNOT, wire 0 most significant.
 CLIFFORD_UNITARY = np.kron(np.array([[1, 1], [1, -1]]) / np.sqrt(2), np.diag([1, 1j])) @ np.array(
-    [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]])
+    [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]]
+)
 
 
 def pauli_matrix(word: str):
-    return functools.reduce(np.kron, [qml.matrix(getattr(qml, "Pauli" + p)(0)) if p != "I" else np.eye(2)
-                                      for p in word])
+    return functools.reduce(
+        np.kron, [qml.matrix(getattr(qml, "Pauli" + p)(0)) if p != "I" else np.eye(2) for p in word]
+    )
 
 
 def one_step(name, matrix=None):
@@ -96,20 +98,27 @@ def test_conjugated_sum_equals_dense_conjugation():
         c = dense_matrix(n, ops)
         want = c.conj().T @ qml.matrix(pennylane_hamiltonian(terms), wire_order=list(range(n))) @ c
         got_terms = [(coeff, dict(word)) for coeff, word in got.terms]
-        np.testing.assert_allclose(qml.matrix(pennylane_hamiltonian(got_terms), wire_order=list(range(n))), want,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            qml.matrix(pennylane_hamiltonian(got_terms), wire_order=list(range(n))), want, atol=1e-6
+        )
         assert len(got) <= len(terms)  # word to word: merges only, never spreads
 
 
 def test_a_non_clifford_gate_blocks_its_wires_only():
-    ops = [("RY", (0,), [(((0, 1.0),), (), 0.0)], None), ("CNOT", (0, 1), [], None), ("CNOT", (1, 2), [], None),
-           ("T", (1,), [], None), ("H", (2,), [], None), ("CZ", (0, 3), [], None), ("X", (3,), [], None)]
+    ops = [
+        ("RY", (0,), [(((0, 1.0),), (), 0.0)], None),
+        ("CNOT", (0, 1), [], None),
+        ("CNOT", (1, 2), [], None),
+        ("T", (1,), [], None),
+        ("H", (2,), [], None),
+        ("CZ", (0, 3), [], None),
+        ("X", (3,), [], None),
+    ]
     program = lower(qjax_circuit(4, ops, 1, 0), jnp.complex64)
     head, tail = clifford.split_tail(program)
     # T on wire 1 stays, so CNOT(1,2) before it stays (it would have to pass T), and
     # with it CNOT(0,1) and RY; H(2) after T, CZ(0,3) and X(3) touch nothing later that stays.
-    assert [(s.gate, s.wires) for s in head.steps] == [("RY", (0,)), ("CNOT", (0, 1)), ("CNOT", (1, 2)),
-                                                       ("T", (1,))]
+    assert [(s.gate, s.wires) for s in head.steps] == [("RY", (0,)), ("CNOT", (0, 1)), ("CNOT", (1, 2)), ("T", (1,))]
     assert [(s.gate, s.wires) for s in tail] == [("X", (3,)), ("CZ", (0, 3)), ("H", (2,))]
 
 
@@ -124,8 +133,9 @@ def test_circuit_with_clifford_tail_matches_pennylane(method):
     _, tail = clifford.split_tail(lower(circuit, jnp.complex64))
     assert len(tail) >= 8  # the tail at least (body gates may join it)
     compiled = compile(circuit, PauliSum(terms), gradient=method)
-    value, (gp, gx) = jax.value_and_grad(compiled.expval, argnums=(0, 1))(jnp.asarray(p, jnp.float32),
-                                                                           jnp.asarray(x, jnp.float32))
+    value, (gp, gx) = jax.value_and_grad(compiled.expval, argnums=(0, 1))(
+        jnp.asarray(p, jnp.float32), jnp.asarray(x, jnp.float32)
+    )
     want, want_gp, want_gx = pennylane_expval_and_grad(n, ops, terms, p, x)
     scale = sum(abs(c) for c, _ in terms)
     assert abs(float(value) - want) < 2e-5 * scale

@@ -34,8 +34,9 @@ from qjax.sim.compile import compile
 
 
 # 6 and 7 qubits add little over 5 and 8 but ~1 s of XLA compile each.
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 5, pytest.param(6, marks=pytest.mark.slow),
-                               pytest.param(7, marks=pytest.mark.slow), 8])
+@pytest.mark.parametrize(
+    "n", [1, 2, 3, 4, 5, pytest.param(6, marks=pytest.mark.slow), pytest.param(7, marks=pytest.mark.slow), 8]
+)
 def test_state_complex64_matches_pennylane_and_qiskit(n):
     _, ops, circuit, p, x = random_problem(n, n)
     state = np.asarray(jax.jit(compile(circuit).state)(jnp.asarray(p, jnp.float32), jnp.asarray(x, jnp.float32)))
@@ -97,12 +98,23 @@ def test_many_terms_per_flip_group_vs_qiskit(method):
     n = 5
     rng, ops, circuit, p, x = random_problem(17, n, extra=0)
     flips = [(0, 2), (1, 3, 4)]
-    terms = [(float(rng.normal()), {**{w: str(rng.choice(list("XY"))) for w in f},
-                                     **{int(z): "Z" for z in rng.choice([w for w in range(n) if w not in f],
-                                                                        int(rng.integers(0, 3)), replace=False)}})
-             for f in flips for _ in range(6)]
-    terms += random_pauli_terms(rng, n, 4) + [(float(rng.normal()), {int(w): "Z" for w in rng.choice(n, 2)})
-                                               for _ in range(6)]
+    terms = [
+        (
+            float(rng.normal()),
+            {
+                **{w: str(rng.choice(list("XY"))) for w in f},
+                **{
+                    int(z): "Z"
+                    for z in rng.choice([w for w in range(n) if w not in f], int(rng.integers(0, 3)), replace=False)
+                },
+            },
+        )
+        for f in flips
+        for _ in range(6)
+    ]
+    terms += random_pauli_terms(rng, n, 4) + [
+        (float(rng.normal()), {int(w): "Z" for w in rng.choice(n, 2)}) for _ in range(6)
+    ]
     c = compile(circuit, PauliSum(terms), gradient=method)
     value, gp = jax.value_and_grad(c.expval)(jnp.asarray(p, jnp.float32), jnp.asarray(x, jnp.float32))
     e_ref, gp_ref, _ = pennylane_expval_and_grad(n, ops, terms, p, x)
@@ -149,8 +161,16 @@ def test_observable_forms_are_converted_with_the_same_wire_rules():
 
 def test_vmap_equals_loop_and_jit():
     rng = np.random.default_rng(11)
-    circuit = (Circuit(3).ry(Input(0), 0).ry(Input(1), 1).cnot(0, 1).u3(Param(0), Param(1), 0.4, 2)
-               .crx(Param(2), 2, 0).rzz(0.5 * Param(0) - 1.0, 1, 2).h(2))
+    circuit = (
+        Circuit(3)
+        .ry(Input(0), 0)
+        .ry(Input(1), 1)
+        .cnot(0, 1)
+        .u3(Param(0), Param(1), 0.4, 2)
+        .crx(Param(2), 2, 0)
+        .rzz(0.5 * Param(0) - 1.0, 1, 2)
+        .h(2)
+    )
     c = compile(circuit, [PauliSum.from_string("0.5 Z0 X1 - Y2 + 0.3 X0 Y1 Z2"), PauliSum.from_string("Z0")])
     ps = jnp.asarray(rng.uniform(-3, 3, (6, 3)), jnp.float32)
     xs = jnp.asarray(rng.uniform(-1, 1, (6, 2)), jnp.float32)
@@ -187,8 +207,13 @@ def test_no_retrace_for_new_parameter_values(method):
 
 def test_probs_and_samples():
     # A spread-out 3-qubit distribution; gate coverage is the state tests' job.
-    ops = [("H", (0,), [], None), ("RY", (1,), [(((0, 1.0),), (), 0.0)], None), ("CNOT", (0, 2), [], None),
-           ("RX", (2,), [(((1, 0.5),), (), 0.3)], None), ("CRY", (1, 0), [(((0, -1.0),), (), 0.0)], None)]
+    ops = [
+        ("H", (0,), [], None),
+        ("RY", (1,), [(((0, 1.0),), (), 0.0)], None),
+        ("CNOT", (0, 2), [], None),
+        ("RX", (2,), [(((1, 0.5),), (), 0.3)], None),
+        ("CRY", (1, 0), [(((0, -1.0),), (), 0.0)], None),
+    ]
     p, x = np.array([1.1, 2.3]), np.zeros(0)
     c = compile(qjax_circuit(3, ops, 2, 0))
     probs = np.asarray(jax.jit(c.probs)(p), np.float64)

@@ -62,19 +62,40 @@ def test_fused_expvals_and_gradients_match_pennylane(width, method):
 def test_every_block_kind_appears_and_agrees(width):
     # RZZ/CZ across distant wires make diagonal blocks; CNOT(0, 4) and Toffoli(0, 2, 4) are
     # wider than 2 wires and run on their own; the rest fuses into 2-wire dense blocks.
-    circuit = (Circuit(5).h(0).h(1).h(4).rzz(qjax.Param(0), 0, 4).cz(1, 3).ry(qjax.Param(1), 2)
-               .cnot(0, 4).toffoli(0, 2, 4).rz(qjax.Param(2), 3).rx(qjax.Param(0), 1).cnot(1, 2))
+    circuit = (
+        Circuit(5)
+        .h(0)
+        .h(1)
+        .h(4)
+        .rzz(qjax.Param(0), 0, 4)
+        .cz(1, 3)
+        .ry(qjax.Param(1), 2)
+        .cnot(0, 4)
+        .toffoli(0, 2, 4)
+        .rz(qjax.Param(2), 3)
+        .rx(qjax.Param(0), 1)
+        .cnot(1, 2)
+    )
     kinds = {b.kind for b in qjax.sim.fusion.fuse(lower(circuit, jnp.complex64)).blocks}
     assert kinds == {"dense", "diagonal", "gate"}
     p = np.array([0.3, -1.1, 0.8])
     obs = PauliSum([(1.0, {0: "X", 4: "Z"}), (0.5, {2: "Y"}), (0.2, {3: "Z"})])
-    ops = [("H", (0,), [], None), ("H", (1,), [], None), ("H", (4,), [], None),
-           ("RZZ", (0, 4), [(((0, 1.0),), (), 0.0)], None), ("CZ", (1, 3), [], None),
-           ("RY", (2,), [(((1, 1.0),), (), 0.0)], None), ("CNOT", (0, 4), [], None),
-           ("Toffoli", (0, 2, 4), [], None), ("RZ", (3,), [(((2, 1.0),), (), 0.0)], None),
-           ("RX", (1,), [(((0, 1.0),), (), 0.0)], None), ("CNOT", (1, 2), [], None)]
-    np.testing.assert_allclose(compile(circuit).state(jnp.asarray(p, jnp.float32)),
-                               pennylane_state(5, ops, p, np.zeros(0)), atol=2e-6)
+    ops = [
+        ("H", (0,), [], None),
+        ("H", (1,), [], None),
+        ("H", (4,), [], None),
+        ("RZZ", (0, 4), [(((0, 1.0),), (), 0.0)], None),
+        ("CZ", (1, 3), [], None),
+        ("RY", (2,), [(((1, 1.0),), (), 0.0)], None),
+        ("CNOT", (0, 4), [], None),
+        ("Toffoli", (0, 2, 4), [], None),
+        ("RZ", (3,), [(((2, 1.0),), (), 0.0)], None),
+        ("RX", (1,), [(((0, 1.0),), (), 0.0)], None),
+        ("CNOT", (1, 2), [], None),
+    ]
+    np.testing.assert_allclose(
+        compile(circuit).state(jnp.asarray(p, jnp.float32)), pennylane_state(5, ops, p, np.zeros(0)), atol=2e-6
+    )
     e_ref, g_ref, _ = pennylane_expval_and_grad(5, ops, [(c, dict(w)) for c, w in obs.terms], p, np.zeros(0))
     for method in ("backprop", "adjoint"):
         e, g = jax.value_and_grad(compile(circuit, obs, gradient=method).expval)(jnp.asarray(p, jnp.float32))

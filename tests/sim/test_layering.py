@@ -29,7 +29,8 @@ def brute_force_repeat(s):
     for start, period in itertools.product(range(len(s)), range(1, len(s) // 2 + 1)):
         repeats = 1
         while start + (repeats + 1) * period <= len(s) and all(
-                s[start + repeats * period + k] == s[start + k] for k in range(period)):
+            s[start + repeats * period + k] == s[start + k] for k in range(period)
+        ):
             repeats += 1
         if repeats >= 2:
             best = max(best, (repeats * period, -period))
@@ -40,8 +41,11 @@ def test_find_repeat_agrees_with_brute_force():
     rng = np.random.default_rng(0)
     for _trial in range(300):
         body = list(rng.integers(0, 3, rng.integers(1, 5)))
-        s = (list(rng.integers(0, 3, rng.integers(0, 4))) + body * int(rng.integers(1, 4))
-             + list(rng.integers(0, 3, rng.integers(0, 4))))
+        s = (
+            list(rng.integers(0, 3, rng.integers(0, 4)))
+            + body * int(rng.integers(1, 4))
+            + list(rng.integers(0, 3, rng.integers(0, 4)))
+        )
         found = find_repeat(s)
         cover, neg_period = brute_force_repeat(s)
         if cover == 0:
@@ -49,14 +53,16 @@ def test_find_repeat_agrees_with_brute_force():
             continue
         start, period, repeats = found
         assert (repeats * period, -period) == (cover, neg_period), s
-        stretch = s[start:start + repeats * period]
+        stretch = s[start : start + repeats * period]
         assert stretch == stretch[:period] * repeats, s
 
 
 def shifted(ops, by):
     """The same ops reading parameters ``i + by`` (a new copy of a layer's parameters)."""
-    return [(name, wires, [(tuple((i + by, a) for i, a in ps), xs, c) for ps, xs, c in angles], m)
-            for name, wires, angles, m in ops]
+    return [
+        (name, wires, [(tuple((i + by, a) for i, a in ps), xs, c) for ps, xs, c in angles], m)
+        for name, wires, angles, m in ops
+    ]
 
 
 def repeated_problem(seed, n, copies, num_params=3, num_inputs=2):
@@ -90,8 +96,9 @@ def test_repeated_random_layer_is_scanned_and_matches_pennylane(narrow):
     kinds = {b.kind for s in layered.segments for b in s.fused.blocks}
     assert {"dense", "gate"} <= kinds
     p32, x32 = jnp.asarray(p, jnp.float32), jnp.asarray(x, jnp.float32)
-    np.testing.assert_allclose(jax.jit(compile(circuit).state)(p32, x32),
-                               pennylane_state(n, ops, p, x), atol=5e-6)  # float32, ~90 gates
+    np.testing.assert_allclose(
+        jax.jit(compile(circuit).state)(p32, x32), pennylane_state(n, ops, p, x), atol=5e-6
+    )  # float32, ~90 gates
     terms = random_pauli_terms(rng, n, 4) + [(0.4, {1: "Z", 2: "Z"})]
     e_ref, gp_ref, gx_ref = pennylane_expval_and_grad(n, ops, terms, p, x)
     for method in ("backprop", "adjoint", "parameter_shift"):
@@ -159,14 +166,29 @@ def test_shallow_repeats_stay_fused_inline():
 def test_leading_one_wire_gates_become_the_product_start_and_match_pennylane():
     # H, RY(x), RZ(θ) on fresh wires are a product state; the RX after the CNOT is not.
     n = 4
-    circuit = (Circuit(n).h(0).ry(qjax.Input(0), 1).rz(qjax.Param(0), 1).rx(qjax.Param(1), 3)
-               .cnot(0, 1).ry(qjax.Param(2), 2).rx(qjax.Param(0), 0).cz(2, 3))
+    circuit = (
+        Circuit(n)
+        .h(0)
+        .ry(qjax.Input(0), 1)
+        .rz(qjax.Param(0), 1)
+        .rx(qjax.Param(1), 3)
+        .cnot(0, 1)
+        .ry(qjax.Param(2), 2)
+        .rx(qjax.Param(0), 0)
+        .cz(2, 3)
+    )
     layered = layer(lower(circuit, jnp.complex64))
     assert [s.gate for s in layered.start.program.steps] == ["H", "RY", "RZ", "RX", "RY"]
-    ops = [("H", (0,), [], None), ("RY", (1,), [((), ((0, 1.0),), 0.0)], None),
-           ("RZ", (1,), [(((0, 1.0),), (), 0.0)], None), ("RX", (3,), [(((1, 1.0),), (), 0.0)], None),
-           ("CNOT", (0, 1), [], None), ("RY", (2,), [(((2, 1.0),), (), 0.0)], None),
-           ("RX", (0,), [(((0, 1.0),), (), 0.0)], None), ("CZ", (2, 3), [], None)]
+    ops = [
+        ("H", (0,), [], None),
+        ("RY", (1,), [((), ((0, 1.0),), 0.0)], None),
+        ("RZ", (1,), [(((0, 1.0),), (), 0.0)], None),
+        ("RX", (3,), [(((1, 1.0),), (), 0.0)], None),
+        ("CNOT", (0, 1), [], None),
+        ("RY", (2,), [(((2, 1.0),), (), 0.0)], None),
+        ("RX", (0,), [(((0, 1.0),), (), 0.0)], None),
+        ("CZ", (2, 3), [], None),
+    ]
     p, x = np.array([0.3, -1.2, 0.7]), np.array([0.9])
     p32, x32 = jnp.asarray(p, jnp.float32), jnp.asarray(x, jnp.float32)
     np.testing.assert_allclose(compile(circuit).state(p32, x32), pennylane_state(n, ops, p, x), atol=2e-6)

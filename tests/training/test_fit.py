@@ -126,14 +126,20 @@ def test_incompatible_checkpoint_is_refused(tmp_path):
     ck = str(tmp_path / "ck")
     fit(_objective(), jnp.zeros(3), optax.adam(0.05), steps=4, checkpoint=CheckpointOptions(dir=ck, config_hash="aaa"))
     with pytest.raises(CheckpointError, match="different configuration.*resume=never"):
-        fit(_objective(), jnp.zeros(3), optax.adam(0.05), steps=4, checkpoint=CheckpointOptions(dir=ck, config_hash="bbb"))
+        fit(
+            _objective(),
+            jnp.zeros(3),
+            optax.adam(0.05),
+            steps=4,
+            checkpoint=CheckpointOptions(dir=ck, config_hash="bbb"),
+        )
 
 
 def test_a_checkpoint_with_other_shapes_is_refused_as_another_configuration(tmp_path):
     # its arrays do not fit this run's template: the config hashes, read first, say why
     ck = str(tmp_path / "ck")
     fit(_objective(), jnp.zeros(3), optax.adam(0.05), steps=4, checkpoint=CheckpointOptions(dir=ck, config_hash="p3"))
-    loss4 = lambda p: jnp.sum(p ** 2)  # noqa: E731
+    loss4 = lambda p: jnp.sum(p**2)  # noqa: E731
     four = Objective(jax.jit(loss4), jax.jit(jax.value_and_grad(loss4)), jax.jit(jax.vmap(loss4)), 4)
     with pytest.raises(CheckpointError, match=r"different configuration \(config hash p3 ≠ p4\)"):
         fit(four, jnp.zeros(4), optax.adam(0.05), steps=4, checkpoint=CheckpointOptions(dir=ck, config_hash="p4"))
@@ -142,16 +148,26 @@ def test_a_checkpoint_with_other_shapes_is_refused_as_another_configuration(tmp_
 def test_resume_never_moves_old_checkpoints_aside(tmp_path):
     ck = str(tmp_path / "ck")
     fit(_objective(), jnp.zeros(3), optax.adam(0.05), steps=4, checkpoint=CheckpointOptions(dir=ck, config_hash="a"))
-    out = fit(_objective(), jnp.zeros(3), optax.adam(0.05), steps=4,
-              checkpoint=CheckpointOptions(dir=ck, config_hash="b", resume="never"))
+    out = fit(
+        _objective(),
+        jnp.zeros(3),
+        optax.adam(0.05),
+        steps=4,
+        checkpoint=CheckpointOptions(dir=ck, config_hash="b", resume="never"),
+    )
     assert out.resumed_from is None
     assert any(name.startswith("ck.replaced-") for name in os.listdir(tmp_path))
 
 
 def test_resume_must_without_checkpoint_fails(tmp_path):
     with pytest.raises(CheckpointError, match="resume=must"):
-        fit(_objective(), jnp.zeros(3), optax.adam(0.05), steps=4,
-            checkpoint=CheckpointOptions(dir=str(tmp_path / "none"), resume="must"))
+        fit(
+            _objective(),
+            jnp.zeros(3),
+            optax.adam(0.05),
+            steps=4,
+            checkpoint=CheckpointOptions(dir=str(tmp_path / "none"), resume="must"),
+        )
 
 
 def test_corrupt_latest_checkpoint_falls_back(tmp_path, caplog):
@@ -210,8 +226,9 @@ sys.stdin.read()  # hold the lock until the test closes stdin or kills us
 
 def _lock_holder(directory):
     """A helper process that holds ``directory``'s lock once it has printed ``locked``."""
-    proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(directory)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(directory)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -236,7 +253,9 @@ def test_the_lock_is_released_when_fit_ends_even_by_an_error(tmp_path):
     ck = str(tmp_path / "ck")
     fit(_objective(), jnp.zeros(3), optax.adam(0.05), steps=4, checkpoint=CheckpointOptions(dir=ck, config_hash="a"))
     with pytest.raises(CheckpointError, match="different configuration"):
-        fit(_objective(), jnp.zeros(3), optax.adam(0.05), steps=4, checkpoint=CheckpointOptions(dir=ck, config_hash="b"))
+        fit(
+            _objective(), jnp.zeros(3), optax.adam(0.05), steps=4, checkpoint=CheckpointOptions(dir=ck, config_hash="b")
+        )
     _lock_holder(ck).kill()  # another process can take it: nothing in this one still holds it
 
 
@@ -258,8 +277,13 @@ def test_resume_never_twice_within_a_second_keeps_both_old_directories(tmp_path,
     monkeypatch.setattr(checkpointing.time, "strftime", lambda fmt: "20260101T000000")
     ck = str(tmp_path / "ck")
     for n, h in enumerate(("a", "b", "c")):
-        fit(_objective(), jnp.zeros(3), optax.adam(0.05), steps=2 + n,
-            checkpoint=CheckpointOptions(dir=ck, config_hash=h, resume="never"))
+        fit(
+            _objective(),
+            jnp.zeros(3),
+            optax.adam(0.05),
+            steps=2 + n,
+            checkpoint=CheckpointOptions(dir=ck, config_hash=h, resume="never"),
+        )
     aside = sorted(p for p in os.listdir(tmp_path) if p.startswith("ck.replaced-"))
     assert aside == ["ck.replaced-20260101T000000", "ck.replaced-20260101T000000-2"]
     assert [_steps(tmp_path / a) for a in aside] == [[2], [3]]  # each a whole run, none nested in the other
@@ -277,6 +301,7 @@ def _steps(directory):
 
 
 # --- unusable checkpoint directories and failed saves -----------------------------------------------------------
+
 
 def _unusable(kind, tmp_path):
     """A checkpoint directory that cannot be written, made the way ``kind`` says."""
@@ -349,6 +374,7 @@ def test_a_failed_background_save_is_a_checkpoint_error_and_leaves_no_thread(tmp
 
 # --- non-finite training ----------------------------------------------------------------------------------------
 
+
 def _nan_loss_from(call: int):
     calls = []
 
@@ -371,12 +397,15 @@ def _nan_grad_from(call: int):
     return _objective()._replace(value_and_grad=value_and_grad)
 
 
-@pytest.mark.parametrize("objective,optimizer,quantity,step", [
-    (_objective, lambda: optax.adam(jnp.inf), "parameters", 0),
-    (_objective, lambda: optax.sgd(1e37), "loss", 1),  # finite parameters whose loss overflows float32
-    (lambda: _nan_loss_from(7), lambda: optax.adam(0.05), "loss", 7),
-    (lambda: _nan_grad_from(5), lambda: optax.adam(0.05), "gradient", 5),
-])
+@pytest.mark.parametrize(
+    "objective,optimizer,quantity,step",
+    [
+        (_objective, lambda: optax.adam(jnp.inf), "parameters", 0),
+        (_objective, lambda: optax.sgd(1e37), "loss", 1),  # finite parameters whose loss overflows float32
+        (lambda: _nan_loss_from(7), lambda: optax.adam(0.05), "loss", 7),
+        (lambda: _nan_grad_from(5), lambda: optax.adam(0.05), "gradient", 5),
+    ],
+)
 def test_non_finite_training_stops_and_keeps_the_last_good_checkpoint(tmp_path, objective, optimizer, quantity, step):
     opts = CheckpointOptions(dir=str(tmp_path / "ck"), every=3, config_hash="abc")
     rows = []

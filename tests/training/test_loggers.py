@@ -18,8 +18,13 @@ SMALL = ("+experiment=vqe", "problem=tfim", "problem.n=2", "ansatz=hea", "ansatz
 
 
 def _train(cwd, *overrides):
-    proc = subprocess.run([sys.executable, "-m", "qjax.train", *SMALL, *overrides, "hydra.run.dir=run"], cwd=cwd,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "qjax.train", *SMALL, *overrides, "hydra.run.dir=run"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     return [json.loads(line) for line in (Path(cwd) / "run" / "metrics.jsonl").read_text().splitlines()]
 
@@ -41,8 +46,8 @@ def test_tensorboard_logger_writes_scalars(tmp_path):
     (events,) = (tmp_path / "run" / "tensorboard").glob("events.out.tfevents.*")
     data, tags, pos = events.read_bytes(), [], 0
     while pos < len(data):  # TFRecord framing: length (8), crc (4), payload, crc (4)
-        length = int.from_bytes(data[pos:pos + 8], "little")
-        event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + length])
+        length = int.from_bytes(data[pos : pos + 8], "little")
+        event = event_pb2.Event.FromString(data[pos + 12 : pos + 12 + length])
         tags += [(v.tag, event.step) for v in event.summary.value]
         pos += 16 + length
     assert {("energy", s) for s in range(4)} <= set(tags)
@@ -59,8 +64,9 @@ def test_mlflow_logger_records_params_metrics_and_artifacts(tmp_path, monkeypatc
     (run,) = client.search_runs([client.get_experiment_by_name("qjax").experiment_id])
     assert run.info.run_name == "tiny" and run.data.params["problem.n"] == "2"
     history = client.get_metric_history(run.info.run_id, "energy")
-    assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == \
-        [(r["step"], pytest.approx(r["energy"], rel=1e-6)) for r in rows]
+    assert [(m.step, m.value) for m in sorted(history, key=lambda m: m.step)] == [
+        (r["step"], pytest.approx(r["energy"], rel=1e-6)) for r in rows
+    ]
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"result.json", "manifest.json"} <= artifacts
 

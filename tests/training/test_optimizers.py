@@ -43,8 +43,9 @@ def test_schedules_follow_their_closed_forms():
         assert float(cosine(k)) == pytest.approx(lr * 0.5 * (1 + math.cos(math.pi * k / T)), abs=1e-7)
     exponential = build_schedule(lr, {"name": "exponential", "transition_steps": 10, "decay_rate": 0.5}, steps=T)
     assert float(exponential(20)) == pytest.approx(lr * 0.25)
-    warmup = build_schedule(lr, {"name": "warmup_cosine", "init_value": 0.0, "warmup_steps": None,
-                                 "decay_steps": None}, steps=T)
+    warmup = build_schedule(
+        lr, {"name": "warmup_cosine", "init_value": 0.0, "warmup_steps": None, "decay_steps": None}, steps=T
+    )
     assert float(warmup(0)) == 0.0 and float(warmup(5)) == pytest.approx(lr)  # warm-up = T // 10 = 5 steps
     assert build_schedule(lr, {"name": "constant"}, steps=T) == lr
 

@@ -38,16 +38,19 @@ def test_circuit_summary_is_qasm_with_depth_and_counts():
     assert summary["gate_counts"] == {"H": 1, "CNOT": 1, "RZ": 1}
 
 
-@pytest.mark.parametrize("result, manifest, complaint", [
-    ("[1,2", "{}", "cannot be read as JSON"),
-    ('"x"', "{}", "must hold a JSON object, got str"),
-    ('{"final_params": [1.0]}', "[]", "must hold a JSON object, got list"),
-    ('{"final_params": [1.0]}', '{"config": 5}', "'config' must be a mapping"),
-    ('{"final_params": "abc"}', "{}", "'final_params' must be a list of finite numbers"),
-    ('{"final_params": [[1.0], [2.0]]}', "{}", "'final_params' must be a list of finite numbers"),
-    ('{"final_params": [1.0, NaN]}', "{}", "'final_params' must be a list of finite numbers"),
-    ("\xff\xfe", "{}", "cannot be read as JSON"),
-])
+@pytest.mark.parametrize(
+    "result, manifest, complaint",
+    [
+        ("[1,2", "{}", "cannot be read as JSON"),
+        ('"x"', "{}", "must hold a JSON object, got str"),
+        ('{"final_params": [1.0]}', "[]", "must hold a JSON object, got list"),
+        ('{"final_params": [1.0]}', '{"config": 5}', "'config' must be a mapping"),
+        ('{"final_params": "abc"}', "{}", "'final_params' must be a list of finite numbers"),
+        ('{"final_params": [[1.0], [2.0]]}', "{}", "'final_params' must be a list of finite numbers"),
+        ('{"final_params": [1.0, NaN]}', "{}", "'final_params' must be a list of finite numbers"),
+        ("\xff\xfe", "{}", "cannot be read as JSON"),
+    ],
+)
 def test_load_run_of_a_corrupt_run_names_the_file(tmp_path, result, manifest, complaint):
     (tmp_path / "result.json").write_text(result, encoding="latin-1")
     (tmp_path / "manifest.json").write_text(manifest)

@@ -36,14 +36,46 @@ FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 # --- arbitrary JSON values -----------------------------------------------------------
 
-scalars = (st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-           | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12)
-           | st.sampled_from(["simulator", "qjax.circuit", "openqasm3", "Z0", "X1 Y2", "RX", "CNOT", "zne", "none"]))
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)
-                           | st.dictionaries(st.text(max_size=8) | st.sampled_from(
-                               ["target", "circuit", "observables", "params", "shots", "seed", "mitigation", "format",
-                                "operations", "gate", "wires", "angles", "matrix", "num_wires", "source", "const"]),
-                               inner, max_size=6), max_leaves=30)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12)
+    | st.sampled_from(["simulator", "qjax.circuit", "openqasm3", "Z0", "X1 Y2", "RX", "CNOT", "zne", "none"])
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=5)
+        | st.dictionaries(
+            st.text(max_size=8)
+            | st.sampled_from(
+                [
+                    "target",
+                    "circuit",
+                    "observables",
+                    "params",
+                    "shots",
+                    "seed",
+                    "mitigation",
+                    "format",
+                    "operations",
+                    "gate",
+                    "wires",
+                    "angles",
+                    "matrix",
+                    "num_wires",
+                    "source",
+                    "const",
+                ]
+            ),
+            inner,
+            max_size=6,
+        )
+    ),
+    max_leaves=30,
+)
 
 
 def refused_properly(call):
@@ -70,15 +102,41 @@ def test_decode_circuit_and_observable_of_any_json_value_raise_only_request_erro
 
 # --- valid documents with one part replaced by anything -------------------------------------------
 
-VALID = {"target": "simulator", "circuit": encode_circuit(Circuit(2).ry(qjax.Param(0), 0).cnot(0, 1)),
-         "observables": [[[1.0, "Z0 Z1"], [0.5, "X1"]]], "params": [[0.3], [0.1]], "shots": None, "seed": 1,
-         "mitigation": "none"}
-PATHS = [("target",), ("circuit",), ("circuit", "format"), ("circuit", "num_wires"), ("circuit", "num_params"),
-         ("circuit", "operations"), ("circuit", "operations", 0), ("circuit", "operations", 0, "gate"),
-         ("circuit", "operations", 0, "wires"), ("circuit", "operations", 0, "angles"),
-         ("circuit", "operations", 0, "angles", 0), ("circuit", "operations", 1, "matrix"), ("observables",),
-         ("observables", 0), ("observables", 0, 0), ("observables", 0, 0, 1), ("params",), ("params", 0),
-         ("params", 0, 0), ("shots",), ("seed",), ("mitigation",), ("device",), ("version",)]
+VALID = {
+    "target": "simulator",
+    "circuit": encode_circuit(Circuit(2).ry(qjax.Param(0), 0).cnot(0, 1)),
+    "observables": [[[1.0, "Z0 Z1"], [0.5, "X1"]]],
+    "params": [[0.3], [0.1]],
+    "shots": None,
+    "seed": 1,
+    "mitigation": "none",
+}
+PATHS = [
+    ("target",),
+    ("circuit",),
+    ("circuit", "format"),
+    ("circuit", "num_wires"),
+    ("circuit", "num_params"),
+    ("circuit", "operations"),
+    ("circuit", "operations", 0),
+    ("circuit", "operations", 0, "gate"),
+    ("circuit", "operations", 0, "wires"),
+    ("circuit", "operations", 0, "angles"),
+    ("circuit", "operations", 0, "angles", 0),
+    ("circuit", "operations", 1, "matrix"),
+    ("observables",),
+    ("observables", 0),
+    ("observables", 0, 0),
+    ("observables", 0, 0, 1),
+    ("params",),
+    ("params", 0),
+    ("params", 0, 0),
+    ("shots",),
+    ("seed",),
+    ("mitigation",),
+    ("device",),
+    ("version",),
+]
 
 
 def replaced(doc, path, value):
@@ -105,7 +163,7 @@ def test_any_body_bytes_decode_or_get_a_400(raw):
 
 
 @FAST
-@given(st.text(alphabet="[]{}\"\\:,1 ab", max_size=400))
+@given(st.text(alphabet='[]{}"\\:,1 ab', max_size=400))
 def test_bracket_soup_never_reaches_a_recursion_error(text):
     refused_properly(lambda: decode_json(text.encode(), 8))
 
@@ -132,7 +190,8 @@ def angles(draw, num_params):
 def unitaries(draw, k):
     seed = draw(st.integers(0, 2**31))
     z = np.random.default_rng(seed).normal(size=(2**k, 2**k)) + 1j * np.random.default_rng(seed + 1).normal(
-        size=(2**k, 2**k))
+        size=(2**k, 2**k)
+    )
     q, r = np.linalg.qr(z)
     return q * (np.diag(r) / np.abs(np.diag(r)))
 
@@ -190,10 +249,15 @@ def test_observables_round_trip_through_the_wire(case):
 @given(circuits(), st.data())
 def test_batches_round_trip_with_their_parameters(circuit, data):
     obs = data.draw(observables(circuit.num_wires))
-    rows = data.draw(st.lists(st.lists(finite, min_size=circuit.num_params, max_size=circuit.num_params),
-                              min_size=1, max_size=4))
-    doc = {"target": "simulator", "circuit": encode_circuit(circuit), "observables": [encode_observable(obs)],
-           "params": rows}
+    rows = data.draw(
+        st.lists(st.lists(finite, min_size=circuit.num_params, max_size=circuit.num_params), min_size=1, max_size=4)
+    )
+    doc = {
+        "target": "simulator",
+        "circuit": encode_circuit(circuit),
+        "observables": [encode_observable(obs)],
+        "params": rows,
+    }
     batch = decode_batch(over_the_wire(doc), TARGETS)
     assert batch.circuit == circuit and [o.terms for o in batch.observables] == [obs.terms]
     np.testing.assert_array_equal(batch.params, np.array(rows, dtype=float).reshape(len(rows), circuit.num_params))
@@ -206,8 +270,9 @@ def test_the_round_trip_check_can_fail():
     changed = Circuit(2).ry(qjax.Param(0), 1).cnot(0, 1)
     assert not Statevector(to_qiskit(circuit, [0.7])).equiv(Statevector(to_qiskit(changed, [0.7])))
     with pytest.raises(AssertionError):
-        np.testing.assert_allclose(qjax.PauliSum("Z0").to_qiskit(2).to_matrix(),
-                                   qjax.PauliSum("Z1").to_qiskit(2).to_matrix())
+        np.testing.assert_allclose(
+            qjax.PauliSum("Z0").to_qiskit(2).to_matrix(), qjax.PauliSum("Z1").to_qiskit(2).to_matrix()
+        )
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -226,4 +291,5 @@ def test_programs_qjax_writes_pass_the_qasm_bound_which_bounds_them_from_above(c
         # equal as operators (Qiskit's decomposition of a gate definition is not the same float for float each time)
         bound_params = np.linspace(-2.0, 2.5, decoded.num_params)  # (the export drops unused parameters)
         assert decoded.num_params == built.num_params and Operator(to_qiskit(decoded, bound_params)).equiv(
-            Operator(to_qiskit(built, bound_params)))
+            Operator(to_qiskit(built, bound_params))
+        )

@@ -75,8 +75,10 @@ def test_a_library_user_may_include_a_local_file_unless_includes_are_off(secret_
 
 
 def test_standard_includes_still_parse_with_includes_off():
-    for text in ['OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; h q[0]; cx q[0], q[1];',
-                 "OPENQASM 3.0; include 'stdgates.inc'; qubit[2] q; h q[0]; cx q[0], q[1];"]:
+    for text in [
+        'OPENQASM 2.0; include "qelib1.inc"; qreg q[2]; h q[0]; cx q[0], q[1];',
+        "OPENQASM 3.0; include 'stdgates.inc'; qubit[2] q; h q[0]; cx q[0], q[1];",
+    ]:
         bound(text)
         assert [op.gate for op in from_qasm(text, allow_includes=False).operations] == ["H", "CNOT"]
 
@@ -122,33 +124,38 @@ def test_broadcasting_over_registers_counts_every_qubit():
     assert len(from_qasm(text.replace(" g q;" * 20, " g q;"), allow_includes=False).operations) == 20 * 100
 
 
-@pytest.mark.parametrize("text, words", [
-    ('OPENQASM 2.0; include "qelib1.inc"; qreg q[2000000000]; h q[0];', "2000000000 qubits"),
-    ('OPENQASM 3.0; include "stdgates.inc"; qubit[21] q;', "21 qubits"),
-    ('OPENQASM 3.0; include "stdgates.inc"; qubit[10] q; qubit[11] r;', "21 qubits"),
-    ('OPENQASM 3.0; include "stdgates.inc"; h $50000000;', "names qubit $50000000"),
-    ('OPENQASM 3.0; include "stdgates.inc"; qubit[0x10] q;', "plain integer"),
-    ('OPENQASM 3.0; include "stdgates.inc"; qubit[1<<30] q;', "plain integer"),
-    ('OPENQASM 3.0; include "stdgates.inc"; qubit[1] q; for int i in [0:100000000] { h q[0]; }', "control flow"),
-    ('OPENQASM 3.0; include "stdgates.inc"; qubit[1] q; bit c; while (c) { h q[0]; }', "control flow"),
-    ('OPENQASM 3.0; include "stdgates.inc"; qubit[1] q; def f(qubit a) { h a; } f(q[0]);', "subroutines"),
-    ('OPENQASM 3.0; include "stdgates.inc"; qubit[2] q; let a = q[0:1]; h a;', "aliases"),
-    ('OPENQASM 3.0; include "stdgates.inc"; const int n = 5; qubit[n] q;', "classical variables"),
-    ('OPENQASM 3.0; include "stdgates.inc"; qubit[2] q; pow(1000) @ cx q[0], q[1];', "'pow'"),
-    ('OPENQASM 3.0; include "stdgates.inc"; qubit[16] q; ctrl(15) @ x q[0], q[1];', "at most 2 controls"),
-    ('OPENQASM 3.0; include "stdgates.inc"; qubit[1] q; #pragma hello\nh q[0];', "pragmas"),
-    ('OPENQASM 2.0; include "qelib1.inc"; qreg q[1]; creg c[1]; if (c==1) x q[0];', "control flow"),
-    ('OPENQASM 2.0; include "qelib1.inc"; qreg q[1]; rx(' + "(" * 5000 + "1" + ")" * 5000 + ") q[0];",
-     "nest deeper than 64"),
-    ('OPENQASM 3.0; /* never closed qubit[1] q;', "never closed"),
-    ('OPENQASM 4.0; qubit[1] q;', "not supported"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('OPENQASM 2.0; include "qelib1.inc"; qreg q[2000000000]; h q[0];', "2000000000 qubits"),
+        ('OPENQASM 3.0; include "stdgates.inc"; qubit[21] q;', "21 qubits"),
+        ('OPENQASM 3.0; include "stdgates.inc"; qubit[10] q; qubit[11] r;', "21 qubits"),
+        ('OPENQASM 3.0; include "stdgates.inc"; h $50000000;', "names qubit $50000000"),
+        ('OPENQASM 3.0; include "stdgates.inc"; qubit[0x10] q;', "plain integer"),
+        ('OPENQASM 3.0; include "stdgates.inc"; qubit[1<<30] q;', "plain integer"),
+        ('OPENQASM 3.0; include "stdgates.inc"; qubit[1] q; for int i in [0:100000000] { h q[0]; }', "control flow"),
+        ('OPENQASM 3.0; include "stdgates.inc"; qubit[1] q; bit c; while (c) { h q[0]; }', "control flow"),
+        ('OPENQASM 3.0; include "stdgates.inc"; qubit[1] q; def f(qubit a) { h a; } f(q[0]);', "subroutines"),
+        ('OPENQASM 3.0; include "stdgates.inc"; qubit[2] q; let a = q[0:1]; h a;', "aliases"),
+        ('OPENQASM 3.0; include "stdgates.inc"; const int n = 5; qubit[n] q;', "classical variables"),
+        ('OPENQASM 3.0; include "stdgates.inc"; qubit[2] q; pow(1000) @ cx q[0], q[1];', "'pow'"),
+        ('OPENQASM 3.0; include "stdgates.inc"; qubit[16] q; ctrl(15) @ x q[0], q[1];', "at most 2 controls"),
+        ('OPENQASM 3.0; include "stdgates.inc"; qubit[1] q; #pragma hello\nh q[0];', "pragmas"),
+        ('OPENQASM 2.0; include "qelib1.inc"; qreg q[1]; creg c[1]; if (c==1) x q[0];', "control flow"),
+        (
+            'OPENQASM 2.0; include "qelib1.inc"; qreg q[1]; rx(' + "(" * 5000 + "1" + ")" * 5000 + ") q[0];",
+            "nest deeper than 64",
+        ),
+        ("OPENQASM 3.0; /* never closed qubit[1] q;", "never closed"),
+        ("OPENQASM 4.0; qubit[1] q;", "not supported"),
+    ],
+)
 def test_what_cannot_be_bounded_is_refused_with_a_reason(text, words):
     assert words in refused(text).message
 
 
 def test_inputs_and_decomposed_calls_are_bounded():
-    inputs = "OPENQASM 3.0; include \"stdgates.inc\";" + "".join(f" input float[64] a{i};" for i in range(11))
+    inputs = 'OPENQASM 3.0; include "stdgates.inc";' + "".join(f" input float[64] a{i};" for i in range(11))
     assert "inputs" in refused(inputs, max_params=10).message
     calls = 'OPENQASM 3.0; include "stdgates.inc"; gate g a { h a; } qubit[20] q;' + " g q;" * 101
     assert "decomposing" in refused(calls).message  # 2,020 calls of a user-defined gate
@@ -157,7 +164,7 @@ def test_inputs_and_decomposed_calls_are_bounded():
 
 def test_thousands_of_blank_lines_and_comments_read_in_linear_time():
     bound("\n" * 1_000_000 + 'OPENQASM 3.0; include "stdgates.inc"; qubit[1] q; h q[0];')
-    assert "never closed" in refused('OPENQASM 3.0; qubit[1] q;' + " /*a" * 50_000).message
+    assert "never closed" in refused("OPENQASM 3.0; qubit[1] q;" + " /*a" * 50_000).message
     from qjax.interop.qiskit import qasm_version
 
     assert qasm_version("\n" * 1_000_000 + "OPENQASM 2.0;") == 2
@@ -173,26 +180,35 @@ def test_each_standard_gate_expands_to_at_most_its_table_entry(name):
     shapes |= {k: (v[1], v[2]) for k, v in _STDGATES.items()} | {"U": (3, 1), "CX": (0, 2), "gphase": (1, 0)}
     params, qubits = shapes[name]
     version = 2 if name in {c.name for c in LEGACY_CUSTOM_INSTRUCTIONS} | {"U", "CX"} and name not in _STDGATES else 3
-    head = 'OPENQASM 2.0; include "qelib1.inc"; qreg q[5];' if version == 2 else \
-        'OPENQASM 3.0; include "stdgates.inc"; qubit[5] q;'
+    head = (
+        'OPENQASM 2.0; include "qelib1.inc"; qreg q[5];'
+        if version == 2
+        else 'OPENQASM 3.0; include "stdgates.inc"; qubit[5] q;'
+    )
     args = "(" + ", ".join(["0.3"] * params) + ")" if params else ""
     text = f"{head} {name}{args} " + ", ".join(f"q[{i}]" for i in range(qubits)) + ";"
     assert len(from_qasm(text, allow_includes=False).operations) <= STANDARD_GATE_OPERATIONS[name]
     assert bound(text).operations == STANDARD_GATE_OPERATIONS[name]
 
 
-@pytest.mark.parametrize("modifier, body", [
-    ("ctrl @ ", "h a; cx a, b; rz(0.2) b; ry(0.1) a; cx b, a;"),
-    ("negctrl @ ", "U(0.1, 0.2, 0.3) a; swap a, b;"),
-    ("ctrl(2) @ ", "cswap a, b, c;"),
-    ("ctrl @ ctrl @ ", "ccx a, b, c; crx(0.3) a, b;"),
-    ("inv @ ctrl @ ", "cu(0.1, 0.2, 0.3, 0.4) a, b;"),
-    ("inv @ ", "t a; sx b; cu(0.1, 0.2, 0.3, 0.4) a, b;"),
-])
+@pytest.mark.parametrize(
+    "modifier, body",
+    [
+        ("ctrl @ ", "h a; cx a, b; rz(0.2) b; ry(0.1) a; cx b, a;"),
+        ("negctrl @ ", "U(0.1, 0.2, 0.3) a; swap a, b;"),
+        ("ctrl(2) @ ", "cswap a, b, c;"),
+        ("ctrl @ ctrl @ ", "ccx a, b, c; crx(0.3) a, b;"),
+        ("inv @ ctrl @ ", "cu(0.1, 0.2, 0.3, 0.4) a, b;"),
+        ("inv @ ", "t a; sx b; cu(0.1, 0.2, 0.3, 0.4) a, b;"),
+    ],
+)
 def test_controlled_calls_stay_within_their_bound(modifier, body):
     controls = modifier.count("ctrl") + (1 if "(2)" in modifier else 0)
-    text = (f'OPENQASM 3.0; include "stdgates.inc"; gate g a, b, c {{ {body} }} qubit[5] q; {modifier}g '
-            + ", ".join(f"q[{i}]" for i in range(3 + controls)) + ";")
+    text = (
+        f'OPENQASM 3.0; include "stdgates.inc"; gate g a, b, c {{ {body} }} qubit[5] q; {modifier}g '
+        + ", ".join(f"q[{i}]" for i in range(3 + controls))
+        + ";"
+    )
     made = len(from_qasm(text, allow_includes=False).operations)
     assert made <= bound(text).operations
     assert bound(text).operations == CONTROL_FACTOR[controls] * bound(text.replace(modifier + "g", "g")).operations

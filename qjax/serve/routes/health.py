@@ -26,8 +26,15 @@ async def readyz(service: Service):
     db = await run_in_threadpool(service.store.ping)
     alive = sum(1 for w in service.workers if w.alive)
     ready = db and (alive == len(service.workers))
-    return JSONResponse({"status": "ready" if ready else "not ready", "database": db, "workers": alive,
-                         "targets": list(service.settings.targets)}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {
+            "status": "ready" if ready else "not ready",
+            "database": db,
+            "workers": alive,
+            "targets": list(service.settings.targets),
+        },
+        status_code=200 if ready else 503,
+    )
 
 
 # The service's metrics in Prometheus' text format.

@@ -30,8 +30,12 @@ _POLL_S = 1.0
 
 def router(settings: Settings) -> APIRouter:
     """The jobs routes of a service run with ``settings``."""
-    body = {"requestBody": {"required": True, "content": {"application/json": {
-        "schema": batch_schema(settings.targets, settings.limits)}}}}
+    body = {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": batch_schema(settings.targets, settings.limits)}},
+        }
+    }
     jobs = APIRouter()
     jobs.add_api_route("/v1/jobs", submit, methods=["POST"], status_code=202, openapi_extra=body)
     jobs.add_api_route("/v1/jobs/{job_id}", status, methods=["GET"])
@@ -42,10 +46,21 @@ def router(settings: Settings) -> APIRouter:
 
 def job_json(job: JobRecord, *, with_result: bool = True) -> dict:
     """What the API says of a job (never its key id)."""
-    out = {"id": job.id, "status": job.status, "target": job.target, "request_id": job.request_id,
-           "idempotency_key": job.idempotency_key, "shots_requested": job.shots, "attempts": job.attempts,
-           "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
-           "queue_s": job.queue_s, "run_s": job.run_s, "error": job.error}
+    out = {
+        "id": job.id,
+        "status": job.status,
+        "target": job.target,
+        "request_id": job.request_id,
+        "idempotency_key": job.idempotency_key,
+        "shots_requested": job.shots,
+        "attempts": job.attempts,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "queue_s": job.queue_s,
+        "run_s": job.run_s,
+        "error": job.error,
+    }
     if with_result:
         out["result"] = job.result
     return out
@@ -53,28 +68,36 @@ def job_json(job: JobRecord, *, with_result: bool = True) -> dict:
 
 # Route functions carry comments, not docstrings: FastAPI publishes a docstring in /openapi.json.
 
+
 # 202 with the new job; 200 with the earlier one when the Idempotency-Key repeats (the body is then not read).
-async def submit(service: Service, key_id: KeyId, idem: IdempotencyKey, previous: PreviousJob,
-                 submission: WithinQuota):
+async def submit(service: Service, key_id: KeyId, idem: IdempotencyKey, previous: PreviousJob, submission: WithinQuota):
     if previous is not None:
         return JSONResponse(job_json(previous, with_result=False) | {"created": False}, status_code=200)
     batch = submission.batch  # there is a new submission whenever the request repeats no earlier one
-    job, created = await run_in_threadpool(service.store.submit, key_id=key_id, payload=submission.doc,
-                                           target=batch.target, shots=batch.requested_shots, idempotency_key=idem,
-                                           request_id=logs.request_id.get())
+    job, created = await run_in_threadpool(
+        service.store.submit,
+        key_id=key_id,
+        payload=submission.doc,
+        target=batch.target,
+        shots=batch.requested_shots,
+        idempotency_key=idem,
+        request_id=logs.request_id.get(),
+    )
     if created:
         service.wakeup.set()
         service.metrics.submitted.labels(job.target).inc()
-        logs.log.info("job %s accepted: %s, %d parameter set(s), key %s", job.id, job.target,
-                      batch.params.shape[0], key_id[:8])
+        logs.log.info(
+            "job %s accepted: %s, %d parameter set(s), key %s", job.id, job.target, batch.params.shape[0], key_id[:8]
+        )
     return JSONResponse(job_json(job, with_result=False) | {"created": created}, status_code=202 if created else 200)
 
 
 # ?wait=s long-polls: answers once the job has ended or s seconds have passed.
 async def status(service: Service, key_id: KeyId, job: OwnJob, wait: float = 0.0):
     if not 0 <= wait <= service.settings.max_wait_s:
-        raise Refused.invalid(RequestError("wait", f"must be between 0 and {service.settings.max_wait_s:g} seconds",
-                                           422))
+        raise Refused.invalid(
+            RequestError("wait", f"must be between 0 and {service.settings.max_wait_s:g} seconds", 422)
+        )
     deadline = time.monotonic() + wait
     while job.status in ("queued", "running") and time.monotonic() < deadline:
         # woken when a worker of this process ends the job; the poll interval catches any other change

@@ -26,5 +26,10 @@ async def page(service: Service):
 def _render(service: ServiceState) -> str:
     store, settings = service.store, service.settings
     recent = store.list(limit=50) if settings.public_jobs else None
-    return render_status_page(store.counts(), store.counts_by_target(time.time() - QUOTA_WINDOW_S), recent,
-                              targets=settings.targets, workers=len(service.workers))
+    return render_status_page(
+        store.counts(),
+        store.counts_by_target(time.time() - QUOTA_WINDOW_S),
+        recent,
+        targets=settings.targets,
+        workers=len(service.workers),
+    )

@@ -45,5 +45,7 @@ def make_logger(cfg) -> RunLogger:
     try:
         return getattr(import_module(module), cls)(cfg)
     except ImportError as exc:
-        raise ConfigError(f"logger={cfg.name} needs {exc.name}; install it with pip install -e \".[{_EXTRAS[cfg.name]}]\" "
-                          "(or drop logger=)") from None
+        raise ConfigError(
+            f'logger={cfg.name} needs {exc.name}; install it with pip install -e ".[{_EXTRAS[cfg.name]}]" '
+            "(or drop logger=)"
+        ) from None

@@ -48,8 +48,9 @@ class MLflowLogger:
         mlflow.log_metrics(metrics, step=int(row["step"]))
 
     def finish(self, result: dict) -> None:
-        final = {f"final_{k}": float(v) for k, v in result.items()
-                 if isinstance(v, numbers.Real) and not isinstance(v, bool)}
+        final = {
+            f"final_{k}": float(v) for k, v in result.items() if isinstance(v, numbers.Real) and not isinstance(v, bool)
+        }
         mlflow.log_metrics(final)
         for name in ("result.json", "manifest.json", "convergence.png"):
             if (self.run_dir / name).exists():
