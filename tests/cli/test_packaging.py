@@ -24,6 +24,9 @@ def test_wheel_ships_every_config_and_the_cli_finds_them(tmp_path):
     shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("qjax/conf/")}
     on_disk = {"qjax/conf/" + p.relative_to(ROOT / "conf").as_posix() for p in (ROOT / "conf").rglob("*.yaml")}
     assert on_disk and on_disk <= shipped
+    # every module ships: an editable install next to the test would otherwise hide a missing package
+    modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "qjax").rglob("*.py")}
+    assert modules - set(zipfile.ZipFile(wheel).namelist()) == set()
 
     install = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
