@@ -115,7 +115,7 @@ def _invalid(key: str, value: Any, meta: Mapping[str, Any]) -> ConfigError:
     return ConfigError(f"{key}={_show(value)} is invalid: must be {meta.get('expected', 'valid')}{fix}")
 
 
-def _metadata(cls: type, key: str) -> Mapping[str, Any]:
+def _metadata(cls: Any, key: str) -> Mapping[str, Any]:
     *parents, leaf = key.split("[")[0].split(".")
     for name in parents:  # nested settings, e.g. mitigation.zne.extrapolator
         cls = next((f.type for f in dataclasses.fields(cls) if f.name == name), cls)
@@ -146,7 +146,7 @@ def _check_nested_mappings(prefix: str, cls: type, raw: Any) -> None:
             )
 
 
-def _build(prefix: str, cls: type, raw: Any, label: str) -> Any:
+def _build(prefix: str, cls: Any, raw: Any, label: str) -> Any:
     """``cls`` from the plain mapping ``raw``, type- and range-checked; ``prefix`` names keys in errors."""
     schema = OmegaConf.structured(cls)
     for node in _nodes(schema):  # frozen dataclasses give read-only nodes, nested ones too
@@ -154,11 +154,11 @@ def _build(prefix: str, cls: type, raw: Any, label: str) -> Any:
     _check_nested_mappings(prefix, cls, raw)
     try:
         merged = OmegaConf.merge(schema, raw)
-        values = OmegaConf.to_container(merged, throw_on_missing=True)
+        values: Any = OmegaConf.to_container(merged, throw_on_missing=True)
     except ConfigKeyError as exc:
         full_key = _printable(exc.full_key)
         parent = str(exc.full_key).rpartition(".")[0]
-        owner = cls
+        owner: Any = cls
         for name in filter(None, parent.split(".")):
             owner = next((f.type for f in dataclasses.fields(owner) if f.name == name), owner)
         known = ", ".join(f.name for f in dataclasses.fields(owner) if f.name != "name")
@@ -478,7 +478,12 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
                 f"(e.g. mitigation.zne.noise_factors=[1,3,5]) or use mitigation.zne.extrapolator=linear"
             )
     schedule = groups["schedule"] = groups["schedule"].for_run(groups["trainer"].steps)
-    if isinstance(schedule, WarmupCosineScheduleConfig) and schedule.warmup_steps >= schedule.decay_steps:
+    if (
+        isinstance(schedule, WarmupCosineScheduleConfig)
+        and schedule.warmup_steps is not None  # for_run filled both
+        and schedule.decay_steps is not None
+        and schedule.warmup_steps >= schedule.decay_steps
+    ):
         raise ConfigError(
             f"schedule.warmup_steps={schedule.warmup_steps} is invalid: must be < schedule.decay_steps "
             f"({schedule.decay_steps}) (e.g. schedule.warmup_steps={schedule.decay_steps // 10})"

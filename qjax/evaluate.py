@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -36,7 +37,7 @@ def evaluate(cfg: DictConfig) -> dict:
 
     run_dir, out = _evaluated_dir(cfg), sessions.output_dir(create=True)
     run = load_run(run_dir)
-    chosen = OmegaConf.to_container(cfg, resolve=True)
+    chosen: Any = OmegaConf.to_container(cfg, resolve=True)
     merged = {**run.config, **{k: chosen[k] for k in CHOSEN}}
     merged["checkpoint"] = {**run.config.get("checkpoint", {}), "dir": str(out / "state")}
     rc = validate(merged)
@@ -45,7 +46,7 @@ def evaluate(cfg: DictConfig) -> dict:
         rc,
         out,
         config=to_container(rc),
-        state_dir=rc.checkpoint.dir,
+        state_dir=rc.checkpoint.dir or str(out / "state"),
         gradient="auto",
         manifest_extra={"evaluated_run": str(run_dir.resolve())},
     )

@@ -418,7 +418,7 @@ class ScheduleConfig:
         A null ``decay_steps`` is the whole run; a null ``warmup_steps`` a tenth of
         ``decay_steps``.
         """
-        out = self
+        out: Any = self
         if getattr(out, "decay_steps", 0) is None:
             out = dataclasses.replace(out, decay_steps=steps)
         if getattr(out, "warmup_steps", 0) is None:

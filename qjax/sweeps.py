@@ -114,8 +114,8 @@ def _plot(rows: list[dict], key: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = sorted((r for r in rows if r.get("energy") is not None), key=lambda r: _number(r[key]))
-    x = [_number(r[key]) for r in done]
+    done = sorted((r for r in rows if r.get("energy") is not None), key=lambda r: float(r[key]))  # key is numeric
+    x = [float(r[key]) for r in done]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(x, [r["energy"] for r in done], "o-", label="qjax")
     if all(r.get("exact_energy") is not None for r in done):

@@ -70,11 +70,21 @@ class Executor(Protocol):
     submitted again; ``shots``: per evaluation, ``None`` when exact.
     """
 
-    name: str
-    num_params: int
-    num_observables: int
-    persistent_ids: bool
-    shots: int | None
+    # read-only members (properties), so an implementation may narrow them, e.g. ``shots: int``
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def num_params(self) -> int: ...
+
+    @property
+    def num_observables(self) -> int: ...
+
+    @property
+    def persistent_ids(self) -> bool: ...
+
+    @property
+    def shots(self) -> int | None: ...
 
     def submit(self, params: np.ndarray, *, mitigate: bool = True) -> Job:
         """Send ``params (B, P)`` as one job; ``mitigate=False`` turns the configured mitigation off."""
@@ -105,6 +115,7 @@ class DoneJob:
     def result(self) -> Evaluation:
         if self._error is not None:
             raise self._error
+        assert self._evaluation is not None, "a finished job has an evaluation or an error"
         return self._evaluation
 
     def cancel(self) -> None:

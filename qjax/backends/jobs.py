@@ -131,7 +131,8 @@ class _ResultCache:
     """Evaluations by request key: in memory, and as ``.npz`` files under ``directory``."""
 
     def __init__(self, directory: Path | None):
-        self.directory, self._memory = directory, {}
+        self.directory = directory
+        self._memory: dict[str, Evaluation] = {}
 
     def get(self, key: str) -> Evaluation | None:
         if key in self._memory:
@@ -160,7 +161,7 @@ class _ResultCache:
             arrays["unmitigated"] = ev.unmitigated
         tmp = self.directory / f"{key}.tmp.npz"
         with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+            np.savez(f, **arrays)  # type: ignore[arg-type]
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.directory / f"{key}.npz")
@@ -192,7 +193,7 @@ class JobRunner:
         self.journal = _JsonLines(root / JOBS_FILE if root else None)
         self.events = _JsonLines(root / EVENTS_FILE if root else None)
         self.cache = _ResultCache(root / CACHE_DIR if root else None)
-        self.step: int | None = None
+        self.step: int | str | None = None  # "final" for the run's last evaluation
         self.num_jobs = 0
         self.shots_total = 0
         self.qpu_seconds = 0.0
@@ -396,6 +397,7 @@ class JobRunner:
         deadline = time.monotonic() + self.control.timeout_s
         seen = set()
         while True:
+            detail: str | None
             try:
                 state = job.status()
             except Exception as exc:  # noqa: BLE001 - a status call that fails is a transient error

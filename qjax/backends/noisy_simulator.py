@@ -97,7 +97,8 @@ def build_twin(
     qubits = tuple(sorted(used)) or (0,)
     wire_of = {q: w for w, q in enumerate(qubits)}
     index_of = {p: Param(i) for i, p in enumerate(isa.parameters)}
-    ops, schedule = [], []
+    ops: list = []
+    schedule: list = []
     for k, inst in enumerate(isa.data):
         name = inst.operation.name
         if name in ("barrier", "delay"):
@@ -391,28 +392,25 @@ class NoisySimulatorBackend(Backend):
                 "gate_counts": dict(isa.count_ops()),
                 "two_qubit_gates": sum(1 for i in isa.data if i.operation.num_qubits == 2),
                 "layout": layout,
-                "simulated_qubits": list(twin.qubits),
+                "simulated_qubits": list(twin.qubits or ()),
             }
             out["calibration"] = calibration_snapshot(self.device(), layout)
         return out
 
     @property
     def capabilities(self) -> Capabilities:
+        gradients: tuple[str, ...]
         if self.shots is not None:
             gradients = SAMPLED_GRADIENTS
         else:  # exact: autodiff or shifts through the density matrix, or SPSA over sampled evaluations
             gradients = tuple(g for g in GRADIENTS if g in _EXACT_GRADIENTS or g in SAMPLED_GRADIENTS)
-        from qjax.backends.runtime import coupling_map, native_gates
+        from qjax.backends.runtime import device_capabilities
 
-        device = self.device()
-        max_qubits = self.max_qubits if device is None else min(self.max_qubits, int(device.num_qubits))
-        return Capabilities(
+        return device_capabilities(
+            self.device(),
             gradients=gradients,
-            max_qubits=max_qubits,
+            max_qubits=self.max_qubits,
             max_operations=self.max_operations,
-            shots=True,
-            coupling_map=coupling_map(device),
-            native_gates=native_gates(device),
             persistent_job_ids=False,
         )
 

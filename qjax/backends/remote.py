@@ -24,6 +24,7 @@ import logging
 import os
 import time
 import uuid
+from typing import Any
 
 import numpy as np
 
@@ -163,7 +164,7 @@ class RemoteJob:
         except ServiceUnreachable as exc:  # the service is restarting: the job is in its store, keep waiting
             log.warning("remote: job %s: no answer from the service (%s); still waiting", self.job_id, exc)
             return "running"  # backend.timeout_s bounds the wait
-        return _STATES.get(self._doc.get("status"), "running")
+        return _STATES.get(str(self._doc.get("status")), "running")
 
     def result(self) -> Evaluation:
         doc = self._doc if self._doc is not None and self._doc.get("status") in ("done", "failed") else None
@@ -326,7 +327,7 @@ class RemoteBackend(Backend):
         self.seed = seed_simulator if seed_simulator is not None else seed
         self.mitigation = mitigation if mitigation is not None else MitigationConfig("none")
         self.fallback, self.fallback_options, self.state_dir = tuple(fallback), dict(fallback_options or {}), state_dir
-        self.control = RunControl.with_budget(
+        self.control: RunControl = RunControl.with_budget(
             budget, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, poll_s=poll_s
         )
         self.client = ServiceClient(url, api_key(), retries=retries, backoff_s=backoff_s, transport=transport)
@@ -387,7 +388,7 @@ class RemoteBackend(Backend):
         )
 
     def describe(self) -> dict:
-        out = {
+        out: dict[str, Any] = {
             "name": self.name,
             "url": self.url,
             "target": self.target,

@@ -272,6 +272,24 @@ def coupling_map(device) -> tuple[tuple[int, int], ...] | None:
     return None if edges is None else tuple(sorted((int(a), int(b)) for a, b in edges.get_edges()))
 
 
+def device_capabilities(
+    device, *, gradients: tuple[str, ...], max_qubits: int, max_operations: int, persistent_job_ids: bool
+) -> Capabilities:
+    """What a backend running on the Qiskit ``device`` (or ``None``: not chosen yet) can do: its width is
+    capped at the device's, and its coupling map and native gates are the device's."""
+    if device is not None:
+        max_qubits = min(max_qubits, int(device.num_qubits))
+    return Capabilities(
+        gradients=gradients,
+        max_qubits=max_qubits,
+        max_operations=max_operations,
+        shots=True,
+        coupling_map=coupling_map(device),
+        native_gates=native_gates(device),
+        persistent_job_ids=persistent_job_ids,
+    )
+
+
 def native_gates(device) -> tuple[str, ...] | None:
     """The gates (unitary operations) a Qiskit ``device``'s target runs, sorted; ``None``: no device.
 
@@ -439,14 +457,10 @@ class RuntimeBackend(Backend):
 
     @property
     def capabilities(self) -> Capabilities:
-        device = self.known_device()
-        max_qubits = self.max_qubits if device is None else min(self.max_qubits, int(device.num_qubits))
-        return Capabilities(
+        return device_capabilities(
+            self.known_device(),
             gradients=SAMPLED_GRADIENTS,
-            max_qubits=max_qubits,
+            max_qubits=self.max_qubits,
             max_operations=self.max_operations,
-            shots=True,
-            coupling_map=coupling_map(device),
-            native_gates=native_gates(device),
             persistent_job_ids=self.persistent_ids,
         )

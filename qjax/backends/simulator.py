@@ -112,9 +112,9 @@ class SimulatorExecutor:
     ``jit(vmap(expval))`` call, finished when it returns.
     """
 
-    name = "simulator"
-    persistent_ids = False
-    shots = None
+    name: str = "simulator"
+    persistent_ids: bool = False
+    shots: int | None = None
 
     def __init__(self, circuit: Circuit, observables: list[PauliSum], dtype=jnp.complex64):
         self.circuit = angle_circuit(circuit)

@@ -55,9 +55,12 @@ def scrub_hydra_files(keys: list[str]) -> None:
 
     from qjax.config import scrub_saved_config
 
-    if not HydraConfig.initialized() or not keys or HydraConfig.get().output_subdir is None:
+    if not HydraConfig.initialized() or not keys:
         return
-    hydra_dir = Path(HydraConfig.get().runtime.output_dir) / HydraConfig.get().output_subdir
+    hydra = HydraConfig.get()
+    if hydra.output_subdir is None:
+        return
+    hydra_dir = Path(hydra.runtime.output_dir) / hydra.output_subdir
     for path in hydra_dir.glob("*.yaml"):
         scrub_saved_config(path)
 

@@ -61,7 +61,8 @@ PROBLEMS: dict[str, Callable[[Any], Problem]] = {
 }
 
 
-def _ucc(cfg, problem: Problem) -> Circuit:  # a molecular problem: config.check_rules
+def _ucc(cfg, problem: Problem) -> Circuit:
+    assert problem.electrons is not None, "UCC runs on molecules (config.check_rules)"
     return templates.uccsd(problem.num_wires, problem.electrons)
 
 

@@ -149,26 +149,27 @@ def _convert_op(op, trainable_slots: list, first_param: int, wire_index: dict) -
     J = np.where(np.abs(J - np.round(J, 9)) < 1e-12, np.round(J, 9), J)
     offset = angles0 - J @ v0
     offset[np.abs(offset) < 1e-12] = 0.0
-    ops, row = [], 0
+    ops: list[Operation] = []
+    row = 0
     for p in pieces:
         name = _NAMES[p.name]
         if p.name == "QubitUnitary":
-            ops.append(Operation("Unitary", [wire_index[w] for w in p.wires], matrix=qml.matrix(p)))
+            ops.append(Operation("Unitary", tuple(wire_index[w] for w in p.wires), matrix=qml.matrix(p)))
             continue
-        angles = []
+        angles: list[Angle] = []
         for _ in p.data:
             a = Angle(offset=float(offset[row]))
-            for k in np.flatnonzero(np.abs(J[row]) > 1e-12):
-                a = a + float(J[row, k]) * Param(first_param + int(k))
+            for col in np.flatnonzero(np.abs(J[row]) > 1e-12):
+                a = a + float(J[row, col]) * Param(first_param + int(col))
             angles.append(a)
             row += 1
         if name is not None:
-            ops.append(Operation(name, [wire_index[w] for w in p.wires], angles))
+            ops.append(Operation(name, tuple(wire_index[w] for w in p.wires), tuple(angles)))
     return ops
 
 
 def _is_index(w) -> bool:
-    return isinstance(w, (int, np.integer)) and not isinstance(w, bool) and w >= 0
+    return isinstance(w, (int, np.integer)) and not isinstance(w, bool) and bool(w >= 0)
 
 
 def _wire_index(tape, wire_order, device_wires) -> tuple[dict, int]:
@@ -230,7 +231,9 @@ def from_pennylane(
                 f"trainable indices {bad} are out of range: the tape's gates have {num_data} parameters"
             )
 
-    ops, values, index = [], [], 0
+    ops: list = []
+    values: list = []
+    index = 0
     for op in tape.operations:
         slots = [index + k in chosen for k in range(len(op.data))]
         index += len(op.data)

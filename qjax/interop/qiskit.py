@@ -149,7 +149,8 @@ def _table_equivalent(op: Gate) -> str | None:
 
 def _final_measurements(qc: QuantumCircuit) -> set[int]:
     """Indices into ``qc.data`` of measurements with no later gate on their qubit."""
-    touched, final = set(), set()
+    touched: set = set()
+    final: set[int] = set()
     for k in range(len(qc.data) - 1, -1, -1):
         inst = qc.data[k]
         qubits = {qc.find_bit(q).index for q in inst.qubits}
@@ -256,10 +257,10 @@ def from_qiskit(qc: QuantumCircuit, *, inputs: str | Sequence[Parameter] | None 
     index_of.update({p: Input(j) for p, j in feature.items()})
     ops: list[Operation] = []
     _convert_into(qc, list(range(qc.num_qubits)), index_of, ops, _final_measurements(qc))
-    num_inputs = None
+    num_inputs: int | None = None
     if inputs is not None:
         num_inputs = max([j + 1 for j in feature.values()] + [0 if isinstance(inputs, str) else len(inputs)])
-    return Circuit(qc.num_qubits, tuple(ops), num_params=len(trainable), num_inputs=num_inputs)
+    return Circuit(qc.num_qubits, tuple(ops), num_params=len(trainable), num_inputs=num_inputs)  # type: ignore[arg-type]
 
 
 # The header's leading blanks stay on its own line: "^\s*" rescanned every following blank line (a source of

@@ -227,6 +227,6 @@ def qaoa(
     ops = [Operation("H", (w,)) for w in range(n)]
     for layer in range(p):
         gamma, beta = Param(start + layer), Param(start + p + layer)
-        ops.extend(Operation("RZZ", e, (2.0 * w * gamma,)) for e, w in zip(edges, weights) if w != 0.0)
+        ops.extend(Operation("RZZ", tuple(e), (2.0 * w * gamma,)) for e, w in zip(edges, weights) if w != 0.0)
         ops.extend(Operation("RX", (w,), (2.0 * beta,)) for w in range(n))
     return Circuit(n, tuple(ops), num_params=start + 2 * p)

@@ -30,7 +30,7 @@ from qjax.ir.gates import GATES, canonical_name, gate_spec
 
 __all__ = ["Angle", "Param", "Input", "Operation", "Circuit", "LinearMap"]
 
-Number = numbers.Real
+Number = float  # what mypy understands for "a real number" (int, float, numpy scalars at run time)
 
 
 def _merge(terms: Iterable[tuple[int, float]]) -> tuple[tuple[int, float], ...]:
@@ -144,7 +144,8 @@ class Operation:
     gate: str
     wires: tuple[int, ...]
     angles: tuple[Angle, ...] = ()
-    matrix: tuple[tuple[complex, ...], ...] | None = None
+    # any square array-like is accepted and stored as nested tuples
+    matrix: tuple[tuple[complex, ...], ...] | np.ndarray | None = None
 
     def __post_init__(self):
         gate = canonical_name(self.gate)
@@ -205,8 +206,9 @@ class Circuit:
 
     num_wires: int
     operations: tuple[Operation, ...] = ()
-    num_params: int | None = None
-    num_inputs: int | None = None
+    # None means "derive from the operations"; __post_init__ always stores an int
+    num_params: int = None  # type: ignore[assignment]
+    num_inputs: int = None  # type: ignore[assignment]
     _max_refs: tuple[int, int] = field(default=(0, 0), init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -240,8 +242,8 @@ class Circuit:
 
     def append(self, gate: str, wires: int | Sequence[int], angles: Sequence = (), *, matrix=None) -> "Circuit":
         """A new circuit with one more operation."""
-        wires = (wires,) if isinstance(wires, numbers.Integral) else tuple(wires)
-        op = Operation(gate, wires, tuple(angles), matrix)
+        targets = (int(wires),) if isinstance(wires, numbers.Integral) else tuple(wires)  # type: ignore[arg-type]
+        op = Operation(gate, targets, tuple(angles), matrix)
         return self.extend([op])
 
     def extend(self, operations: Iterable[Operation]) -> "Circuit":
@@ -281,8 +283,8 @@ class Circuit:
         """Compile every gate angle into ``A @ params + B @ x + c`` (see :class:`LinearMap`)."""
         angles = [a for op in self.operations for a in op.angles]
         g = len(angles)
-        A = np.zeros((g, self.num_params))
-        B = np.zeros((g, self.num_inputs))
+        A = np.zeros((g, int(self.num_params)))
+        B = np.zeros((g, int(self.num_inputs)))
         c = np.zeros(g)
         for row, a in enumerate(angles):
             for i, coeff in a.params:

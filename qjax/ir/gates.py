@@ -66,7 +66,7 @@ class _Constant:
         return jnp.asarray(self.array, dtype=dtype)
 
 
-def _const(m) -> MatrixFn:
+def _const(m) -> _Constant:
     return _Constant(m)
 
 

@@ -104,8 +104,11 @@ def _word(spec: Any, where: str) -> tuple[Word, int]:
 
 def _parse(text: str) -> list[tuple[float, Word | str]]:
     """``"0.5 Z0 Z1 - 1.2 X2 + 0.3"`` → ``[(0.5, "Z0 Z1"), (-1.2, "X2"), (0.3, "")]``."""
-    terms, pos = [], 0
-    sign, coeff, factors = 1.0, None, []
+    terms: list[tuple[float, Word | str]] = []
+    pos = 0
+    sign: float = 1.0
+    coeff: float | None = None
+    factors: list = []
 
     def finish():
         if coeff is None and not factors:

@@ -7,34 +7,5 @@
   zero-noise extrapolation, differentiable on the noisy simulator.
 """
 
-from qjax.noise.channels import (
-    Channel,
-    DeviceNoise,
-    GateNoise,
-    NoiseModel,
-    Schedule,
-    amplitude_damping,
-    average_gate_fidelity,
-    depolarizing,
-    device_depolarizing,
-    device_noise,
-    phase_damping,
-    readout_confusion,
-    thermal_relaxation,
-)
-
-__all__ = [
-    "Channel",
-    "GateNoise",
-    "NoiseModel",
-    "depolarizing",
-    "amplitude_damping",
-    "phase_damping",
-    "thermal_relaxation",
-    "readout_confusion",
-    "average_gate_fidelity",
-    "device_depolarizing",
-    "DeviceNoise",
-    "device_noise",
-    "Schedule",
-]
+from qjax.noise.channels import *  # noqa: F403 - the channels' public names, listed once in their __all__
+from qjax.noise.channels import __all__ as __all__

@@ -101,7 +101,7 @@ def readout_words(word, confusions) -> list[tuple[float, tuple]]:
 
     Returns ``[(factor, subword), ...]``: ⟨word⟩ read out equals ``Σ factor · ⟨subword⟩``.
     """
-    parts = []
+    parts: list[tuple] = []
     for w, p in word:
         m = confusions[w] if w < len(confusions) else None
         if m is None:
@@ -134,7 +134,7 @@ def _words(observables, confusions) -> _Words:
             if not word:
                 consts[k] += c
                 continue
-            row = {}
+            row: dict = {}
             for factor, sub in readout_words(word, confusions):
                 j = index.setdefault(sub, len(index))
                 row[j] = row.get(j, 0.0) + factor
@@ -149,7 +149,7 @@ def _words(observables, confusions) -> _Words:
     term_coeffs = np.zeros((len(observables), T))
     for t, (k, c) in enumerate(zip(owners, coeffs)):
         term_coeffs[k, t] = c
-    return _Words(tuple(sorted(index, key=index.get)), term_matrix, term_coeffs, consts)
+    return _Words(tuple(sorted(index, key=lambda word: index[word])), term_matrix, term_coeffs, consts)
 
 
 def _word_masks(word, n: int):
@@ -169,7 +169,7 @@ def _density_word_values(rho, words, n: int):
     d = 2**n
     bits = (np.arange(d)[:, None] >> np.arange(n - 1, -1, -1)[None, :]) & 1  # (d, n), wire 0 first
     groups: dict[tuple, Any] = {}
-    out = [None] * len(words)
+    out: list = [None] * len(words)
     for j, word in enumerate(words):
         flips, phases, coeff = _word_masks(word, n)
         if flips not in groups:

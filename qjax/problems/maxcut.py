@@ -144,10 +144,11 @@ def goemans_williamson(graph: Graph, seed: int = 0, rounds: int = 100) -> tuple[
     X = cp.Variable((n, n), PSD=True)
     objective = sum(w * (1 - X[i, j]) / 2 for (i, j), w in zip(graph.edges, graph.weights))
     cp.Problem(cp.Maximize(objective), [cp.diag(X) == 1]).solve()
+    assert X.value is not None, "the SDP solver returned no solution"
     vals, vecs = np.linalg.eigh(X.value)
     vectors = vecs * np.sqrt(np.clip(vals, 0, None))
     rng = np.random.default_rng(seed)
-    best_value, best_bits = -1.0, None
+    best_value, best_bits = -1.0, tuple(0 for _ in range(n))
     for _ in range(rounds):
         bits = tuple(int(b) for b in (vectors @ rng.normal(size=n) >= 0))
         value = cut_value(graph, bits)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from typing import Any
 
 from qjax.errors import QjaxError
 from qjax.wire import Batch, Limits, RequestError, encode_circuit, encode_observable, mitigation_config
@@ -100,7 +101,8 @@ class _LRU:
     """A small thread-safe least-recently-used map."""
 
     def __init__(self, size: int):
-        self.size, self._items, self._lock = size, OrderedDict(), threading.Lock()
+        self.size, self._lock = size, threading.Lock()
+        self._items: OrderedDict[str, Any] = OrderedDict()
 
     def get_or_build(self, key: str, build):
         with self._lock:

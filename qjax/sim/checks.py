@@ -54,7 +54,7 @@ def check_dtype(dtype) -> np.dtype:
 
 def check_x64(dt) -> None:
     """complex128 needs JAX's 64-bit mode (checked again at trace time: it may be switched off later)."""
-    if dt == jnp.dtype(jnp.complex128) and not jax.config.jax_enable_x64:
+    if dt == jnp.dtype(jnp.complex128) and not jax.config.read("jax_enable_x64"):
         raise PrecisionError(
             "dtype=complex128 needs JAX's 64-bit mode, which is off; call "
             'jax.config.update("jax_enable_x64", True) before compiling (CLI: precision=double), '

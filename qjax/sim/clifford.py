@@ -83,6 +83,7 @@ def conjugate(obs: PauliSum, tail) -> PauliSum:
     terms = [(c, dict(word)) for c, word in obs.terms]
     for step in tail:
         images = pauli_images(step)
+        assert images is not None, "split_tail only puts Clifford steps in the tail"
         for t, (c, word) in enumerate(terms):
             sign, image = images["".join(word.get(w, "I") for w in step.wires)]
             for w, p in zip(step.wires, image):

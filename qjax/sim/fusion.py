@@ -172,7 +172,10 @@ def _segments(steps, indices: tuple[int, ...], lo: int):
 
     A one-wire gate joins the pending layer unless a multi-wire gate since the layer
     began touched its wire (gates on disjoint wires commute)."""
-    out, layer, after, touched = [], {}, [], set()
+    out: list = []
+    layer: dict = {}
+    after: list = []
+    touched: set[int] = set()
 
     def flush():
         if layer:
@@ -211,7 +214,8 @@ def one_wire_pool_rows(program) -> tuple[tuple[str, ...], np.ndarray, dict[int, 
         if _one_wire(gate):
             families.append(gate)
             offset[gate], size = size, size + index.shape[0]
-    fixed, rows = [], {}
+    fixed: list = []
+    rows: dict = {}
     for i, s in enumerate(program.steps):
         if len(s.wires) != 1:
             continue
@@ -298,7 +302,7 @@ def low_rank_view(axes, wires) -> list[tuple[int, bool]]:
     axis, where each wire of ``wires`` keeps its axis of 2 and each run of consecutive
     other wires is merged into one axis of ``2**run`` (XLA's CPU loops over a rank-n
     ``(2,)*n`` tensor are several times slower)."""
-    view = []
+    view: list[tuple[int, bool]] = []
     for kept, run in itertools.groupby(axes, key=lambda a: a in wires):
         m = len(list(run))
         view += [(2, True)] * m if kept else [(2**m, False)]
@@ -478,7 +482,7 @@ class FusedProgram(NamedTuple):
         lt, pt = jnp.conj(lam).reshape((2,) * n), psi.reshape((2,) * n)
         if step.diagonal:
             m = jnp.sum(lt * pt, axis=others) if others else lt * pt  # gate axes ascending
-            return 2 * jnp.transpose(m, np.argsort(np.argsort(wires))).reshape(-1)
+            return 2 * jnp.transpose(m, np.argsort(np.argsort(wires)).tolist()).reshape(-1)
         m = jnp.tensordot(lt, pt, axes=(others, others))  # (2,)*k ascending, then (2,)*k ascending
         order = np.argsort(np.argsort(wires))
         m = jnp.transpose(m, tuple(order) + tuple(k + order))

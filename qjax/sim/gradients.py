@@ -78,7 +78,7 @@ def generator_eigenvalues(gate: str, index: int) -> tuple[float, ...]:
     spec = GATES[gate]
     if not 0 <= index < spec.num_params:
         raise CircuitError(f"{gate} has {spec.num_params} angle(s); there is no angle {index}")
-    cdtype = jnp.complex128 if jax.config.jax_enable_x64 else jnp.complex64
+    cdtype = jnp.complex128 if jax.config.read("jax_enable_x64") else jnp.complex64
     points = np.array([[0.37, -1.21, 2.03], [1.94, 0.44, -0.83]])[:, : spec.num_params]
 
     def matrix_and_derivative(a):

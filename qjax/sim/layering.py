@@ -56,7 +56,7 @@ class Segment(NamedTuple):
     """
 
     fused: FusedProgram
-    index: np.ndarray
+    index: np.ndarray  # type: ignore[assignment]  # shadows tuple.index, as NamedTuple fields may
 
     @property
     def repeats(self) -> int:
@@ -106,7 +106,7 @@ class ProductStart(NamedTuple):
     """
 
     program: Program
-    index: np.ndarray
+    index: np.ndarray  # type: ignore[assignment]  # shadows tuple.index, as NamedTuple fields may
     fixed: np.ndarray
     chains: np.ndarray
 
@@ -253,7 +253,7 @@ def _segments(program, ids: np.ndarray, lo: int, hi: int, max_wires) -> list[Seg
         return []
     found = find_repeat(ids[lo:hi])
     cut = None if found is None else _phase(program, found[0] + lo, found[1], found[2], max_wires)
-    if cut is None:
+    if found is None or cut is None:
         sub, positions = _subprogram(program, range(lo, hi))
         return [Segment(fuse(sub, max_wires), positions[None, :])]
     first, copies = cut

@@ -48,7 +48,8 @@ class PauliPlan(NamedTuple):
 def expval_plan(obs: PauliSum, num_wires: int) -> PauliPlan:
     """Group ``obs``'s terms by flip wires for a ``num_wires``-wire state."""
     check_wires(obs, num_wires)
-    z_only, groups = {}, {}
+    z_only: dict = {}
+    groups: dict = {}
     for c, word in obs.terms:
         flips = tuple(w for w, p in word if p in "XY")
         phases = tuple(sorted(w for w, p in word if p in "YZ"))

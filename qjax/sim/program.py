@@ -120,7 +120,7 @@ def apply(psi, u, step: Step):
     wires, k, n = step.wires, len(step.wires), psi.ndim
     if step.diagonal:
         # Reorder the gate's axes to ascending wires, then broadcast over the rest.
-        d = jnp.transpose(u.reshape((2,) * k), np.argsort(wires))
+        d = jnp.transpose(u.reshape((2,) * k), np.argsort(wires).tolist())
         shape = [2 if a in wires else 1 for a in range(n)]
         return psi * d.reshape(shape)
     out = jnp.tensordot(u.reshape((2,) * (2 * k)), psi, axes=(tuple(range(k, 2 * k)), wires))
@@ -140,7 +140,8 @@ def _fixed_matrix(gate: str, dtype) -> np.ndarray:
 def lower(circuit: Circuit, dtype) -> Program:
     """Resolve ``circuit`` into a :class:`Program` (Python only; no tracing)."""
     lm = circuit.linear_map()
-    steps, families = [], {}
+    steps: list = []
+    families: dict = {}
     for op, (start, stop) in zip(circuit.operations, lm.slices):
         spec = GATES[op.gate]
         if op.gate == "Unitary":

@@ -34,7 +34,7 @@ from qjax.errors import CheckpointError
 try:
     import fcntl
 except ImportError:  # Windows: no flock; runs there go unguarded (see _DirectoryLock.acquire)
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["CheckpointOptions", "TrainState", "Checkpointer", "check_writable", "LOCK_FILE"]
 

@@ -231,7 +231,8 @@ def _fit(
     start_time,
 ) -> FitResult:
     """:func:`fit`'s loop, with ``checkpointer`` (or ``None``) closed by the caller."""
-    checkpoint = checkpointer.options if checkpointer is not None else None
+    # None exactly when checkpointer is None (every use below is guarded by that)
+    checkpoint: Any = checkpointer.options if checkpointer is not None else None
     state = TrainState(params, optimizer.init(params), jax.random.PRNGKey(seed))
     metrics: list[dict] = []
     step, converged, resumed_from = 0, False, None
@@ -240,15 +241,15 @@ def _fit(
     if checkpointer is not None:
         restored = checkpointer.restore(state)
         if restored is not None:
-            state, meta = restored
-            step, metrics, resumed_from = int(meta["step"]), list(meta["metrics"]), int(meta["step"])
-            converged, jobs_before = bool(meta.get("converged")), int(meta.get("num_jobs", 0))
+            state, saved = restored
+            step, metrics, resumed_from = int(saved["step"]), list(saved["metrics"]), int(saved["step"])
+            converged, jobs_before = bool(saved.get("converged")), int(saved.get("num_jobs", 0))
             emit(metrics)
-            if meta.get("finished") and (converged or step >= steps):
+            if saved.get("finished") and (converged or step >= steps):
                 log.info("run already finished at step %d (checkpoint %s); not training again", step, checkpoint.dir)
                 return FitResult(
                     state.params,
-                    float(meta["final_loss"]),
+                    float(saved["final_loss"]),
                     step,
                     metrics,
                     converged,
@@ -333,6 +334,7 @@ def _fit(
         raise TrainingInterrupted(
             f"interrupted by {signal.Signals(interrupted).name} at step {step}{where}", step=step, signum=interrupted
         )
+    assert final_loss is not None  # None only when interrupted, raised above
     if converged:
         log.info("converged at step %d (|Δloss| < %g for %d steps)", step, tol, patience)
     return FitResult(

@@ -20,7 +20,7 @@ __all__ = ["build_schedule", "build_optimizer"]
 
 
 def _fields(cfg: Any) -> dict:
-    if dataclasses.is_dataclass(cfg):
+    if dataclasses.is_dataclass(cfg) and not isinstance(cfg, type):
         return dataclasses.asdict(cfg)
     return dict(cfg)
 

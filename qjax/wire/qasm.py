@@ -38,7 +38,7 @@ anything but the request.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import NamedTuple, NoReturn
 
 from qjax.interop.qiskit import STANDARD_INCLUDES, qasm_version
 
@@ -186,6 +186,7 @@ def _tokenize(text: str, version: int) -> list[_Token]:
             pos = end + 2
             continue
         m = _TOKEN.match(text, pos)
+        assert m is not None and m.lastgroup is not None, "_TOKEN ends in a one-character catch-all"
         kind, pos = m.lastgroup, m.end()
         if kind not in ("space", "comment"):
             tokens.append(_Token(kind, m.group(), line))
@@ -224,7 +225,7 @@ class _Reader:
         token = self.peek() or (self.tokens[-1] if self.tokens else None)
         return token.line if token else 1
 
-    def refuse(self, message: str, status: int = 422):
+    def refuse(self, message: str, status: int = 422) -> NoReturn:
         raise QasmRefused(f"line {self.line()}: {message}", status)
 
     def take(self, text: str | None = None, kind: str | None = None) -> _Token:
@@ -247,7 +248,7 @@ class _Reader:
     def balanced(self, opening: str, closing: str) -> list[_Token]:
         """The tokens between an ``opening`` bracket (next) and its match, nesting bounded."""
         self.take(opening)
-        depth, inside = 1, []
+        depth, inside = 1, list[_Token]()
         while True:
             token = self.take()
             if token.kind == "op" and token.text in "([{":
@@ -313,6 +314,7 @@ class _Reader:
 
     def statement(self) -> None:
         token = self.peek()
+        assert token is not None, "called while tokens remain"
         word = token.text
         if token.kind != "name":
             self.refuse(_REFUSED.get(word) or f"unexpected {word[:20]!r}; {_GENERAL}")
@@ -413,15 +415,20 @@ class _Reader:
 
     def assignment_ahead(self) -> bool:
         """``c = measure q;`` or ``c[0] = measure q[0];`` (OpenQASM 3)."""
+
+        def text(k: int) -> str | None:
+            token = self.peek(k)
+            return None if token is None else token.text
+
         k = 1
-        if self.peek(k) is not None and self.peek(k).text == "[":
+        if text(k) == "[":
             depth = 0
-            while self.peek(k) is not None:
-                depth += {"[": 1, "]": -1}.get(self.peek(k).text, 0)
+            while (word := text(k)) is not None:
+                depth += {"[": 1, "]": -1}.get(word, 0)
                 k += 1
                 if depth == 0:
                     break
-        return self.peek(k) is not None and self.peek(k).text == "="
+        return text(k) == "="
 
     def measure_assignment(self) -> None:
         self.take(kind="name")
