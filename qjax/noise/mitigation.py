@@ -6,7 +6,7 @@ The pieces the noisy simulator's ZNE is made of, each pure:
   :func:`fold_global` (``U (U† U)^k``, λ = 2k + 1), :func:`fold_gates` (each
   two-qubit gate ``G → G (G† G)^k``, what IBM's runtime calls gate folding) and
   :func:`scale_noise` (every channel raised to the power λ, ``E^λ = exp(λ L)``
-  for a channel ``E = exp(L)``: noise-parameter scaling);
+  for a channel ``E = exp(L)``: the noise-parameter scaling of the issue);
 - :func:`extrapolate`: the value at λ = 0 from values at the noise factors, by
   ``linear``, ``richardson``, ``polynomial_degree_k`` or ``exponential`` fits,
   written in ``jax.numpy`` so gradients flow through the mitigated value.
