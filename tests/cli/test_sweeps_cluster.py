@@ -1,0 +1,212 @@
+"""Sweeps on a cluster: ``hydra/launcher=ray`` against a real Ray head, ``hydra/launcher=submitit_local``.
+
+A 3-member sweep starts; once a member has saved a checkpoint, the worker process
+training it (the pid in its checkpoint directory's ``.lock``) is killed with SIGKILL.
+The rerun of the same sweep then finishes all three: the members that finished are
+not trained again, the killed one resumes from its checkpoint, and every energy
+equals the one the basic launcher (one process, no kill) got, to 1e-6. Each energy
+is also checked against exact diagonalisation of the Ising chain (variational bound).
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+H_VALUES = (0.5, 1.0, 1.5)
+# Few qubits and a short run; checkpoints often, so that a member is caught mid-run.
+MEMBER = ("+experiment=vqe", "problem=tfim", "problem.n=3", "ansatz=hea", "ansatz.layers=1", "trainer.steps=150")
+EVERY = "checkpoint.every=5"
+SWEPT = "problem.h=" + ",".join(str(h) for h in H_VALUES)
+
+
+def _exact_tfim(n: int, h: float, J: float = 1.0) -> float:
+    """Ground energy of H = -J Σ Z_i Z_{i+1} - h Σ X_i (open chain) by dense diagonalisation."""
+    x, z, eye = np.array([[0, 1], [1, 0]]), np.diag([1.0, -1.0]), np.eye(2)
+
+    def op(single: dict) -> np.ndarray:
+        out = np.ones((1, 1))
+        for k in range(n):
+            out = np.kron(out, single.get(k, eye))
+        return out
+
+    ham = sum(-J * op({i: z, i + 1: z}) for i in range(n - 1)) + sum(-h * op({i: x}) for i in range(n))
+    return float(np.linalg.eigvalsh(ham)[0])
+
+
+def _sweep_cmd(sweep_dir: Path, ckpt_root: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "qjax.train",
+        "-m",
+        *MEMBER,
+        EVERY,
+        SWEPT,
+        f"hydra.sweep.dir={sweep_dir}",
+        f"checkpoint.root={ckpt_root}",
+        *extra,
+    ]
+
+
+def _results(sweep_dir: Path) -> list[dict]:
+    return [json.loads((sweep_dir / str(i) / "result.json").read_text()) for i in range(len(H_VALUES))]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> list[float]:
+    """The basic launcher's energies: one process, members one after the other, nothing killed."""
+    tmp = tmp_path_factory.mktemp("basic")
+    proc = subprocess.run(
+        _sweep_cmd(tmp / "sweep", tmp / "ckpt"), cwd=tmp, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    energies = [r["energy"] for r in _results(tmp / "sweep")]
+    for h, energy in zip(H_VALUES, energies, strict=True):
+        assert energy >= _exact_tfim(3, h) - 1e-5  # variational: never below the exact ground energy
+    return energies
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _stop_tree(proc: subprocess.Popen) -> None:
+    """SIGTERM the process we started and everything below it, by pid; SIGKILL what is left after 20 s."""
+    import psutil
+
+    try:
+        root = psutil.Process(proc.pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for p in procs:
+        try:
+            p.send_signal(signal.SIGTERM)
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=20)
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def ray_head():
+    """A real local Ray cluster, started the ordinary way (``ray start --head``); stopped after the module."""
+    pytest.importorskip("hydra_plugins.hydra_ray_launcher", reason="the ray extra is not installed")
+    ray_cli = shutil.which("ray", path=os.path.dirname(sys.executable)) or shutil.which("ray")
+    assert ray_cli, "the ray extra is installed but its `ray` command is not found"
+    # short: Ray's unix socket paths live under it (108 bytes at most)
+    temp_dir = tempfile.mkdtemp(prefix="qjray-", dir="/tmp")
+    port = _free_port()
+    # --block keeps `ray start` as the parent of the head's processes, so teardown stops exactly them
+    head = subprocess.Popen(
+        [
+            ray_cli,
+            "start",
+            "--head",
+            "--block",
+            "--num-cpus=2",
+            f"--port={port}",
+            "--node-ip-address=127.0.0.1",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+            f"--temp-dir={temp_dir}",
+        ],
+        cwd=temp_dir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 120
+        while True:
+            assert head.poll() is None, "ray start --head exited"
+            assert time.time() < deadline, "the Ray head did not come up in 120 s"
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        _stop_tree(head)
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def _kill_a_member_mid_run(ckpt_root: Path, sweep: subprocess.Popen) -> int:
+    """Wait for a member's first checkpoint, SIGKILL the process that holds its directory; return its pid."""
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        assert sweep.poll() is None, "the sweep ended before a member could be killed"
+        for run in ckpt_root.glob("vqe-tfim-*"):
+            steps = [p for p in run.iterdir() if p.name.isdigit()] if run.is_dir() else []
+            holder = (run / ".lock").read_text().split() if (run / ".lock").exists() else []
+            if steps and holder and holder[0].isdigit():
+                os.kill(int(holder[0]), signal.SIGKILL)
+                return int(holder[0])
+        time.sleep(0.02)
+    raise AssertionError("no member saved a checkpoint in 240 s")
+
+
+def _kill_then_rerun(tmp: Path, reference: list[float], *launcher: str) -> None:
+    ckpt = tmp / "ckpt"
+    first = subprocess.Popen(
+        _sweep_cmd(tmp / "first", ckpt, *launcher), cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        killed = _kill_a_member_mid_run(ckpt, first)
+        _, err = first.communicate(timeout=240)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert killed != first.pid  # the member ran in a worker, not in the driver
+    assert first.returncode != 0, "the sweep with a killed member must not report success"
+    done_first = {i for i in range(len(H_VALUES)) if (tmp / "first" / str(i) / "result.json").exists()}
+    assert len(done_first) < len(H_VALUES)
+
+    rerun = subprocess.run(
+        _sweep_cmd(tmp / "second", ckpt, *launcher), cwd=tmp, capture_output=True, text=True, timeout=300
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    results = _results(tmp / "second")
+    for i, result in enumerate(results):
+        assert result["steps"] == 150
+        assert result["energy"] == pytest.approx(reference[i], abs=1e-6)
+        if i in done_first:
+            assert result["already_finished"]  # not trained again
+    resumed = [r for r in results if not r["already_finished"]]
+    assert resumed and all(r["resumed_from"] for r in resumed)  # the killed member went on from its checkpoint
+    # the summary table, as for any sweep
+    assert (tmp / "second" / "summary.md").read_text().count("\n| ") == len(H_VALUES)
+
+
+def test_ray_cluster_sweep_resumes_a_member_whose_worker_was_killed(tmp_path, ray_head, reference):
+    # max_retries=0: Ray would otherwise retry the task itself (which resumes from the checkpoint too)
+    _kill_then_rerun(
+        tmp_path,
+        reference,
+        "hydra/launcher=ray",
+        f"hydra.launcher.ray.init.address={ray_head}",
+        "+hydra.launcher.ray.remote.max_retries=0",
+    )
+
+
+def test_submitit_local_sweep_resumes_a_member_whose_worker_was_killed(tmp_path, reference):
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="the slurm extra is not installed")
+    _kill_then_rerun(tmp_path, reference, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10")
