@@ -118,8 +118,9 @@ def _plot(rows: list[dict], key: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = sorted((r for r in rows if r.get("energy") is not None), key=lambda r: _number(r[key]))
-    x = [_number(r[key]) for r in done]
+    # only called when every row's value of `key` is a number
+    done = sorted((r for r in rows if r.get("energy") is not None), key=lambda r: float(r[key]))
+    x = [float(r[key]) for r in done]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(x, [r["energy"] for r in done], "o-", label="qjax")
     if all(r.get("exact_energy") is not None for r in done):
@@ -133,9 +134,13 @@ def _plot(rows: list[dict], key: str, path: Path) -> None:
 
 
 def _runs_remotely(config: DictConfig) -> bool:
-    """Whether the launcher runs members in processes that do not start in the launch directory (Ray workers)."""
+    """Whether members run in workers of a Ray cluster started elsewhere (they do not start in the launch directory).
+
+    ``hydra/launcher=ray`` without an address starts a private Ray from this process, whose workers do.
+    """
     target = str(OmegaConf.select(config, "hydra.launcher._target_", default="") or "")
-    return "hydra_ray_launcher" in target
+    address = OmegaConf.select(config, "hydra.launcher.ray.init.address", default=None)
+    return "hydra_ray_launcher" in target and address is not None
 
 
 class SweepSummary(Callback):

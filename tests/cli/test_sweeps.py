@@ -120,6 +120,7 @@ def test_joblib_launcher_runs_members_in_parallel_processes(tmp_path):
     assert float(rows[0]["energy"]) == pytest.approx(float(rows[1]["energy"]), abs=1e-5)
 
 
+@pytest.mark.slow  # CI covers Ray with a real head: tests/cli/test_sweeps_cluster.py
 def test_ray_launcher_runs_a_sweep_locally(tmp_path):
     pytest.importorskip(
         "hydra_plugins.hydra_ray_launcher", reason="the ray extra is not installed (pip install -e '.[ray]')"
