@@ -236,6 +236,29 @@ def test_ray_cluster_sweep_resumes_a_member_whose_worker_was_killed(tmp_path, ra
     )
 
 
+@pytest.mark.slow
+def test_ray_reruns_a_killed_member_itself_with_ray_clusters_default_retry(tmp_path, ray_head, reference):
+    # ray_cluster's max_retries=1: the same sweep re-runs the task, which resumes from the checkpoint
+    ckpt = tmp_path / "ckpt"
+    launcher = ("hydra/launcher=ray_cluster", f"hydra.launcher.ray.init.address={ray_head}")
+    sweep = subprocess.Popen(
+        _sweep_cmd(tmp_path / "sweep", ckpt, *launcher), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        _, killed_dir = _kill_a_member_mid_run(ckpt, sweep)
+        _, err = sweep.communicate(timeout=300)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+            sweep.wait()
+    assert sweep.returncode == 0, err
+    results = _results(tmp_path / "sweep")
+    assert [r["energy"] for r in results] == pytest.approx(reference, abs=1e-6)
+    logs = [(tmp_path / "sweep" / str(i) / "train.log").read_text() for i in range(len(H_VALUES))]
+    (member,) = [i for i, log in enumerate(logs) if killed_dir in log]
+    assert results[member]["resumed_from"] >= 5
+
+
 def test_submitit_local_sweep_resumes_a_member_whose_worker_was_killed(tmp_path, reference):
     _plugin("hydra_plugins.hydra_submitit_launcher", "slurm")
     _kill_then_rerun(tmp_path, reference, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10")
