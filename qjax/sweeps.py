@@ -11,6 +11,10 @@ the sweep directory:
   the error message of a member that failed);
 - ``summary.png``: the energy (and the exact energy) against the first numeric
   swept key, e.g. an H2 dissociation curve.
+
+The same holds with the cluster launchers (``hydra/launcher=ray_cluster``, ``slurm``,
+``submitit_local``; docs/cluster.md): members find their checkpoints under
+``checkpoint.root``, which must then be a filesystem every node sees.
 """
 
 from __future__ import annotations
@@ -114,7 +118,8 @@ def _plot(rows: list[dict], key: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = sorted((r for r in rows if r.get("energy") is not None), key=lambda r: float(r[key]))  # key is numeric
+    # only called when every row's value of `key` is a number
+    done = sorted((r for r in rows if r.get("energy") is not None), key=lambda r: float(r[key]))
     x = [float(r[key]) for r in done]
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot(x, [r["energy"] for r in done], "o-", label="qjax")
@@ -128,8 +133,35 @@ def _plot(rows: list[dict], key: str, path: Path) -> None:
     plt.close(fig)
 
 
+def _runs_remotely(config: DictConfig) -> bool:
+    """Whether members run in workers of a Ray cluster started elsewhere (they do not start in the launch directory).
+
+    ``hydra/launcher=ray`` without an address starts a private Ray from this process, whose workers do.
+    """
+    target = str(OmegaConf.select(config, "hydra.launcher._target_", default="") or "")
+    address = OmegaConf.select(config, "hydra.launcher.ray.init.address", default=None)
+    return "hydra_ray_launcher" in target and address is not None
+
+
 class SweepSummary(Callback):
-    """Hydra callback (``hydra.callbacks.sweep_summary`` in ``conf/config.yaml``): :func:`summarise` each multirun."""
+    """Hydra callback (``hydra.callbacks.sweep_summary`` in ``conf/config.yaml``): :func:`summarise` each multirun.
+
+    Before a sweep on Ray starts, a relative ``hydra.sweep.dir`` is refused with one line:
+    Ray workers start in the directory ``ray start`` ran in, so they would write the members
+    there and the summary would find none (the default sweep directory is absolute).
+    """
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = str(config.hydra.sweep.dir)
+        if _runs_remotely(config) and not Path(sweep_dir).is_absolute():
+            print(
+                f"qjax: error: hydra.sweep.dir={sweep_dir} is relative, and Ray workers resolve it in the "
+                "directory `ray start` ran in; give an absolute path that every node sees "
+                "(a shared filesystem), e.g. hydra.sweep.dir=/shared/sweeps/NAME",
+                file=sys.stderr,
+                flush=True,
+            )
+            sys.exit(2)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)

@@ -111,15 +111,19 @@ def test_joblib_launcher_runs_members_in_parallel_processes(tmp_path):
         "ansatz=hea",
         "ansatz.init=zeros",
         "precision=double,single,double,single",
+        # members 0 and 2 (and 1 and 3) are one configuration: without a directory each, member 2 would find
+        # member 0's checkpoint finished (or locked, when both run at once) instead of training in a reused process
+        "checkpoint.dir=${hydra:runtime.output_dir}/checkpoint",
     )
     assert proc.returncode == 0, proc.stderr
     rows = _summary(tmp_path / "sweep")
     assert [r["precision"] for r in rows] == ["double", "single", "double", "single"]
-    assert all(r["status"] == "ok" for r in rows)
+    assert all(r["status"] == "ok" and r["already_finished"] == "False" for r in rows)
     # double and single agree to single precision: the same run in two precisions
     assert float(rows[0]["energy"]) == pytest.approx(float(rows[1]["energy"]), abs=1e-5)
 
 
+@pytest.mark.slow  # CI covers Ray with a real head: tests/cli/test_sweeps_cluster.py
 def test_ray_launcher_runs_a_sweep_locally(tmp_path):
     pytest.importorskip(
         "hydra_plugins.hydra_ray_launcher", reason="the ray extra is not installed (pip install -e '.[ray]')"
