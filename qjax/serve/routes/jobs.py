@@ -15,11 +15,20 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from qjax.serve import logs
-from qjax.serve.dependencies import IdempotencyKey, KeyId, OwnJob, PreviousJob, Service, WithinQuota
+from qjax.serve.dependencies import (
+    IdempotencyKey,
+    KeyId,
+    OwnJob,
+    PreviousJob,
+    Service,
+    WithinQuota,
+    quota,
+    quota_refusal,
+)
 from qjax.serve.openapi import batch_schema
 from qjax.serve.refusal import Refused, error_response
 from qjax.serve.state import Settings
-from qjax.serve.store import STATUSES, JobRecord
+from qjax.serve.store import STATUSES, JobRecord, QuotaExceeded
 from qjax.wire import RequestError
 
 __all__ = ["router", "job_json"]
@@ -74,15 +83,20 @@ async def submit(service: Service, key_id: KeyId, idem: IdempotencyKey, previous
     if previous is not None:
         return JSONResponse(job_json(previous, with_result=False) | {"created": False}, status_code=200)
     batch = submission.batch  # there is a new submission whenever the request repeats no earlier one
-    job, created = await run_in_threadpool(
-        service.store.submit,
-        key_id=key_id,
-        payload=submission.doc,
-        target=batch.target,
-        shots=batch.requested_shots,
-        idempotency_key=idem,
-        request_id=logs.request_id.get(),
-    )
+    now = time.time()
+    try:  # the quotas once more, counted and inserted atomically: another API process may have taken the last one
+        job, created = await run_in_threadpool(
+            service.store.submit,
+            key_id=key_id,
+            payload=submission.doc,
+            target=batch.target,
+            shots=batch.requested_shots,
+            idempotency_key=idem,
+            request_id=logs.request_id.get(),
+            quota=quota(service, now),
+        )
+    except QuotaExceeded as exc:
+        raise quota_refusal(exc.what, exc.limit, exc.used, exc.more, exc.oldest, now) from None
     if created:
         service.wakeup.set()
         service.metrics.submitted.labels(job.target).inc()
@@ -99,9 +113,11 @@ async def status(service: Service, key_id: KeyId, job: OwnJob, wait: float = 0.0
             RequestError("wait", f"must be between 0 and {service.settings.max_wait_s:g} seconds", 422)
         )
     deadline = time.monotonic() + wait
+    # woken when a worker of this process ends the job; the poll interval catches any other change (in an API-only
+    # process, every job ends in another process: it looks more often)
+    every = _POLL_S if service.workers else service.settings.poll_s
     while job.status in ("queued", "running") and time.monotonic() < deadline:
-        # woken when a worker of this process ends the job; the poll interval catches any other change
-        await service.events.wait(job.id, min(_POLL_S, max(deadline - time.monotonic(), 0)))
+        await service.events.wait(job.id, min(every, max(deadline - time.monotonic(), 0)))
         job = await run_in_threadpool(service.store.get, job.id, key_id)
     return job_json(job)
 
