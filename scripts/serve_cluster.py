@@ -178,9 +178,11 @@ def fault(args, db_url: str) -> dict:
 
     make_body, error = ry_product(args.qubits, args.batch)
     keys = [f"cluster-{c}-{secrets.token_hex(12)}" for c in range(args.clients)]
+    t0 = time.monotonic()
     cluster = Cluster(
         db_url, keys, apis=args.apis, workers=args.workers, threads=args.threads, lease_s=args.lease_s
     ).start()
+    started_s = time.monotonic() - t0
     store = JobStore(db_url)
     holder: dict = {}
     try:
@@ -201,9 +203,11 @@ def fault(args, db_url: str) -> dict:
             p.wait_ready(240)
         downtime = time.monotonic() - killed_at
         clients.join()
-        deadline = time.monotonic() + 120
+        t1 = time.monotonic()
+        deadline = t1 + 120
         while time.monotonic() < deadline and (store.counts()["queued"] or store.counts()["running"]):
             time.sleep(0.2)
+        drain_s = time.monotonic() - t1
     finally:
         cluster.stop()
     out = holder
@@ -223,6 +227,8 @@ def fault(args, db_url: str) -> dict:
         "duration_s": args.duration,
         "lease_s": args.lease_s,
         "downtime_s": round(downtime, 2),
+        "start_s": round(started_s, 1),
+        "drain_s": round(drain_s, 1),
         "at_kill": at_kill,
         "accepted": len(accepted),
         "stored": len(jobs),

@@ -247,9 +247,7 @@ class JobStore:
             self._create_schema()
         except sa.exc.SQLAlchemyError as exc:
             self.engine.dispose()
-            raise StoreUnavailable(
-                f"cannot open the job store {safe_url(parsed)}: {_why(exc, parsed.password)}"
-            ) from None
+            raise StoreUnavailable(f"cannot open the job store {safe_url(url)}: {_why(exc, parsed.password)}") from None
 
     def _create_schema(self) -> None:
         """Tables and added columns, by one process at a time (advisory lock / SQLite's write lock)."""

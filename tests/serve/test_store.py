@@ -92,7 +92,9 @@ spec.loader.exec_module(store_module)
 JobStore = store_module.JobStore
 """
 
-_HOLDER = _LOAD_STORE + """
+_HOLDER = (
+    _LOAD_STORE
+    + """
 import os, sys, time
 store = JobStore(sys.argv[1], lease_s=float(sys.argv[2]))
 for i in range(3):
@@ -105,6 +107,7 @@ while True:                                  # its heartbeat renews the leases .
     store.renew(["dying/w0", "dying/w1"])
     time.sleep(0.1)
 """
+)
 
 
 def test_kill_9_loses_no_accepted_job_and_its_expired_leases_requeue_or_reattach(url):
@@ -227,7 +230,9 @@ def test_concurrent_submissions_from_two_processes_never_exceed_a_quota(url):
     assert (info.value.what, info.value.used, info.value.more) == ("shots", 0, 50)
 
 
-_OPENER = _LOAD_STORE + """
+_OPENER = (
+    _LOAD_STORE
+    + """
 import sys, time
 start = float(sys.argv[2])
 time.sleep(max(0.0, start - time.time()))  # every process opens the empty database at the same moment
@@ -235,6 +240,7 @@ store = JobStore(sys.argv[1])
 job, _ = store.submit(key_id="k", payload={}, target="simulator", idempotency_key=sys.argv[3])
 print(job.id)
 """
+)
 
 
 def test_processes_starting_together_on_an_empty_database_create_the_schema_once(url):
