@@ -146,7 +146,8 @@ async def _trace(request: Request, call_next):
         logs.request_id.reset(token)
 
 
-async def _invalid(request: Request, exc: RequestValidationError):
+async def _invalid(request: Request, exc: Exception):
+    assert isinstance(exc, RequestValidationError)
     """FastAPI's own validation (query and path parameters): 422 naming the first bad one."""
     first = exc.errors()[0] if exc.errors() else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
@@ -154,10 +155,12 @@ async def _invalid(request: Request, exc: RequestValidationError):
     return error_response(422, f"{where}: {first.get('msg', 'invalid')}", where or None)
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException):
+async def _http_error(request: Request, exc: Exception):
+    assert isinstance(exc, StarletteHTTPException)
     return error_response(exc.status_code, str(exc.detail))
 
 
-async def _refused(request: Request, exc: Refused):
+async def _refused(request: Request, exc: Exception):
+    assert isinstance(exc, Refused)
     request.app.state.service.metrics.refused.labels(exc.reason).inc()
     return exc.response()

@@ -31,6 +31,7 @@ database do not race, and no separate migration step exists.
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 import os
@@ -328,7 +329,9 @@ class JobStore:
             if existing is None:
                 raise
             return existing, False
-        return self.get(row["id"]), True
+        created = self.get(str(row["id"]))
+        assert created is not None  # committed above; jobs are never deleted
+        return created, True
 
     def _lock_key(self, conn, key_id: str) -> None:
         """Hold the key's row (created when missing) until ``conn``'s transaction ends."""
@@ -483,7 +486,9 @@ class JobStore:
                 .values(lease_until=time.time() + self.lease_s)
             ).rowcount
 
-    def release_expired(self, now: float | None = None, max_attempts: int = MAX_ATTEMPTS) -> dict[str, list[str]]:
+    def release_expired(
+        self, now: float | None = None, max_attempts: int = MAX_ATTEMPTS
+    ) -> dict[str, builtins.list[str]]:
         """Running jobs whose lease ended before ``now``: back to the queue (a recorded backend job id stays, and
         the next claim re-attaches to it), or failed after ``max_attempts`` claims. Safe in any number of
         processes at once: each move is conditional on the lease still being expired.
@@ -546,7 +551,7 @@ class JobStore:
         with self.engine.begin() as conn:
             conn.execute(_processes.delete().where(_processes.c.id == process))
 
-    def processes(self, within_s: float | None = None) -> list[dict]:
+    def processes(self, within_s: float | None = None) -> builtins.list[dict]:
         """The processes seen in the last ``within_s`` seconds (default: two leases), newest first."""
         since = time.time() - (2 * self.lease_s if within_s is None else within_s)
         query = _processes.select().where(_processes.c.seen_at >= since).order_by(_processes.c.started_at.desc())
