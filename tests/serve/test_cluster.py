@@ -5,7 +5,6 @@ fault run on a real PostgreSQL server (2 API + 3 worker processes, kill -9 of on
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -106,7 +105,6 @@ def test_api_and_worker_processes_share_a_postgresql_store_and_one_rate_limit(mo
 def test_two_api_and_three_worker_processes_on_postgresql_survive_kill_9_of_one_of_each(tmp_path, pg_url):
     """The fault run of scripts/serve_cluster.py, CI-sized: every accepted job ends with exactly one result."""
     out = tmp_path / "cluster.json"
-    started = time.monotonic()
     proc = subprocess.run(
         [
             sys.executable,
@@ -138,4 +136,3 @@ def test_two_api_and_three_worker_processes_on_postgresql_survive_kill_9_of_one_
     assert report["lost"] == report["duplicates"] == report["unexpected"] == 0
     assert report["final_counts"]["queued"] == report["final_counts"]["running"] == 0
     assert report["max_abs_error"] < 1e-4 and report["client_failovers"] > 0  # clients did meet the dead API
-    assert time.monotonic() - started < 400
