@@ -451,6 +451,9 @@ class JobStore:
         pick = sa.select(_jobs.c.id).where(_jobs.c.status == "queued")
         if targets is not None:
             pick = pick.where(_jobs.c.target.in_(tuple(targets)))
+        with self.engine.connect() as conn:  # idle workers only read: no write lock while the queue is empty
+            if conn.execute(pick.limit(1)).first() is None:
+                return None
         pick = pick.order_by(_jobs.c.created_at).limit(1).with_for_update(skip_locked=True)
         now = time.time()
         with self.engine.begin() as conn:
