@@ -15,11 +15,13 @@ was told was accepted is ``done`` with one result; no job a client did not ask f
 none twice (one per idempotency key); results right (a product of RY rotations:
 ⟨Σ Z_j⟩ = Σ cos θ_j exactly).
 
-``--mode throughput``: for each of ``--worker-counts`` (1, 2, 4 processes of one
-thread), ``--clients`` clients for ``--duration`` s on the load script's workload
-(``scripts/serve_load.py``: 4 qubits, 17 parameter sets), after a warm-up; and the
-same load on today's single process with its SQLite store (2 worker threads) in the
-same run, so the figures compare on the same machine at the same time.
+``--mode throughput``: 2 API processes, and worker processes (one thread each)
+added and removed to run each of ``--worker-counts`` twice (1, 2, 4, 4, 2, 1: the
+machine may be shared, and its load changes), ``--clients`` clients for
+``--duration`` s each after ``--warmup`` s, on the load script's workload
+(``scripts/serve_load.py``: 4 qubits, 17 parameter sets); before and after, the same
+load on today's single process with its SQLite store (2 worker threads), so the
+figures compare on the same machine in the same run. Each row records the load average.
 
     python scripts/serve_cluster.py                             # both: fault 16 clients 30 s; throughput 1/2/4
     python scripts/serve_cluster.py --mode fault --clients 4 --duration 10 --lease-s 2   # the CI size
@@ -264,8 +266,9 @@ def fault(args, db_url: str) -> dict:
 
 
 def _load_row(name: str, urls: list[str], keys: list[str], args, body) -> dict:
-    warm = max(4, args.clients // 4)
-    run_clients(urls, keys[:warm], 0.0, lambda c, i: body)  # every worker compiles the batch's shape once
+    import os
+
+    run_clients(urls, keys, args.warmup, lambda c, i: body)  # new workers compile the batch's shape once
     out = run_clients(urls, keys, args.duration, lambda c, i: body)
     lat, done = out["latencies"], out["status"].get("done", 0)
     row = {
@@ -276,16 +279,19 @@ def _load_row(name: str, urls: list[str], keys: list[str], args, body) -> dict:
         "latency_p50_ms": None if not lat else round(1000 * percentile(lat, 50), 1),
         "latency_p99_ms": None if not lat else round(1000 * percentile(lat, 99), 1),
         "rate_limited": out["rate_limited"],
+        "load_average_1min": round(os.getloadavg()[0], 1),  # the machine's load at the end (it is shared)
     }
     print(
         f"| {name} | {args.clients} | {done} | {row['throughput_jobs_s']} | {row['latency_p50_ms']} ms | "
-        f"{row['latency_p99_ms']} ms | {row['jobs_failed']} |",
+        f"{row['latency_p99_ms']} ms | {row['jobs_failed']} | {row['load_average_1min']} |",
         flush=True,
     )
     return row
 
 
-def throughput(args, db_url_for) -> list[dict]:
+def throughput(args, db_url: str) -> list[dict]:
+    """The SQLite single process, then the cluster with the worker counts up and down again (1, 2, 4, 4, 2, 1:
+    each count twice, at different moments of a shared machine's load), then SQLite again."""
     from qjax.serve.process import ServiceProcess
     from qjax.wire import encode_circuit, encode_observable
 
@@ -298,36 +304,39 @@ def throughput(args, db_url_for) -> list[dict]:
         "seed": 1,
     }
     keys = [f"tput-{c}-{secrets.token_hex(12)}" for c in range(args.clients)]
-    print("| setup | clients | jobs done | jobs/s | p50 latency | p99 latency | failed |")
-    print("|---|---|---|---|---|---|---|")
+    print("| setup | clients | jobs done | jobs/s | p50 latency | p99 latency | failed | load average |")
+    print("|---|---|---|---|---|---|---|---|")
     rows = []
-    single = ServiceProcess(
-        tempfile.mkdtemp(prefix="qjax-sqlite-"),
-        keys,
-        args=[
-            "--workers",
-            "2",
-            "--targets",
-            "simulator",
-            "--log-level",
-            "warning",
-            "--rate",
-            "1000",
-            "--burst",
-            "1000",
-        ],
-    ).start()
-    try:
-        rows.append(_load_row("SQLite, 1 process (API + 2 worker threads)", [single.url], keys, args, body))
-    finally:
-        single.stop()
-    for n in args.worker_counts:
-        cluster = Cluster(db_url_for(n), keys, apis=args.apis, workers=n, threads=1, lease_s=args.lease_s).start()
+
+    def sqlite_row() -> None:
+        flags = ["--workers", "2", "--targets", "simulator", "--log-level", "warning", "--rate", "1000"]
+        single = ServiceProcess(tempfile.mkdtemp(prefix="qjax-sqlite-"), keys, args=[*flags, "--burst", "1000"])
+        single.start()
         try:
+            rows.append(_load_row("SQLite, 1 process (API + 2 worker threads)", [single.url], keys, args, body))
+        finally:
+            single.stop()
+
+    sqlite_row()
+    cluster = Cluster(db_url, keys, apis=args.apis, workers=max(args.worker_counts), threads=1, lease_s=args.lease_s)
+    pool, cluster.workers = cluster.workers, []
+    for p in cluster.apis:
+        p.launch()
+    for p in cluster.apis:
+        p.wait_ready(240)
+    try:
+        for n in [*args.worker_counts, *reversed(args.worker_counts)]:
+            while len(cluster.workers) < n:
+                cluster.workers.append(pool[len(cluster.workers)].launch())
+            while len(cluster.workers) > n:
+                cluster.workers.pop().stop()
+            for p in cluster.workers:
+                p.wait_ready(240)
             name = f"PostgreSQL, {args.apis} API + {n} worker process{'es' if n > 1 else ''}"
             rows.append(_load_row(name, cluster.urls, keys, args, body) | {"worker_processes": n})
-        finally:
-            cluster.stop()
+    finally:
+        cluster.stop()
+    sqlite_row()
     return rows
 
 
@@ -348,6 +357,7 @@ def main(argv=None) -> int:
     p.add_argument("--kill-at", type=float, default=0.4, help="fraction of --duration at which to kill -9")
     p.add_argument("--down", type=float, default=1.0, help="seconds the killed processes stay dead")
     p.add_argument("--lease-s", type=float, default=5.0)
+    p.add_argument("--warmup", type=float, default=5.0, help="seconds of load before each measured throughput run")
     p.add_argument("--qubits", type=int, default=8)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--out", default="outputs/serve_cluster.json")
@@ -367,7 +377,7 @@ def main(argv=None) -> int:
         if args.mode in ("fault", "both"):
             report["fault"] = fault(args, db_url_for("fault"))
         if args.mode in ("throughput", "both"):
-            report["throughput"] = throughput(args, db_url_for)
+            report["throughput"] = throughput(args, db_url_for("throughput"))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
     if "fault" in report:

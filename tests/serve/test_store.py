@@ -272,3 +272,16 @@ def test_processes_register_and_leave(url):
     store.leave("h:1:a")
     assert [p["role"] for p in store.processes()] == ["api"]
     assert store.processes(within_s=-1) == []  # none seen in the future: stale rows are not live
+
+
+def test_a_database_of_the_earlier_schema_gets_the_lease_column_when_opened(url):
+    import sqlalchemy as sa
+
+    old = JobStore(url)
+    job, _ = _submit(old)
+    with old.engine.begin() as conn:  # the jobs table as the previous release made it
+        conn.exec_driver_sql("ALTER TABLE jobs DROP COLUMN lease_until")
+    old.close()
+    store = JobStore(url)
+    assert "lease_until" in {c["name"] for c in sa.inspect(store.engine).get_columns("jobs")}
+    assert store.claim_next("w").id == job.id and store.get(job.id).lease_until > time.time()
