@@ -20,14 +20,16 @@ async def healthz():
     return {"status": "ok"}
 
 
-# Ready when the database answers, this process's heartbeat and worker threads are alive; 503 otherwise. It also
+# Ready when the database answers and this process's worker threads are alive, with the heartbeat that renews their
+# leases; 503 otherwise (an API-only process serves without its heartbeat: others free dead workers' jobs). It also
 # reports the live processes of the whole service as the store sees them (every process beats into it).
 @router.get("/readyz")
 async def readyz(service: Service):
     db = await run_in_threadpool(service.store.ping)
     processes = await run_in_threadpool(service.store.processes) if db else []
     alive = sum(1 for w in service.workers if w.alive)
-    ready = db and service.heartbeat.alive and (alive == len(service.workers))
+    beating = service.heartbeat.alive
+    ready = db and (alive == len(service.workers)) and (beating or not service.workers)
     return JSONResponse(
         {
             "status": "ready" if ready else "not ready",
@@ -35,6 +37,7 @@ async def readyz(service: Service):
             "store": service.store.engine.dialect.name,
             "role": service.settings.role,
             "workers": alive,
+            "heartbeat": beating,
             "targets": list(service.settings.targets),
             "live_workers": sum(p["workers"] for p in processes),
             "live_processes": [
