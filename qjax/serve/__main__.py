@@ -5,6 +5,12 @@ loaded) and/or ``QJAX_API_KEY_FILE`` (SHA-256 hashes, one per line). The IBM
 token, for ``--targets ...,ibm``, is ``QISKIT_IBM_TOKEN`` or Qiskit's saved
 account, read by the service only. Binds to 127.0.0.1 unless ``--host`` says otherwise.
 The status page shows aggregates only unless ``--public-jobs`` is given.
+
+``--role api|worker|all`` splits the service: any number of API processes and worker
+processes, on any machines, share one store (``--db-url postgresql://user@host:5432/db``);
+workers hold each job with a lease of ``--lease-s`` seconds, renewed by a heartbeat,
+and a job whose worker died goes back to the queue. A worker process needs no API
+keys and serves only ``/healthz``, ``/readyz`` and ``/metrics`` on its ``--port``.
 """
 
 from __future__ import annotations
@@ -17,12 +23,17 @@ from pathlib import Path
 __all__ = ["main", "parse_args"]
 
 
+_DEFAULT_TARGETS = "simulator,noisy_simulator,ibm_fake"
+
+
 def _default_data_dir() -> str:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return os.path.join(base, "qjax", "serve")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from qjax.serve.state import ROLES
+    from qjax.serve.store import DEFAULT_LEASE_S
     from qjax.serve.targets import TARGETS
 
     p = argparse.ArgumentParser(
@@ -40,10 +51,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument(
         "--targets",
-        default="simulator,noisy_simulator,ibm_fake",
+        default=_DEFAULT_TARGETS,
         help=f"comma-separated backends to offer, of {','.join(TARGETS)}",
     )
-    p.add_argument("--workers", type=int, default=2, help="worker threads running jobs")
+    p.add_argument(
+        "--role",
+        default="all",
+        choices=ROLES,
+        help="api: answer the API only; worker: run jobs only; all: both (one process alone)",
+    )
+    p.add_argument("--workers", type=int, default=2, help="worker threads running jobs (roles worker and all)")
+    p.add_argument(
+        "--lease-s",
+        type=float,
+        default=DEFAULT_LEASE_S,
+        help="a claimed job returns to the queue this many seconds after its worker's last heartbeat",
+    )
+    p.add_argument(
+        "--poll-s",
+        type=float,
+        default=0.1,
+        help="how often idle workers look for jobs accepted by other processes, and API-only processes for results",
+    )
     p.add_argument("--rate", type=float, default=50.0, help="requests per second per key (token bucket)")
     p.add_argument("--burst", type=int, default=100, help="burst size of the rate limit")
     p.add_argument("--jobs-per-day", type=int, default=100_000, help="quota per key; 0 = unlimited")
@@ -67,9 +96,10 @@ def build(args: argparse.Namespace):
     from qjax.errors import ConfigError
     from qjax.serve.app import Settings, create_app
     from qjax.serve.auth import KeyRing
+    from qjax.serve.store import StoreUnavailable
     from qjax.wire import Limits
 
-    keys = KeyRing.from_environment()
+    keys = KeyRing.from_environment() if args.role != "worker" else None
     for name, value in (
         ("--workers", args.workers),
         ("--port", args.port),
@@ -79,13 +109,25 @@ def build(args: argparse.Namespace):
     ):
         if value < (0 if name == "--port" else 1):
             raise ConfigError(f"{name}={value} is invalid: must be a positive integer")
+    for name, value in (("--lease-s", args.lease_s), ("--poll-s", args.poll_s)):
+        if not value > 0:
+            raise ConfigError(f"{name}={value} is invalid: must be a positive number of seconds")
+    if args.lease_s > 300:
+        raise ConfigError(
+            f"--lease-s={args.lease_s:g} is too long: a dead worker's job would wait that long; use ≤ 300"
+        )
+    targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+    if not targets:
+        raise ConfigError(
+            f"--targets is empty: name at least one backend, e.g. --targets simulator (default {_DEFAULT_TARGETS})"
+        )
     db_url = args.db_url
     if db_url is None:
         Path(args.data_dir).mkdir(parents=True, exist_ok=True)
         db_url = f"sqlite:///{os.path.abspath(os.path.join(args.data_dir, 'jobs.db'))}"
     settings = Settings(
         db_url=db_url,
-        targets=tuple(t.strip() for t in args.targets.split(",") if t.strip()),
+        targets=targets,
         workers=args.workers,
         rate=args.rate,
         burst=args.burst,
@@ -94,8 +136,14 @@ def build(args: argparse.Namespace):
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         limits=Limits(max_qubits=args.max_qubits, max_batch=args.max_batch),
         public_jobs=args.public_jobs,
+        role=args.role,
+        lease_s=args.lease_s,
+        poll_s=args.poll_s,
     )
-    return create_app(settings, keys)
+    try:
+        return create_app(settings, keys)
+    except StoreUnavailable as exc:
+        raise ConfigError(f"{exc}; check --db-url (and that the database server runs)") from None
 
 
 def main(argv=None) -> int:

@@ -24,7 +24,12 @@ simulate (:class:`~qjax.wire.Limits`). Every response carries ``X-Request-ID`` (
 client's, when it sent a well-formed one); errors are JSON ``{"error", "field",
 "request_id"}`` and never contain a stack trace.
 
-This module builds the app: its lifespan (recovery, workers), the request-id
+A process runs one of three roles (``Settings.role``): ``all`` (API and workers),
+``api`` (no workers) or ``worker`` (workers; of the routes only health, readiness
+and metrics). Any number of each share one store (PostgreSQL for several machines);
+see :mod:`qjax.serve.store` for leases and :mod:`qjax.serve.heartbeat`.
+
+This module builds the app: its lifespan (heartbeat, workers), the request-id
 middleware (ids, metrics, access log) and the error handlers. The routes live in
 :mod:`qjax.serve.routes`; what they share (:class:`~qjax.serve.state.ServiceState`,
 on ``app.state.service``), the caller's key, quotas and the submitted batch reach
@@ -49,7 +54,6 @@ from qjax.serve.auth import KeyRing
 from qjax.serve.refusal import Refused, error_response
 from qjax.serve.routes import health, jobs, page
 from qjax.serve.state import ServiceState, Settings
-from qjax.serve.worker import recover
 
 __all__ = ["Settings", "create_app"]
 
@@ -58,11 +62,14 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
-def create_app(settings: Settings, keys: KeyRing, *, run_workers: bool = True) -> FastAPI:
+def create_app(settings: Settings, keys: KeyRing | None, *, run_workers: bool = True) -> FastAPI:
     """The service as an ASGI app; workers (``settings.workers`` threads) start and stop with it.
 
-    Its :class:`~qjax.serve.state.ServiceState` is ``app.state.service``.
+    Its :class:`~qjax.serve.state.ServiceState` is ``app.state.service``. ``keys`` may be
+    ``None`` for role ``worker`` only.
     """
+    if keys is None and settings.role != "worker":
+        raise ValueError("an API process needs keys")
     service = ServiceState.create(settings, keys, run_workers=run_workers)
     app = FastAPI(
         title="qjax execution service",
@@ -78,32 +85,37 @@ def create_app(settings: Settings, keys: KeyRing, *, run_workers: bool = True) -
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Refused, _refused)  # type: ignore[arg-type]
-    app.include_router(jobs.router(settings))
+    if settings.role != "worker":
+        app.include_router(jobs.router(settings))
     app.include_router(health.router)
-    app.include_router(page.router)
+    if settings.role != "worker":
+        app.include_router(page.router)
     return app
 
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """Recover the jobs a previous run left (:func:`~qjax.serve.worker.recover`), then run the workers."""
+    """Start the heartbeat (it also frees jobs whose workers died, in any process), then the workers."""
     service: ServiceState = app.state.service
     settings = service.settings
     service.events.loop = asyncio.get_running_loop()
-    app.state.recovered = await run_in_threadpool(
-        recover, service.store, service.targets, settings.limits, service.events.ended
-    )
+    await run_in_threadpool(service.heartbeat.start)
     for w in service.workers:
         w.start()
     logs.log.info(
-        "serving targets %s with %d worker(s); database %s",
+        "%s process %s: targets %s, %d worker(s), lease %g s; database %s",
+        settings.role,
+        service.heartbeat.name,
         ", ".join(settings.targets),
         len(service.workers),
+        settings.lease_s,
         settings.db_url.split("://", 1)[0],
     )
     yield
     for w in service.workers:
         w.stop()
+    await run_in_threadpool(service.heartbeat.stop)
+    service.store.close()
 
 
 async def _trace(request: Request, call_next):
@@ -135,7 +147,8 @@ async def _trace(request: Request, call_next):
         logs.request_id.reset(token)
 
 
-async def _invalid(request: Request, exc: RequestValidationError):
+async def _invalid(request: Request, exc: Exception):
+    assert isinstance(exc, RequestValidationError)
     """FastAPI's own validation (query and path parameters): 422 naming the first bad one."""
     first = exc.errors()[0] if exc.errors() else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
@@ -143,10 +156,12 @@ async def _invalid(request: Request, exc: RequestValidationError):
     return error_response(422, f"{where}: {first.get('msg', 'invalid')}", where or None)
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException):
+async def _http_error(request: Request, exc: Exception):
+    assert isinstance(exc, StarletteHTTPException)
     return error_response(exc.status_code, str(exc.detail))
 
 
-async def _refused(request: Request, exc: Refused):
+async def _refused(request: Request, exc: Exception):
+    assert isinstance(exc, Refused)
     request.app.state.service.metrics.refused.labels(exc.reason).inc()
     return exc.response()

@@ -9,6 +9,8 @@ depend on which key (or how much of one) matched. A key's public identity is
 
 :class:`RateLimiter` is a token bucket per key (``rate`` requests per second, bursts
 of ``burst``); a refused request learns how long to wait (``Retry-After``).
+:class:`SharedRateLimiter` keeps the same buckets in the job store, so that every API
+process in front of one store draws from one bucket per key.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from qjax.errors import ConfigError
 
-__all__ = ["KeyRing", "RateLimiter", "hash_key"]
+__all__ = ["KeyRing", "RateLimiter", "SharedRateLimiter", "hash_key"]
 
 _MIN_KEY_LENGTH = 16
 
@@ -90,12 +92,29 @@ def _hashed(keys: Iterable[str]) -> list[str]:
     return [hash_key(k) for k in keys]
 
 
+def _check_rate(rate: float, burst: int) -> None:
+    if not rate > 0 or burst < 1:
+        raise ConfigError(f"rate limit {rate}/s with burst {burst} is invalid: need rate > 0 and burst ≥ 1")
+
+
+class SharedRateLimiter:
+    """Token buckets per key kept by ``take(key_id, rate, burst)`` (:meth:`JobStore.take_token`: one atomic update
+    in the database), so they hold across API processes; same interface as :class:`RateLimiter`."""
+
+    def __init__(self, take: Callable[[str, float, int], float], rate: float, burst: int):
+        _check_rate(rate, burst)
+        self.rate, self.burst, self._take = float(rate), int(burst), take
+
+    def acquire(self, key_id: str) -> float:
+        """Take one token for ``key_id``: 0.0 when allowed, else the seconds to wait before retrying."""
+        return self._take(key_id, self.rate, self.burst)
+
+
 class RateLimiter:
-    """Token buckets per key: ``rate`` requests per second on average, at most ``burst`` at once."""
+    """Token buckets per key in this process: ``rate`` requests per second on average, at most ``burst`` at once."""
 
     def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic):
-        if not rate > 0 or burst < 1:
-            raise ConfigError(f"rate limit {rate}/s with burst {burst} is invalid: need rate > 0 and burst ≥ 1")
+        _check_rate(rate, burst)
         self.rate, self.burst, self._clock = float(rate), int(burst), clock
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()

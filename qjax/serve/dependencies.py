@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from qjax.serve.refusal import Refused
 from qjax.serve.state import QUOTA_WINDOW_S, ServiceState
-from qjax.serve.store import JobRecord
+from qjax.serve.store import JobRecord, Quota
 from qjax.wire import Batch, RequestError, decode_batch, decode_json
 
 __all__ = [
@@ -44,6 +44,8 @@ __all__ = [
     "new_submission",
     "check_quota",
     "own_job",
+    "quota",
+    "quota_refusal",
 ]
 
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -67,7 +69,7 @@ async def authenticate(request: Request, service: Service) -> str:
     auth = request.headers.get("authorization", "")
     if presented is None and auth.lower().startswith("bearer "):
         presented = auth[7:].strip()
-    key_id = service.keys.identify(presented)
+    key_id = service.keys.identify(presented) if service.keys is not None else None
     if key_id is None:
         why = "missing API key" if not presented else "API key not accepted"
         raise Refused(
@@ -77,7 +79,7 @@ async def authenticate(request: Request, service: Service) -> str:
             "unauthorized",
             {"WWW-Authenticate": "Bearer"},
         )
-    wait = service.limiter.acquire(key_id)
+    wait = await run_in_threadpool(service.limiter.acquire, key_id)  # the shared limiter is a database update
     if wait > 0:
         settings = service.settings
         raise Refused(
@@ -183,17 +185,30 @@ def check_quota(service: Service, key_id: KeyId, submission: NewSubmission) -> S
         (settings.shots_per_day, spent, submission.batch.requested_shots, "shots"),
     ):
         if limit is not None and used + more > limit:
-            retry = max(1, math.ceil((oldest or now) + QUOTA_WINDOW_S - now))
-            raise Refused(
-                429,
-                f"daily quota of {limit:,} {what} for this key would be exceeded ({used:,} used in "
-                f"the last 24 h, this batch needs {more:,}); retry after {retry} s or ask for a larger "
-                "quota",
-                "quota",
-                "quota",
-                {"Retry-After": str(retry)},
-            )
+            raise quota_refusal(what, limit, used, more, oldest, now)
     return submission
+
+
+def quota(service: ServiceState, now: float) -> Quota | None:
+    """The daily quotas the store enforces again when it inserts the job (atomically across API processes)."""
+    settings = service.settings
+    if settings.jobs_per_day is None and settings.shots_per_day is None:
+        return None
+    return Quota(now - QUOTA_WINDOW_S, settings.jobs_per_day, settings.shots_per_day)
+
+
+def quota_refusal(what: str, limit: int, used: int, more: int, oldest: float | None, now: float) -> Refused:
+    """The 429 for a batch that would exceed the daily quota of ``what``."""
+    retry = max(1, math.ceil((oldest or now) + QUOTA_WINDOW_S - now))
+    return Refused(
+        429,
+        f"daily quota of {limit:,} {what} for this key would be exceeded ({used:,} used in "
+        f"the last 24 h, this batch needs {more:,}); retry after {retry} s or ask for a larger "
+        "quota",
+        "quota",
+        "quota",
+        {"Retry-After": str(retry)},
+    )
 
 
 WithinQuota = Annotated[Submission | None, Depends(check_quota)]

@@ -4,6 +4,9 @@
 >>> svc.url
 'http://127.0.0.1:...'
 >>> svc.kill()      # SIGKILL, as a crash would; svc.start() again reuses the data dir and port
+
+Several at once (a cluster on one store): ``launch()`` each, then ``wait_ready()`` each,
+so that they start in parallel; ``args`` carry ``--role``, ``--db-url`` and so on.
 """
 
 from __future__ import annotations
@@ -54,8 +57,10 @@ class ServiceProcess:
 
     def start(self, timeout: float = 120.0) -> ServiceProcess:
         """Start it and wait until ``/readyz`` answers 200."""
-        import httpx
+        return self.launch().wait_ready(timeout)
 
+    def launch(self) -> ServiceProcess:
+        """Start the process; :meth:`wait_ready` waits for it."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -73,6 +78,13 @@ class ServiceProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        return self
+
+    def wait_ready(self, timeout: float = 120.0) -> ServiceProcess:
+        """Wait until ``/readyz`` answers 200 (raises ``RuntimeError`` when the process exits or time runs out)."""
+        import httpx
+
+        assert self.proc is not None, "launch() first"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

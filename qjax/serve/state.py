@@ -11,14 +11,18 @@ import asyncio
 import threading
 from dataclasses import dataclass, field
 
-from qjax.serve.auth import KeyRing, RateLimiter
+from qjax.serve.auth import KeyRing, RateLimiter, SharedRateLimiter
+from qjax.serve.heartbeat import Heartbeat, process_name
 from qjax.serve.metrics import Metrics
-from qjax.serve.store import JobStore
+from qjax.serve.store import DEFAULT_LEASE_S, JobStore
 from qjax.serve.targets import Targets
 from qjax.serve.worker import Worker
 from qjax.wire import Limits
 
-__all__ = ["Settings", "ServiceState", "JobEvents", "QUOTA_WINDOW_S"]
+__all__ = ["Settings", "ServiceState", "JobEvents", "QUOTA_WINDOW_S", "ROLES"]
+
+#: What a process of the service does: answer the API, run jobs, or both (one process alone).
+ROLES = ("all", "api", "worker")
 
 #: Daily quotas count the jobs and shots of the last 24 hours; so does the status page's table per target.
 QUOTA_WINDOW_S = 86400.0
@@ -41,6 +45,9 @@ class Settings:
     poll_s: float = 0.25  # idle workers look at the queue this often (accepting a job wakes them at once)
     # the status page lists every key's recent jobs (without key ids); off: it shows aggregates only
     public_jobs: bool = False
+    role: str = "all"  # api: no workers; worker: no API routes (health and metrics only)
+    lease_s: float = DEFAULT_LEASE_S  # a claimed job goes back to the queue this long after its worker's last beat
+    shared_rate_limit: bool = True  # the token buckets live in the store (every API process shares them)
 
 
 class JobEvents:
@@ -78,32 +85,37 @@ class JobEvents:
 
 @dataclass(frozen=True)
 class ServiceState:
-    """The parts of one service that its requests share: store, targets, metrics, rate limiter, workers.
+    """The parts of one service process that its requests share: store, targets, metrics, rate limiter, workers.
 
-    ``wakeup`` is set when a job is accepted (idle workers start at once); ``events``
-    tells long-polls that a job ended. Workers start and stop with the app (its lifespan).
+    ``wakeup`` is set when a job is accepted (idle workers of this process start at once);
+    ``events`` tells long-polls that a job ended. Workers and the heartbeat start and stop
+    with the app (its lifespan).
     """
 
     settings: Settings
-    keys: KeyRing
+    keys: KeyRing | None
     store: JobStore
     targets: Targets
     metrics: Metrics
-    limiter: RateLimiter
+    limiter: RateLimiter | SharedRateLimiter
     events: JobEvents
     wakeup: threading.Event
     workers: tuple[Worker, ...]
+    heartbeat: Heartbeat
 
     @classmethod
-    def create(cls, settings: Settings, keys: KeyRing, *, run_workers: bool = True) -> ServiceState:
-        """Open the store and build everything ``settings`` asks for; ``run_workers=False``: no workers."""
-        store = JobStore(settings.db_url)
+    def create(cls, settings: Settings, keys: KeyRing | None, *, run_workers: bool = True) -> ServiceState:
+        """Open the store and build everything ``settings`` asks for; ``run_workers=False`` or role ``api``: no
+        workers. ``keys`` may be ``None`` for role ``worker`` (it serves no API)."""
+        store = JobStore(settings.db_url, lease_s=settings.lease_s)
         targets = Targets(settings.targets, limits=settings.limits)
         metrics = Metrics(lambda: store.counts()["queued"])
         events, wakeup = JobEvents(), threading.Event()
+        name = process_name()
+        run_workers = run_workers and settings.role != "api"
         workers = tuple(
             Worker(
-                f"worker-{i}",
+                f"{name}/w{i}",
                 store,
                 targets,
                 metrics,
@@ -114,6 +126,17 @@ class ServiceState:
             )
             for i in range(settings.workers if run_workers else 0)
         )
-        return cls(
-            settings, keys, store, targets, metrics, RateLimiter(settings.rate, settings.burst), events, wakeup, workers
+        limiter: RateLimiter | SharedRateLimiter = (
+            SharedRateLimiter(store.take_token, settings.rate, settings.burst)
+            if settings.shared_rate_limit
+            else RateLimiter(settings.rate, settings.burst)
         )
+        heartbeat = Heartbeat(
+            store,
+            name,
+            role=settings.role,
+            workers=[w.name for w in workers],
+            targets=settings.targets,
+            on_released=events.ended,
+        )
+        return cls(settings, keys, store, targets, metrics, limiter, events, wakeup, workers, heartbeat)

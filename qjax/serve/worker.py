@@ -1,21 +1,22 @@
 """Workers: take queued jobs from the store, run them through the executor protocol, store one result each.
 
-Each worker is a thread that claims the oldest queued job
-(:meth:`JobStore.claim_next`, atomic) and builds (or reuses) the executor of the
-batch's circuit on its target. A backend whose job ids survive a restart (IBM)
-gets the whole batch as ONE job, its id recorded before waiting; the worker polls
-it and cancels it when the client cancels. Work this process does itself (the
-simulators, fake devices) runs a chunk of parameter sets at a time
+Each worker is a thread that claims the oldest queued job of its targets with a
+lease (:meth:`JobStore.claim_next`, atomic across processes) and builds (or reuses)
+the executor of the batch's circuit on its target. A backend whose job ids survive
+a restart (IBM) gets the whole batch as ONE job, its id recorded before waiting; the
+worker polls it and cancels it when the client cancels. Work this process does
+itself (the simulators, fake devices) runs a chunk of parameter sets at a time
 (:func:`~qjax.serve.targets.chunk_rows`: about 2 s of work, at most 1 GiB of
 state), and a cancel stops it between chunks. The result is stored exactly once
-(:meth:`JobStore.finish` is conditional on the job still running, so a cancelled
-job keeps no late result).
+(:meth:`JobStore.finish` is conditional on the job still running under this
+worker, so a cancelled job, or one whose lease another worker took over, keeps no
+late result).
 
-:func:`recover` runs once at start-up: queued jobs simply wait for a worker;
-running jobs without a backend id were simulated and are re-run; running jobs with
-one are re-attached by that id, or re-run when the backend no longer knows it. A
-job that was running at :data:`MAX_ATTEMPTS` restarts is failed instead: it is
-what keeps bringing the service down.
+Recovery needs no start-up step: the process's :class:`~qjax.serve.heartbeat.Heartbeat`
+renews the leases its workers hold, and every process puts jobs with expired leases
+back in the queue (:meth:`JobStore.release_expired`). The worker that claims such a
+job next re-attaches to its recorded backend job (IBM), or runs it again when there
+is none (simulated work) or the backend no longer knows it.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ import numpy as np
 from qjax.backends.executor import Evaluation
 from qjax.errors import QjaxError
 from qjax.serve import logs
-from qjax.serve.store import MAX_ATTEMPTS, JobRecord, JobStore
+from qjax.serve.store import JobRecord, JobStore
 from qjax.serve.targets import USD_PER_QPU_SECOND, Targets, chunk_rows
 from qjax.wire import Batch, Limits, RequestError, decode_batch
 
-__all__ = ["Worker", "recover", "job_facts"]
+__all__ = ["Worker", "job_facts"]
 
 _FINAL = ("done", "error", "cancelled")
 
@@ -74,6 +75,7 @@ class Worker:
         # set by the API when it accepts a job, so an idle worker starts at once rather than at its next poll
         self.wakeup = wakeup if wakeup is not None else threading.Event()
         self.on_end = on_end  # called with the job id whenever a job ends (long-polls wake up)
+        self.claim_targets: tuple[str, ...] = tuple(targets.names)  # jobs of other targets are for other workers
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -105,7 +107,7 @@ class Worker:
 
     def run_once(self) -> bool:
         """Claim and run one queued job; ``False`` when the queue was empty."""
-        job = self.store.claim_next(self.name)
+        job = self.store.claim_next(self.name, self.claim_targets)
         if job is None:
             return False
         self.run(job)
@@ -128,10 +130,10 @@ class Worker:
                 logs.log.error("job %s on %s failed: %s: %s", job.id, target, type(exc).__name__, exc)
                 self._fail(job, f"the backend failed ({type(exc).__name__}); the job can be submitted again")
                 return
-            if result is None:  # cancelled while it ran
+            if result is None:  # cancelled while it ran, or its lease went to another worker
                 self._ended(target, "cancelled")
                 return
-            if self.store.finish(job.id, result):
+            if self.store.finish(job.id, result, self.name):
                 run_s = time.monotonic() - started
                 logs.log.info(
                     "job %s done on %s in %.3f s (%d parameter sets)", job.id, target, run_s, len(result["values"])
@@ -156,7 +158,7 @@ class Worker:
 
     def _fail(self, job: JobRecord, message: str) -> None:
         logs.log.warning("job %s failed: %s", job.id, message)
-        self._ended(job.target, "failed" if self.store.fail(job.id, message) else "cancelled")
+        self._ended(job.target, "failed" if self.store.fail(job.id, message, self.name) else "cancelled")
 
     def _execute(self, job: JobRecord) -> dict | None:
         """The job's result document, or ``None`` when it was cancelled while it ran."""
@@ -196,7 +198,7 @@ class Worker:
         if handle is None:
             handle = executor.submit(batch.params)
             self.store.set_remote_id(job.id, handle.job_id)  # committed before waiting
-        ev = self._wait(job, handle, time.monotonic() + self.job_timeout_s)
+        ev = self._wait(job, handle, time.monotonic() + self.job_timeout_s, keep_if_lost=True)
         return None if ev is None else [(ev, handle.job_id)]
 
     def _run_in_chunks(self, job: JobRecord, executor, batch: Batch) -> list | None:
@@ -222,13 +224,20 @@ class Worker:
         return None if self._cancelled(job) else out
 
     def _cancelled(self, job: JobRecord) -> bool:
-        return self.store.get(job.id).status == "cancelled"
+        """The job was cancelled, or is no longer this worker's (its lease expired and it went back to the queue)."""
+        return not self.store.holds(job.id, self.name)
 
-    def _wait(self, job: JobRecord, handle, deadline: float):
+    def _lost(self, job: JobRecord) -> bool:
+        """The job is not cancelled but another worker has it (or will): its backend job must go on."""
+        current = self.store.get(job.id)
+        return current is not None and current.status != "cancelled"
+
+    def _wait(self, job: JobRecord, handle, deadline: float, keep_if_lost: bool = False):
         """The evaluation of ``handle`` once it ends; ``None`` (backend job cancelled too) if ``job`` was cancelled."""
         while (status := handle.status()) not in _FINAL:
             if self._cancelled(job):
-                handle.cancel()
+                if not (keep_if_lost and self._lost(job)):  # a re-attachable backend job another worker takes on
+                    handle.cancel()
                 return None
             if time.monotonic() > deadline:
                 handle.cancel()
@@ -270,28 +279,3 @@ def _joined(evaluations: list[Evaluation]) -> Evaluation:
         sum(int(e.shots) for e in evaluations),
         sum(float(e.qpu_seconds) for e in evaluations),
     )
-
-
-def recover(store: JobStore, targets: Targets, limits: Limits = Limits(), on_end=None) -> dict:
-    """After a restart: re-queue simulated jobs that were running, and re-attach (or re-queue) IBM ones.
-
-    Returns ``{"requeued": n, "reattached": n, "failed": n}`` (failed: running at their
-    :data:`~qjax.serve.store.MAX_ATTEMPTS`-th restart); re-attached jobs finish in a background thread.
-    """
-    found = store.recover()
-    reattach = [store.get(job_id) for job_id in found["reattach"]]
-    if reattach:
-        worker = Worker("recovery", store, targets, limits=limits, on_end=on_end)
-        threading.Thread(target=lambda: [worker.run(job) for job in reattach], name="recovery", daemon=True).start()
-    for job_id in found["failed"]:
-        logs.log.warning("job %s failed: running at %d restarts of the service", job_id, MAX_ATTEMPTS)
-        if on_end is not None:
-            on_end(job_id)
-    if found["requeued"] or reattach or found["failed"]:
-        logs.log.info(
-            "recovered after restart: %d job(s) re-queued, %d re-attached, %d failed",
-            len(found["requeued"]),
-            len(reattach),
-            len(found["failed"]),
-        )
-    return {"requeued": len(found["requeued"]), "reattached": len(reattach), "failed": len(found["failed"])}

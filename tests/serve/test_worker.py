@@ -1,4 +1,5 @@
-"""Workers and recovery: one result per job, re-attach by backend job id, cancel, safe failures."""
+"""Workers and recovery: one result per job, re-attach by backend job id after a lease expired, cancel, safe
+failures."""
 
 import logging
 import time
@@ -10,7 +11,7 @@ import qjax
 from qjax.backends.executor import Evaluation
 from qjax.serve.store import JobStore
 from qjax.serve.targets import Targets
-from qjax.serve.worker import Worker, recover
+from qjax.serve.worker import Worker
 from qjax.wire import encode_circuit, encode_observable
 
 CIRCUIT = qjax.Circuit(2).ry(qjax.Param(0), 0).cnot(0, 1)
@@ -87,22 +88,39 @@ def test_worker_stores_one_result_and_records_the_backend_id_before_waiting(stor
     assert not store.finish(job.id, {"again": True})  # a second result is refused
 
 
-def test_restart_reattaches_a_recorded_backend_job_instead_of_resubmitting(store):
+def test_an_expired_lease_reattaches_a_recorded_backend_job_instead_of_resubmitting(store):
     job, _ = store.submit(key_id="k", payload=PAYLOAD, target="simulator")
     store.claim_next("before-the-crash")
     store.set_remote_id(job.id, "ibm-1")
+    assert store.release_expired(now=time.time() + 2 * store.lease_s)["reattach"] == [job.id]
     ex = FakeExecutor()
-    assert recover(store, targets_with(ex)) == {"requeued": 0, "reattached": 1, "failed": 0}
-    for _ in range(500):  # re-attached jobs finish in a background thread
-        if store.get(job.id).status == "done":
-            break
-        time.sleep(0.02)
+    assert Worker("w", store, targets_with(ex), poll_s=0).run_once()
     assert store.get(job.id).status == "done" and ex.attached == ["ibm-1"] and ex.submitted == []
+    assert store.get(job.id).worker == "w" and store.get(job.id).attempts == 2
+
+
+def test_a_worker_that_lost_its_lease_leaves_the_backend_job_to_the_one_that_re_attached(store):
+    ex = FakeExecutor(states=("running",), known=("ibm-100",))
+    job, _ = store.submit(key_id="k", payload=PAYLOAD, target="simulator")
+    claimed = store.claim_next("slow")
+    slow = Worker("slow", store, targets_with(ex), poll_s=0)
+    original = store.set_remote_id
+
+    def recorded_then_lease_lost(job_id, rid):  # the backend job is recorded; then the slow worker's lease runs out
+        original(job_id, rid)
+        store.release_expired(now=time.time() + 2 * store.lease_s)
+        store.claim_next("other")
+
+    store.set_remote_id = recorded_then_lease_lost
+    slow.run(claimed)
+    assert not ex.submitted[0].cancelled  # the other worker re-attaches to it
+    current = store.get(job.id)
+    assert current.status == "running" and current.worker == "other" and current.result is None
 
 
 def test_a_backend_job_the_backend_forgot_is_submitted_again(store):
     job, _ = store.submit(key_id="k", payload=PAYLOAD, target="simulator")
-    store.claim_next("before-the-crash")
+    store.claim_next("w")  # (re-)claimed after the crash
     store.set_remote_id(job.id, "ibm-expired")
     ex = FakeExecutor()
     Worker("w", store, targets_with(ex), poll_s=0).run(store.get(job.id))
@@ -224,23 +242,14 @@ def test_chunked_simulator_results_match_qiskit(store, monkeypatch):
         assert value == pytest.approx(float(np.real(expected)), abs=1e-6)
 
 
-def test_a_job_still_running_at_its_third_restart_fails_instead_of_running_again(store):
+def test_re_attached_backend_jobs_count_their_attempts_too(store):
     from qjax.serve.store import MAX_ATTEMPTS
 
     job, _ = store.submit(key_id="k", payload=PAYLOAD, target="simulator")
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        claimed = store.claim_next("w")  # the worker starts it ... and the service dies
-        assert claimed.id == job.id and claimed.attempts == attempt
-        found = recover(store, targets_with(FakeExecutor()))
-        assert found["failed"] == (1 if attempt == MAX_ATTEMPTS else 0)
-    failed = store.get(job.id)
-    assert failed.status == "failed" and "stopped 3 times" in failed.error and store.claim_next("w") is None
-
-
-def test_re_attached_backend_jobs_count_their_attempts_too(store):
-    job, _ = store.submit(key_id="k", payload=PAYLOAD, target="simulator")
     store.claim_next("w")
     store.set_remote_id(job.id, "ibm-1")
-    assert store.recover() == {"requeued": [], "reattach": [job.id], "failed": []}
-    assert store.recover() == {"requeued": [], "reattach": [job.id], "failed": []}
-    assert store.recover() == {"requeued": [], "reattach": [], "failed": [job.id]}
+    later = time.time() + 2 * store.lease_s
+    for _ in range(MAX_ATTEMPTS - 1):
+        assert store.release_expired(now=later) == {"requeued": [], "reattach": [job.id], "failed": []}
+        assert store.claim_next("w").remote_id == "ibm-1"
+    assert store.release_expired(now=later) == {"requeued": [], "reattach": [], "failed": [job.id]}

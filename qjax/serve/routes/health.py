@@ -20,18 +20,36 @@ async def healthz():
     return {"status": "ok"}
 
 
-# Ready when the database answers and every worker thread is alive; 503 otherwise.
+# Ready when the database answers and this process's worker threads are alive, with the heartbeat that renews their
+# leases; 503 otherwise (an API-only process serves without its heartbeat: others free dead workers' jobs). It also
+# reports the live processes of the whole service as the store sees them (every process beats into it).
 @router.get("/readyz")
 async def readyz(service: Service):
     db = await run_in_threadpool(service.store.ping)
+    processes = await run_in_threadpool(service.store.processes) if db else []
     alive = sum(1 for w in service.workers if w.alive)
-    ready = db and (alive == len(service.workers))
+    beating = service.heartbeat.alive
+    ready = db and (alive == len(service.workers)) and (beating or not service.workers)
     return JSONResponse(
         {
             "status": "ready" if ready else "not ready",
             "database": db,
+            "store": service.store.engine.dialect.name,
+            "role": service.settings.role,
             "workers": alive,
+            "heartbeat": beating,
             "targets": list(service.settings.targets),
+            "live_workers": sum(p["workers"] for p in processes),
+            "live_processes": [
+                {
+                    "role": p["role"],
+                    "host": p["host"],
+                    "pid": p["pid"],
+                    "workers": p["workers"],
+                    "targets": p["targets"],
+                }
+                for p in processes
+            ],
         },
         status_code=200 if ready else 503,
     )

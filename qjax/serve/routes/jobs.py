@@ -9,17 +9,27 @@ the body itself (:data:`~qjax.serve.dependencies.NewSubmission`).
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from qjax.serve import logs
-from qjax.serve.dependencies import IdempotencyKey, KeyId, OwnJob, PreviousJob, Service, WithinQuota
+from qjax.serve.dependencies import (
+    IdempotencyKey,
+    KeyId,
+    OwnJob,
+    PreviousJob,
+    Service,
+    WithinQuota,
+    quota,
+    quota_refusal,
+)
 from qjax.serve.openapi import batch_schema
 from qjax.serve.refusal import Refused, error_response
 from qjax.serve.state import Settings
-from qjax.serve.store import STATUSES, JobRecord
+from qjax.serve.store import STATUSES, JobRecord, QuotaExceeded
 from qjax.wire import RequestError
 
 __all__ = ["router", "job_json"]
@@ -46,7 +56,7 @@ def router(settings: Settings) -> APIRouter:
 
 def job_json(job: JobRecord, *, with_result: bool = True) -> dict:
     """What the API says of a job (never its key id)."""
-    out = {
+    out: dict[str, Any] = {
         "id": job.id,
         "status": job.status,
         "target": job.target,
@@ -73,16 +83,22 @@ def job_json(job: JobRecord, *, with_result: bool = True) -> dict:
 async def submit(service: Service, key_id: KeyId, idem: IdempotencyKey, previous: PreviousJob, submission: WithinQuota):
     if previous is not None:
         return JSONResponse(job_json(previous, with_result=False) | {"created": False}, status_code=200)
-    batch = submission.batch  # there is a new submission whenever the request repeats no earlier one
-    job, created = await run_in_threadpool(
-        service.store.submit,
-        key_id=key_id,
-        payload=submission.doc,
-        target=batch.target,
-        shots=batch.requested_shots,
-        idempotency_key=idem,
-        request_id=logs.request_id.get(),
-    )
+    assert submission is not None  # there is a new submission whenever the request repeats no earlier one
+    batch = submission.batch
+    now = time.time()
+    try:  # the quotas once more, counted and inserted atomically: another API process may have taken the last one
+        job, created = await run_in_threadpool(
+            service.store.submit,
+            key_id=key_id,
+            payload=submission.doc,
+            target=batch.target,
+            shots=batch.requested_shots,
+            idempotency_key=idem,
+            request_id=logs.request_id.get(),
+            quota=quota(service, now),
+        )
+    except QuotaExceeded as exc:
+        raise quota_refusal(exc.what, exc.limit, exc.used, exc.more, exc.oldest, now) from None
     if created:
         service.wakeup.set()
         service.metrics.submitted.labels(job.target).inc()
@@ -99,21 +115,30 @@ async def status(service: Service, key_id: KeyId, job: OwnJob, wait: float = 0.0
             RequestError("wait", f"must be between 0 and {service.settings.max_wait_s:g} seconds", 422)
         )
     deadline = time.monotonic() + wait
+    # woken when a worker of this process ends the job; the poll interval catches any other change (in an API-only
+    # process, every job ends in another process: it looks more often)
+    every = _POLL_S if service.workers else service.settings.poll_s
     while job.status in ("queued", "running") and time.monotonic() < deadline:
-        # woken when a worker of this process ends the job; the poll interval catches any other change
-        await service.events.wait(job.id, min(_POLL_S, max(deadline - time.monotonic(), 0)))
-        job = await run_in_threadpool(service.store.get, job.id, key_id)
+        await service.events.wait(job.id, min(every, max(deadline - time.monotonic(), 0)))
+        job = await _job(service, job.id, key_id)
     return job_json(job)
 
 
 # 409 once the job has ended (its result stays).
 async def cancel(service: Service, key_id: KeyId, job: OwnJob):
     if not await run_in_threadpool(service.store.cancel, job.id, key_id):
-        job = await run_in_threadpool(service.store.get, job.id, key_id)
+        job = await _job(service, job.id, key_id)
         return error_response(409, f"job {job.id} has already ended ({job.status}); its result stays", "job_id")
     service.metrics.ended.labels(job.target, "cancelled").inc()
     service.events.ended(job.id)
-    return job_json(await run_in_threadpool(service.store.get, job.id, key_id), with_result=False)
+    return job_json(await _job(service, job.id, key_id), with_result=False)
+
+
+async def _job(service, job_id: str, key_id: str) -> JobRecord:
+    """A job known to exist (jobs are never deleted)."""
+    job = await run_in_threadpool(service.store.get, job_id, key_id)
+    assert job is not None
+    return job
 
 
 # The caller's recent jobs, newest first.
