@@ -81,10 +81,9 @@ def create_app(settings: Settings, keys: KeyRing | None, *, run_workers: bool = 
     )
     app.state.service = service
     app.middleware("http")(_trace)
-    # Starlette types handlers as taking any Exception; each of these takes the one it is registered for
-    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(Refused, _refused)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Refused, _refused)
     if settings.role != "worker":
         app.include_router(jobs.router(settings))
     app.include_router(health.router)
