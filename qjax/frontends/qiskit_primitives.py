@@ -21,6 +21,7 @@ Qiskit's (clbit 0 is the rightmost character).
 from __future__ import annotations
 
 import collections
+import functools
 import math
 import warnings
 from typing import Any, Callable, Iterable
@@ -114,7 +115,7 @@ class _Simulator:
         # The job runs in a worker thread; JAX's x64 mode may be set thread-locally
         # (jax.enable_x64), so it is checked here and replayed there.
         check_dtype(self._dtype)
-        x64 = bool(jax.config.jax_enable_x64)
+        x64 = bool(jax.config.read("jax_enable_x64"))
 
         def in_mode(pubs):
             with jax.enable_x64(x64):
@@ -170,7 +171,9 @@ class Estimator(_Simulator, BaseEstimatorV2):
         evs = job.result()[0].data.evs
     """
 
-    def __init__(self, *, default_precision: float = 0.0, seed: np.random.Generator | int | None = None, dtype=jnp.complex64):
+    def __init__(
+        self, *, default_precision: float = 0.0, seed: np.random.Generator | int | None = None, dtype=jnp.complex64
+    ):
         super().__init__(seed, dtype)
         self._default_precision = default_precision
         self._pauli_sums = _Cache(4096)
@@ -218,7 +221,7 @@ class Estimator(_Simulator, BaseEstimatorV2):
             for pos in np.ndindex(*pub.observables.shape):
                 entry = pub.observables[pos]
                 key = tuple(sorted(entry.items()))
-                obs = self._pauli_sums.get((key, n), lambda entry=entry: _pauli_sum(entry, n))
+                obs = self._pauli_sums.get((key, n), functools.partial(_pauli_sum, entry, n))
                 index[pos] = observables.setdefault(obs, len(observables))
             obs_index.append(index)
             values = pub.parameter_values.as_array(prepared.parameters)
@@ -269,7 +272,9 @@ class Sampler(_Simulator, BaseSamplerV2):
         counts = result.data.meas.get_counts()
     """
 
-    def __init__(self, *, default_shots: int = 1024, seed: np.random.Generator | int | None = None, dtype=jnp.complex64):
+    def __init__(
+        self, *, default_shots: int = 1024, seed: np.random.Generator | int | None = None, dtype=jnp.complex64
+    ):
         super().__init__(seed, dtype)
         self._default_shots = default_shots
 
