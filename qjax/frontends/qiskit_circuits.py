@@ -26,7 +26,7 @@ from qiskit.circuit.library.standard_gates import get_standard_gate_name_mapping
 from qjax.interop.qiskit import from_qiskit
 from qjax.ir.circuit import Circuit
 
-__all__ = ["PreparedCircuit", "circuit_key", "prepare", "final_measurements"]
+__all__ = ["CircuitKey", "PreparedCircuit", "circuit_key", "prepare", "final_measurements"]
 
 _STANDARD = frozenset(get_standard_gate_name_mapping())
 _NOT_GATES = frozenset({"measure", "barrier", "delay", "reset", "global_phase"})
@@ -40,7 +40,7 @@ def _param_key(value: Any) -> Any:
     if isinstance(value, np.ndarray):  # UnitaryGate's matrix
         return ("array", value.shape, value.tobytes())
     if isinstance(value, QuantumCircuit):  # control-flow bodies
-        return circuit_key(value)
+        return circuit_key(value).content
     try:
         hash(value)
     except TypeError:
@@ -48,7 +48,23 @@ def _param_key(value: Any) -> Any:
     return value
 
 
-def circuit_key(qc: QuantumCircuit) -> tuple:
+class CircuitKey:
+    """A circuit's content as a nested tuple, with its hash computed once (caches look it up often)."""
+
+    __slots__ = ("content", "_hash")
+
+    def __init__(self, content: tuple):
+        self.content = content
+        self._hash = hash(content)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, CircuitKey) and self._hash == other._hash and self.content == other.content
+
+
+def circuit_key(qc: QuantumCircuit) -> CircuitKey:
     """A hashable fingerprint of ``qc``'s content; equal for circuits that simulate the same way.
 
     Custom (non-standard) gates contribute their definitions, so two different gates that
@@ -59,7 +75,7 @@ def circuit_key(qc: QuantumCircuit) -> tuple:
         op = inst.operation
         definition = None
         if op.name not in _STANDARD and op.name not in _NOT_GATES and getattr(op, "definition", None) is not None:
-            definition = circuit_key(op.definition)
+            definition = circuit_key(op.definition).content
         rows.append(
             (
                 op.name,
@@ -71,7 +87,7 @@ def circuit_key(qc: QuantumCircuit) -> tuple:
         )
     cregs = tuple((r.name, tuple(qc.find_bit(c).index for c in r)) for r in qc.cregs)
     params = tuple(_param_key(p) for p in qc.parameters)
-    return (qc.num_qubits, qc.num_clbits, cregs, params, tuple(rows))
+    return CircuitKey((qc.num_qubits, qc.num_clbits, cregs, params, tuple(rows)))
 
 
 def _is_affine(value: Any) -> bool:
@@ -143,14 +159,16 @@ class PreparedCircuit:
     ``qc.parameters`` order: the columns of a PUB's ``BindingsArray.as_array``),
     ``columns`` (for each qjax parameter, its column in ``[values, nonlinear values]``),
     ``expressions`` (the non-linear angles, evaluated per parameter set), ``key``
-    (:func:`circuit_key` of the Qiskit circuit).
+    (:func:`circuit_key` of the Qiskit circuit), ``names`` (the parameters' names, as
+    a ``BindingsArray`` keys them).
     """
 
     circuit: Circuit
     parameters: tuple[Parameter, ...]
     columns: tuple[int, ...]
     expressions: tuple[ParameterExpression, ...]
-    key: tuple
+    key: CircuitKey
+    names: tuple[str, ...]
 
     def parameter_matrix(self, values: np.ndarray) -> np.ndarray:
         """``values: (..., len(parameters))`` → ``(B, circuit.num_params)`` float64 (B = prod(...)), the qjax
@@ -167,7 +185,7 @@ class PreparedCircuit:
         return values[:, list(self.columns)]
 
 
-def prepare(qc: QuantumCircuit, key: tuple | None = None) -> PreparedCircuit:
+def prepare(qc: QuantumCircuit, key: CircuitKey | None = None) -> PreparedCircuit:
     """Convert ``qc`` (final measurements are dropped; mid-circuit ones raise ``ConversionError``)."""
     key = circuit_key(qc) if key is None else key
     parameters = tuple(qc.parameters)
@@ -179,7 +197,8 @@ def prepare(qc: QuantumCircuit, key: tuple | None = None) -> PreparedCircuit:
     position = {p: i for i, p in enumerate(parameters)}
     position.update({a: len(parameters) + j for j, a in enumerate(aux)})
     columns = tuple(position[p] for p in linear.parameters)
-    return PreparedCircuit(from_qiskit(linear), parameters, columns, expressions, key)
+    names = tuple(p.name for p in parameters)
+    return PreparedCircuit(from_qiskit(linear), parameters, columns, expressions, key, names)
 
 
 def final_measurements(qc: QuantumCircuit) -> dict[str, list[int | None]]:

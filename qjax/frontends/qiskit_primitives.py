@@ -43,7 +43,7 @@ from qiskit.primitives.containers.estimator_pub import EstimatorPub, EstimatorPu
 from qiskit.primitives.containers.sampler_pub import SamplerPub, SamplerPubLike
 
 from qjax.errors import ObservableError
-from qjax.frontends.qiskit_circuits import PreparedCircuit, circuit_key, final_measurements, prepare
+from qjax.frontends.qiskit_circuits import CircuitKey, PreparedCircuit, circuit_key, final_measurements, prepare
 from qjax.ir.pauli import PauliSum
 from qjax.sim.checks import check_dtype
 from qjax.sim.compile import compile as compile_circuit
@@ -97,6 +97,7 @@ class _Simulator:
     def __init__(self, seed, dtype):
         self._seed = seed
         self._dtype = check_dtype(dtype)  # complex128 without x64: qjax.compile's PrecisionError
+        self._dtype_name = self._dtype.name
         self._real = np.float64 if self._dtype == np.complex128 else np.float32
         self._prepared = _Cache()
         self._functions = _Cache()
@@ -125,15 +126,26 @@ class _Simulator:
         job._submit()
         return job
 
-    def _circuit(self, qc, keys: dict) -> PreparedCircuit:
-        # Within one job a circuit object cannot change: its key is computed once per object.
-        key = keys.get(id(qc))
-        if key is None:
-            key = keys[id(qc)] = circuit_key(qc)
-        return self._prepared.get(key, lambda: prepare(qc, key))
+    def _circuit(self, qc, seen: dict) -> PreparedCircuit:
+        # Within one job a circuit object cannot change: it is looked up once per object.
+        prepared = seen.get(id(qc))
+        if prepared is None:
+            key = circuit_key(qc)
+            prepared = seen[id(qc)] = self._prepared.get(key, lambda: prepare(qc, key))
+        return prepared
 
     def _metadata(self, pub) -> dict:
-        return {"circuit_metadata": pub.circuit.metadata, "simulator": "qjax", "dtype": self._dtype.name}
+        return {"circuit_metadata": pub.circuit.metadata, "simulator": "qjax", "dtype": self._dtype_name}
+
+
+def _values(prepared: PreparedCircuit, bindings) -> np.ndarray:
+    """A PUB's ``BindingsArray`` as ``(*shape, P)`` in the circuit's parameter order."""
+    data = bindings.data
+    if len(data) == 1:
+        ((names, array),) = data.items()
+        if names == prepared.names:  # values given as one array in qc.parameters order: the usual case
+            return array
+    return bindings.as_array(prepared.parameters)
 
 
 def _pauli_sum(observable: dict, num_qubits: int) -> PauliSum:
@@ -192,13 +204,13 @@ class Estimator(_Simulator, BaseEstimatorV2):
 
     def _run(self, pubs: list[EstimatorPub]) -> PrimitiveResult:
         rng = np.random.default_rng(self._seed)
-        keys: dict = {}
-        groups: dict[tuple, list[int]] = {}
+        seen: dict = {}
+        groups: dict[CircuitKey, list[int]] = {}
         for i, pub in enumerate(pubs):
-            groups.setdefault(self._circuit(pub.circuit, keys).key, []).append(i)
+            groups.setdefault(self._circuit(pub.circuit, seen).key, []).append(i)
         evs: list = [None] * len(pubs)
         for members in groups.values():
-            for i, values in zip(members, self._run_group([pubs[i] for i in members], keys)):
+            for i, values in zip(members, self._run_group([pubs[i] for i in members], seen)):
                 evs[i] = values
         results = []
         for pub, values in zip(pubs, evs):
@@ -210,9 +222,9 @@ class Estimator(_Simulator, BaseEstimatorV2):
             results.append(PubResult(DataBin(evs=values, stds=stds, shape=values.shape), metadata=metadata))
         return PrimitiveResult(results, metadata={"version": 2})
 
-    def _run_group(self, pubs: list[EstimatorPub], keys: dict) -> list[np.ndarray]:
+    def _run_group(self, pubs: list[EstimatorPub], seen: dict) -> list[np.ndarray]:
         """Expectation values of PUBs that share one circuit, all parameter sets in one batch."""
-        prepared = self._circuit(pubs[0].circuit, keys)
+        prepared = self._circuit(pubs[0].circuit, seen)
         n = prepared.circuit.num_wires
         observables: dict[PauliSum, int] = {}
         obs_index, row_blocks, row_index, offset = [], [], [], 0
@@ -224,7 +236,7 @@ class Estimator(_Simulator, BaseEstimatorV2):
                 obs = self._pauli_sums.get((key, n), functools.partial(_pauli_sum, entry, n))
                 index[pos] = observables.setdefault(obs, len(observables))
             obs_index.append(index)
-            values = pub.parameter_values.as_array(prepared.parameters)
+            values = _values(prepared, pub.parameter_values)
             shape = values.shape[:-1]
             rows = prepared.parameter_matrix(values)
             row_blocks.append(rows)
@@ -299,14 +311,14 @@ class Sampler(_Simulator, BaseSamplerV2):
 
     def _run(self, pubs: list[SamplerPub]) -> PrimitiveResult:
         rng = np.random.default_rng(self._seed)
-        keys: dict = {}
-        return PrimitiveResult([self._run_pub(pub, rng, keys) for pub in pubs], metadata={"version": 2})
+        seen: dict = {}
+        return PrimitiveResult([self._run_pub(pub, rng, seen) for pub in pubs], metadata={"version": 2})
 
-    def _run_pub(self, pub: SamplerPub, rng: np.random.Generator, keys: dict) -> SamplerPubResult:
+    def _run_pub(self, pub: SamplerPub, rng: np.random.Generator, seen: dict) -> SamplerPubResult:
         registers = final_measurements(pub.circuit)
-        prepared = self._circuit(pub.circuit, keys)
+        prepared = self._circuit(pub.circuit, seen)
         measured = tuple(sorted({q for bits in registers.values() for q in bits if q is not None}))
-        values = pub.parameter_values.as_array(prepared.parameters)
+        values = _values(prepared, pub.parameter_values)
         shape, shots = values.shape[:-1], pub.shots
         bits = np.zeros((math.prod(shape), shots, len(measured)), dtype=bool)
         if measured:
