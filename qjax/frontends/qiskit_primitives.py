@@ -66,7 +66,7 @@ def _evaluate(fn: Callable, rows: np.ndarray, num_wires: int, real_dtype) -> np.
     """``fn`` (jit of vmap) over ``rows (N, P)`` in padded chunks; the stacked outputs, N first."""
     size = _bucket(rows.shape[0], num_wires)
     outs = []
-    for start in range(0, rows.shape[0], size):
+    for start in range(0, max(rows.shape[0], 1), size):  # an empty batch still runs one padded row: the output shape
         chunk = rows[start : start + size]
         padded = np.zeros((size, rows.shape[1]), dtype=real_dtype)
         padded[: chunk.shape[0]] = chunk
@@ -216,7 +216,7 @@ class Estimator(_Simulator, BaseEstimatorV2):
         for pub, values in zip(pubs, evs):
             stds = np.zeros_like(values)
             if pub.precision != 0:
-                values = rng.normal(values, pub.precision)
+                values = np.asarray(rng.normal(values, pub.precision))
                 stds = np.full_like(values, pub.precision)
             metadata = {"target_precision": pub.precision, **self._metadata(pub)}
             results.append(PubResult(DataBin(evs=values, stds=stds, shape=values.shape), metadata=metadata))
