@@ -51,14 +51,15 @@ from qjax.sim.compile import compile as compile_circuit
 __all__ = ["Estimator", "Sampler"]
 
 _CACHE_SIZE = 64
-# Rows of one vmapped call are capped so that their statevectors take at most 2**27
-# amplitudes (1 GiB in complex64); larger batches run in several calls of that size.
-_MAX_AMPLITUDES = 2**27
+# Rows of one vmapped call: at most _MAX_ROWS, and at most _MAX_AMPLITUDES amplitudes of
+# statevector in all; larger batches run in several calls of that size.
+_MAX_ROWS = 64
+_MAX_AMPLITUDES = 2**15
 
 
 def _bucket(rows: int, num_wires: int) -> int:
-    """Rows per call: the next power of two (few shapes, so few traces), capped by memory."""
-    cap = max(1, _MAX_AMPLITUDES >> num_wires)
+    """Rows per call: the next power of two (few shapes, so few traces), capped."""
+    cap = max(1, min(_MAX_ROWS, _MAX_AMPLITUDES >> num_wires))
     return min(1 << max(0, math.ceil(math.log2(max(rows, 1)))), 1 << int(math.log2(cap)))
 
 

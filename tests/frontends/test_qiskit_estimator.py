@@ -191,3 +191,21 @@ def test_second_run_with_new_values_does_not_retrace(monkeypatch):
         estimator.run([(qc, "XYZ", rng.uniform(-1, 1, (batch, 3)))]).result()
     estimator.run([(qc.copy(), "XYZ", rng.uniform(-1, 1, (8, 3)))]).result()  # an equal circuit object: cached
     assert len(traces) == 1
+
+
+def test_equal_looking_circuits_with_different_custom_gates_are_not_confused():
+    """The compile cache is keyed by content: a custom gate's definition is part of it."""
+
+    def circuit(body: str) -> QuantumCircuit:
+        sub = QuantumCircuit(1, name="mygate")
+        getattr(sub, body)(0)
+        qc = QuantumCircuit(1)
+        qc.append(sub.to_gate(), [0])
+        return qc
+
+    estimator, reference = Estimator(), StatevectorEstimator()
+    pubs = [(circuit("x"), "Z"), (circuit("h"), "X"), (circuit("x"), "X")]
+    for ours, ref in zip(estimator.run(pubs).result(), reference.run(pubs).result()):
+        np.testing.assert_allclose(ours.data.evs, ref.data.evs, atol=1e-6)
+    later = estimator.run([(circuit("h"), "Z")]).result()[0].data.evs  # from the cache: still H, <Z> = 0
+    np.testing.assert_allclose(later, 0.0, atol=1e-6)
