@@ -97,7 +97,8 @@ def make_run_backend(rc, dtype, state_dir: str):
     """The backend ``rc.backend`` names, its job journal and cache in ``state_dir``."""
     from qjax.backends import make_backend
 
-    options = {k: v for k, v in vars(rc.backend).items() if k != "name"}
+    # final_precision is the final evaluation's, not the backend's: set on it by start()
+    options = {k: v for k, v in vars(rc.backend).items() if k not in ("name", "final_precision")}
     return make_backend(
         rc.backend.name,
         dtype=dtype,
@@ -140,6 +141,10 @@ def manifest_skeleton(rc, config: dict, experiment, backend, checkpoint_dir: str
         "code_version": code_version(),
         "circuit": circuit_summary(experiment.circuit),
         "mitigation": {"name": rc.mitigation.name, **dataclasses.asdict(rc.mitigation)},
+        "tapering": None if experiment.problem.tapering is None else experiment.problem.tapering.describe(),
+        "reference": None
+        if experiment.reference is None
+        else {"state": experiment.reference.name, "energy": experiment.reference.energy},
         "calibration": None,
         "job_ids": [],
         "request_ids": [],
@@ -246,6 +251,8 @@ def start(
     experiment = build_experiment(rc)
     check_writable(state_dir)  # before the backend is built and anything compiled: one line, at once
     backend = make_run_backend(rc, dtype, state_dir)
+    backend.reference = experiment.reference  # REM's reference state, where the run has one
+    backend.final_precision = getattr(rc.backend, "final_precision", None)
     objective = make_objective(experiment, backend, gradient)
     manifest = manifest_skeleton(rc, config, experiment, backend, state_dir, **(manifest_extra or {}))
     session = RunSession(rc, run_dir, experiment, backend, objective, manifest, state_dir, started)
