@@ -84,7 +84,9 @@ def sampled_objective(
         return rem_energy(ev.values[:-1, 0], ev.values[-1, 0], reference), ev
 
     def value(params):
-        return float(evaluate(angles(params)[None], "value")[0][0])
+        # the loss at the end of training: the final evaluation itself (report() then finds it in the cache)
+        ev = final_evaluation(params, "value")
+        return float(ev.values[0, 0] if ref_row is None else rem_energy(ev.values[0, 0], ev.values[1, 0], reference))
 
     def value_and_grad(params):
         dtype = np.asarray(params).dtype if np.issubdtype(np.asarray(params).dtype, np.floating) else np.float64
@@ -115,8 +117,8 @@ def sampled_objective(
         variance = last["std"] ** 2 + last.get("std_ref", 0.0) ** 2  # REM: both rows at the same shots
         return int(min(MAX_SHOTS, max(shots, math.ceil(shots * variance / final_precision**2))))
 
-    def report(params) -> dict:
-        runner.step = "final"
+    def final_evaluation(params, purpose: str = "final"):
+        """The final evaluation's ONE job: ``params`` (and the reference) at :func:`final_shots`."""
         batch = angles(params)[None] if ref_row is None else np.concatenate([angles(params)[None], ref_row])
         executor = runner.executor
         shots = final_shots(executor)
@@ -132,10 +134,14 @@ def sampled_objective(
         if shots is not None and resize is not None:
             resize(shots)
         try:
-            ev = runner.evaluate(batch, purpose="final")  # the +1 job (or the cache): every final shot in one job
+            return runner.evaluate(batch, purpose=purpose)  # the +1 job (or the cache): every final shot in one job
         finally:
             if shots is not None and resize is not None:
                 resize(training_shots)
+
+    def report(params) -> dict:
+        runner.step = "final"
+        ev = final_evaluation(params)
         out: dict[str, Any] = {"final_shots": int(ev.shots)}
         if ref_row is not None:
             out.update(
