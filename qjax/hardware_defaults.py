@@ -6,7 +6,7 @@ on its ``backend.target``, so ``backend=remote backend.target=simulator`` behave
 
 - ``problem.taper: auto`` tapers a molecule by its Z2 symmetries (fewer qubits, fewer gates);
 - ``mitigation: auto`` is :data:`~qjax.schemas.HARDWARE_MITIGATION` (readout + reference-state
-  mitigation) where the run has a reference state, ``readout`` elsewhere;
+  mitigation) where the run has a reference state (a molecule with UCC), ``none`` elsewhere;
 - ``backend.final_precision: auto`` is :data:`~qjax.schemas.HARDWARE_PRECISION` Ha for a molecule
   whose backend samples.
 
@@ -77,7 +77,8 @@ def resolve(experiment: str, groups: dict) -> dict:
     reference = has_reference(problem, ansatz)
     if mitigation.name == "auto":
         exact_twin = backend.name == "noisy_simulator" and backend.shots is not None  # JAX mitigation is exact-only
-        name = "none" if not hardware or exact_twin else HARDWARE_MITIGATION if reference else "readout"
+        # without a reference (QAOA, spin chains, ansatz=hea) the behaviour before `auto`: none
+        name = HARDWARE_MITIGATION if hardware and reference and not exact_twin else "none"
         out["mitigation"] = SCHEMAS["mitigation"][name](name)
     elif "rem" in mitigation.techniques and not reference:
         if mitigation.name == "best":

@@ -938,7 +938,7 @@ class ReadoutREMMitigationConfig(MitigationConfig):
 @dataclass(frozen=True)
 class AutoMitigationConfig(MitigationConfig):
     """The default: :func:`qjax.config.validate` replaces it by :data:`HARDWARE_MITIGATION` (with hardware
-    defaults; ``readout`` where the problem has no reference state) or by ``none``."""
+    defaults, where the run has a reference state) or by ``none``."""
 
 
 #: ``mitigation=auto`` with hardware defaults on a problem with a reference state (a molecule with UCC):

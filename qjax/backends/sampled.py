@@ -140,7 +140,7 @@ def sampled_objective(
                 resize(training_shots)
 
     def report(params) -> dict:
-        runner.step = "final"
+        runner.step = "final"  # type: ignore[assignment]  # the journal's label of the final job
         ev = final_evaluation(params)
         out: dict[str, Any] = {"final_shots": int(ev.shots)}
         if ref_row is not None:
@@ -162,7 +162,7 @@ def sampled_objective(
             out["energy_unmitigated"] = float(ev.values[0, 0])
         return out
 
-    return Objective(value, value_and_grad, values, circuit.num_params, begin_step, report)
+    return Objective(value, value_and_grad, values, int(circuit.num_params or 0), begin_step, report)
 
 
 def chained_objective(backend, circuit: Circuit, observable, primary, *, gradient: str = "auto") -> Objective:

@@ -97,8 +97,7 @@ def make_run_backend(rc, dtype, state_dir: str):
     """The backend ``rc.backend`` names, its job journal and cache in ``state_dir``."""
     from qjax.backends import make_backend
 
-    # final_precision is the final evaluation's, not the backend's: set on it by start()
-    options = {k: v for k, v in vars(rc.backend).items() if k not in ("name", "final_precision")}
+    options = {k: v for k, v in vars(rc.backend).items() if k != "name"}
     return make_backend(
         rc.backend.name,
         dtype=dtype,
@@ -252,7 +251,6 @@ def start(
     check_writable(state_dir)  # before the backend is built and anything compiled: one line, at once
     backend = make_run_backend(rc, dtype, state_dir)
     backend.reference = experiment.reference  # REM's reference state, where the run has one
-    backend.final_precision = getattr(rc.backend, "final_precision", None)
     objective = make_objective(experiment, backend, gradient)
     manifest = manifest_skeleton(rc, config, experiment, backend, state_dir, **(manifest_extra or {}))
     session = RunSession(rc, run_dir, experiment, backend, objective, manifest, state_dir, started)

@@ -96,8 +96,9 @@ class _Monitor:
 
     def __call__(self, rows: list[dict]) -> None:
         self.writer(rows)
-        for row in rows if self.tracker is not None else ():
-            self.tracker.log(row)
+        if self.tracker is not None:
+            for row in rows:
+                self.tracker.log(row)
         self.progress.update(len(rows))
         if rows:
             self.progress.set_postfix_str(f"{self.loss_name} {rows[-1]['loss']:.6f}", refresh=False)

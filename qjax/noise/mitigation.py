@@ -29,7 +29,7 @@ import numpy as np
 import scipy.linalg
 
 from qjax.errors import ConfigError
-from qjax.ir.circuit import Circuit, Operation
+from qjax.ir.circuit import Circuit, Operation, _as_matrix_tuple
 from qjax.ir.gates import GATES
 from qjax.noise.channels import from_superop
 
@@ -98,7 +98,7 @@ def inverse(op: Operation) -> Operation:
         matrix = np.asarray(op.matrix, dtype=complex)
     else:  # a fixed gate without a named inverse (SX, iSWAP): its adjoint as a matrix
         matrix = np.asarray(GATES[gate].matrix(jnp.zeros(0), jnp.complex64), dtype=complex)
-    return Operation("Unitary", op.wires, matrix=matrix.conj().T)
+    return Operation("Unitary", op.wires, matrix=_as_matrix_tuple(matrix.conj().T))
 
 
 def _odd_factor(factor: float, how: str) -> int:

@@ -31,7 +31,7 @@ def _rc(compose, *overrides, experiment="vqe"):
         (("backend=noisy_simulator", "backend.device=FakeManilaV2"), True, "readout_rem", None),  # exact twin
         (("backend=noisy_simulator", "backend.shots=1000"), True, "none", 0.0003),  # JAX mitigation is exact-only
         (("backend=ibm_fake", "mitigation=none", "problem.taper=false"), False, "none", 0.0003),  # explicit wins
-        (("backend=ibm_fake", "ansatz=hea"), True, "readout", 0.0003),  # no reference state for REM
+        (("backend=ibm_fake", "ansatz=hea"), True, "none", 0.0003),  # no reference state for REM: as before
         (("backend=ibm_fake", "problem=lih"), True, "readout_rem", 0.0003),
     ],
 )
@@ -40,9 +40,11 @@ def test_auto_resolves_by_the_backend_that_runs_the_circuits(compose, overrides,
     assert (rc.problem.taper, rc.mitigation.name, rc.backend.final_precision) == (taper, mitigation, precision)
 
 
-def test_qaoa_on_hardware_gets_readout_and_best_drops_rem_without_reference(compose):
+def test_qaoa_on_hardware_keeps_its_old_config_and_best_drops_rem_without_reference(compose):
     rc = _rc(compose, "backend=ibm_fake", experiment="qaoa")
-    assert (rc.problem.taper, rc.mitigation.name, rc.backend.final_precision) == (False, "readout", None)
+    assert (rc.problem.taper, rc.mitigation.name, rc.backend.final_precision) == (False, "none", None)
+    explicit = ("mitigation=none", "problem.taper=false", "backend.final_precision=null")
+    assert config_hash(rc) == config_hash(_rc(compose, "backend=ibm_fake", *explicit, experiment="qaoa"))
     assert _rc(compose, "backend=ibm_fake", "mitigation=best", experiment="qaoa").mitigation.rem is False
 
 
