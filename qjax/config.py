@@ -28,6 +28,7 @@ from omegaconf.errors import ConfigKeyError, MissingMandatoryValue, OmegaConfBas
 
 from qjax.config_baseline import ADDED, BASELINE
 from qjax.errors import ConfigError
+from qjax.hardware_defaults import resolve as resolve_hardware_defaults
 from qjax.resources import check_sizes
 from qjax.schemas import (
     FIXED_GROUPS,
@@ -468,6 +469,7 @@ def validate(cfg: DictConfig | Mapping[str, Any]) -> RunConfig:
         )
     _check_combination(top.experiment, groups["problem"], groups["ansatz"], groups["backend"])
     _check_problem(groups["problem"])
+    groups = resolve_hardware_defaults(top.experiment, groups)  # problem.taper, mitigation, final_precision: auto
     zne = getattr(groups["mitigation"], "zne", None)
     if zne is not None:
         need = ZNE_MIN_FACTORS.get(zne.extrapolator) or int(zne.extrapolator.removeprefix("polynomial_degree_")) + 1

@@ -132,4 +132,13 @@ BASELINE: dict[str, dict] = \
 
 #: Keys (and group options) added after BASELINE was frozen: ``"group.option": {"key": old-behaviour value}``,
 #: one comment each saying when and why. Never edit an entry once it is here.
-ADDED: dict[str, dict] = {}
+ADDED: dict[str, dict] = {
+    # issue 19 (hardware-grade answers): Z2 tapering, off before it existed; `auto` resolves to false off hardware
+    **{f"problem.{p}": {"taper": False} for p in ("h2", "lih", "tfim", "maxcut", "iris", "moons", "breast_cancer")},
+    # issue 19: the final evaluation's target precision; null = the training shots, as before
+    **{
+        f"backend.{b}": {"final_precision": None} for b in ("simulator", "noisy_simulator", "ibm_fake", "ibm", "remote")
+    },
+    # issue 19: `best` adds reference-state mitigation where there is a reference; false = best as before
+    "mitigation.best": {"rem": False},
+}

@@ -179,6 +179,15 @@ _ROTATION_NAMES = {"RX", "RY", "RZ"}
 # --- backend -----------------------------------------------------------------
 
 
+#: ``backend.final_precision: auto`` with hardware defaults: the target standard error (Ha) of a molecule's
+#: reported energy, a fifth of chemical accuracy (1.6 mHa), so shot noise stays well inside it.
+HARDWARE_PRECISION = 0.0003
+
+
+def _precision(v: Any) -> bool:
+    return v == "auto" or v is None or (not isinstance(v, (bool, str)) and math.isfinite(v) and v > 0)
+
+
 @register("backend", "simulator")
 @dataclass(frozen=True)
 class BackendConfig:
@@ -195,6 +204,13 @@ class BackendConfig:
         MAX_OPERATIONS,
         f"an integer in 1..{10 * MAX_OPERATIONS} (gates in the expanded circuit)",
         _within(1, 10 * MAX_OPERATIONS),
+    )
+    #: Target standard error (Ha) of a molecule's final energy; validate() resolves auto (see HARDWARE_PRECISION)
+    final_precision: Any = _opt(
+        "auto",
+        f"auto ({HARDWARE_PRECISION} Ha with hardware defaults), null (the training shots) or a float > 0 (Ha)",
+        _precision,
+        example=HARDWARE_PRECISION,
     )
 
     #: Runs on hardware (or a stand-in for it): sampled, parameter-shift gradients, jobs.
@@ -469,12 +485,18 @@ class WarmupCosineScheduleConfig(ScheduleConfig):
 # --- problem and ansatz -------------------------------------------------------
 
 
+def _taper(v: Any) -> bool:
+    return v == "auto" or isinstance(v, bool)
+
+
 @dataclass(frozen=True)
 class ProblemConfig:
     """A problem to train on; ``molecular`` problems have electrons (UCC needs them)."""
 
     name: str
     molecular: ClassVar[bool] = False
+    #: auto (on with hardware defaults, molecules only), true or false; validate() resolves auto to a bool
+    taper: Any = _opt("auto", "auto, true or false (Z2-symmetry qubit tapering of a molecule)", _taper, example=False)
 
     def qubits(self) -> Optional[int]:
         """Wires the problem's observable acts on, known from the config alone (None: only once built)."""
@@ -886,12 +908,42 @@ class TwirlingMitigationConfig(MitigationConfig):
 @register("mitigation", "best")
 @dataclass(frozen=True)
 class BestMitigationConfig(MitigationConfig):
-    """All a backend supports: readout + ZNE, and on IBM also DD and gate twirling."""
+    """All a backend supports: readout + ZNE, on IBM also DD and gate twirling, and REM where there is a reference."""
 
-    techniques: ClassVar[tuple[str, ...]] = ("readout", "zne", "dd", "twirling")
+    techniques: ClassVar[tuple[str, ...]] = ("readout", "zne", "dd", "twirling", "rem")
     zne: ZNESettings = field(default_factory=ZNESettings)
     dd: DDSettings = field(default_factory=DDSettings)
     twirling: TwirlingSettings = field(default_factory=TwirlingSettings)
+    rem: bool = _opt(True, _BOOL + " (reference-state mitigation where the problem has a reference)")
+
+
+@register("mitigation", "rem")
+@dataclass(frozen=True)
+class REMMitigationConfig(MitigationConfig):
+    """Reference-state error mitigation (Lolur et al., JCTC 2023): the Hartree–Fock state's measured error is
+    subtracted (the same circuit at the parameters that give it, in the same job)."""
+
+    techniques: ClassVar[tuple[str, ...]] = ("rem",)
+
+
+@register("mitigation", "readout_rem")
+@dataclass(frozen=True)
+class ReadoutREMMitigationConfig(MitigationConfig):
+    """Readout mitigation (TREX on IBM, the calibration inverse in JAX) and then REM."""
+
+    techniques: ClassVar[tuple[str, ...]] = ("readout", "rem")
+
+
+@register("mitigation", "auto")
+@dataclass(frozen=True)
+class AutoMitigationConfig(MitigationConfig):
+    """The default: :func:`qjax.config.validate` replaces it by :data:`HARDWARE_MITIGATION` (with hardware
+    defaults, where the run has a reference state) or by ``none``."""
+
+
+#: ``mitigation=auto`` with hardware defaults on a problem with a reference state (a molecule with UCC):
+#: the cheapest option that reached chemical accuracy in docs/hardware-answers.md's measurements.
+HARDWARE_MITIGATION = "readout_rem"
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,9 @@ COMPANIONS = {
     ("mitigation", "dd"): _FAKE_SMALL,
     ("mitigation", "twirling"): _FAKE_SMALL + _FEW_TWIRLS,
     ("mitigation", "best"): _FAKE_SMALL + _FEW_TWIRLS,
+    # reference-state mitigation needs a molecule with UCC (Hartree–Fock at 0): tapered H2 on the exact twin
+    ("mitigation", "rem"): ["backend=noisy_simulator", "backend.noise.readout_error=0.02"],
+    ("mitigation", "readout_rem"): ["backend=noisy_simulator", "backend.noise.readout_error=0.02"],
 }
 
 #: Options that need an IBM Quantum account to run (composed and validated only, offline).

@@ -54,8 +54,12 @@ def make_backend(name: str, **options) -> Backend:
     :class:`ConfigError` before anything is constructed, naming the allowed ones.
     """
     cls = backend_class(name)
+    # every backend's: the final evaluation's target precision (Backend.final_precision), not a constructor option
+    final_precision = options.pop("final_precision", None)
     allowed = cls.options()
     unknown = [k for k in options if k not in allowed]
     if unknown:
         raise ConfigError(f"backend={name} has no option {unknown[0]!r}; its options are: {', '.join(allowed)}")
-    return cls(**options)
+    backend = cls(**options)
+    backend.final_precision = None if final_precision == "auto" else final_precision
+    return backend

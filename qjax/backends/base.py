@@ -99,6 +99,14 @@ class Backend(abc.ABC):
     #: result cache live; ``None``: nothing is persisted.
     state_dir: str | None = None
 
+    #: Reference-state mitigation's reference (:class:`qjax.noise.mitigation.Reference`), set by the run
+    #: before :meth:`objective` where the mitigation uses REM; ``None``: no REM.
+    reference: Any = None
+
+    #: Target standard error of the final evaluation (``backend.final_precision``, Ha), set by the run
+    #: before :meth:`objective`; ``None``: the training shots.
+    final_precision: float | None = None
+
     #: Backend names to fall back to, in order, when this one fails (``backend.fallback``).
     fallback: tuple[str, ...] = ()
 

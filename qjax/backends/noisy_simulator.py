@@ -146,7 +146,7 @@ def noise_model(settings) -> NoiseModel:
 def _check_mitigation(mitigation, shots: int | None, method: str) -> tuple[str, ...]:
     """The JAX techniques to apply (:func:`qjax.noise.mitigation.check_jax_mitigation`), or why they cannot be."""
     techniques = check_jax_mitigation(mitigation)
-    if techniques and shots is not None:
+    if set(techniques) - {"rem"} and shots is not None:  # REM alone is two sampled rows of one job
         raise BackendError(
             f"mitigation={mitigation.name} on backend=noisy_simulator works on exact expectations; "
             "set backend.shots=null (sampled mitigation runs on backend=ibm_fake)"
@@ -301,7 +301,7 @@ class NoisySimulatorBackend(Backend):
             angles = A @ jnp.asarray(params, rd) + c if lm.A.shape[1] else c
             return angles if columns is None else angles[columns]
 
-        if self.techniques:
+        if self.techniques:  # (with shots, REM alone goes through the sampled objective above)
             return self._mitigated_objective(circuit, twin, gradient, simulated_params)
         compiled = self.compile(twin)
         values = compiled.values
@@ -336,15 +336,27 @@ class NoisySimulatorBackend(Backend):
             )
 
         mitigated, raw = mitigated_expval(twin.circuit, twin.schedule, twin.readout, self.mitigation, compile_one)
+        reference, shift = self.reference if "rem" in self.techniques else None, 0.0
+        if "rem" in self.techniques and reference is None:
+            raise BackendError(
+                f"mitigation={self.mitigation.name} needs a reference state (a molecule with ansatz=ucc: "
+                "Hartree–Fock at parameters 0); use mitigation=readout"
+            )
+        if reference is not None:  # REM: a constant shift (the reference's error), measured once
+            rd = jnp.finfo(self.dtype).dtype
+            shift = reference.energy - float(mitigated(simulated_params(jnp.asarray(reference.params, rd)))[0])
 
         def energy(params):
-            return mitigated(simulated_params(params))[0]
+            return mitigated(simulated_params(params))[0] + shift
 
         unmitigated = jax.jit(lambda params: raw(simulated_params(params))[0])
         value = jax.jit(energy)
 
         def report(params) -> dict:
-            return {"energy": float(value(params)), "energy_unmitigated": float(unmitigated(params))}
+            out = {"energy": float(value(params)), "energy_unmitigated": float(unmitigated(params))}
+            if reference is not None:
+                out["rem_shift"] = shift
+            return out
 
         return Objective(
             value=value,
@@ -359,7 +371,15 @@ class NoisySimulatorBackend(Backend):
         from qjax.backends.sampled import sampled_objective
 
         self.runner = JobRunner([(self.name, lambda: self.executor(circuit, [observable]))], state_dir=self.state_dir)
-        return sampled_objective(circuit, self.runner, gradient=gradient, seed=self.seed, mitigated=False)
+        return sampled_objective(
+            circuit,
+            self.runner,
+            gradient=gradient,
+            seed=self.seed,
+            mitigated=False,
+            reference=self.reference if "rem" in self.techniques else None,
+            final_precision=self.final_precision,
+        )
 
     def executor(self, circuit: Circuit, observables) -> "NoisySimulatorExecutor":
         """This simulator as an :class:`~qjax.backends.executor.Executor` of ``circuit``'s gate angles."""
@@ -451,6 +471,11 @@ class NoisySimulatorExecutor:
         stds = np.sqrt(((1 - sampled**2) / self.shots) @ (self._coeffs.T**2))
         shots = len(params) * self.num_observables * self.shots
         return DoneJob(Evaluation(values, stds, None, shots, 0.0))
+
+    def set_shots(self, shots: int) -> None:
+        """Shots per term of later evaluations (the final evaluation's ``backend.final_precision``); exact stays exact."""
+        if self.shots is not None:
+            self.shots = int(shots)
 
     def attach(self, job_id: str) -> None:
         return None

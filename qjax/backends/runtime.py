@@ -199,6 +199,15 @@ class RuntimeExecutor:
         self._factors = len(mitigation.zne.noise_factors) if "zne" in mitigation.techniques else 1
         self._fingerprint: str | None = None
 
+    def set_shots(self, shots: int) -> None:
+        """Shots per PUB of later jobs (the final evaluation's ``backend.final_precision``); the fingerprint, hence
+        the cache key, and :meth:`planned_cost` follow."""
+        self.shots = int(shots)
+        self._options = {
+            m: estimator_options(self.mitigation, shots=self.shots, seed=self._seed, mitigate=m) for m in (True, False)
+        }
+        self._fingerprint = None
+
     def _estimator(self, mitigate: bool):
         from qiskit_ibm_runtime.executor_estimator import Estimator
 

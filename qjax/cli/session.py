@@ -143,6 +143,10 @@ def manifest_skeleton(rc, config: dict, experiment, backend, checkpoint_dir: str
         "code_version": code_version(),
         "circuit": circuit_summary(experiment.circuit),
         "mitigation": {"name": rc.mitigation.name, **dataclasses.asdict(rc.mitigation)},
+        "tapering": None if experiment.problem.tapering is None else experiment.problem.tapering.describe(),
+        "reference": None
+        if experiment.reference is None
+        else {"state": experiment.reference.name, "energy": experiment.reference.energy},
         "calibration": None,
         "job_ids": [],
         "request_ids": [],
@@ -249,6 +253,7 @@ def start(
     experiment = build_experiment(rc)
     check_writable(state_dir)  # before the backend is built and anything compiled: one line, at once
     backend = make_run_backend(rc, dtype, state_dir)
+    backend.reference = experiment.reference  # REM's reference state, where the run has one
     objective = make_objective(experiment, backend, gradient)
     manifest = manifest_skeleton(rc, config, experiment, backend, state_dir, **(manifest_extra or {}))
     session = RunSession(rc, run_dir, experiment, backend, objective, manifest, state_dir, started)

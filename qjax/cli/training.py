@@ -35,7 +35,45 @@ def checkpoint_options(rc, default_dir: str, config_hash: str) -> CheckpointOpti
         config_hash=config_hash,
         sync=rc.backend.hardware,
         accepted_hashes=(legacy_config_hash(rc),),
+        changed_defaults=changed_defaults(rc),
     )
+
+
+def changed_defaults(rc) -> dict[str, str]:
+    """``{config hash: message}`` for this run with each subset of the hardware defaults (problem.taper,
+    mitigation, backend.final_precision; :mod:`qjax.hardware_defaults`) set back to its old behaviour: a
+    checkpoint carrying one of them was written before that default, and the message says how to resume it."""
+    import dataclasses
+    from itertools import combinations
+
+    from qjax.config import config_hash
+    from qjax.schemas import MitigationConfig
+
+    old = []  # (override that resumes the old run, what the value is now, replaced config)
+    if getattr(rc.problem, "taper", False) is True:
+        old.append(
+            ("problem.taper=false", "problem.taper=true", {"problem": dataclasses.replace(rc.problem, taper=False)})
+        )
+    if rc.mitigation.name in ("readout_rem", "readout"):
+        old.append(("mitigation=none", f"mitigation={rc.mitigation.name}", {"mitigation": MitigationConfig("none")}))
+    if getattr(rc.backend, "final_precision", None) is not None:
+        old.append(
+            (
+                "backend.final_precision=null",
+                f"backend.final_precision={rc.backend.final_precision:g}",
+                {"backend": dataclasses.replace(rc.backend, final_precision=None)},
+            )
+        )
+    out = {}
+    for k in range(1, len(old) + 1):
+        for subset in combinations(old, k):
+            changes = {key: value for _, _, replaced in subset for key, value in replaced.items()}
+            now = ", ".join(n for _, n, _ in subset)
+            fix = " ".join(f for f, _, _ in subset)
+            out[config_hash(dataclasses.replace(rc, **changes))] = (
+                f"this run has {now} (hardware defaults); to resume the old run, add {fix}"
+            )
+    return out
 
 
 class _Monitor:

@@ -16,10 +16,12 @@ import numpy as np
 
 from qjax.config import check_rules
 from qjax.errors import ConfigError
+from qjax.hardware_defaults import has_reference
 from qjax.ir import ansatze as templates
 from qjax.ir.circuit import Circuit
-from qjax.problems import chemistry, maxcut, spin
-from qjax.problems.base import Problem
+from qjax.noise.mitigation import Reference
+from qjax.problems import chemistry, maxcut, spin, tapering
+from qjax.problems.base import Problem, basis_state_energy
 
 __all__ = ["Experiment", "build_experiment", "maxcut_graph", "PROBLEMS", "ANSATZE", "EXPERIMENTS"]
 
@@ -33,7 +35,9 @@ class Experiment(NamedTuple):
     over a data set); ``report(params, result) -> dict`` adds experiment-specific
     fields to ``result.json`` from the final parameters and the result so far
     (e.g. QAOA's approximation ratio); ``summary(result) -> str`` is the final
-    line's description of the outcome (default: energy vs exact).
+    line's description of the outcome (default: energy vs exact); ``reference``: the
+    :class:`~qjax.noise.mitigation.Reference` state of reference-state mitigation (parameters of
+    ``circuit`` that prepare a classically known state, and its exact energy), or ``None``.
     """
 
     name: str
@@ -44,6 +48,7 @@ class Experiment(NamedTuple):
     objective: Callable[[Any, str], Any] | None = None
     report: Callable[[Any, dict], dict] | None = None
     summary: Callable[[dict], str] | None = None
+    reference: Any = None
 
 
 def maxcut_graph(c) -> maxcut.Graph:
@@ -62,6 +67,8 @@ PROBLEMS: dict[str, Callable[[Any], Problem]] = {
 
 
 def _ucc(cfg, problem: Problem) -> Circuit:
+    if problem.tapering is not None:  # the excitations tapered like the Hamiltonian
+        return tapering.tapered_ucc(problem)
     assert problem.electrons is not None, "UCC runs on molecules (config.check_rules)"
     return templates.uccsd(problem.num_wires, problem.electrons)
 
@@ -97,10 +104,21 @@ def _initial_params(cfg, num_params: int, seed: int, dtype) -> jax.Array:
 def build_vqe(rc) -> Experiment:
     """VQE: minimise ⟨H⟩ of the configured problem with the configured ansatz."""
     problem = PROBLEMS[rc.problem.name](rc.problem)
+    if getattr(rc.problem, "taper", False) is True:  # validate() resolved auto
+        problem = tapering.taper(problem)
     circuit = ANSATZE[rc.ansatz.name](rc.ansatz, problem)
     dtype = jnp.float64 if rc.precision == "double" else jnp.float32
     params = _initial_params(rc.ansatz, circuit.num_params, rc.seed, dtype)
-    return Experiment("vqe", problem, circuit, params, "energy")
+    return Experiment("vqe", problem, circuit, params, "energy", reference=_reference(rc, problem, circuit))
+
+
+def _reference(rc, problem: Problem, circuit: Circuit) -> Reference | None:
+    """REM's reference: UCC at parameters 0 prepares the (tapered) Hartree–Fock state, whose energy is exact."""
+    if not has_reference(rc.problem, rc.ansatz) or problem.hf_state is None:
+        return None
+    return Reference(
+        np.zeros(circuit.num_params), basis_state_energy(problem.observable, problem.hf_state), "hartree_fock"
+    )
 
 
 def build_qaoa(rc) -> Experiment:

@@ -1,4 +1,4 @@
-"""Error mitigation in JAX: noise amplification and zero-noise extrapolation.
+"""Error mitigation in JAX: noise amplification, zero-noise extrapolation and reference-state mitigation.
 
 The pieces the noisy simulator's ZNE is made of, each pure:
 
@@ -13,18 +13,23 @@ The pieces the noisy simulator's ZNE is made of, each pure:
 
 A schedule is what :func:`qjax.noise.density.compile_noisy` takes: one tuple of
 ``(channel, wires)`` per operation, applied after it.
+
+Reference-state error mitigation (REM; Lolur et al., JCTC 2023) runs the same circuit at
+parameters that prepare a classically known state (:class:`Reference`: UCC at 0 gives
+Hartree–Fock) and subtracts that state's measured error: ``E(θ) − E(θ_ref) + E_exact(θ_ref)``
+(:func:`rem_energy`). It is a constant shift, so gradients are those of ``E``.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import jax.numpy as jnp
 import numpy as np
 import scipy.linalg
 
 from qjax.errors import ConfigError
-from qjax.ir.circuit import Circuit, Operation
+from qjax.ir.circuit import Circuit, Operation, _as_matrix_tuple
 from qjax.ir.gates import GATES
 from qjax.noise.channels import from_superop
 
@@ -38,7 +43,35 @@ __all__ = [
     "AMPLIFIERS",
     "check_jax_mitigation",
     "mitigated_expval",
+    "Reference",
+    "uses_rem",
+    "rem_energy",
+    "rem_std",
 ]
+
+
+class Reference(NamedTuple):
+    """A classically known state of an ansatz: ``params (P,)`` that prepare it, its exact ``energy`` and ``name``."""
+
+    params: np.ndarray
+    energy: float
+    name: str = "hartree_fock"
+
+
+def uses_rem(mitigation) -> bool:
+    """Whether ``mitigation`` asks for reference-state mitigation (``rem``, ``readout_rem``, ``best`` with REM)."""
+    return mitigation is not None and "rem" in mitigation.techniques and bool(getattr(mitigation, "rem", True))
+
+
+def rem_energy(measured, measured_reference, reference: Reference):
+    """``measured − measured_reference + reference.energy``: the reference state's measured error removed."""
+    return measured - measured_reference + reference.energy
+
+
+def rem_std(std, std_reference):
+    """Standard error of :func:`rem_energy` from independent estimates' standard errors."""
+    return (std**2 + std_reference**2) ** 0.5
+
 
 #: Gates that are their own inverse.
 _SELF_INVERSE = {"I", "H", "X", "Y", "Z", "CNOT", "CY", "CZ", "SWAP", "Toffoli", "CSWAP"}
@@ -65,7 +98,7 @@ def inverse(op: Operation) -> Operation:
         matrix = np.asarray(op.matrix, dtype=complex)
     else:  # a fixed gate without a named inverse (SX, iSWAP): its adjoint as a matrix
         matrix = np.asarray(GATES[gate].matrix(jnp.zeros(0), jnp.complex64), dtype=complex)
-    return Operation("Unitary", op.wires, matrix=matrix.conj().T)
+    return Operation("Unitary", op.wires, matrix=_as_matrix_tuple(matrix.conj().T))
 
 
 def _odd_factor(factor: float, how: str) -> int:
@@ -188,21 +221,23 @@ AMPLIFIERS = {
 
 
 def check_jax_mitigation(mitigation, backend: str = "noisy_simulator") -> tuple[str, ...]:
-    """The techniques of ``mitigation`` that JAX applies (readout, zne), or a ConfigError naming the fix.
+    """The techniques of ``mitigation`` that JAX applies (readout, zne, rem), or a ConfigError naming the fix.
 
-    ``best`` means everything this backend supports: readout + ZNE (dynamical
-    decoupling and twirling act on hardware noise this simulator does not model).
+    ``best`` means everything this backend supports: readout + ZNE (+ REM where it is on;
+    dynamical decoupling and twirling act on hardware noise this simulator does not model).
     """
     techniques = tuple(getattr(mitigation, "techniques", ()) or ())
     if mitigation is None or not techniques:
         return ()
+    if not uses_rem(mitigation):
+        techniques = tuple(t for t in techniques if t != "rem")
     if mitigation.name != "best":
         for technique in techniques:
-            if technique not in ("readout", "zne"):
+            if technique not in ("readout", "zne", "rem"):
                 raise ConfigError(
                     f"mitigation={mitigation.name} is an IBM runtime technique (it acts on idle-time and "
                     f"coherent errors this simulator does not model); on backend={backend} use "
-                    "mitigation=readout, zne or best"
+                    "mitigation=readout, rem, readout_rem, zne or best"
                 )
     zne = getattr(mitigation, "zne", None)
     if zne is not None and "zne" in techniques:
@@ -219,7 +254,7 @@ def check_jax_mitigation(mitigation, backend: str = "noisy_simulator") -> tuple[
         if zne.amplifier != "noise_scaling":
             for factor in zne.noise_factors:
                 _odd_factor(factor, zne.amplifier.replace("_", " "))
-    return tuple(t for t in techniques if t in ("readout", "zne"))
+    return tuple(t for t in techniques if t in ("readout", "zne", "rem"))
 
 
 def mitigated_expval(circuit: Circuit, schedule: Sequence[tuple], readout: Sequence, mitigation, compile_fn):
@@ -235,7 +270,7 @@ def mitigated_expval(circuit: Circuit, schedule: Sequence[tuple], readout: Seque
     ``M⁻¹ M = I``, so it gives the expectation without readout error (a sampled
     calibration would add its own statistical error). Everything stays differentiable.
     """
-    techniques = check_jax_mitigation(mitigation)
+    techniques = tuple(t for t in check_jax_mitigation(mitigation) if t != "rem")  # REM: rem_energy, by the caller
     base = compile_fn(circuit, schedule, readout)
     if not techniques:
         return base.expval, base.expval

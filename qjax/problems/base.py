@@ -9,7 +9,7 @@ diagonalisation (Ising chains, :mod:`qjax.problems.spin`), by brute force (MaxCu
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -25,7 +25,8 @@ class Problem(NamedTuple):
     ``exact_energy``: its ground energy by exact diagonalisation or brute force
     (``None`` where neither is affordable, or for a loss that is no energy); ``electrons``:
     number of electrons (molecules) or ``None``; ``hf_state``: the Hartree–Fock
-    occupation bits (molecules) or ``None``.
+    occupation bits (molecules) or ``None``; ``tapering``: what Z2-symmetry tapering did
+    (:class:`qjax.problems.tapering.Tapering`) or ``None`` for an untapered problem.
     """
 
     name: str
@@ -34,6 +35,7 @@ class Problem(NamedTuple):
     exact_energy: float | None
     electrons: int | None = None
     hf_state: tuple[int, ...] | None = None
+    tapering: Any = None
 
 
 def basis_state_energy(observable: PauliSum, bits) -> float:

@@ -16,6 +16,7 @@ its process ends, kill -9 included, so a lock is never stale; the file stays.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import logging
 import os
@@ -24,7 +25,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Mapping, NamedTuple
 
 import jax
 import orbax.checkpoint as ocp
@@ -68,6 +69,9 @@ class CheckpointOptions:
     config_hash: str | None = None
     sync: bool = False
     accepted_hashes: tuple[str, ...] = ()
+    #: Hashes this configuration had under older defaults → what changed and how to resume such a run
+    #: (named in the refusal instead of the bare hashes).
+    changed_defaults: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if not os.path.isabs(self.dir):
@@ -378,6 +382,11 @@ class Checkpointer:
     def _check_compatible(self, meta: dict, step: int) -> None:
         want, have = self.options.config_hash, meta.get("config_hash")
         if want is not None and have != want and have not in self.options.accepted_hashes:
+            if isinstance(have, str) and have in self.options.changed_defaults:
+                raise CheckpointError(
+                    f"the checkpoint in {self.options.dir} (step {step}) was written before a default changed: "
+                    f"{self.options.changed_defaults[have]}; or start fresh with checkpoint.resume=never"
+                )
             raise CheckpointError(
                 f"the checkpoint in {self.options.dir} (step {step}) was written by a different configuration "
                 f"(config hash {have} ≠ {want}); start fresh with checkpoint.resume=never, "

@@ -60,6 +60,8 @@ def test_every_config_file_composes_and_validates(hydra_ctx, group, option):
         assert run.experiment == option
     elif group == "ansatz" and option.startswith("for_"):  # a problem's default: extends a template's file
         assert run.ansatz.name in qs.SCHEMAS["ansatz"]
+    elif (group, option) == ("mitigation", "auto"):  # resolved by the backend (qjax.hardware_defaults)
+        assert run.mitigation.name in ("none", qs.HARDWARE_MITIGATION)
     elif group in qs.SCHEMAS:
         section = run.extras[group] if group in OPTIONAL_SECTIONS else getattr(run, group)
         assert section.name == option

@@ -26,8 +26,9 @@ def test_each_config_trains_two_steps(tmp_path, overrides, train_in_process):
         assert result["energy"] >= result["exact_energy"] - 1e-5
     else:
         # one job per step + the final evaluation, + one unmitigated final job where no ZNE noise factor 1 exists
-        mitigation = next((o.split("=", 1)[1] for o in overrides if o.startswith("mitigation=")), "none")
-        extra = mitigation in ("readout", "dd", "twirling")
+        # the mitigation that ran (mitigation=auto resolves by the backend: readout on a fake device without REM)
+        mitigation = json.loads((tmp_path / "manifest.json").read_text())["mitigation"]["name"]
+        extra = mitigation in ("readout", "dd", "twirling", "readout_rem")
         assert result["num_jobs"] == 2 + 1 + extra
         assert ("energy_unmitigated" in result) == (mitigation != "none")
     on_disk = json.loads((tmp_path / "result.json").read_text())
