@@ -140,7 +140,7 @@ def sampled_objective(
                 resize(training_shots)
 
     def report(params) -> dict:
-        runner.step = "final"  # type: ignore[assignment]  # the journal's label of the final job
+        runner.step = "final"  # the journal's label of the final job
         ev = final_evaluation(params)
         out: dict[str, Any] = {"final_shots": int(ev.shots)}
         if ref_row is not None:
