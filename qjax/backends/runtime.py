@@ -43,6 +43,7 @@ __all__ = [
     "estimator_options",
     "calibration_snapshot",
     "coupling_map",
+    "device_label",
     "native_gates",
 ]
 
@@ -301,6 +302,14 @@ class RuntimeExecutor:
         }
 
 
+def device_label(device) -> str:
+    """The name a user gives ``backend.device`` for ``device``: a fake device's class (``FakeManilaV2``), else
+    IBM's backend name (``ibm_brisbane``)."""
+    if type(device).__module__.startswith("qiskit_ibm_runtime.fake_provider"):
+        return type(device).__name__
+    return str(device.name)
+
+
 def coupling_map(device) -> tuple[tuple[int, int], ...] | None:
     """The directed qubit pairs ``((a, b), ...)`` of a Qiskit ``device``, sorted; ``None``: no device, or all-to-all."""
     edges = None if device is None else device.coupling_map
@@ -484,7 +493,7 @@ class RuntimeBackend(Backend):
         runner.step = "final"
         ev = runner.evaluate(angles[None], purpose="samples", mitigate=False, executor=sampler)
         bits = bits_from_counts(ev.values[0], circuit.num_wires, seed=seed)
-        return Samples(bits, f"{estimator.name}:{estimator.device.name}")
+        return Samples(bits, f"{estimator.name}:{device_label(estimator.device)}")
 
     def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
         def primary():

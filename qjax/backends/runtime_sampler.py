@@ -2,7 +2,7 @@
 
 :class:`RuntimeSampler` wraps the run's :class:`~qjax.backends.runtime.RuntimeExecutor`:
 the same transpiled circuit on the same physical qubits, with every logical wire
-measured where the layout left it, sent as ONE ``SamplerV2`` job in the run's execution
+measured where the layout left it, sent as ONE ``executor_sampler.Sampler`` job (raw samples: no mitigation) in the run's execution
 mode. It speaks the :class:`~qjax.backends.executor.Executor` protocol, so the run's
 :class:`~qjax.backends.jobs.JobRunner` journals, budgets, retries, caches and counts it
 like any other job. Its "values" are the counts of each basis state, index in qjax's
@@ -83,13 +83,13 @@ class RuntimeSampler:
         self.isa = isa
 
     def submit(self, params, *, mitigate: bool = False) -> _SamplerJob:
-        from qiskit_ibm_runtime import SamplerV2
+        from qiskit_ibm_runtime.executor_sampler import Sampler
 
         options: dict = {"default_shots": self.shots}
         if self._seed is not None:
             options["simulator"] = {"seed_simulator": int(self._seed)}
         bound = np.asarray(params, dtype=float)[:, self._estimator.columns]
-        job = SamplerV2(mode=self._estimator.primitive_mode(), options=options).run([(self.isa, bound)])
+        job = Sampler(mode=self._estimator.primitive_mode(), options=options).run([(self.isa, bound)])
         return _SamplerJob(job, self)
 
     def attach(self, job_id: str):
@@ -110,4 +110,4 @@ class RuntimeSampler:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def describe(self) -> dict:
-        return {"name": self.name, "device": self.device.name, "shots": self.shots, "sampler": "SamplerV2"}
+        return {"name": self.name, "device": self.device.name, "shots": self.shots}
