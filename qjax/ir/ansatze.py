@@ -67,6 +67,7 @@ def hardware_efficient(
         raise CircuitError(f"entangler must be 'chain', 'ring' or 'device', got {entangler!r}")
     if (entangler == "device") != (pairs is not None):
         raise CircuitError("entangler='device' takes the device's coupled wire pairs (pairs=...), and only it does")
+    links: list[tuple[int, ...]]
     if entangler == "device":
         links = [_wires(p, 2, "a device pair") for p in pairs or ()]
         if any(w >= n for p in links for w in p):

@@ -145,3 +145,18 @@ def test_device_entangler_run_records_qubits_and_two_qubit_gates(train_in_proces
     assert list(itertools.chain(*choice["couplers"])) and set(itertools.chain(*choice["couplers"])) <= set(
         expected.qubits
     )
+
+
+@pytest.mark.parametrize(
+    "overrides, words",
+    [
+        (["problem=tfim", "ansatz.entangler=device"], "backend=simulator has no coupling map"),
+        (["backend=ibm_fake", "backend.execution_mode=sometimes"], "backend.execution_mode='sometimes' is invalid"),
+    ],
+)
+def test_cli_refuses_device_entangler_and_unknown_mode_in_one_line(cli, tmp_path, overrides, words):
+    proc = cli(tmp_path, "+experiment=vqe", *overrides, "hydra.run.dir=run")
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and words in lines[0], proc.stderr
+    assert not (tmp_path / "checkpoints").exists()  # refused before anything ran
