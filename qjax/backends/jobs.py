@@ -192,7 +192,7 @@ class JobRunner:
         self.journal = _JsonLines(root / JOBS_FILE if root else None)
         self.events = _JsonLines(root / EVENTS_FILE if root else None)
         self.cache = _ResultCache(root / CACHE_DIR if root else None)
-        self.step: int | None = None
+        self.step: int | str | None = None  # "final": the final evaluation and samples
         self.num_jobs = 0
         self.shots_total = 0
         self.qpu_seconds = 0.0

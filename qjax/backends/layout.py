@@ -111,9 +111,9 @@ def choose_layout(device, num_wires: int) -> DeviceLayout:
             best = (cost, tuple(chosen), tuple(tree))
     if best is None:
         raise BackendError(f"{device.name} has no {n} connected qubits; use a smaller problem or a larger device")
-    cost, qubits, tree = best
+    cost, qubits, edges = best
     wire = {q: k for k, q in enumerate(qubits)}
-    pairs = tuple((wire[u], wire[v]) for u, v in tree)
+    pairs = tuple((wire[u], wire[v]) for u, v in edges)
     reason = (
         f"lowest readout + two-qubit gate error of {n} connected qubits on {device.name} "
         f"(greedy from every qubit; Σ errors {cost:.4g})"

@@ -543,7 +543,9 @@ class NoisySampler:
             self._wires = np.array([twin.qubits.index(final[k]) for k in range(n)])
         else:
             self._wires = np.arange(n)
-        self.twin, self.shots, self.device, self.num_wires = twin, int(shots), device, n
+        self.twin, self.device, self.num_wires = twin, device, n
+        self.shots: int | None = int(shots)  # the Executor protocol's type; _count for arithmetic
+        self._count = int(shots)
         self.num_params, self.num_observables = twin.num_angles, 2**n
         self._columns, self._seed, self._width = twin.columns, int(seed), compiled_wires
         self._probs = jax.jit(compiled.probs)
@@ -553,17 +555,17 @@ class NoisySampler:
         row = np.asarray(params, dtype=float)[0]
         sim = row if self._columns is None else row[self._columns]
         probs = np.clip(np.asarray(self._probs(jnp.asarray(sim, self._dtype)), dtype=float), 0.0, None)
-        draws = np.random.default_rng(self._seed).choice(len(probs), size=self.shots, p=probs / probs.sum())
+        draws = np.random.default_rng(self._seed).choice(len(probs), size=self._count, p=probs / probs.sum())
         bits = (draws[:, None] >> np.arange(self._width - 1, -1, -1)) & 1
         index = bits[:, self._wires] @ (1 << np.arange(self.num_wires - 1, -1, -1))
         counts = np.bincount(index, minlength=2**self.num_wires).astype(float)[None]
-        return DoneJob(Evaluation(counts, np.zeros_like(counts), None, self.shots, 0.0))
+        return DoneJob(Evaluation(counts, np.zeros_like(counts), None, self._count, 0.0))
 
     def attach(self, job_id: str) -> None:
         return None
 
     def planned_cost(self, batch_size: int, *, mitigate: bool = False) -> tuple[int, float]:
-        return batch_size * self.shots, 0.0
+        return batch_size * self._count, 0.0
 
     def fingerprint(self) -> str:
         blob = repr(("sampler", self.device, self.twin.circuit, self.twin.schedule, self.shots, self._seed))

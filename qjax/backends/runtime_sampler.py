@@ -66,7 +66,9 @@ class RuntimeSampler:
 
     def __init__(self, estimator, *, shots: int, seed: int | None):
         n = estimator.num_wires
-        self.name, self.device, self.shots = estimator.name, estimator.device, int(shots)
+        self.name, self.device = estimator.name, estimator.device
+        self.shots: int | None = int(shots)  # the Executor protocol's type; _count for arithmetic
+        self._count = int(shots)
         self.persistent_ids, self.num_params, self.num_wires = estimator.persistent_ids, estimator.num_params, n
         self.num_observables = 2**n
         self._estimator, self._seed = estimator, seed
@@ -85,7 +87,7 @@ class RuntimeSampler:
     def submit(self, params, *, mitigate: bool = False) -> _SamplerJob:
         from qiskit_ibm_runtime.executor_sampler import Sampler
 
-        options: dict = {"default_shots": self.shots}
+        options: dict = {"default_shots": self._count}
         if self._seed is not None:
             options["simulator"] = {"seed_simulator": int(self._seed)}
         bound = np.asarray(params, dtype=float)[:, self._estimator.columns]
@@ -102,7 +104,7 @@ class RuntimeSampler:
             return None
 
     def planned_cost(self, batch_size: int, *, mitigate: bool = False) -> tuple[int, float]:
-        shots = batch_size * self.shots
+        shots = batch_size * self._count
         return shots, shots * SECONDS_PER_SHOT
 
     def fingerprint(self) -> str:

@@ -73,7 +73,8 @@ def hardware_efficient(
         if any(w >= n for p in links for w in p):
             raise WireError(f"device pairs {links} name wires beyond 0..{n - 1}")
     else:
-        links = [(w, w + 1) for w in range(n - 1)] + ([(n - 1, 0)] if entangler == "ring" and n >= 3 else [])
+        links = [(w, w + 1) for w in range(n - 1)]
+        links += [(n - 1, 0)] if entangler == "ring" and n >= 3 else []
     ops, index = [], _positive("first_param", first_param, 0)
     for _ in range(layers):
         for gate in gates:

@@ -55,6 +55,18 @@ def test_noisy_simulator_samples_its_readout_noise_not_the_ideal_state():
 pytest.importorskip("qiskit_ibm_runtime")
 
 
+def test_the_noisy_twin_samples_on_the_device_layout_it_simulates():
+    """noisy_simulator backend.device=FakeManilaV2: the wires are read from the physical qubits the twin chose,
+    and the error rate follows their calibrated readout errors, as on ibm_fake."""
+    backend = make_backend("noisy_simulator", device="FakeManilaV2", seed_simulator=2)
+    got = backend.sample(CIRCUIT, PARAMS, 8000, seed=0)
+    assert got.sampled_on == "noisy_simulator:FakeManilaV2"
+    layout = backend.describe()["transpiled"]["layout"][:2]
+    readout = [backend.device().target["measure"][(q,)].error for q in layout]
+    wrong = 1 - _freq(got.bits)[2]
+    assert 0.3 * sum(readout) < wrong < 3 * sum(readout) + 0.01
+
+
 def _trained_fake(tmp_path, **options):
     backend = make_backend("ibm_fake", shots=256, seed_simulator=3, state_dir=str(tmp_path), **options)
     backend.objective(CIRCUIT, OBS, gradient="parameter_shift")  # the run's runner and Estimator executor
