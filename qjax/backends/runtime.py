@@ -514,6 +514,9 @@ class RuntimeBackend(Backend):
         }
         if self._executor_description is not None:
             out.update(self._executor_description)
+        running = None if self.runner is None else self.runner.executor
+        if isinstance(running, RuntimeExecutor) and running.name == self.name:  # opened at the first job
+            out["execution_mode_in_effect"] = running.mode_in_effect
         if self.layout is not None:
             out["layout_choice"] = self.layout.describe()
         return out

@@ -78,9 +78,24 @@ def test_config_refuses_an_unknown_mode_and_accepts_all_three_everywhere(compose
     for backend in ("simulator", "noisy_simulator", "ibm_fake", "ibm", "remote"):
         base = validate(compose("+experiment=vqe", f"backend={backend}"))
         assert base.backend.execution_mode == "job"
-        for mode in EXECUTION_MODES:  # the mode never changes a result: same hash, same checkpoints
+        modes = EXECUTION_MODES if backend in ("simulator", "ibm") else ("session",)
+        for mode in modes:  # the mode never changes a result: same hash, same checkpoints
             run = validate(compose("+experiment=vqe", f"backend={backend}", f"backend.execution_mode={mode}"))
             assert run.backend.execution_mode == mode and config_hash(run) == config_hash(base)
+
+
+def test_the_manifest_says_which_mode_ran(tmp_path):
+    """backend=ibm_fake accepts session and runs it as job mode: the manifest says both, after the first job."""
+    from qjax.backends import make_backend
+    from qjax.ir.ansatze import hardware_efficient
+    from qjax.ir.pauli import PauliSum
+
+    backend = make_backend("ibm_fake", shots=64, execution_mode="session", state_dir=str(tmp_path))
+    circuit = hardware_efficient(2, 1)
+    objective = backend.objective(circuit, PauliSum("Z0 Z1", 2), gradient="parameter_shift")
+    objective.value(np.zeros(circuit.num_params))
+    described = backend.describe()
+    assert described["execution_mode"] == "session" and described["execution_mode_in_effect"] == "job"
 
 
 def test_simulators_run_every_mode_as_job(compose):
