@@ -115,7 +115,7 @@ def build_vqe(rc) -> Experiment:
     else:
         circuit = ANSATZE[rc.ansatz.name](rc.ansatz, problem)
     dtype = jnp.float64 if rc.precision == "double" else jnp.float32
-    params = _initial_params(rc.ansatz, circuit.num_params, rc.seed, dtype)
+    params = _initial_params(rc.ansatz, circuit.num_params or 0, rc.seed, dtype)
     experiment = Experiment("vqe", problem, circuit, params, "energy", layout=layout)
     if layout is not None:
         experiment = experiment._replace(objective=partial(_laid_out_objective, experiment))
