@@ -52,6 +52,7 @@ __all__ = [
     "validate",
     "check_rules",
     "classifier_backend_refusal",
+    "no_coupling_map",
     "group_config",
     "config_hash",
     "legacy_config_hash",
@@ -544,8 +545,27 @@ def check_rules(run: RunConfig) -> None:
     _check_combination(run.experiment, run.problem, run.ansatz, run.backend)
 
 
+def no_coupling_map(backend: str, device: str | None) -> str | None:
+    """Why ``ansatz.entangler=device`` cannot run on ``backend`` (``None`` where it can): the one wording of it."""
+    if backend in ("ibm_fake", "ibm") or (backend == "noisy_simulator" and device is not None):
+        return None
+    why = {
+        "simulator": "backend=simulator has no coupling map (any pair of wires may interact)",
+        "noisy_simulator": "backend=noisy_simulator without backend.device has no coupling map",
+        "remote": "backend=remote transpiles on the service, which chooses the layout",
+    }.get(backend, f"backend={backend} has no coupling map")
+    return (
+        f"ansatz.entangler=device places two-qubit gates on a device's couplers, but {why}; "
+        "use ansatz.entangler=chain, or backend=ibm_fake / ibm / noisy_simulator backend.device=FakeManilaV2"
+    )
+
+
 def _check_combination(experiment: str, problem: Any, ansatz: Any, backend: Any) -> None:
     """Rules between groups: what each ansatz and experiment needs of the problem and the backend."""
+    if getattr(ansatz, "entangler", None) == "device":
+        refusal = no_coupling_map(backend.name, getattr(backend, "device", None))
+        if refusal is not None:
+            raise ConfigError(refusal)
     if ansatz.name == "ucc" and not getattr(problem, "molecular", False):
         raise ConfigError(
             f"ansatz=ucc needs a molecular problem, not problem={problem.name}; use ansatz=hea (or problem=h2)"

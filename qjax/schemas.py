@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Mapping, Optional
 
 __all__ = [
+    "EXECUTION_MODES",
     "BackendConfig",
     "OptimizerConfig",
     "AdamConfig",
@@ -178,6 +179,10 @@ _ROTATION_NAMES = {"RX", "RY", "RZ"}
 
 # --- backend -----------------------------------------------------------------
 
+#: ``backend.execution_mode``: how the jobs of a run meet IBM's queue (job: each waits its turn; batch:
+#: queued together; session: the device is held between steps). Other backends run every mode as job.
+EXECUTION_MODES = ("job", "batch", "session")
+
 
 #: ``backend.final_precision: auto`` with hardware defaults: the target standard error (Ha) of a molecule's
 #: reported energy, a fifth of chemical accuracy (1.6 mHa), so shot noise stays well inside it.
@@ -211,6 +216,12 @@ class BackendConfig:
         f"auto ({HARDWARE_PRECISION} Ha with hardware defaults), null (the training shots) or a float > 0 (Ha)",
         _precision,
         example=HARDWARE_PRECISION,
+    )
+    execution_mode: str = _opt(
+        "job",
+        "one of " + ", ".join(EXECUTION_MODES) + " (on backend=ibm; every other backend runs them as job)",
+        _one_of(*EXECUTION_MODES),
+        example="session",
     )
 
     #: Runs on hardware (or a stand-in for it): sampled, parameter-shift gradients, jobs.
@@ -744,7 +755,11 @@ class HEAConfig(AnsatzConfig):
     rotations: tuple[str, ...] = _opt(
         ("RY", "RZ"), f"a list of 1..{_ROTATIONS_MAX} of RX, RY, RZ", _rotations, example="[RY,RZ]"
     )
-    entangler: str = _opt("chain", "chain or ring", _one_of("chain", "ring"))
+    entangler: str = _opt(
+        "chain",
+        "chain, ring or device (CNOTs on the couplers of calibration-chosen device qubits: no SWAPs)",
+        _one_of("chain", "ring", "device"),
+    )
     init: str = _opt("random", "random or zeros", _one_of("random", "zeros"))
     init_scale: float = _opt(0.1, _INIT_SCALE, _init_scale)
 

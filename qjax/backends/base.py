@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from qjax.ir.circuit import Circuit
     from qjax.ir.pauli import PauliSum
 
-__all__ = ["Objective", "Backend", "Capabilities"]
+__all__ = ["Objective", "Backend", "Capabilities", "Samples", "ideal_samples"]
 
 
 class Objective(NamedTuple):
@@ -46,6 +46,26 @@ class Objective(NamedTuple):
     num_params: int
     begin_step: Callable[[int], None] | None = None
     report: Callable[[Any], dict] | None = None
+
+
+class Samples(NamedTuple):
+    """Measurements of every wire: ``bits (shots, n)`` 0/1 with wire 0 first; ``sampled_on``: where they were
+    taken, ``backend`` or ``backend:device`` (e.g. ``ibm_fake:FakeManilaV2``)."""
+
+    bits: Any
+    sampled_on: str
+
+
+def ideal_samples(circuit: "Circuit", params, shots: int, *, seed: int = 0) -> Samples:
+    """``shots`` samples of the noiseless statevector of ``circuit`` at ``params`` (``sampled_on="simulator"``)."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from qjax.sim.compile import compile as compile_circuit
+
+    bits = compile_circuit(circuit).sample(jax.random.PRNGKey(seed), jnp.asarray(params), int(shots))
+    return Samples(np.asarray(bits), "simulator")
 
 
 class Capabilities(NamedTuple):
@@ -159,6 +179,20 @@ class Backend(abc.ABC):
         if self.runner is None:
             return {"num_jobs": 0, "shots_total": 0}
         return self.runner.stats()
+
+    def sample(self, circuit: "Circuit", params, shots: int, *, seed: int = 0) -> Samples:
+        """``shots`` measurements of every wire of ``circuit`` at ``params (P,)`` from the distribution this
+        backend's circuits produce. Here (noiseless backends): the ideal statevector's, ``sampled_on="simulator"``;
+        noisy and hardware backends override it to sample their own noise."""
+        return ideal_samples(circuit, params, shots, seed=seed)
+
+    def use_layout(self, layout) -> None:
+        """Run on ``layout.device`` with ``layout.qubits`` as the initial layout (``ansatz.entangler=device``;
+        a :class:`~qjax.backends.layout.DeviceLayout`). Backends without a coupling map refuse."""
+        raise BackendError(
+            f"backend={self.name} has no coupling map to lay ansatz.entangler=device out on; "
+            "use ansatz.entangler=chain, or backend=ibm_fake / ibm / noisy_simulator with backend.device"
+        )
 
     def executor(self, circuit: "Circuit", observables) -> "Executor":
         """This backend as an :class:`~qjax.backends.executor.Executor` of ``circuit``'s gate angles

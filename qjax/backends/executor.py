@@ -21,10 +21,26 @@ import numpy as np
 
 from qjax.ir.circuit import Circuit, Operation, Param
 
-__all__ = ["Evaluation", "Job", "Executor", "DoneJob", "JOB_STATES", "angle_circuit"]
+__all__ = ["Evaluation", "Job", "Executor", "DoneJob", "JOB_STATES", "angle_circuit", "runtime_job_state"]
 
 #: What :meth:`Job.status` returns.
 JOB_STATES = ("queued", "running", "done", "error", "cancelled")
+
+#: qiskit-ibm-runtime's job statuses as :data:`JOB_STATES`.
+_RUNTIME_STATES = {
+    "INITIALIZING": "queued",
+    "QUEUED": "queued",
+    "VALIDATING": "queued",
+    "RUNNING": "running",
+    "DONE": "done",
+    "ERROR": "error",
+    "CANCELLED": "cancelled",
+}
+
+
+def runtime_job_state(raw) -> str:
+    """A qiskit-ibm-runtime job status (enum or string) as one of :data:`JOB_STATES` (unknown: running)."""
+    return _RUNTIME_STATES.get(str(getattr(raw, "name", raw)).upper(), "running")
 
 
 class Evaluation(NamedTuple):

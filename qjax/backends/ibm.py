@@ -19,6 +19,7 @@ __all__ = ["IBMBackend"]
 class IBMBackend(RuntimeBackend):
     name = "ibm"
     persistent_ids = True
+    opens_modes = True  # backend.execution_mode=session keeps the queue slot between steps
 
     def __init__(self, *, channel: str | None = None, instance: str | None = None, **options):
         super().__init__(**options)

@@ -193,7 +193,7 @@ class JobRunner:
         self.journal = _JsonLines(root / JOBS_FILE if root else None)
         self.events = _JsonLines(root / EVENTS_FILE if root else None)
         self.cache = _ResultCache(root / CACHE_DIR if root else None)
-        self.step: int | str | None = None  # "final" for the run's last evaluation
+        self.step: int | str | None = None  # "final": the final evaluation and samples
         self.num_jobs = 0
         self.shots_total = 0
         self.qpu_seconds = 0.0
@@ -268,9 +268,28 @@ class JobRunner:
 
     # -- the one entry point -----------------------------------------------------------
 
-    def evaluate(self, params, *, purpose: str = "value", mitigate: bool = True) -> Evaluation:
-        """Evaluate ``params (B, P)`` as one job (or from the cache); see the module docstring."""
+    def evaluate(
+        self, params, *, purpose: str = "value", mitigate: bool = True, executor: Executor | None = None
+    ) -> Evaluation:
+        """Evaluate ``params (B, P)`` as one job (or from the cache); see the module docstring.
+
+        ``executor``: send this one job through another executor of the same backend instead (e.g. a
+        Sampler beside the Estimator), journalled, budgeted and counted like the rest; it does not fall
+        back: when its retries are spent it raises :class:`~qjax.errors.BackendUnavailable`.
+        """
         params = np.atleast_2d(np.asarray(params, dtype=np.float64))
+        if executor is not None:
+            own, self.executor = self.executor, executor
+            try:
+                return self._evaluate_here(params, purpose, mitigate)
+            except JobFailed as exc:
+                self._event("unavailable", purpose=purpose, detail=str(exc))
+                raise BackendUnavailable(
+                    f"{self.backend}: the {purpose} job failed ({exc}); rerun the same command later: "
+                    "the run resumes from its checkpoint"
+                ) from None
+            finally:
+                self.executor = own
         while True:
             try:
                 return self._evaluate_here(params, purpose, mitigate)

@@ -28,6 +28,7 @@ import numpy as np
 
 from qjax.backends.base import Backend, Capabilities, Objective
 from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
+from qjax.backends.modes import check_execution_mode
 from qjax.errors import BackendError
 from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
@@ -68,7 +69,14 @@ class Twin(NamedTuple):
 
 
 def build_twin(
-    circuit: Circuit, observables, device, *, optimization_level: int = 1, seed: int | None = None, noise=None
+    circuit: Circuit,
+    observables,
+    device,
+    *,
+    optimization_level: int = 1,
+    seed: int | None = None,
+    noise=None,
+    initial_layout: tuple[int, ...] | None = None,
 ) -> Twin:
     """Transpile ``circuit`` for ``device`` as :class:`~qjax.backends.runtime.RuntimeExecutor` does
     and attach the device's calibrated noise to every instruction of the result."""
@@ -81,7 +89,10 @@ def build_twin(
     noise = noise if noise is not None else device_noise(device)
     logical = to_qiskit(angle_circuit(circuit))
     pm = generate_preset_pass_manager(
-        optimization_level=optimization_level, backend=device, seed_transpiler=0 if seed is None else int(seed)
+        optimization_level=optimization_level,
+        backend=device,
+        seed_transpiler=0 if seed is None else int(seed),
+        initial_layout=None if initial_layout is None else list(initial_layout),
     )
     isa = pm.run(logical)
     position = {p: i for i, p in enumerate(logical.parameters)}
@@ -185,7 +196,10 @@ class NoisySimulatorBackend(Backend):
         # sampled evaluations finish when submitted and never fall back
         budget=None,
         fallback_options: dict | None = None,
+        # every mode runs as job mode: nothing queues
+        execution_mode: str = "job",
     ):
+        check_execution_mode(execution_mode, self.name)
         if shots is not None and (isinstance(shots, bool) or int(shots) < 1):
             raise BackendError(f"backend.shots={shots} is invalid: use null (exact) or an integer ≥ 1")
         if method not in METHODS:
@@ -207,6 +221,12 @@ class NoisySimulatorBackend(Backend):
             )
         self._device = None
         self._twin: Twin | None = None
+        self.layout = None
+
+    def use_layout(self, layout) -> None:
+        """Transpile to ``layout.device`` with ``layout.qubits`` as the initial layout
+        (a :class:`~qjax.backends.layout.DeviceLayout`, ``ansatz.entangler=device``)."""
+        self._device, self.layout = layout.device, layout
 
     def device(self):
         if self._device is None and self.device_name is not None:
@@ -255,7 +275,14 @@ class NoisySimulatorBackend(Backend):
                 sim.num_params,
             )
         else:
-            twin = build_twin(circuit, observables, device, optimization_level=self.optimization_level, seed=self.seed)
+            twin = build_twin(
+                circuit,
+                observables,
+                device,
+                optimization_level=self.optimization_level,
+                seed=self.seed,
+                initial_layout=None if self.layout is None else self.layout.qubits,
+            )
             width = twin.circuit.num_wires
             if width > self.max_qubits or (self.method == "density_matrix" and width > _DENSITY_LIMIT):
                 raise BackendError(
@@ -381,6 +408,26 @@ class NoisySimulatorBackend(Backend):
             final_precision=self.final_precision,
         )
 
+    def sample(self, circuit: Circuit, params, shots: int, *, seed: int = 0):
+        """``shots`` samples of ``circuit`` at ``params`` from the noisy distribution (the device twin's
+        transpiled circuit, noise and readout errors); with shots set, one job of the run's runner."""
+        from qjax.backends.base import Samples
+
+        every_wire = PauliSum([(1.0, ((w, "Z"),)) for w in range(circuit.num_wires)], circuit.num_wires)
+        twin = self.twin(circuit, [every_wire])  # every wire simulated, even one no gate touches
+        sampler = NoisySampler(twin, self.compile(twin), shots=int(shots), seed=seed, device=self.device_name)
+        lm = circuit.linear_map()
+        angles = (np.asarray(lm.A) @ np.asarray(params, dtype=np.float64) + np.asarray(lm.c))[None]
+        if self.runner is not None:
+            self.runner.step = "final"
+            counts = self.runner.evaluate(angles, purpose="samples", mitigate=False, executor=sampler).values[0]
+        else:
+            counts = sampler.submit(angles).result().values[0]
+        from qjax.backends.runtime_sampler import bits_from_counts
+
+        where = self.name if self.device_name is None else f"{self.name}:{self.device_name}"
+        return Samples(bits_from_counts(counts, circuit.num_wires, seed=seed), where)
+
     def executor(self, circuit: Circuit, observables) -> "NoisySimulatorExecutor":
         """This simulator as an :class:`~qjax.backends.executor.Executor` of ``circuit``'s gate angles."""
         twin = self.twin(circuit, observables)
@@ -415,6 +462,8 @@ class NoisySimulatorBackend(Backend):
                 "simulated_qubits": list(twin.qubits or ()),
             }
             out["calibration"] = calibration_snapshot(self.device(), layout)
+        if self.layout is not None:
+            out["layout_choice"] = self.layout.describe()
         return out
 
     @property
@@ -495,6 +544,54 @@ class NoisySimulatorExecutor:
                 str(self._dtype),
             )
         )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def describe(self) -> dict:
+        return {"name": self.name, "device": self.device, "shots": self.shots}
+
+
+class NoisySampler:
+    """Measurements of every logical wire from the twin's noisy distribution, readout errors included, as an
+    :class:`~qjax.backends.executor.Executor` whose values are counts ``(1, 2**n)`` (wire 0 the most significant
+    bit), like :class:`~qjax.backends.runtime_sampler.RuntimeSampler` on a device."""
+
+    name = "noisy_simulator"
+    persistent_ids = False
+
+    def __init__(self, twin: Twin, compiled, *, shots: int, seed: int = 0, device: str | None = None):
+        n = compiled_wires = twin.circuit.num_wires
+        if twin.qubits is not None:  # device twin: logical wire k ended on physical final[k], simulated wire of it
+            final = twin.isa.layout.final_index_layout()
+            n = len(final)
+            self._wires = np.array([twin.qubits.index(final[k]) for k in range(n)])
+        else:
+            self._wires = np.arange(n)
+        self.twin, self.device, self.num_wires = twin, device, n
+        self.shots: int | None = int(shots)  # the Executor protocol's type; _count for arithmetic
+        self._count = int(shots)
+        self.num_params, self.num_observables = twin.num_angles, 2**n
+        self._columns, self._seed, self._width = twin.columns, int(seed), compiled_wires
+        self._probs = jax.jit(compiled.probs)
+        self._dtype = jnp.finfo(compiled.dtype).dtype
+
+    def submit(self, params, *, mitigate: bool = False) -> DoneJob:
+        row = np.asarray(params, dtype=float)[0]
+        sim = row if self._columns is None else row[self._columns]
+        probs = np.clip(np.asarray(self._probs(jnp.asarray(sim, self._dtype)), dtype=float), 0.0, None)
+        draws = np.random.default_rng(self._seed).choice(len(probs), size=self._count, p=probs / probs.sum())
+        bits = (draws[:, None] >> np.arange(self._width - 1, -1, -1)) & 1
+        index = bits[:, self._wires] @ (1 << np.arange(self.num_wires - 1, -1, -1))
+        counts = np.bincount(index, minlength=2**self.num_wires).astype(float)[None]
+        return DoneJob(Evaluation(counts, np.zeros_like(counts), None, self._count, 0.0))
+
+    def attach(self, job_id: str) -> None:
+        return None
+
+    def planned_cost(self, batch_size: int, *, mitigate: bool = False) -> tuple[int, float]:
+        return batch_size * self._count, 0.0
+
+    def fingerprint(self) -> str:
+        blob = repr(("sampler", self.device, self.twin.circuit, self.twin.schedule, self.shots, self._seed))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def describe(self) -> dict:

@@ -31,6 +31,7 @@ import numpy as np
 from qjax.backends.base import Backend, Capabilities, Objective
 from qjax.backends.executor import Evaluation, angle_circuit
 from qjax.backends.jobs import SECONDS_PER_SHOT, JobRunner, RunControl
+from qjax.backends.modes import check_execution_mode
 from qjax.backends.sampled import chained_objective
 from qjax.errors import BackendError, BackendUnavailable, ConfigError
 from qjax.ir.circuit import Circuit
@@ -313,12 +314,15 @@ class RemoteBackend(Backend):
         transport=None,
         max_qubits: int = 26,
         max_operations: int | None = None,
+        # every mode runs as job mode: the service owns the queue
+        execution_mode: str = "job",
         # accepted for a uniform call (the CLI passes precision to every backend); unused: the service's
         # target decides how it computes
         dtype=None,
     ):
         from qjax.schemas import MAX_OPERATIONS, MitigationConfig
 
+        check_execution_mode(execution_mode, self.name)
         if shots is None and target in SAMPLING_TARGETS:  # hardware samples: its usual default, as backend=ibm_fake
             shots = DEFAULT_SHOTS
         self.url, self.target, self.device_name, self.shots = url, target, device, shots

@@ -20,13 +20,15 @@ import dataclasses
 import hashlib
 import logging
 import warnings
+import weakref
 from typing import Any
 
 import numpy as np
 
 from qjax.backends.base import Backend, Capabilities, Objective
-from qjax.backends.executor import Evaluation, angle_circuit
+from qjax.backends.executor import Evaluation, angle_circuit, runtime_job_state
 from qjax.backends.jobs import SECONDS_PER_SHOT, JobRunner, RunControl
+from qjax.backends.modes import check_execution_mode, close_mode, open_execution_mode
 from qjax.backends.sampled import chained_objective
 from qjax.errors import BackendError
 from qjax.ir.circuit import Circuit
@@ -41,6 +43,7 @@ __all__ = [
     "estimator_options",
     "calibration_snapshot",
     "coupling_map",
+    "device_label",
     "native_gates",
 ]
 
@@ -120,23 +123,12 @@ def estimator_options(mitigation, *, shots: int, seed: int | None, mitigate: boo
 class _RuntimeJob:
     """A qiskit-ibm-runtime job seen through the :class:`~qjax.backends.executor.Job` protocol."""
 
-    _STATES = {
-        "INITIALIZING": "queued",
-        "QUEUED": "queued",
-        "VALIDATING": "queued",
-        "RUNNING": "running",
-        "DONE": "done",
-        "ERROR": "error",
-        "CANCELLED": "cancelled",
-    }
-
     def __init__(self, job, executor: "RuntimeExecutor", batch: int, mitigate: bool):
         self._job, self._executor, self._batch, self._mitigate = job, executor, batch, mitigate
         self.job_id = str(job.job_id())
 
     def status(self) -> str:
-        raw = self._job.status()
-        return self._STATES.get(str(getattr(raw, "name", raw)).upper(), "running")
+        return runtime_job_state(self._job.status())
 
     def result(self) -> Evaluation:
         pub = self._job.result()[0]
@@ -176,6 +168,10 @@ class RuntimeExecutor:
         seed: int | None,
         persistent_ids: bool,
         service=None,
+        execution_mode: str = "job",
+        opens_modes: bool = False,
+        openers=None,
+        initial_layout: tuple[int, ...] | None = None,
     ):
         from qiskit.transpiler import generate_preset_pass_manager
 
@@ -183,11 +179,19 @@ class RuntimeExecutor:
 
         self.name, self.device, self.shots, self.mitigation = name, device, int(shots), mitigation
         self.persistent_ids, self._service, self._seed = persistent_ids, service, seed
-        self.num_observables = len(observables)
+        # backend.execution_mode: opened at the first submit, where the device has a queue (backend=ibm)
+        self.execution_mode = check_execution_mode(execution_mode, name)
+        self.mode_in_effect: str | None = None if opens_modes else "job"
+        self._mode_object = None if opens_modes else device
+        self._openers = openers
+        self.num_observables, self.num_wires = len(observables), circuit.num_wires
         logical = to_qiskit(angle_circuit(circuit))
         self.num_params = len(logical.parameters)
         pm = generate_preset_pass_manager(
-            optimization_level=optimization_level, backend=device, seed_transpiler=0 if seed is None else int(seed)
+            optimization_level=optimization_level,
+            backend=device,
+            seed_transpiler=0 if seed is None else int(seed),
+            initial_layout=None if initial_layout is None else list(initial_layout),
         )
         self.isa = pm.run(logical)
         # a parameter whose gate the transpiler removed is no longer bound: keep the surviving columns
@@ -208,17 +212,46 @@ class RuntimeExecutor:
         }
         self._fingerprint = None
 
+    @property
+    def service(self):
+        """The ``QiskitRuntimeService`` that re-attaches jobs, or ``None`` (fake devices)."""
+        return self._service
+
+    @property
+    def columns(self) -> np.ndarray:
+        """The gate-angle columns the transpiled circuit still binds (its parameters, in order)."""
+        return self._columns
+
+    def primitive_mode(self):
+        """What the primitives run in: the device (job mode), or the session / batch opened for this run."""
+        if self._mode_object is None:
+            self._mode_object, self.mode_in_effect = open_execution_mode(
+                self.execution_mode, self.device, backend=self.name, openers=self._openers
+            )
+            if self.mode_in_effect != "job":  # close it when the run ends: running jobs finish, the slot is freed
+                weakref.finalize(self, close_mode, self._mode_object)
+        return self._mode_object
+
     def _estimator(self, mitigate: bool):
         from qiskit_ibm_runtime.executor_estimator import Estimator
 
-        return Estimator(mode=self.device, options=self._options[mitigate])
+        return Estimator(mode=self.primitive_mode(), options=self._options[mitigate])
 
     def submit(self, params, *, mitigate: bool = True) -> _RuntimeJob:
         params = np.asarray(params, dtype=float)
         bound = params[:, self._columns][:, None, :]  # (B, 1, G): broadcasts against (1, k) observables
         observables = np.empty((1, self.num_observables), dtype=object)
         observables[0, :] = self.observables
-        job = self._estimator(mitigate).run([(self.isa, observables, bound)])
+        pubs = [(self.isa, observables, bound)]
+        try:
+            job = self._estimator(mitigate).run(pubs)
+        except Exception as exc:  # noqa: BLE001 - a session that expired (idle > its TTL) takes no more jobs
+            if self.mode_in_effect in (None, "job"):
+                raise
+            log.warning("%s: the %s refused the job (%s); continuing in job mode", self.name, self.mode_in_effect, exc)
+            close_mode(self._mode_object)
+            self._mode_object, self.mode_in_effect = self.device, "job"
+            job = self._estimator(mitigate).run(pubs)
         return _RuntimeJob(job, self, len(params), mitigate)
 
     def attach(self, job_id: str):
@@ -265,6 +298,9 @@ class RuntimeExecutor:
             "device": self.device.name,
             "num_device_qubits": int(self.device.num_qubits),
             "shots": self.shots,
+            "execution_mode": self.execution_mode,
+            # null until the first job opened it; differs from execution_mode where IBM refused a session
+            "execution_mode_in_effect": self.mode_in_effect,
             "transpiled": {
                 "depth": int(self.isa.depth()),
                 "two_qubit_gates": two_qubit,
@@ -273,6 +309,14 @@ class RuntimeExecutor:
             },
             "calibration": calibration_snapshot(self.device, layout),
         }
+
+
+def device_label(device) -> str:
+    """The name a user gives ``backend.device`` for ``device``: a fake device's class (``FakeManilaV2``), else
+    IBM's backend name (``ibm_brisbane``)."""
+    if type(device).__module__.startswith("qiskit_ibm_runtime.fake_provider"):
+        return type(device).__name__
+    return str(device.name)
 
 
 def coupling_map(device) -> tuple[tuple[int, int], ...] | None:
@@ -339,6 +383,8 @@ class RuntimeBackend(Backend):
     name = "runtime"
     persistent_ids = False
     default_device = "least_busy"
+    #: The device has a queue, so ``backend.execution_mode`` batch / session mean something (IBM only).
+    opens_modes = False
 
     def __init__(
         self,
@@ -361,6 +407,7 @@ class RuntimeBackend(Backend):
         state_dir: str | None = None,
         budget=None,
         fallback_options: dict | None = None,
+        execution_mode: str = "job",
         # accepted for a uniform call (the CLI passes precision to every backend); unused: the device
         # computes, not JAX
         dtype=None,
@@ -380,11 +427,13 @@ class RuntimeBackend(Backend):
         self.min_qubits, self.max_pending_jobs = min_qubits, max_pending_jobs
         self.max_qubits, self.max_operations = int(max_qubits), int(max_operations)
         self.fallback, self.state_dir = tuple(fallback), state_dir
+        self.execution_mode = check_execution_mode(execution_mode, self.name)
         self.fallback_options = dict(fallback_options or {})
         self.control = RunControl.with_budget(
             budget, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, poll_s=poll_s
         )
         self._device = None
+        self.layout = None
         self.runner: JobRunner | None = None
         self._executor_description: dict | None = None
 
@@ -397,6 +446,11 @@ class RuntimeBackend(Backend):
     def service(self):
         """The ``QiskitRuntimeService`` that can re-attach jobs, or ``None``."""
         return None
+
+    def use_layout(self, layout) -> None:
+        """Run on ``layout.device`` with ``layout.qubits`` as the initial layout
+        (a :class:`~qjax.backends.layout.DeviceLayout`, ``ansatz.entangler=device``)."""
+        self._device, self.layout = layout.device, layout
 
     # -- the Backend protocol ---------------------------------------------------------------
 
@@ -438,7 +492,35 @@ class RuntimeBackend(Backend):
             seed=self.seed,
             persistent_ids=self.persistent_ids,
             service=self.service(),
+            execution_mode=self.execution_mode,
+            opens_modes=self.opens_modes,
+            initial_layout=self.layout.qubits if self.layout is not None else None,
         )
+
+    def sample(self, circuit: Circuit, params, shots: int, *, seed: int = 0):
+        """``shots`` samples of ``circuit`` at ``params`` as ONE Sampler job on the device and layout the run's
+        Estimator jobs used (:class:`~qjax.backends.runtime_sampler.RuntimeSampler`), through the run's
+        :class:`JobRunner`: journalled, budgeted, counted. Before any job (or after a fallback off IBM): the
+        base class's ideal samples, labelled ``simulator``."""
+        from qjax.backends.base import Samples
+        from qjax.backends.runtime_sampler import MAX_SAMPLED_WIRES, RuntimeSampler, bits_from_counts
+
+        runner = self.runner
+        if runner is None or not isinstance(runner.executor, RuntimeExecutor):
+            return super().sample(circuit, params, shots, seed=seed)
+        if circuit.num_wires > MAX_SAMPLED_WIRES:
+            raise BackendError(
+                f"sampling {circuit.num_wires} wires as a {2**circuit.num_wires}-entry count vector is too much; "
+                f"sampling on {self.name} handles up to {MAX_SAMPLED_WIRES} wires"
+            )
+        estimator = runner.executor
+        sampler = RuntimeSampler(estimator, shots=shots, seed=self.seed)
+        lm = circuit.linear_map()
+        angles = np.asarray(lm.A) @ np.asarray(params, dtype=np.float64) + np.asarray(lm.c)
+        runner.step = "final"
+        ev = runner.evaluate(angles[None], purpose="samples", mitigate=False, executor=sampler)
+        bits = bits_from_counts(ev.values[0], circuit.num_wires, seed=seed)
+        return Samples(bits, f"{estimator.name}:{device_label(estimator.device)}")
 
     def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
         def primary():
@@ -455,9 +537,15 @@ class RuntimeBackend(Backend):
             "shots": self.shots,
             "optimization_level": self.optimization_level,
             "seed_simulator": self.seed,
+            "execution_mode": self.execution_mode,
         }
         if self._executor_description is not None:
             out.update(self._executor_description)
+        running = None if self.runner is None else self.runner.executor
+        if isinstance(running, RuntimeExecutor) and running.name == self.name:  # opened at the first job
+            out["execution_mode_in_effect"] = running.mode_in_effect
+        if self.layout is not None:
+            out["layout_choice"] = self.layout.describe()
         return out
 
     def known_device(self):

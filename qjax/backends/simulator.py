@@ -15,6 +15,7 @@ import numpy as np
 
 from qjax.backends.base import Backend, Capabilities, Objective
 from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
+from qjax.backends.modes import check_execution_mode
 from qjax.errors import BackendError
 from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
@@ -52,7 +53,10 @@ class SimulatorBackend(Backend):
         state_dir: str | None = None,
         budget=None,
         fallback_options: dict | None = None,
+        # every mode runs as job mode: nothing queues
+        execution_mode: str = "job",
     ):
+        check_execution_mode(execution_mode, self.name)
         if shots is not None:
             raise BackendError(
                 f"backend.shots={shots}: the simulator backend computes exact expectations; "

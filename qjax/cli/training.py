@@ -21,7 +21,7 @@ from qjax.training.records import MetricsWriter, plot_convergence
 
 log = logging.getLogger("qjax")
 
-__all__ = ["checkpoint_options", "train", "divergence_fix"]
+__all__ = ["checkpoint_options", "train", "divergence_fix", "two_qubit_gates"]
 
 
 def checkpoint_options(rc, default_dir: str, config_hash: str) -> CheckpointOptions:
@@ -216,6 +216,7 @@ def _result(session: RunSession, outcome, final: dict) -> dict:
         **session.usage(),
         "final_params": outcome.params,
         **figures,
+        "two_qubit_gates": two_qubit_gates(session),
         "converged": outcome.converged,
         "resumed_from": outcome.resumed_from,
         "already_finished": outcome.already_finished,
@@ -223,6 +224,14 @@ def _result(session: RunSession, outcome, final: dict) -> dict:
     if stats.get("fallbacks"):
         result["fallbacks"] = stats["fallbacks"]
     return session.report(outcome.params, result)
+
+
+def two_qubit_gates(session: RunSession) -> int:
+    """Two-qubit gates of the circuit as it ran: the transpiled count on a device, else the circuit's own."""
+    transpiled = session.backend.describe().get("transpiled") or {}
+    if "two_qubit_gates" in transpiled:
+        return int(transpiled["two_qubit_gates"])
+    return sum(1 for op in session.experiment.circuit.operations if len(op.wires) == 2)
 
 
 def _finish(session: RunSession, result: dict, outcome) -> None:

@@ -49,6 +49,7 @@ class Experiment(NamedTuple):
     report: Callable[[Any, dict], dict] | None = None
     summary: Callable[[dict], str] | None = None
     reference: Any = None
+    layout: Any = None
 
 
 def maxcut_graph(c) -> maxcut.Graph:
@@ -73,9 +74,13 @@ def _ucc(cfg, problem: Problem) -> Circuit:
     return templates.uccsd(problem.num_wires, problem.electrons)
 
 
-def _hea(cfg, problem: Problem) -> Circuit:
+def _hea(cfg, problem: Problem, layout=None) -> Circuit:
     return templates.hardware_efficient(
-        problem.num_wires, cfg.layers, rotations=tuple(cfg.rotations), entangler=cfg.entangler
+        problem.num_wires,
+        cfg.layers,
+        rotations=tuple(cfg.rotations),
+        entangler=cfg.entangler,
+        pairs=None if layout is None else layout.pairs,
     )
 
 
@@ -102,14 +107,30 @@ def _initial_params(cfg, num_params: int, seed: int, dtype) -> jax.Array:
 
 
 def build_vqe(rc) -> Experiment:
-    """VQE: minimise ⟨H⟩ of the configured problem with the configured ansatz."""
+    """VQE: minimise ⟨H⟩ of the configured problem with the configured ansatz.
+
+    ``ansatz.entangler=device``: the device's qubits are chosen now, by calibration
+    (:func:`qjax.backends.layout.device_layout`), the ansatz entangles their couplers, and the
+    objective hands the layout to the backend, which transpiles onto exactly those qubits.
+    """
     problem = PROBLEMS[rc.problem.name](rc.problem)
     if getattr(rc.problem, "taper", False) is True:  # validate() resolved auto
         problem = tapering.taper(problem)
-    circuit = ANSATZE[rc.ansatz.name](rc.ansatz, problem)
+    layout = None
+    if getattr(rc.ansatz, "entangler", None) == "device":
+        from qjax.backends.layout import device_layout
+
+        layout = device_layout(rc.backend, problem.num_wires)
+        circuit = _hea(rc.ansatz, problem, layout)
+    else:
+        circuit = ANSATZE[rc.ansatz.name](rc.ansatz, problem)
     dtype = jnp.float64 if rc.precision == "double" else jnp.float32
     params = _initial_params(rc.ansatz, circuit.num_params, rc.seed, dtype)
-    return Experiment("vqe", problem, circuit, params, "energy", reference=_reference(rc, problem, circuit))
+    reference = _reference(rc, problem, circuit)
+    experiment = Experiment("vqe", problem, circuit, params, "energy", reference=reference, layout=layout)
+    if layout is not None:
+        experiment = experiment._replace(objective=partial(_laid_out_objective, experiment))
+    return experiment
 
 
 def _reference(rc, problem: Problem, circuit: Circuit) -> Reference | None:
@@ -121,25 +142,60 @@ def _reference(rc, problem: Problem, circuit: Circuit) -> Reference | None:
     )
 
 
+def _laid_out_objective(experiment: Experiment, backend, gradient: str):
+    """The backend's objective of ``experiment`` on the qubits of its device layout."""
+    backend.use_layout(experiment.layout)
+    return backend.objective(experiment.circuit, experiment.problem.observable, gradient=gradient)
+
+
 def build_qaoa(rc) -> Experiment:
-    """QAOA MaxCut: minimise ``<H_P>``; report the expected cut against brute force and classical heuristics."""
+    """QAOA MaxCut: minimise ``<H_P>``; report the expected cut against brute force and classical heuristics.
+
+    The cut samples come from the backend that trained (:meth:`~qjax.backends.base.Backend.sample`): on
+    hardware and noisy backends one more job on the same device and layout, taken with the final evaluation
+    (so it is counted in ``num_jobs``, ``shots_total`` and the budget); ``sampled_on`` says where.
+    """
     experiment = build_vqe(rc)._replace(name="qaoa")  # config.check_rules made sure problem=maxcut
     graph = maxcut_graph(rc.problem)
+    taken: dict[str, Any] = {}
     return experiment._replace(
-        report=partial(_maxcut_report, graph, experiment.circuit, rc),
+        objective=partial(_sampling_objective, experiment, rc, taken),
+        report=partial(_maxcut_report, graph, experiment.circuit, rc, taken),
         summary=partial(_maxcut_summary, graph, rc.ansatz.p),
     )
 
 
-def _maxcut_report(graph: maxcut.Graph, circuit: Circuit, rc, params, result: dict) -> dict:
-    """Cut figures: expected cut from the run's final energy, best cut of samples from the trained state."""
-    from qjax.sim.compile import compile as compile_circuit
+def _sampling_objective(experiment: Experiment, rc, taken: dict, backend, gradient: str):
+    """The backend's objective, whose final report also samples the trained circuit on that backend.
+
+    A noiseless backend (whose ``sample`` is the base class's) keeps its objective as it is: the report then
+    samples the ideal state, as it always has."""
+    from qjax.backends.base import Backend
+
+    objective = backend.objective(experiment.circuit, experiment.problem.observable, gradient=gradient)
+    if type(backend).sample is Backend.sample:
+        return objective
+    final_report = objective.report
+
+    def report(params) -> dict:
+        # a report always carries the energy at the final parameters (qjax.evaluate reads it)
+        out = final_report(params) if final_report is not None else {"energy": float(objective.value(params))}
+        taken["samples"] = backend.sample(experiment.circuit, params, rc.problem.samples, seed=rc.seed)
+        return out
+
+    return objective._replace(report=report)
+
+
+def _maxcut_report(graph: maxcut.Graph, circuit: Circuit, rc, taken: dict, params, result: dict) -> dict:
+    """Cut figures: expected cut from the run's final energy, best cut of the samples the backend took of the
+    trained state (ideal statevector samples when the run did not sample, e.g. a report without a run)."""
+    from qjax.backends.base import ideal_samples
 
     expected = (graph.total_weight - result["energy"]) / 2  # <C> = (W - <H_P>) / 2
     report = {"expected_cut": expected}
-    samples = np.asarray(
-        compile_circuit(circuit).sample(jax.random.PRNGKey(rc.seed), jnp.asarray(params), rc.problem.samples)
-    )
+    if "samples" not in taken:
+        taken["samples"] = ideal_samples(circuit, params, rc.problem.samples, seed=rc.seed)
+    samples, sampled_on = np.asarray(taken["samples"].bits), taken["samples"].sampled_on
     weights = np.asarray(graph.weights)
     cuts = (samples[:, [i for i, _ in graph.edges]] != samples[:, [j for _, j in graph.edges]]) @ weights
     best = int(np.argmax(cuts))
@@ -147,7 +203,7 @@ def _maxcut_report(graph: maxcut.Graph, circuit: Circuit, rc, params, result: di
         best_sampled_cut=float(cuts[best]),
         best_sampled_bits="".join(map(str, samples[best])),
         samples=int(rc.problem.samples),
-        sampled_on="simulator",
+        sampled_on=sampled_on,
     )
     if graph.n <= maxcut.BRUTE_FORCE_MAX_NODES:
         max_cut, _ = maxcut.brute_force(graph)

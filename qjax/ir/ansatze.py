@@ -48,28 +48,40 @@ def hardware_efficient(
     rotations: Sequence[str] = ("RY", "RZ"),
     entangler: str = "chain",
     first_param: int = 0,
+    pairs: Sequence[Sequence[int]] | None = None,
 ) -> Circuit:
     """A hardware-efficient ansatz: ``layers`` × (rotation layers, then a CNOT entangler).
 
     Each layer applies every gate in ``rotations`` (``RX``/``RY``/``RZ``) to every
     wire, then ``CNOT(w, w+1)`` for ``w = 0..n-2`` (``"chain"``), plus ``CNOT(n-1, 0)``
-    for ``"ring"`` when ``n >= 3``. Parameters: ``layers * len(rotations) * num_wires``;
+    for ``"ring"`` when ``n >= 3``; ``"device"``: ``CNOT(a, b)`` for each ``(a, b)`` of
+    ``pairs``, in order (the coupled wires of a device layout,
+    :func:`qjax.backends.layout.choose_layout`). Parameters: ``layers * len(rotations) * num_wires``;
     rotation ``r`` of layer ``l`` on wire ``w`` uses
     ``params[first_param + (l * len(rotations) + r) * num_wires + w]``.
     """
     n = _positive("num_wires", num_wires)
     layers = _positive("layers", layers)
     gates = [_rotation(r) for r in rotations]
-    if entangler not in ("chain", "ring"):
-        raise CircuitError(f"entangler must be 'chain' or 'ring', got {entangler!r}")
-    pairs = [(w, w + 1) for w in range(n - 1)] + ([(n - 1, 0)] if entangler == "ring" and n >= 3 else [])
+    if entangler not in ("chain", "ring", "device"):
+        raise CircuitError(f"entangler must be 'chain', 'ring' or 'device', got {entangler!r}")
+    if (entangler == "device") != (pairs is not None):
+        raise CircuitError("entangler='device' takes the device's coupled wire pairs (pairs=...), and only it does")
+    links: list[tuple[int, ...]]
+    if entangler == "device":
+        links = [_wires(p, 2, "a device pair") for p in pairs or ()]
+        if any(w >= n for p in links for w in p):
+            raise WireError(f"device pairs {links} name wires beyond 0..{n - 1}")
+    else:
+        links = [(w, w + 1) for w in range(n - 1)]
+        links += [(n - 1, 0)] if entangler == "ring" and n >= 3 else []
     ops, index = [], _positive("first_param", first_param, 0)
     for _ in range(layers):
         for gate in gates:
             for w in range(n):
                 ops.append(Operation(gate, (w,), (Param(index),)))
                 index += 1
-        ops.extend(Operation("CNOT", pair) for pair in pairs)
+        ops.extend(Operation("CNOT", pair) for pair in links)
     return Circuit(n, tuple(ops), num_params=index)
 
 

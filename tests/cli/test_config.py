@@ -138,7 +138,7 @@ BAD = [
         r"^ansatz\.rotations=\['RY','CZ'\] is invalid: must be a list of 1\.\.16 of",
     ),
     ("ansatz=hea ansatz.rotations=[]", r"^ansatz\.rotations=\[\] is invalid"),
-    ("ansatz=hea ansatz.entangler=star", r"^ansatz\.entangler='star' is invalid: must be chain or ring"),
+    ("ansatz=hea ansatz.entangler=star", r"^ansatz\.entangler='star' is invalid: must be chain, ring or device"),
     ("ansatz=hea ansatz.init=ones", r"^ansatz\.init='ones' is invalid"),
     ("problem.bond_length=???", r"problem\.bond_length is missing"),
     ("problem=maxcut ansatz=hea problem.n=1", r"^problem\.n=1 is invalid: must be an integer in 2\.\.26"),

@@ -138,15 +138,15 @@ def test_excluded_keys_do_not_change_the_hash(compose, change):
 
 
 @dataclasses.dataclass(frozen=True)
-class _SimulatorWithExecutionMode(BackendConfig):
-    execution_mode: str = _opt("local", "local or sharded")
+class _SimulatorWithDevices(BackendConfig):
     devices: int = _opt(1, "an integer ≥ 1")
 
 
 def test_planned_execution_keys_stay_out(compose, monkeypatch):
     before = _hashes(compose)
-    monkeypatch.setitem(SCHEMAS["backend"], "simulator", _SimulatorWithExecutionMode)
-    assert _hashes(compose, "+backend.execution_mode=sharded", "+backend.devices=4") == before
+    monkeypatch.setitem(SCHEMAS["backend"], "simulator", _SimulatorWithDevices)
+    # backend.execution_mode exists now (job | batch | session); it still never enters the hash
+    assert _hashes(compose, "backend.execution_mode=session", "+backend.devices=4") == before
 
 
 def _legacy_copy(tmp_path) -> Path:

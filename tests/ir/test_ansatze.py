@@ -182,3 +182,37 @@ def test_qaoa_errors():
         qaoa([(0, 5)], 2, 1)
     with pytest.raises(CircuitError, match="one weight per edge"):
         qaoa([(0, 1)], 2, 1, weights=[1.0, 2.0])
+
+
+def test_hardware_efficient_device_entangler_equals_hand_built_qiskit():
+    """entangler='device': the rotations, then CNOT on each given pair in order (a tree, not a chain)."""
+    rng = np.random.default_rng(7)
+    pairs = [(0, 2), (2, 1), (2, 3)]
+    params = rng.normal(size=2 * 2 * 4)
+    circuit = hardware_efficient(4, 2, rotations=("RY", "RZ"), entangler="device", pairs=pairs)
+    qc = QuantumCircuit(4)
+    k = 0
+    for _ in range(2):
+        for gate in ("ry", "rz"):
+            for w in range(4):
+                getattr(qc, gate)(params[k], w)
+                k += 1
+        for a, b in pairs:
+            qc.cx(a, b)
+    np.testing.assert_allclose(unitary(circuit, params), Operator(qc).reverse_qargs().data, atol=ATOL)
+    single = hardware_efficient(1, 3, entangler="device", pairs=[])  # one wire: rotations only
+    assert single.num_params == 6 and all(len(op.wires) == 1 for op in single.operations)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error",
+    [
+        ({"entangler": "device"}, CircuitError),  # no pairs
+        ({"entangler": "chain", "pairs": [(0, 1)]}, CircuitError),  # pairs only with device
+        ({"entangler": "device", "pairs": [(0, 0)]}, WireError),
+        ({"entangler": "device", "pairs": [(0, 5)]}, WireError),
+    ],
+)
+def test_hardware_efficient_device_entangler_refusals(kwargs, error):
+    with pytest.raises(error):
+        hardware_efficient(3, 1, **kwargs)
