@@ -57,6 +57,7 @@ from pennylane.measurements import (
 from pennylane.transforms import broadcast_expand, defer_measurements
 from pennylane.transforms.core import CompilePipeline, transform
 
+from qjax.frontends.pennylane_autograd import autograd_run, has_autograd_boxes
 from qjax.frontends.pennylane_tapes import (
     NATIVE_OPS,
     lower,
@@ -70,10 +71,10 @@ from qjax.sim.checks import check_dtype
 __all__ = ["QjaxSimulator"]
 
 _JAX = {math.Interface.JAX, math.Interface.JAX_JIT}
-# backprop runs through JAX: with JAX values, or with constants (NUMPY; also what PennyLane
-# asks when a QNode is built, before it knows the interface). Autograd/Torch/TF cannot
-# differentiate JAX code.
-_BACKPROP = _JAX | {math.Interface.NUMPY, math.Interface.AUTO}
+# backprop runs through JAX: with JAX values, Autograd boxes (bridged by
+# qjax.frontends.pennylane_autograd), or constants (NUMPY; also what PennyLane asks when a
+# QNode is built, before it knows the interface). Torch and TensorFlow are refused.
+_BACKPROP = _JAX | {math.Interface.NUMPY, math.Interface.AUTO, math.Interface.AUTOGRAD}
 
 
 def _concrete(data) -> bool:
@@ -81,17 +82,17 @@ def _concrete(data) -> bool:
 
 
 def native_op(op) -> bool:
-    """Whether the device runs ``op`` as it is (else PennyLane decomposes it)."""
-    if op.name == "QubitUnitary":  # a fixed matrix: concrete, unbatched, not differentiated
-        return op.batch_size is None and _concrete(op.data[0])
-    return op.name in NATIVE_OPS
+    """Whether the device runs ``op`` as it is (else PennyLane decomposes it).
 
-
-def _adjoint_op(op) -> bool:
-    """Under the adjoint method a differentiated QubitUnitary must be decomposed into rotations."""
-    if op.name == "QubitUnitary":
-        return native_op(op)
-    return op.name in NATIVE_OPS
+    Table gates always; ``QubitUnitary`` and operations without a decomposition (e.g.
+    ``BlockEncode``, ``DoubleExcitationPlus``) as a fixed matrix when their data are
+    concrete, unbatched and not differentiated.
+    """
+    if op.name in NATIVE_OPS and op.name != "QubitUnitary":
+        return True
+    if op.name != "QubitUnitary" and (op.has_decomposition or not op.has_matrix):
+        return False
+    return op.batch_size is None and all(_concrete(d) for d in op.data)
 
 
 def _diagonalisable(obs) -> bool:
@@ -210,7 +211,7 @@ class QjaxSimulator(Device):
         name = "adjoint + qjax.simulator"
         program.add_transform(no_sampling, name=name)
         program.add_transform(
-            decompose, stopping_condition=_adjoint_op, skip_initial_state_prep=False, name=name, device_wires=self.wires
+            decompose, stopping_condition=native_op, skip_initial_state_prep=False, name=name, device_wires=self.wires
         )
         program.add_transform(validate_observables, lambda obs: obs.has_matrix or obs.pauli_rep is not None, name=name)
         program.add_transform(broadcast_expand)
@@ -228,7 +229,7 @@ class QjaxSimulator(Device):
             stopping_condition=native_op,
             skip_initial_state_prep=False,
             device_wires=self.wires,
-            target_gates=NATIVE_OPS,
+            target_gates=set(NATIVE_OPS),
             name=self.name,
         )
         program.add_transform(device_resolve_dynamic_wires, wires=self.wires, allow_resets=False)
@@ -283,10 +284,12 @@ class QjaxSimulator(Device):
 
     def execute(self, circuits, execution_config=None):
         self.reset_prng_key()
-        return tuple(
-            run_tape(c.map_to_standard_wires(), self._dtype, rng=self._rng, prng_key=self._next_prng_key())
-            for c in circuits
-        )
+        return tuple(self._run(c.map_to_standard_wires(), self._next_prng_key()) for c in circuits)
+
+    def _run(self, tape, prng_key):
+        if has_autograd_boxes(tape):  # backprop with Autograd: through JAX's vjp
+            return autograd_run(tape, lambda t: run_tape(t, self._dtype))
+        return run_tape(tape, self._dtype, rng=self._rng, prng_key=prng_key)
 
     def compute_derivatives(self, circuits, execution_config=None):
         return tuple(self._value_and_jacobian(c)[1] for c in circuits)
@@ -311,8 +314,10 @@ class QjaxSimulator(Device):
             values, jac_all = progs.value_and_jacobian(params_of(lowered, None))
             values, jac_all = np.asarray(values), np.asarray(jac_all)
         cols = [lowered.param_of[t] if t < len(lowered.param_of) else -1 for t in tape.trainable_params]
-        jac = np.stack([jac_all[:, c] if c >= 0 else np.zeros(k, jac_all.dtype) for c in cols], axis=1)
-        jac = jac.reshape(k, len(cols))
+        jac = np.zeros((k, len(cols)), dtype=jac_all.dtype)
+        for j, c in enumerate(cols):
+            if c >= 0:
+                jac[:, j] = jac_all[:, c]
         results = tuple(np.asarray(v) for v in np.reshape(values, (k,)))
         return (results[0] if k == 1 else results), _jacobian_format(jac)
 

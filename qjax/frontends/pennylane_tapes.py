@@ -46,11 +46,17 @@ PENNYLANE_GATES = {
     "IsingXX": "RXX", "IsingYY": "RYY", "IsingZZ": "RZZ", "Toffoli": "Toffoli", "CSWAP": "CSWAP",
 }  # fmt: skip
 #: Operations the device runs without decomposing them (QubitUnitary only with a concrete,
-#: unbatched matrix; GlobalPhase multiplies the state; Identity does nothing).
+#: unbatched matrix, as operations without a decomposition; GlobalPhase multiplies the
+#: state; Identity does nothing).
 NATIVE_OPS = frozenset(PENNYLANE_GATES) | {"QubitUnitary", "GlobalPhase", "Identity"}
 # Observables on at most this many wires without a Pauli form are expanded with
 # qml.pauli_decompose (4**k terms); wider ones are measured from the state by PennyLane.
 _MAX_DECOMPOSED_WIRES = 3
+# Up to this many wires a circuit runs in microseconds whatever XLA does, while its
+# compilation (once per circuit structure) costs 0.1-0.3 s of CPU: compile it with XLA's
+# cheap settings (a third less compile time here; calls stay under a millisecond).
+_QUICK_COMPILE_WIRES = 8
+_QUICK_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 
 
 class Lowered(NamedTuple):
@@ -83,10 +89,10 @@ def lower(tape) -> Lowered:
             param_of.append(-1)
         elif name == "Identity":
             param_of.extend([-1] * len(op.data))
-        elif name == "QubitUnitary":
-            matrix = np.asarray(op.data[0], dtype=np.complex128)
+        elif name not in PENNYLANE_GATES:  # QubitUnitary or an op without decomposition: its fixed matrix
+            matrix = np.asarray(qml.matrix(op, wire_order=op.wires), dtype=np.complex128)
             key.append(("Unitary", wires, matrix.tobytes()))
-            param_of.append(-1)
+            param_of.extend([-1] * len(op.data))
         else:
             first = len(angles)
             key.append((PENNYLANE_GATES[name], wires))
@@ -121,25 +127,39 @@ class Programs:
         self.circuit = _circuit(key, num_wires)
         self.observables = observables
         self.dtype = jnp.dtype(dtype)
+        self.quick = num_wires <= _QUICK_COMPILE_WIRES
+
+    def jit(self, f):
+        """``jax.jit(f)``; small circuits called with concrete values get XLA's cheap settings
+        (JAX takes compiler options only at the top level, not inside a user's jit)."""
+        plain = jax.jit(f)
+        if not self.quick:
+            return plain
+        quick = jax.jit(f, compiler_options=_QUICK_COMPILE)
+
+        def call(params):
+            return plain(params) if isinstance(params, jax.core.Tracer) else quick(params)
+
+        return call
 
     def _compiled(self, gradient: str):
         return qjax_compile(self.circuit, list(self.observables) or None, dtype=self.dtype, gradient=gradient)
 
     @functools.cached_property
     def state(self):
-        return jax.jit(self._compiled("auto").state)
+        return self.jit(self._compiled("auto").state)
 
     @functools.cached_property
     def state_batched(self):
-        return jax.jit(jax.vmap(self._compiled("auto").state))
+        return self.jit(jax.vmap(self._compiled("auto").state))
 
     @functools.cached_property
     def expval(self):
-        return jax.jit(self._compiled("auto").expval)
+        return self.jit(self._compiled("auto").expval)
 
     @functools.cached_property
     def expval_batched(self):
-        return jax.jit(jax.vmap(self._compiled("auto").expval))
+        return self.jit(jax.vmap(self._compiled("auto").expval))
 
     @functools.cached_property
     def value_and_jacobian(self):
@@ -152,7 +172,7 @@ class Programs:
             (jac,) = jax.vmap(pullback)(jnp.eye(k, dtype=values.dtype))
             return values, jac
 
-        return jax.jit(value_and_jac)
+        return self.jit(value_and_jac)
 
 
 @functools.lru_cache(maxsize=256)
@@ -197,7 +217,7 @@ def pauli_observables(tape) -> tuple[PauliSum, ...] | None:
 def params_of(lowered: Lowered, batch_size: int | None):
     """The angle vector ``(P,)`` (or ``(B, P)`` for a broadcast tape), NumPy unless an angle is a JAX value."""
     angles = lowered.angles
-    if any(isinstance(a, jax.Array) for a in angles):
+    if any(isinstance(a, (jax.Array, jax.core.Tracer)) for a in angles):
         if batch_size is None:
             return jnp.stack([jnp.asarray(a, dtype=jnp.result_type(float)) for a in angles]) if angles else None
         cols = [jnp.broadcast_to(jnp.asarray(a, dtype=jnp.result_type(float)), (batch_size,)) for a in angles]
