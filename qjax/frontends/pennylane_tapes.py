@@ -31,6 +31,7 @@ from pennylane.measurements import ExpectationMP
 
 from qjax.errors import ObservableError
 from qjax.ir.circuit import Circuit, Operation, Param
+from qjax.ir.gates import GATES
 from qjax.ir.pauli import PauliSum
 from qjax.sim.compile import compile as qjax_compile
 
@@ -107,17 +108,13 @@ def _circuit(key: tuple, num_wires: int) -> Circuit:
         if item[0] == "Unitary":
             dim = 2 ** len(item[1])
             matrix = np.frombuffer(item[2], dtype=np.complex128).reshape(dim, dim)
-            ops.append(Operation("Unitary", item[1], matrix=matrix))
+            ops.append(Operation("Unitary", item[1], matrix=tuple(tuple(complex(v) for v in row) for row in matrix)))
             continue
         gate, wires = item
-        count = 3 if gate == "U3" else (0 if gate in _FIXED else 1)
-        ops.append(Operation(gate, wires, [Param(k + j) for j in range(count)]))
+        count = GATES[gate].num_params
+        ops.append(Operation(gate, wires, tuple(Param(k + j) for j in range(count))))
         k += count
     return Circuit(max(num_wires, 1), tuple(ops), num_params=k)
-
-
-_FIXED = frozenset({"H", "X", "Y", "Z", "S", "T", "Sdg", "Tdg", "SX", "CNOT", "CY", "CZ", "SWAP", "iSWAP"})
-_FIXED |= {"Toffoli", "CSWAP"}
 
 
 class Programs:
