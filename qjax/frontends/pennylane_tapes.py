@@ -267,5 +267,10 @@ def run_tape(tape, dtype: str, rng=None, prng_key=None):
         return results[0] if len(results) == 1 else results
     state = final_state(tape, lowered, dtype)
     if not isinstance(state, jax.core.Tracer) and prng_key is None:
-        state = np.asarray(state)  # PennyLane's NumPy sampler (seeded by rng) needs a NumPy state
+        # PennyLane's NumPy sampler (seeded by rng) needs a NumPy state whose probabilities sum
+        # to 1 within float64 rounding: complex64 rounding over a long circuit leaves ~1e-6.
+        state = np.asarray(state, dtype=np.complex128)
+        if tape.shots:
+            axes = tuple(range(state.ndim - lowered.num_wires, state.ndim))
+            state = state / np.sqrt(np.sum(np.abs(state) ** 2, axis=axes, keepdims=True))
     return measure_final_state(tape, state, batch is not None, rng=rng, prng_key=prng_key)
