@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from autograd import numpy as anp
 from autograd.extend import defvjp_argnum, primitive
-from autograd.tracer import Box
+from autograd.tracer import Box, getval
 
 __all__ = ["has_autograd_boxes", "autograd_run"]
 
@@ -51,11 +51,7 @@ def autograd_run(tape, run: Callable):
     """``run(tape)`` (results as JAX values) with Autograd able to differentiate the tape's boxed parameters."""
     params = list(tape.get_parameters(trainable_only=False))
     boxed = [i for i, p in enumerate(params) if isinstance(p, Box)]
-    values = []
-    for p in params:
-        while isinstance(p, Box):  # nested boxes: higher derivatives
-            p = p._value
-        values.append(np.asarray(p))
+    values = [np.asarray(getval(p)) for p in params]  # getval unwraps nested boxes (higher derivatives)
 
     def results(*traced):
         new = list(values)
