@@ -112,6 +112,7 @@ def test_autograd_backprop_and_adjoint_match_default_qubit():
         np.testing.assert_allclose(qml.grad(ours)(pnp.array(W, requires_grad=True)), ref_grad, atol=ATOL64)
 
 
+@pytest.mark.slow  # the reference Jacobian (default.qubit backprop, eager JAX) dominates: ~10 s of CPU
 def test_adjoint_jacobian_of_several_expvals():
     def measure():
         return [qml.expval(qml.Z(0)), qml.expval(H)]
