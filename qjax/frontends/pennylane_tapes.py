@@ -193,7 +193,7 @@ def _pauli_observable(obs) -> PauliSum | None:
             if not np.allclose(matrix, np.conj(matrix.T), atol=1e-10):
                 return None
             return PauliSum.from_pennylane(qml.pauli_decompose(matrix, wire_order=obs.wires, pauli=True))
-    except (ObservableError, qml.exceptions.PennyLaneError, TypeError, ValueError):
+    except (ObservableError, qml.exceptions.MatrixUndefinedError, TypeError, ValueError):
         return None
     return None
 
