@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pennylane as qml
-from pennylane.devices.qubit.simulate import measure_final_state
+from pennylane.devices.qubit import measure_final_state
 from pennylane.measurements import ExpectationMP
 
 from qjax.errors import ObservableError
