@@ -311,11 +311,13 @@ class ShardedProgram(NamedTuple):
         m = len(step.wires)
         diagonal = step.diagonal
         t = u.reshape((2,) * (m if diagonal else 2 * m))
-        for j, axis in sorted(item.global_, reverse=True):  # highest gate position first: indices stay valid
-            b = bits[axis]
-            if not diagonal:
-                t = jnp.take(t, b, axis=m + j)
-            t = jnp.take(t, b, axis=j)
+        # Highest gate position first, the column (input) axes before the row axes: indices stay valid.
+        chosen = sorted(item.global_, reverse=True)
+        if not diagonal:
+            for j, axis in chosen:
+                t = jnp.take(t, bits[axis], axis=m + j)
+        for j, axis in chosen:
+            t = jnp.take(t, bits[axis], axis=j)
         left = m - len(item.global_)
         return t.reshape(-1) if diagonal else t.reshape(2**left, 2**left)
 
