@@ -17,11 +17,15 @@ through gloo. Only process 0 writes the run's records and takes the checkpoint l
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
+import threading
+from pathlib import Path
 from typing import Mapping, NamedTuple
 
 from qjax.errors import ConfigError
 
-__all__ = ["ProcessSpec", "process_spec", "start_distributed", "is_primary", "process_count"]
+__all__ = ["ProcessSpec", "process_spec", "start_distributed", "is_primary", "process_count", "scratch_dir"]
 
 _DEFAULT_TIMEOUT_S = 120
 
@@ -92,20 +96,34 @@ def start_distributed(env: Mapping[str, str] | None = None) -> ProcessSpec | Non
         # CPU devices of several processes talk through gloo (JAX's default has no cross-process collectives).
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
     where = spec.coordinator or "SLURM's coordinator (first node of SLURM_STEP_NODELIST)"
+    message = (
+        f"jax.distributed: no complete job of {spec.num_processes or 'SLURM_NTASKS'} processes at {where} within "
+        f"{spec.timeout_s} s; start every process with the same QJAX_COORDINATOR and QJAX_NUM_PROCESSES and a "
+        "distinct QJAX_PROCESS_ID (0..N-1), or raise QJAX_DISTRIBUTED_TIMEOUT_S"
+    )
+    # JAX's client aborts the process (a C++ fatal error and a stack trace) when its own deadline
+    # passes, so ours comes first: one line and exit code 2, as for any bad input.
+    joined = threading.Event()
+
+    def watchdog():
+        if not joined.wait(spec.timeout_s):
+            sys.stderr.write(f"qjax: error: {message}\n")
+            sys.stderr.flush()
+            os._exit(2)
+
+    threading.Thread(target=watchdog, name="qjax-distributed-watchdog", daemon=True).start()
     try:
         jax.distributed.initialize(
             spec.coordinator,
             num_processes=spec.num_processes,
             process_id=spec.process_id,
-            initialization_timeout=spec.timeout_s,
+            initialization_timeout=spec.timeout_s + 60,
         )
-    except Exception as exc:  # JAX raises XlaRuntimeError / RuntimeError / ValueError here
+    except Exception as exc:  # JAX raises XlaRuntimeError / RuntimeError / ValueError for what it can report
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(
-            f"jax.distributed: no complete job of {spec.num_processes or 'SLURM_NTASKS'} processes at {where} "
-            f"within {spec.timeout_s} s ({first}); start every process with the same QJAX_COORDINATOR and "
-            "QJAX_NUM_PROCESSES and a distinct QJAX_PROCESS_ID, or raise QJAX_DISTRIBUTED_TIMEOUT_S"
-        ) from None
+        raise ConfigError(f"{message} ({first})") from None
+    finally:
+        joined.set()
     return spec
 
 
@@ -125,3 +143,12 @@ def is_primary() -> bool:
     import jax
 
     return jax.process_index() == 0
+
+
+def scratch_dir() -> Path:
+    """Where a process other than 0 puts the records it would write (they are process 0's to keep)."""
+    import jax
+
+    out = Path(tempfile.gettempdir()) / f"qjax-process-{jax.process_index()}-{os.getpid()}"
+    out.mkdir(parents=True, exist_ok=True)
+    return out

@@ -421,7 +421,9 @@ class ShardedProgram(NamedTuple):
         """``(2**n,)`` in wire order (wire 0 the most significant bit)."""
         n = self.program.num_wires
         psi = self.physical_state(angles).reshape((2,) * n)
-        return jnp.transpose(psi, self.plan.final).reshape(-1)
+        out = jnp.transpose(psi, self.plan.final).reshape(-1)
+        # XLA moves the amplitudes; the result stays split over the devices, as the state was.
+        return jax.lax.with_sharding_constraint(out, NamedSharding(self.mesh, self.spec))
 
     def values(self, angles):
         """``(k,)`` expectation values (differentiable by JAX's own autodiff: backprop)."""

@@ -244,6 +244,14 @@ def _is_lock_holder() -> bool:
     return jax.process_index() == 0
 
 
+def _sync_processes(name: str) -> None:
+    """A barrier across the processes of a jax.distributed run (nothing to wait for in one process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
 def _join_orbax_threads(timeout_s: float = 30.0) -> None:
     """Let the commit threads of a failed save end before the caller reports it (and maybe exits).
 
@@ -295,6 +303,9 @@ class Checkpointer:
                     # left Orbax's commit threads waiting 300 s for a "created" signal that never came,
                     # so the process could not exit. The arrays are still written in the background.
                     async_options=ocp.AsyncOptions(create_directories_asynchronously=False),
+                    # Every process of a jax.distributed run calls save and restore (they synchronise);
+                    # process 0 writes the metadata and finalises the step.
+                    multiprocessing_options=ocp.options.MultiprocessingOptions(primary_host=0),
                 ),
             )
         return self._manager
@@ -318,8 +329,9 @@ class Checkpointer:
         opts = self.options
         steps = self._existing_steps()
         if opts.resume == "never":
-            if steps:
+            if steps and _is_lock_holder():  # process 0 moves the folder; the others wait for it here
                 self._move_aside()
+            _sync_processes("qjax-checkpoint-fresh-start")
             return None
         if not steps:
             if opts.resume == "must":

@@ -30,7 +30,7 @@ SCRIPT = textwrap.dedent(
     import jax.numpy as jnp, numpy as np
     import qjax
     from qjax.errors import ConfigError
-    from tests.oracles import qiskit_state, random_pauli_terms, random_problem
+    from oracles import qiskit_state, random_pauli_terms, random_problem
 
     assert len(jax.devices()) == 8, jax.devices()
     cases = json.loads(sys.argv[1])
@@ -67,7 +67,7 @@ def run_cases(cases, timeout=600):
         **os.environ,
         "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
         "JAX_PLATFORMS": "cpu",
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")]),
     }
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, json.dumps(cases)],
