@@ -22,7 +22,7 @@ from oracles import qiskit_state, random_pauli_terms, random_problem
 import qjax
 
 ROOT = Path(__file__).resolve().parents[2]
-VQE = ["+experiment=vqe", "trainer.steps=15", "checkpoint.every=100"]
+VQE = ["+experiment=vqe", "ansatz=hea", "trainer.steps=15", "checkpoint.every=100", "precision=double"]
 
 
 def _env(**extra):
@@ -40,8 +40,10 @@ def test_cli_training_on_4_devices_ends_at_the_unsharded_energy(tmp_path, cli, t
     result = json.loads((tmp_path / "sharded" / "result.json").read_text())
     manifest = json.loads((tmp_path / "sharded" / "manifest.json").read_text())
     assert manifest["backend"]["devices"] == 4 and len(manifest["backend"]["global_wires"]) == 2
-    # 15 Adam steps in float32 from the same start: the trajectories agree to rounding.
-    assert abs(result["energy"] - want["energy"]) < 1e-5, (result["energy"], want["energy"])
+    # 15 Adam steps in float64 from the same start agree to rounding. (Not with H2's UCC ansatz: its
+    # singles have zero gradient at the start, and Adam's g / (sqrt(v) + eps) turns rounding-level
+    # gradients, 1e-17 on one device and exactly 0 sharded, into different ±lr moves.)
+    assert abs(result["energy"] - want["energy"]) < 1e-9, (result["energy"], want["energy"])
 
 
 def test_bad_device_counts_and_backends_get_one_line(tmp_path, cli):
