@@ -175,7 +175,7 @@ def _expval_values(circuit: Circuit, layered: LayeredProgram, plans, gradient: s
 
 def _compile_sharded(circuit: Circuit, program, obs, single: bool, dt, gradient: str, mesh) -> Compiled:
     """:func:`compile` with the state split over ``mesh`` (:mod:`qjax.sim.sharded`)."""
-    P, F, n = circuit.num_params, circuit.num_inputs, circuit.num_wires
+    P, F, n = circuit.num_params or 0, circuit.num_inputs or 0, circuit.num_wires
     prog = sharded.sharded_program(program, obs, mesh)
     inputs = angle_function(program, dt, P, F)
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple, Sequence, cast
 
 import jax
 import jax.numpy as jnp
@@ -69,10 +69,10 @@ class Swap(NamedTuple):
 class LocalRun(NamedTuple):
     """Consecutive steps whose wires are all local: fused blocks on the ``n - k`` local wires.
 
-    ``index``: the ``(g,)`` positions of the run's angles in the program's angle vector."""
+    ``angles_at``: the ``(g,)`` positions of the run's angles in the program's angle vector."""
 
     fused: FusedProgram
-    index: np.ndarray
+    angles_at: np.ndarray
 
 
 class ShardGate(NamedTuple):
@@ -136,7 +136,7 @@ def state_mesh(devices: Sequence[Any] | Mesh | int | None = None) -> Mesh:
             )
         devs = available[:devices]
     else:
-        devs = list(devices)
+        devs = list(cast(Sequence[Any], devices))
     D = len(devs)
     if D < 1 or D & (D - 1):
         raise ConfigError(
@@ -159,8 +159,10 @@ def _pattern(gate: str, fixed_bytes: bytes | None, size: int) -> np.ndarray:
         _, a, b, c = spec.trig
         return (np.abs(a) + np.abs(b) + np.abs(c)) > 0
     rng = np.random.default_rng(0)
-    m = sum(np.abs(np.asarray(spec.matrix(rng.uniform(0.1, 3.0, spec.num_params), np.complex128))) for _ in range(2))
-    return np.asarray(m) > 1e-12
+    total = np.zeros((size, size))
+    for _ in range(2):  # two random angle sets: an entry zero at both is zero at all (analytic in the angles)
+        total += np.abs(np.asarray(spec.matrix(jnp.asarray(rng.uniform(0.1, 3.0, spec.num_params)), jnp.complex128)))
+    return total > 1e-12
 
 
 def mixed_positions(step: Step) -> tuple[int, ...]:
@@ -298,7 +300,7 @@ class ShardedProgram(NamedTuple):
         out: list = []
         for item in self.plan.items:
             if isinstance(item, LocalRun):
-                out.append(item.fused.operators(angles[item.index]))
+                out.append(item.fused.operators(angles[item.angles_at]))
             elif isinstance(item, ShardGate):
                 out.append(self._select(program.matrix(program.steps[item.step], matrices), item, bits))
             else:
@@ -346,12 +348,12 @@ class ShardedProgram(NamedTuple):
         wires, k = local.wires, len(local.wires)
         others = tuple(a for a in range(nl) if a not in wires)
         lt, pt = jnp.conj(lam).reshape((2,) * nl), psi.reshape((2,) * nl)
-        order = np.argsort(np.argsort(wires))
+        order = tuple(int(i) for i in np.argsort(np.argsort(wires)))
         if local.diagonal:
             m = jnp.sum(lt * pt, axis=others) if others else lt * pt
             return 2 * jnp.transpose(m, order).reshape(-1)
         m = jnp.tensordot(lt, pt, axes=(others, others))
-        m = jnp.transpose(m, tuple(order) + tuple(k + order))
+        m = jnp.transpose(m, order + tuple(k + i for i in order))
         return 2 * m.reshape(2**k, 2**k)
 
     def _swap(self, psi, item: Swap):
