@@ -4,7 +4,7 @@ Where the coordinator and this process's rank come from, first match wins:
 
 1. ``QJAX_COORDINATOR`` (``host:port`` of process 0), ``QJAX_NUM_PROCESSES`` and
    ``QJAX_PROCESS_ID`` (0 … N-1), set by hand or by a launcher script;
-2. SLURM (``srun`` with more than one task, ``SLURM_NTASKS`` > 1): JAX reads the coordinator
+2. SLURM (a job step of ``srun`` with more than one task, ``SLURM_STEP_NUM_TASKS`` > 1): JAX reads the coordinator
    (the first node of the step, a port derived from the job id) and the rank itself.
 
 Nothing set, or one process: a plain single-process run. The wait for the other processes is
@@ -76,7 +76,8 @@ def process_spec(env: Mapping[str, str] | None = None) -> ProcessSpec | None:
         if count == 1:
             return None
         return ProcessSpec(coordinator, count, rank, timeout, "QJAX_*")
-    if env.get("SLURM_JOB_ID") and _int(env, "SLURM_NTASKS") > 1 if env.get("SLURM_NTASKS") else False:
+    # srun sets SLURM_STEP_NUM_TASKS for its job step; a batch script's own step (no srun) is one process
+    if env.get("SLURM_JOB_ID") and env.get("SLURM_STEP_NUM_TASKS") and _int(env, "SLURM_STEP_NUM_TASKS") > 1:
         return ProcessSpec(None, None, None, timeout, "SLURM")
     return None
 

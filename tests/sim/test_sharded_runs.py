@@ -150,3 +150,25 @@ def test_two_processes_hold_half_the_state_each_and_match_one_process(tmp_path):
     assert abs(got[0] - e) < 1e-6 * norm and np.abs(got[1 : 1 + P] - g).max() < 1e-6 * norm
     psi = got[1 + P :].view(np.complex64)
     assert np.abs(psi - qiskit_state(n, ops, p, x)).max() < 2e-6
+
+
+def test_process_spec_reads_qjax_and_slurm_variables_and_refuses_half_settings():
+    import pytest
+
+    from qjax.cli.distributed import process_spec
+    from qjax.errors import ConfigError
+
+    assert process_spec({}) is None
+    assert process_spec({"SLURM_JOB_ID": "7", "SLURM_NTASKS": "4"}) is None  # a batch script, not an srun step
+    slurm = process_spec({"SLURM_JOB_ID": "7", "SLURM_STEP_NUM_TASKS": "4"})
+    assert slurm is not None and slurm.source == "SLURM" and slurm.coordinator is None
+    spec = process_spec({"QJAX_COORDINATOR": "h:1", "QJAX_NUM_PROCESSES": "2", "QJAX_PROCESS_ID": "1"})
+    assert spec is not None and (spec.coordinator, spec.num_processes, spec.process_id) == ("h:1", 2, 1)
+    for env, words in [
+        ({"QJAX_COORDINATOR": "h:1"}, "needs all three"),
+        ({"QJAX_COORDINATOR": "h:1", "QJAX_NUM_PROCESSES": "2", "QJAX_PROCESS_ID": "2"}, "0..1"),
+        ({"QJAX_COORDINATOR": "h", "QJAX_NUM_PROCESSES": "2", "QJAX_PROCESS_ID": "0"}, "host:port"),
+        ({"QJAX_COORDINATOR": "h:1", "QJAX_NUM_PROCESSES": "two", "QJAX_PROCESS_ID": "0"}, "not an integer"),
+    ]:
+        with pytest.raises(ConfigError, match=words):
+            process_spec(env)
