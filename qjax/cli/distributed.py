@@ -143,6 +143,8 @@ def is_primary() -> bool:
         return True
     import jax
 
+    if not jax.distributed.is_initialized():  # no backend start-up here: XLA flags may still change
+        return True
     return jax.process_index() == 0
 
 
