@@ -142,7 +142,7 @@ class _SimulatorWithExecutionMode(BackendConfig):
 def test_planned_execution_keys_stay_out(compose, monkeypatch):
     before = _hashes(compose)
     monkeypatch.setitem(SCHEMAS["backend"], "simulator", _SimulatorWithExecutionMode)
-    assert _hashes(compose, "+backend.execution_mode=sharded", "+backend.devices=4") == before
+    assert _hashes(compose, "+backend.execution_mode=sharded", "++backend.devices=4") == before
 
 
 def _legacy_copy(tmp_path) -> Path:
