@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 from qjax.errors import CheckpointError
@@ -252,6 +253,16 @@ def _sync_processes(name: str) -> None:
         multihost_utils.sync_global_devices(name)
 
 
+def _host_local(tree):
+    """``tree`` as Orbax can write it from every process of a jax.distributed run: the training
+    state (parameters, optimiser state, key) is the same small array on every process, held on
+    one local device, which Orbax refuses as "host local"; as numpy it is written once, by the
+    primary host. One process: unchanged."""
+    if jax.process_count() == 1:
+        return tree
+    return jax.tree_util.tree_map(lambda a: np.asarray(a) if isinstance(a, jax.Array) else a, tree)
+
+
 def _join_orbax_threads(timeout_s: float = 30.0) -> None:
     """Let the commit threads of a failed save end before the caller reports it (and maybe exits).
 
@@ -346,7 +357,7 @@ class Checkpointer:
                 if meta is None:
                     continue
                 self._check_compatible(dict(meta.meta), step)
-                state = self._read(step, state=ocp.args.StandardRestore(template._asdict()))
+                state = self._read(step, state=ocp.args.StandardRestore(_host_local(template._asdict())))
                 if state is not None:
                     return TrainState(**state.state), dict(meta.meta)
         raise CheckpointError(
@@ -419,7 +430,9 @@ class Checkpointer:
                 manager.delete(step)
             manager.save(
                 step,
-                args=ocp.args.Composite(state=ocp.args.StandardSave(state._asdict()), meta=ocp.args.JsonSave(meta)),
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(_host_local(state._asdict())), meta=ocp.args.JsonSave(meta)
+                ),
             )
             if self.options.sync:
                 manager.wait_until_finished()
