@@ -193,7 +193,6 @@ def _precision(v: Any) -> bool:
     return v == "auto" or v is None or (not isinstance(v, (bool, str)) and math.isfinite(v) and v > 0)
 
 
-@register("backend", "simulator")
 @dataclass(frozen=True)
 class BackendConfig:
     """JAX statevector simulator; other backends subclass this and add their keys."""
@@ -226,6 +225,18 @@ class BackendConfig:
 
     #: Runs on hardware (or a stand-in for it): sampled, parameter-shift gradients, jobs.
     hardware: ClassVar[bool] = False
+
+
+def _devices(v: Any) -> bool:
+    return v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096 and not v & (v - 1))
+
+
+@register("backend", "simulator")
+@dataclass(frozen=True)
+class SimulatorConfig(BackendConfig):
+    """The JAX statevector simulator: ``devices`` > 1 splits one state over that many devices (qjax.sim.sharded)."""
+
+    devices: Any = _opt(1, "1, auto, or a power of two such as 2, 4, 8 (devices to shard the state over)", _devices)
 
 
 #: Backends a fallback chain may name.

@@ -23,6 +23,8 @@ from qjax.resources import check_circuit
 from qjax.schemas import MAX_OPERATIONS
 from qjax.sim.compile import compile as compile_circuit
 from qjax.sim.gradients import GRADIENT_METHODS
+from qjax.sim.program import lower
+from qjax.sim.sharded import check_devices, sharded_program, state_mesh
 
 __all__ = ["SimulatorBackend", "SimulatorExecutor"]
 
@@ -44,6 +46,7 @@ class SimulatorBackend(Backend):
         max_operations: int = MAX_OPERATIONS,
         shots: int | None = None,
         dtype=jnp.complex64,
+        devices: int | str = 1,
         mitigation=None,
         # accepted for a uniform call (the CLI passes every backend.* key and the run-level ones, the
         # service a device); unused: exact, noiseless, no device, no jobs, nothing to persist or fall back
@@ -69,6 +72,8 @@ class SimulatorBackend(Backend):
             )
         self.max_qubits, self.max_operations = int(max_qubits), int(max_operations)
         self.dtype = dtype
+        self.devices = resolve_devices(devices)
+        self.global_wires: list[int] = []
 
     def check(self, circuit: Circuit, observable: PauliSum) -> None:
         check_circuit(
@@ -82,7 +87,12 @@ class SimulatorBackend(Backend):
                 f"{', '.join(GRADIENT_METHODS)}"
             )
         self.check(circuit, observable)
-        compiled = compile_circuit(circuit, observable, dtype=self.dtype, gradient=gradient)
+        if self.devices > 1:
+            mesh = state_mesh(self.devices)
+            compiled = compile_circuit(circuit, observable, dtype=self.dtype, gradient=gradient, mesh=mesh)
+            self.global_wires = list(sharded_program(lower(circuit, self.dtype), (), mesh).plan.global_wires)
+        else:
+            compiled = compile_circuit(circuit, observable, dtype=self.dtype, gradient=gradient)
         expval = compiled.expval
         return Objective(
             value=jax.jit(expval),
@@ -105,7 +115,29 @@ class SimulatorBackend(Backend):
         )
 
     def describe(self) -> dict:
-        return {"name": self.name, "device": None, "shots": None, "dtype": jnp.dtype(self.dtype).name}
+        out = {"name": self.name, "device": None, "shots": None, "dtype": jnp.dtype(self.dtype).name}
+        if self.devices > 1:  # one device: the manifest stays as before
+            out.update(devices=self.devices, global_wires=self.global_wires)
+        return out
+
+
+def resolve_devices(devices: int | str) -> int:
+    """``backend.devices``: ``1``, ``"auto"`` (the largest power of two of ``jax.devices()``) or a power of two N."""
+    if devices == "auto":
+        count = len(jax.devices())
+        return 1 << (count.bit_length() - 1)
+    if isinstance(devices, str) and devices.isdigit():
+        devices = int(devices)
+    if isinstance(devices, bool) or not isinstance(devices, int):
+        raise BackendError(f"backend.devices={devices!r}: use 1, auto, or a power of two such as 2, 4, 8")
+    check_devices(devices, num_wires=64)
+    available = len(jax.devices())
+    if devices > available:
+        raise BackendError(
+            f"backend.devices={devices} but JAX sees {available} device(s); use backend.devices=auto or at most "
+            f"{available} (on CPU set XLA_FLAGS=--xla_force_host_platform_device_count={devices} before starting)"
+        )
+    return devices
 
 
 class SimulatorExecutor:

@@ -37,10 +37,18 @@ CHEMICAL_ACCURACY_HA = 1.6e-3
 
 
 def output_dir(create: bool = False) -> Path:
-    """This invocation's directory: Hydra's run (or sweep member) directory, else the working directory."""
+    """This invocation's directory: Hydra's run (or sweep member) directory, else the working directory.
+
+    In a multi-process run (:mod:`qjax.cli.distributed`, joined here, first) only process 0 writes the
+    run's records there; the others write theirs into a scratch directory of their own."""
     from hydra.core.hydra_config import HydraConfig
 
+    from qjax.cli.distributed import is_primary, scratch_dir, start_distributed
+
+    start_distributed()
     out = Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else Path.cwd()
+    if not is_primary():
+        out = scratch_dir()
     if create:
         out.mkdir(parents=True, exist_ok=True)
     return out
@@ -70,8 +78,10 @@ def enable_jax(precision: str):
     switched it on); returns the state-vector dtype."""
     import jax
 
+    from qjax.cli.distributed import start_distributed
     from qjax.jaxcache import enable_compilation_cache
 
+    start_distributed()  # before JAX picks its devices (idempotent: output_dir may have joined already)
     # Keep XLA executables across runs: $QJAX_CACHE_DIR/jax, default ~/.cache/qjax/jax;
     # an empty QJAX_CACHE_DIR turns it off, JAX_COMPILATION_CACHE_DIR wins.
     enable_compilation_cache()

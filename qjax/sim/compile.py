@@ -25,6 +25,7 @@ import jax.numpy as jnp
 from qjax.errors import ConfigError, ObservableError
 from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
+from qjax.sim import sharded
 from qjax.sim.checks import (
     angle_function,
     check_circuit,
@@ -75,7 +76,7 @@ class Compiled(NamedTuple):
     gradient: str
 
 
-def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient: str = "auto") -> Compiled:
+def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient: str = "auto", mesh=None) -> Compiled:
     """Compile ``circuit`` (and optionally observables) into pure JAX functions.
 
     Args:
@@ -87,6 +88,10 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
       gradient: how ``expval`` is differentiated: ``"auto"`` (backprop below 13
         wires while its tape fits in 512 MiB, else adjoint; see :func:`auto_gradient`),
         ``"backprop"``, ``"adjoint"`` or ``"parameter_shift"``.
+      mesh: None (one device), or the devices to split ONE statevector over: a
+        ``jax.sharding.Mesh``, a list of devices, or a count of ``jax.devices()``; a power of
+        two D = 2**k (:mod:`qjax.sim.sharded`). The functions then run inside ``shard_map``;
+        ``state`` returns a ``(2**n,)`` array split over the devices.
 
     Returns:
       a :class:`Compiled` named tuple.
@@ -102,6 +107,10 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
     n, P, F = circuit.num_wires, circuit.num_params, circuit.num_inputs
     single, obs = observables_of(observables, n)
     program = lower(circuit, dt)
+    if mesh is not None:
+        state_mesh = sharded.state_mesh(mesh)
+        if state_mesh.devices.size > 1:
+            return _compile_sharded(circuit, program, obs, single, dt, gradient, state_mesh)
     # expval measures C† H C on the state before the trailing Clifford gates C
     # (qjax.sim.clifford); state, probs and sample run the whole circuit, laid out when
     # first traced.
@@ -162,3 +171,40 @@ def _expval_values(circuit: Circuit, layered: LayeredProgram, plans, gradient: s
     if gradient == "adjoint":
         return adjoint_values(layered, *adjoint_observables(plans))
     return parameter_shift_values(values, circuit)
+
+
+def _compile_sharded(circuit: Circuit, program, obs, single: bool, dt, gradient: str, mesh) -> Compiled:
+    """:func:`compile` with the state split over ``mesh`` (:mod:`qjax.sim.sharded`)."""
+    P, F, n = circuit.num_params or 0, circuit.num_inputs or 0, circuit.num_wires
+    prog = sharded.sharded_program(program, obs, mesh)
+    inputs = angle_function(program, dt, P, F)
+
+    def state(params, x=None):
+        return prog.state(inputs(params, x))
+
+    def probs(params, x=None):
+        psi = state(params, x)
+        return jnp.real(psi) ** 2 + jnp.imag(psi) ** 2
+
+    method = gradient
+    if method == "auto":
+        # Backprop's tape holds one shard per item and device; the adjoint method a few.
+        tape = (len(prog.plan.items) + 1) * 2**n // mesh.devices.size * jnp.dtype(dt).itemsize
+        method = "adjoint" if n >= _AUTO_ADJOINT_WIRES or tape > _AUTO_BACKPROP_BYTES else "backprop"
+    if method == "adjoint":
+        values = prog.adjoint_values()
+    elif method == "parameter_shift":
+        values = parameter_shift_values(prog.values, circuit)
+    else:
+        values = prog.values
+
+    def expval(params, x=None):
+        if not obs:
+            raise ObservableError(
+                "this circuit was compiled without observables; pass them to "
+                "compile(circuit, observables=PauliSum.from_string('Z0'), ...) to use expval"
+            )
+        out = values(inputs(params, x))
+        return out[0] if single else out
+
+    return Compiled(state, probs, sampler(probs, n), expval, circuit, obs, P, F, dt, gradient)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, NamedTuple
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 from qjax.errors import CheckpointError
@@ -248,6 +249,24 @@ def _is_lock_holder() -> bool:
     return jax.process_index() == 0
 
 
+def _sync_processes(name: str) -> None:
+    """A barrier across the processes of a jax.distributed run (nothing to wait for in one process)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+def _host_local(tree):
+    """``tree`` as Orbax can write it from every process of a jax.distributed run: the training
+    state (parameters, optimiser state, key) is the same small array on every process, held on
+    one local device, which Orbax refuses as "host local"; as numpy it is written once, by the
+    primary host. One process: unchanged."""
+    if jax.process_count() == 1:
+        return tree
+    return jax.tree_util.tree_map(lambda a: np.asarray(a) if isinstance(a, jax.Array) else a, tree)
+
+
 def _join_orbax_threads(timeout_s: float = 30.0) -> None:
     """Let the commit threads of a failed save end before the caller reports it (and maybe exits).
 
@@ -299,6 +318,9 @@ class Checkpointer:
                     # left Orbax's commit threads waiting 300 s for a "created" signal that never came,
                     # so the process could not exit. The arrays are still written in the background.
                     async_options=ocp.AsyncOptions(create_directories_asynchronously=False),
+                    # Every process of a jax.distributed run calls save and restore (they synchronise);
+                    # process 0 writes the metadata and finalises the step.
+                    multiprocessing_options=ocp.options.MultiprocessingOptions(primary_host=0),
                 ),
             )
         return self._manager
@@ -322,8 +344,9 @@ class Checkpointer:
         opts = self.options
         steps = self._existing_steps()
         if opts.resume == "never":
-            if steps:
+            if steps and _is_lock_holder():  # process 0 moves the folder; the others wait for it here
                 self._move_aside()
+            _sync_processes("qjax-checkpoint-fresh-start")
             return None
         if not steps:
             if opts.resume == "must":
@@ -338,7 +361,7 @@ class Checkpointer:
                 if meta is None:
                     continue
                 self._check_compatible(dict(meta.meta), step)
-                state = self._read(step, state=ocp.args.StandardRestore(template._asdict()))
+                state = self._read(step, state=ocp.args.StandardRestore(_host_local(template._asdict())))
                 if state is not None:
                     return TrainState(**state.state), dict(meta.meta)
         raise CheckpointError(
@@ -416,7 +439,9 @@ class Checkpointer:
                 manager.delete(step)
             manager.save(
                 step,
-                args=ocp.args.Composite(state=ocp.args.StandardSave(state._asdict()), meta=ocp.args.JsonSave(meta)),
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(_host_local(state._asdict())), meta=ocp.args.JsonSave(meta)
+                ),
             )
             if self.options.sync:
                 manager.wait_until_finished()

@@ -1,0 +1,508 @@
+"""One statevector split over the devices of a mesh: ``2**n`` amplitudes on D = 2**k devices.
+
+The flat state index has wire 0 as its most significant bit. Its top k *physical* bits
+pick the device (they are *global*), the other ``n - k`` bits index the device's shard
+(*local*). :func:`schedule` decides, once, in Python, where every circuit wire lives:
+
+- the k wires that a gate mixes last (a rotation mixes its wire; a control, a phase or a
+  diagonal gate does not) start global; every wire starts in ``|0>``, so any layout is
+  free at the start;
+- a gate that leaves the global bits of its wires alone (a diagonal gate, a control on a
+  global wire) runs on every shard with the block of its matrix that the shard's global
+  bits select: no communication;
+- a gate that mixes a global wire first swaps it with a local one: one ``all_to_all``
+  between the device pairs that differ in that bit (the index-bit swap of cuStateVec's
+  distributed mode and Lightning-MPI). The local wire given up is the one a gate mixes
+  latest (Belady's rule), which keeps the number of swaps small;
+- runs of local gates are fused into few wide blocks (:mod:`qjax.sim.fusion`) and run per
+  shard as on one device.
+
+Expectation values are computed in the final layout: a Pauli term's Z on a global wire is
+a sign from the shard index, its X/Y flips there a ``ppermute`` of the shard to the partner
+device; local sums then one ``psum``. The adjoint gradient sweeps back over the same items
+inside ``shard_map``, so every state it holds is a shard: memory O(state / D) per device.
+Everything runs inside one :func:`jax.shard_map`, so ``jit``, ``grad`` and ``vmap`` compose.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Callable, NamedTuple, Sequence, cast
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from qjax.errors import ConfigError
+from qjax.ir.gates import GATES
+from qjax.ir.pauli import PauliSum
+from qjax.sim.fusion import FusedProgram, fuse
+from qjax.sim.layering import _subprogram
+from qjax.sim.pauli import PauliPlan, plan_apply
+from qjax.sim.program import Program, Step, apply
+
+__all__ = [
+    "Swap",
+    "LocalRun",
+    "ShardGate",
+    "Schedule",
+    "state_mesh",
+    "check_devices",
+    "schedule",
+    "ShardedProgram",
+    "sharded_program",
+]
+
+#: Mesh axis names of the k global bits, most significant first.
+AXIS_PREFIX = "qjax_wire"
+
+
+class Swap(NamedTuple):
+    """Exchange global physical bit ``axis`` (0 = most significant) with local physical bit ``local`` (≥ k)."""
+
+    axis: int
+    local: int
+
+
+class LocalRun(NamedTuple):
+    """Consecutive steps whose wires are all local: fused blocks on the ``n - k`` local wires.
+
+    ``angles_at``: the ``(g,)`` positions of the run's angles in the program's angle vector."""
+
+    fused: FusedProgram
+    angles_at: np.ndarray
+
+
+class ShardGate(NamedTuple):
+    """A step with some wires global, none of which it mixes: each shard applies the
+    block of its matrix that the shard's bits on those wires select.
+
+    ``step``: index into the program's steps; ``physical``: its wires' physical bits, in
+    gate order; ``global_``: ``((gate position, global axis), ...)``."""
+
+    step: int
+    physical: tuple[int, ...]
+    global_: tuple[tuple[int, int], ...]
+
+
+class Schedule(NamedTuple):
+    """What :func:`schedule` decided: the items in order, the initial and final layouts
+    (``final[w]`` = physical bit of wire ``w``) and the wires that start global."""
+
+    items: tuple
+    initial: tuple[int, ...]
+    final: tuple[int, ...]
+    global_wires: tuple[int, ...]
+
+    @property
+    def num_swaps(self) -> int:
+        return sum(isinstance(item, Swap) for item in self.items)
+
+
+def check_devices(count: int, num_wires: int, widest_gate: int = 1) -> int:
+    """``k = log2(count)``, after checking that ``count`` is a power of two and leaves every
+    gate room on the local wires; raises :class:`ConfigError` (one line) otherwise."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1 or count & (count - 1):
+        raise ConfigError(
+            f"backend.devices={count!r}: a sharded statevector needs a power of two devices (1, 2, 4, 8, ...); "
+            "pass one, or devices=1 to run on one device"
+        )
+    k = count.bit_length() - 1
+    if k and k > num_wires - max(widest_gate, 1):
+        raise ConfigError(
+            f"{count} devices make {k} global wires but the circuit has {num_wires} wires and a "
+            f"{widest_gate}-wire gate, which leaves too few local wires; use at most "
+            f"{2 ** max(num_wires - max(widest_gate, 1), 0)} devices"
+        )
+    return k
+
+
+def state_mesh(devices: Sequence[Any] | Mesh | int | None = None) -> Mesh:
+    """A mesh of k size-2 axes (``qjax_wire0`` = most significant global bit) over
+    ``devices`` (a Mesh, a list of devices, a count of ``jax.devices()`` from the first, or
+    None for all of them). The count must be a power of two."""
+    if isinstance(devices, Mesh):
+        devs = list(np.asarray(devices.devices).flat)
+    elif devices is None:
+        devs = jax.devices()
+    elif isinstance(devices, int) and not isinstance(devices, bool):
+        available = jax.devices()
+        if devices > len(available):
+            raise ConfigError(
+                f"backend.devices={devices} but JAX sees {len(available)} device(s); ask for at most "
+                f"{len(available)} (on CPU: XLA_FLAGS=--xla_force_host_platform_device_count=N before JAX starts)"
+            )
+        devs = available[:devices]
+    else:
+        devs = list(cast(Sequence[Any], devices))
+    D = len(devs)
+    if D < 1 or D & (D - 1):
+        raise ConfigError(
+            f"a sharded statevector needs a power of two devices (1, 2, 4, 8, ...), got {D}; pass a mesh of 2**k devices"
+        )
+    k = D.bit_length() - 1
+    return Mesh(np.array(devs, dtype=object).reshape((2,) * k), tuple(f"{AXIS_PREFIX}{j}" for j in range(k)))
+
+
+@functools.lru_cache(maxsize=None)
+def _pattern(gate: str, fixed_bytes: bytes | None, size: int) -> np.ndarray:
+    """The nonzero pattern ``(2**m, 2**m)`` bool of a gate's matrix at any angle."""
+    spec = GATES[gate]
+    if fixed_bytes is not None:
+        m = np.frombuffer(fixed_bytes, np.complex128).reshape(size, -1)
+        return np.abs(np.diag(m[:, 0]) if m.shape[1] == 1 else m) > 0
+    if spec.diagonal:
+        return np.eye(size, dtype=bool)
+    if spec.trig is not None:
+        _, a, b, c = spec.trig
+        return (np.abs(a) + np.abs(b) + np.abs(c)) > 0
+    rng = np.random.default_rng(0)
+    total = np.zeros((size, size))
+    for _ in range(2):  # two random angle sets: an entry zero at both is zero at all (analytic in the angles)
+        total += np.abs(np.asarray(spec.matrix(jnp.asarray(rng.uniform(0.1, 3.0, spec.num_params)), jnp.complex128)))
+    return total > 1e-12
+
+
+def mixed_positions(step: Step) -> tuple[int, ...]:
+    """Positions (in gate order) of the wires whose bit ``step``'s matrix can change."""
+    m = len(step.wires)
+    if step.diagonal:
+        return ()
+    fixed = None if step.fixed is None else np.ascontiguousarray(step.fixed, np.complex128)
+    pattern = _pattern(step.gate, None if fixed is None else fixed.reshape(2**m, -1).tobytes(), 2**m)
+    rows, cols = np.nonzero(pattern)
+    return tuple(i for i in range(m) if np.any(((rows >> (m - 1 - i)) & 1) != ((cols >> (m - 1 - i)) & 1)))
+
+
+def schedule(program: Program, k: int) -> Schedule:
+    """Place the wires and order the swaps for ``k`` global bits (Python only)."""
+    n, steps = program.num_wires, program.steps
+    mixes = [tuple(s.wires[i] for i in mixed_positions(s)) for s in steps]
+    uses: dict[int, list[int]] = {w: [] for w in range(n)}
+    for i, ws in enumerate(mixes):
+        for w in ws:
+            uses[w].append(i)
+
+    def next_mix(w: int, after: int) -> float:
+        later = [i for i in uses[w] if i > after]
+        return later[0] if later else math.inf
+
+    # Start with the wires mixed latest (never mixed: inf) as global; ties keep the top wires.
+    order = sorted(range(n), key=lambda w: (-next_mix(w, -1), w))
+    global_wires = tuple(sorted(order[:k]))
+    physical_of = {w: j for j, w in enumerate(global_wires)}
+    rest = [w for w in range(n) if w not in physical_of]
+    physical_of.update({w: k + j for j, w in enumerate(rest)})
+    pos = [physical_of[w] for w in range(n)]  # wire -> physical bit
+    at = [0] * n  # physical bit -> wire
+    for w, p in enumerate(pos):
+        at[p] = w
+    initial = tuple(pos)
+    items: list = []
+    run: list[tuple[int, tuple[int, ...]]] = []
+
+    def flush():
+        if run:
+            items.append(_local_run(program, run, k))
+            run.clear()
+
+    for i, s in enumerate(steps):
+        phys = [pos[w] for w in s.wires]
+        need = [j for j, w in enumerate(s.wires) if pos[w] < k and w in mixes[i]]
+        if need:
+            flush()
+        for j in need:
+            g = phys[j]
+            free = [p for p in range(k, n) if p not in phys]
+            local = max(free, key=lambda p: (next_mix(at[p], i), p))
+            items.append(Swap(g, local))
+            wg, wl = at[g], at[local]
+            pos[wg], pos[wl], at[g], at[local] = local, g, wl, wg
+            phys[j] = local
+        on_global = tuple((j, p) for j, p in enumerate(phys) if p < k)
+        if on_global:
+            flush()
+            items.append(ShardGate(i, tuple(phys), on_global))
+        else:
+            run.append((i, tuple(phys)))
+    flush()
+    return Schedule(tuple(items), initial, tuple(pos), global_wires)
+
+
+def _local_run(program: Program, run, k: int) -> LocalRun:
+    sub, index = _subprogram(program, [i for i, _ in run])
+    steps = tuple(s._replace(wires=tuple(p - k for p in phys)) for s, (_, phys) in zip(sub.steps, run))
+    local = sub._replace(num_wires=program.num_wires - k, steps=steps)
+    return LocalRun(fuse(local), index)
+
+
+def _local_plans(obs: PauliSum, final: tuple[int, ...], k: int, n: int):
+    """``obs`` in the final layout, split by ``(global flip axes, global phase axes)``: each
+    class a :class:`PauliPlan` on the ``n - k`` local wires."""
+    classes: dict[tuple, tuple[dict, dict]] = {}
+    for c, word in obs.terms:
+        flips = [final[w] for w, p in word if p in "XY"]
+        phases = [final[w] for w, p in word if p in "YZ"]
+        key = (tuple(sorted(p for p in flips if p < k)), tuple(sorted(p for p in phases if p < k)))
+        z_terms, groups = classes.setdefault(key, ({}, {}))
+        local_flips = tuple(sorted(p - k for p in flips if p >= k))
+        local_phases = tuple(sorted(p - k for p in phases if p >= k))
+        if not flips:
+            z_terms[local_phases] = z_terms.get(local_phases, 0.0) + float(c)
+        else:
+            ny = sum(p == "Y" for _, p in word)
+            groups.setdefault(local_flips, []).append((c * 1j**ny, local_phases))
+    out = []
+    for (gf, gz), (z_terms, groups) in classes.items():
+        zt = tuple((c, w) for w, c in z_terms.items() if c != 0.0)
+        plan = PauliPlan(n - k, zt, tuple((f, tuple(ts)) for f, ts in groups.items()))
+        if zt or plan.groups:
+            out.append((gf, gz, plan))
+    return tuple(out)
+
+
+def _blocked_sum(v):
+    # Sums of 2**(m//2)-long rows keep float32 rounding to the row length (as qjax.sim.pauli).
+    size = v.shape[0]
+    row = 1 << (max(size.bit_length() - 1, 0) // 2)
+    return jnp.sum(jnp.sum(v.reshape(size // row, row), axis=1))
+
+
+class ShardedProgram(NamedTuple):
+    """A program scheduled on a mesh: run it with :meth:`values`, :meth:`state`, or
+    :meth:`adjoint_values` (all ``angles (G,) -> ...`` pure functions)."""
+
+    program: Program
+    mesh: Mesh
+    k: int
+    plan: Schedule
+    observables: tuple  # per observable: ((global flips, global phases, PauliPlan), ...)
+
+    @property
+    def axes(self) -> tuple[str, ...]:
+        return tuple(self.mesh.axis_names)
+
+    @property
+    def local_wires(self) -> int:
+        return self.program.num_wires - self.k
+
+    # -- inside shard_map -----------------------------------------------------------
+
+    def _bits(self):
+        return [jax.lax.axis_index(a) for a in self.axes]
+
+    def _operators(self, angles, bits) -> tuple:
+        """One operator per item: a run's block operators, a shard gate's selected block, None for a swap."""
+        program = self.program
+        matrices = program.matrices(angles)
+        out: list = []
+        for item in self.plan.items:
+            if isinstance(item, LocalRun):
+                out.append(item.fused.operators(angles[item.angles_at]))
+            elif isinstance(item, ShardGate):
+                out.append(self._select(program.matrix(program.steps[item.step], matrices), item, bits))
+            else:
+                out.append(None)
+        return tuple(out)
+
+    def _select(self, u, item: ShardGate, bits):
+        """The block of ``u`` on the gate's local wires at this shard's global bits."""
+        step = self.program.steps[item.step]
+        m = len(step.wires)
+        diagonal = step.diagonal
+        t = u.reshape((2,) * (m if diagonal else 2 * m))
+        # Highest gate position first, the column (input) axes before the row axes: indices stay valid.
+        chosen = sorted(item.global_, reverse=True)
+        if not diagonal:
+            for j, axis in chosen:
+                t = jnp.take(t, bits[axis], axis=m + j)
+        for j, axis in chosen:
+            t = jnp.take(t, bits[axis], axis=j)
+        left = m - len(item.global_)
+        return t.reshape(-1) if diagonal else t.reshape(2**left, 2**left)
+
+    def _local_step(self, item: ShardGate) -> Step:
+        step = self.program.steps[item.step]
+        glob = {j for j, _ in item.global_}
+        wires = tuple(p - self.k for j, p in enumerate(item.physical) if j not in glob)
+        return step._replace(wires=wires)
+
+    def _gate_apply(self, psi, item: ShardGate, u, dagger: bool = False):
+        local = self._local_step(item)
+        if local.diagonal or not local.wires:
+            u = jnp.conj(u) if dagger else u
+        else:
+            u = jnp.conj(u).T if dagger else u
+        if not local.wires:
+            return psi * u.reshape(())
+        return apply(psi.reshape((2,) * self.local_wires), u, local).reshape(-1)
+
+    def _gate_cotangent(self, item: ShardGate, lam, psi, u):
+        """``2 M`` with ``dE = Re Σ 2M ⊙ du`` on this shard (as :meth:`FusedProgram.cotangent`)."""
+        local = self._local_step(item)
+        nl = self.local_wires
+        if not local.wires:
+            return 2 * jnp.sum(jnp.conj(lam) * psi).reshape(jnp.shape(u))
+        wires, k = local.wires, len(local.wires)
+        others = tuple(a for a in range(nl) if a not in wires)
+        lt, pt = jnp.conj(lam).reshape((2,) * nl), psi.reshape((2,) * nl)
+        order = tuple(int(i) for i in np.argsort(np.argsort(wires)))
+        if local.diagonal:
+            m = jnp.sum(lt * pt, axis=others) if others else lt * pt
+            return 2 * jnp.transpose(m, order).reshape(-1)
+        m = jnp.tensordot(lt, pt, axes=(others, others))
+        m = jnp.transpose(m, order + tuple(k + i for i in order))
+        return 2 * m.reshape(2**k, 2**k)
+
+    def _swap(self, psi, item: Swap):
+        p = item.local - self.k
+        view = psi.reshape(2**p, 2, 2 ** (self.local_wires - p - 1))
+        out = jax.lax.all_to_all(view, self.axes[item.axis], 1, 1, tiled=True)
+        return out.reshape(-1)
+
+    def _initial(self, bits):
+        first = functools.reduce(jnp.logical_and, [b == 0 for b in bits], jnp.bool_(True))
+        zero = jnp.zeros((2**self.local_wires,), self.program.dtype)
+        return zero.at[0].set(jnp.where(first, 1, 0).astype(self.program.dtype))
+
+    def _forward(self, angles, bits, ops):
+        psi = self._initial(bits)
+        for item, op in zip(self.plan.items, ops):
+            if isinstance(item, LocalRun):
+                psi = item.fused.run(psi, op)
+            elif isinstance(item, ShardGate):
+                psi = self._gate_apply(psi, item, op)
+            else:
+                psi = self._swap(psi, item)
+        return psi
+
+    def _partner(self, psi, flips):
+        for axis in flips:
+            psi = jax.lax.ppermute(psi, self.axes[axis], [(0, 1), (1, 0)])
+        return psi
+
+    def _h_apply(self, psi, bits, classes):
+        """``H ψ`` on this shard for one observable's classes."""
+        out = jnp.zeros_like(psi)
+        rd = psi.real.dtype
+        for flips, phases, plan in classes:
+            sign = jnp.ones((), rd)
+            for axis in phases:  # the phase reads the partner's bit: (b ^ f) & z
+                bit = bits[axis] ^ (1 if axis in flips else 0)
+                sign = sign * (1 - 2 * bit).astype(rd)
+            out = out + sign.astype(psi.dtype) * plan_apply(self._partner(psi, flips), plan)
+        return out
+
+    def _measure(self, psi, bits):
+        hs = [self._h_apply(psi, bits, classes) for classes in self.observables]
+        local = jnp.stack([_blocked_sum(jnp.real(psi) * jnp.real(h) + jnp.imag(psi) * jnp.imag(h)) for h in hs])
+        return jax.lax.psum(local, self.axes), hs
+
+    # -- public pure functions ------------------------------------------------------
+
+    def _shard_map(self, f, in_specs, out_specs):
+        return jax.shard_map(f, mesh=self.mesh, in_specs=in_specs, out_specs=out_specs, check_vma=False)
+
+    @property
+    def spec(self) -> PartitionSpec:
+        """The flat state's partition: its leading bits over the mesh axes."""
+        return PartitionSpec(self.axes)
+
+    def physical_state(self, angles):
+        """``(2**n,)`` global array, sharded, in the final physical layout."""
+
+        def f(angles):
+            bits = self._bits()
+            return self._forward(angles, bits, self._operators(angles, bits))
+
+        return self._shard_map(f, (PartitionSpec(),), self.spec)(angles)
+
+    def state(self, angles):
+        """``(2**n,)`` in wire order (wire 0 the most significant bit)."""
+        n = self.program.num_wires
+        psi = self.physical_state(angles).reshape((2,) * n)
+        out = jnp.transpose(psi, self.plan.final).reshape(-1)
+        # XLA moves the amplitudes; the result stays split over the devices, as the state was.
+        return jax.lax.with_sharding_constraint(out, NamedSharding(self.mesh, self.spec))
+
+    def values(self, angles):
+        """``(k,)`` expectation values (differentiable by JAX's own autodiff: backprop)."""
+
+        def f(angles):
+            bits = self._bits()
+            psi = self._forward(angles, bits, self._operators(angles, bits))
+            return self._measure(psi, bits)[0]
+
+        return self._shard_map(f, (PartitionSpec(),), PartitionSpec())(angles)
+
+    def adjoint_values(self) -> Callable:
+        """``angles (G,) -> (k,)`` with the adjoint-method VJP, swept back inside ``shard_map``."""
+
+        @jax.custom_vjp
+        def f(angles):
+            return self.values(angles)
+
+        def fwd(angles):
+            def run(angles):
+                bits = self._bits()
+                psi = self._forward(angles, bits, self._operators(angles, bits))
+                return self._measure(psi, bits)[0], psi
+
+            values, psi = self._shard_map(run, (PartitionSpec(),), (PartitionSpec(), self.spec))(angles)
+            return values, (angles, psi)
+
+        def bwd(res, cot):
+            angles, psi = res
+            return (
+                self._shard_map(self._backward, (PartitionSpec(), self.spec, PartitionSpec()), PartitionSpec())(
+                    angles, psi, cot
+                ),
+            )
+
+        f.defvjp(fwd, bwd)
+        return f
+
+    def _backward(self, angles, psi, cot):
+        bits = self._bits()
+        ops, pullback = jax.vjp(lambda a: self._operators(a, bits), angles)
+        hs = [self._h_apply(psi, bits, classes) for classes in self.observables]
+        lam = sum(cot[j].astype(psi.dtype) * h for j, h in enumerate(hs))
+        cots: list = [None] * len(ops)
+        for i in range(len(ops) - 1, -1, -1):
+            item, op = self.plan.items[i], ops[i]
+            if isinstance(item, Swap):
+                psi, lam = self._swap(psi, item), self._swap(lam, item)
+            elif isinstance(item, ShardGate):
+                psi = self._gate_apply(psi, item, op, dagger=True)
+                cots[i] = self._gate_cotangent(item, lam, psi, op).reshape(jnp.shape(op)).astype(op.dtype)
+                lam = self._gate_apply(lam, item, op, dagger=True)
+            else:
+                fused, block_cots = item.fused, [None] * len(op)
+                for b in range(len(op) - 1, -1, -1):
+                    block = fused.blocks[b]
+                    dag = fused.dagger(block, op[b])
+                    psi = fused.apply(psi, block, dag)
+                    c = fused.cotangent(block, lam, psi, op[b])
+                    block_cots[b] = c.reshape(jnp.shape(op[b])).astype(op[b].dtype)
+                    lam = fused.apply(lam, block, dag)
+                cots[i] = tuple(block_cots)
+        (grad,) = pullback(tuple(cots))
+        return jax.lax.psum(grad, self.axes)
+
+
+def sharded_program(program: Program, observables: tuple[PauliSum, ...], mesh: Mesh) -> ShardedProgram:
+    """Schedule ``program`` on ``mesh`` (from :func:`state_mesh`) and split ``observables`` by shard."""
+    D = int(np.asarray(mesh.devices).size)
+    widest = max((len(s.wires) for s in program.steps), default=1)
+    k = check_devices(D, program.num_wires, widest)
+    plan = schedule(program, k)
+    n = program.num_wires
+    obs = tuple(_local_plans(o, plan.final, k, n) for o in observables)
+    return ShardedProgram(program, mesh, k, plan, obs)
+
+
+def shard_state(x, mesh: Mesh):
+    """Place a ``(2**n,)`` array on ``mesh`` split by its leading bits."""
+    return jax.device_put(x, NamedSharding(mesh, PartitionSpec(tuple(mesh.axis_names))))
