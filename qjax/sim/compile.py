@@ -130,16 +130,9 @@ def compile(circuit: Circuit, observables=None, *, dtype=jnp.complex64, gradient
     sample = sampler(probs, n)
     values = _expval_values(circuit, measured, plans, gradient)
 
-    def expval(params, x=None):
-        if not plans:
-            raise ObservableError(
-                "this circuit was compiled without observables; pass them to "
-                "compile(circuit, observables=PauliSum.from_string('Z0'), ...) to use expval"
-            )
-        out = values(inputs(params, x))
-        return out[0] if single else out
-
-    return Compiled(state, probs, sample, expval, circuit, obs, P, F, dt, gradient)
+    return Compiled(
+        state, probs, sample, _expval(values, inputs, bool(plans), single), circuit, obs, P, F, dt, gradient
+    )
 
 
 # Stored intermediate states of backprop above which gradient="auto" uses the adjoint
@@ -150,6 +143,21 @@ _AUTO_BACKPROP_BYTES = 512 * 2**20
 # Measured with scripts/benchmark.py's W1 (2-core EPYC): equal at n = 12, adjoint
 # 1.3x faster at n = 14 and 16, 1.7x at 18, 1.2x at 20; backprop 1.3x faster at n = 8.
 _AUTO_ADJOINT_WIRES = 13
+
+
+def _expval(values: Callable, inputs: Callable, observed: bool, single: bool) -> Callable:
+    """``expval(params, x=None)``: the observables' values (one scalar when one observable was given)."""
+
+    def expval(params, x=None):
+        if not observed:
+            raise ObservableError(
+                "this circuit was compiled without observables; pass them to "
+                "compile(circuit, observables=PauliSum.from_string('Z0'), ...) to use expval"
+            )
+        out = values(inputs(params, x))
+        return out[0] if single else out
+
+    return expval
 
 
 def auto_gradient(layered: LayeredProgram) -> str:
@@ -198,13 +206,5 @@ def _compile_sharded(circuit: Circuit, program, obs, single: bool, dt, gradient:
     else:
         values = prog.values
 
-    def expval(params, x=None):
-        if not obs:
-            raise ObservableError(
-                "this circuit was compiled without observables; pass them to "
-                "compile(circuit, observables=PauliSum.from_string('Z0'), ...) to use expval"
-            )
-        out = values(inputs(params, x))
-        return out[0] if single else out
-
+    expval = _expval(values, inputs, bool(obs), single)
     return Compiled(state, probs, sampler(probs, n), expval, circuit, obs, P, F, dt, gradient)
