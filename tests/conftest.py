@@ -24,14 +24,21 @@ def compose_config(*overrides: str, config_name: str = "config"):
 
 @pytest.fixture
 def train_in_process(tmp_path, monkeypatch):
-    """``train(*overrides) -> result dict``: :func:`qjax.train.run` in this process, run dir = ``tmp_path``."""
+    """``train(*overrides) -> result dict``: :func:`qjax.train.run` in this process, run dir = ``tmp_path``.
+
+    ``precision=double`` switches JAX's 64-bit mode on for the process; it is set back afterwards, so later
+    tests see the default (complex64 without x64)."""
+    import jax
+
     from qjax.train import run
 
     def train(*overrides: str) -> dict:
         monkeypatch.chdir(tmp_path)
         return run(compose_config(*overrides))
 
-    return train
+    x64 = jax.config.read("jax_enable_x64")
+    yield train
+    jax.config.update("jax_enable_x64", x64)
 
 
 def run_cli(cwd, *args: str, module: str = "qjax.train", timeout: float = 300, env: dict | None = None):

@@ -284,7 +284,7 @@ class QjaxSimulator(Device):
 
     def execute(self, circuits, execution_config=None):
         self.reset_prng_key()
-        return tuple(self._run(c.map_to_standard_wires(), self._next_prng_key()) for c in circuits)
+        return tuple(_host(self._run(c.map_to_standard_wires(), self._next_prng_key())) for c in circuits)
 
     def _run(self, tape, prng_key):
         if has_autograd_boxes(tape):  # backprop with Autograd: through JAX's vjp
@@ -292,11 +292,11 @@ class QjaxSimulator(Device):
         return run_tape(tape, self._dtype, rng=self._rng, prng_key=prng_key)
 
     def compute_derivatives(self, circuits, execution_config=None):
-        return tuple(self._value_and_jacobian(c)[1] for c in circuits)
+        return tuple(_host(self._value_and_jacobian(c)[1]) for c in circuits)
 
     def execute_and_compute_derivatives(self, circuits, execution_config=None):
         pairs = [self._value_and_jacobian(c) for c in circuits]
-        return tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
+        return tuple(_host(p[0]) for p in pairs), tuple(_host(p[1]) for p in pairs)
 
     def _value_and_jacobian(self, tape):
         """Results and jacobian of an analytic expectation-value tape by qjax's adjoint method."""
@@ -320,6 +320,20 @@ class QjaxSimulator(Device):
                 jac[:, j] = jac_all[:, c]
         results = tuple(np.asarray(v) for v in np.reshape(values, (k,)))
         return (results[0] if k == 1 else results), _jacobian_format(jac)
+
+
+def _host(result):
+    """NumPy results in the precision PennyLane's JAX interface declares for them: with JAX's 64-bit mode on
+    it expects float64 (complex128), so complex64 results are widened (their digits stay complex64's).
+    JAX values (backprop) and nested tuples pass through unchanged in kind."""
+    if isinstance(result, tuple):
+        return tuple(_host(r) for r in result)
+    if isinstance(result, (np.ndarray, np.generic)) and result.dtype in (np.float32, np.complex64):
+        import jax
+
+        if jax.config.read("jax_enable_x64"):
+            return result.astype(np.complex128 if result.dtype == np.complex64 else np.float64)
+    return result
 
 
 def _jacobian_format(jac: np.ndarray):

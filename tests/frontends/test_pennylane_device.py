@@ -105,6 +105,18 @@ def test_jax_jit_value_and_grad_match_default_qubit(diff_method):
     np.testing.assert_allclose(grad, ref_grad, atol=ATOL64)
 
 
+@pytest.mark.parametrize("diff_method", ["adjoint", "parameter-shift"])
+def test_jax_jit_gradients_with_x64_switched_on(diff_method):
+    """With JAX's 64-bit mode on (as many PennyLane + JAX users run), PennyLane's JAX interface declares
+    float64 results; the complex64 device's values and derivatives must come back in that type."""
+    with jax.enable_x64(True):
+        ours = qnode(qml.device("qjax.simulator", wires=3), lambda: qml.expval(H), diff_method=diff_method)
+        value, grad = jax.jit(jax.value_and_grad(ours))(jnp.asarray(W, jnp.float64))
+    ref_value, ref_grad = _reference_gradient()
+    np.testing.assert_allclose(value, ref_value, atol=ATOL64)
+    np.testing.assert_allclose(grad, ref_grad, atol=ATOL64)
+
+
 def test_autograd_backprop_and_adjoint_match_default_qubit():
     _, ref_grad = _reference_gradient()
     for method in ("backprop", "adjoint"):
