@@ -43,7 +43,7 @@ def test_auto_resolves_by_the_backend_that_runs_the_circuits(compose, overrides,
 def test_qaoa_on_hardware_keeps_its_old_config_and_best_drops_rem_without_reference(compose):
     rc = _rc(compose, "backend=ibm_fake", experiment="qaoa")
     assert (rc.problem.taper, rc.mitigation.name, rc.backend.final_precision) == (False, "none", None)
-    explicit = ("mitigation=none", "+problem.taper=false", "backend.final_precision=null")
+    explicit = ("mitigation=none", "problem.taper=false", "backend.final_precision=null")
     assert config_hash(rc) == config_hash(_rc(compose, "backend=ibm_fake", *explicit, experiment="qaoa"))
     assert _rc(compose, "backend=ibm_fake", "mitigation=best", experiment="qaoa").mitigation.rem is False
 
@@ -69,9 +69,9 @@ def test_changed_defaults_name_the_values_and_the_way_back(compose):
 @pytest.mark.parametrize(
     "overrides, experiment, words",
     [
-        (("problem=tfim", "ansatz=hea", "+problem.taper=true"), "vqe", "problem.taper=true"),
-        (("problem=maxcut", "+problem.taper=true"), "qaoa", "problem.taper=true"),
-        (("problem=moons", "+problem.taper=true"), "classifier", "+experiment=classifier trains on a data set"),
+        (("problem=tfim", "ansatz=hea", "problem.taper=true"), "vqe", "problem.taper=true"),
+        (("problem=maxcut", "problem.taper=true"), "qaoa", "problem.taper=true"),
+        (("problem=moons", "problem.taper=true"), "classifier", "+experiment=classifier trains on a data set"),
         (("backend=ibm_fake", "backend.final_precision=0"), "vqe", "backend.final_precision=0 is invalid"),
         (("backend=ibm_fake", "backend.final_precision=-1e-3"), "vqe", "backend.final_precision=-0.001"),
         (("backend=ibm_fake", "mitigation=rem"), "qaoa", "no classically known reference state"),
