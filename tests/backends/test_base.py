@@ -15,6 +15,8 @@ RUN_LEVEL = {"dtype", "mitigation", "seed", "state_dir", "budget", "fallback_opt
 # What serve/targets.py passes to its targets.
 SERVICE = {"mitigation", "seed", "shots", "device", "max_qubits"}
 SERVICE_TARGETS = ("simulator", "noisy_simulator", "ibm_fake", "ibm")
+# Config keys make_backend takes itself rather than passing to the constructor.
+MAKE_BACKEND = {"final_precision"}
 # Built without an account or a network (remote needs only an API key in the environment).
 LOCAL = ("simulator", "noisy_simulator", "ibm_fake", "remote")
 
@@ -50,7 +52,7 @@ def test_every_cli_and_service_key_is_an_option(name):
     """A CLI run passes the backend's own config keys plus the run-level ones; none may be refused."""
     schema = SCHEMAS["backend"][name]
     keys = {f.name for f in dataclasses.fields(schema)} - {"name"}
-    allowed = set(backend_class(name).options())
+    allowed = set(backend_class(name).options()) | MAKE_BACKEND
     assert keys | RUN_LEVEL <= allowed, (keys | RUN_LEVEL) - allowed
     if name in SERVICE_TARGETS:
         assert SERVICE <= allowed, SERVICE - allowed
