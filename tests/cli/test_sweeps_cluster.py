@@ -120,6 +120,11 @@ def ray_head():
     # short: Ray's unix socket paths live under it (108 bytes at most)
     temp_dir = tempfile.mkdtemp(prefix="qjray-", dir="/tmp")
     port = _free_port()
+    # A ~/.ray/auth_token left by `ray get-auth-token --generate` makes `ray start` turn token auth on, while
+    # drivers (the launcher's ray.init) send no token unless RAY_AUTH_MODE=token: this throwaway local head and
+    # the sweeps below (they inherit the environment) agree on no auth.
+    auth_mode = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     # --block keeps `ray start` as the parent of the head's processes, so teardown stops exactly them
     head = subprocess.Popen(
         [
@@ -152,13 +157,19 @@ def ray_head():
     finally:
         _stop_tree(head)
         shutil.rmtree(temp_dir, ignore_errors=True)
+        if auth_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = auth_mode
 
 
 def _kill_a_member_mid_run(ckpt_root: Path, sweep: subprocess.Popen) -> tuple[int, str]:
     """Wait for a member's first checkpoint, SIGKILL the process that holds its directory; return its pid and dir."""
     deadline = time.time() + 240
     while time.time() < deadline:
-        assert sweep.poll() is None, "the sweep ended before a member could be killed"
+        if sweep.poll() is not None:
+            err = sweep.stderr.read() if sweep.stderr else ""
+            raise AssertionError(f"the sweep ended before a member could be killed:\n{err[-3000:]}")
         for run in ckpt_root.glob("vqe-tfim-*"):
             steps = [p for p in run.iterdir() if p.name.isdigit()] if run.is_dir() else []
             holder = (run / ".lock").read_text().split() if (run / ".lock").exists() else []
