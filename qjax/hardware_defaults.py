@@ -76,9 +76,9 @@ def resolve(experiment: str, groups: dict) -> dict:
         out["problem"] = dataclasses.replace(problem, taper=hardware and molecular)
     reference = has_reference(problem, ansatz)
     if mitigation.name == "auto":
-        exact_twin = backend.name == "noisy_simulator" and backend.shots is not None  # JAX mitigation is exact-only
+        sampled_twin = backend.name == "noisy_simulator" and backend.shots is not None  # JAX mitigation is exact-only
         # without a reference (QAOA, spin chains, ansatz=hea) the behaviour before `auto`: none
-        name = HARDWARE_MITIGATION if hardware and reference and not exact_twin else "none"
+        name = HARDWARE_MITIGATION if hardware and reference and not sampled_twin else "none"
         out["mitigation"] = SCHEMAS["mitigation"][name](name)
     elif "rem" in mitigation.techniques and not reference:
         if mitigation.name == "best":
