@@ -40,7 +40,7 @@ from qjax.sim.fusion import (
 )
 from qjax.sim.program import Program
 
-__all__ = ["Segment", "ProductStart", "LayeredProgram", "layer", "find_repeat", "adjoint_values"]
+__all__ = ["Segment", "ProductStart", "LayeredProgram", "layer", "find_repeat", "adjoint_values", "subprogram"]
 
 # A repeated stretch is scanned while one period fused, times R, needs at most this
 # many times the blocks of the stretch fused whole.
@@ -130,7 +130,7 @@ class ProductStart(NamedTuple):
 
 
 def _product_start(program, lead: list[int]) -> ProductStart:
-    sub, index = _subprogram(program, lead)
+    sub, index = subprogram(program, lead)
     _, fixed, rows, identity = one_wire_pool_rows(sub)
     per_wire: dict[int, list[int]] = {}
     for i, step in enumerate(sub.steps):
@@ -197,7 +197,7 @@ def _signature(step) -> tuple:
     return (step.gate, step.wires, step.stop - step.start, step.diagonal, fixed)
 
 
-def _subprogram(program, indices):
+def subprogram(program, indices):
     """Steps ``indices`` of ``program`` as a program of their own with local angles
     ``0..g-1``, and the ``(g,)`` positions of those angles in ``program``'s.
 
@@ -254,14 +254,14 @@ def _segments(program, ids: np.ndarray, lo: int, hi: int, max_wires) -> list[Seg
     found = find_repeat(ids[lo:hi])
     cut = None if found is None else _phase(program, found[0] + lo, found[1], found[2], max_wires)
     if found is None or cut is None:
-        sub, positions = _subprogram(program, range(lo, hi))
+        sub, positions = subprogram(program, range(lo, hi))
         return [Segment(fuse(sub, max_wires), positions[None, :])]
     first, copies = cut
     period = found[1]
-    copy, positions = _subprogram(program, range(first, first + period))
+    copy, positions = subprogram(program, range(first, first + period))
     index = np.stack(
         [positions]
-        + [_subprogram(program, range(first + r * period, first + (r + 1) * period))[1] for r in range(1, copies)]
+        + [subprogram(program, range(first + r * period, first + (r + 1) * period))[1] for r in range(1, copies)]
     )
     stop = first + copies * period
     return (
@@ -288,7 +288,7 @@ def layer(program, max_wires: int | None = None) -> LayeredProgram:
     lead = _leading_one_wire(program)
     start = _product_start(program, lead)
     lead_set = set(lead)
-    rest, rest_index = _subprogram(program, [i for i in range(len(program.steps)) if i not in lead_set])
+    rest, rest_index = subprogram(program, [i for i in range(len(program.steps)) if i not in lead_set])
     table: dict = {}
     ids = np.array([table.setdefault(_signature(s), len(table)) for s in rest.steps], dtype=np.int64)
     segments = [Segment(s.fused, rest_index[s.index]) for s in _segments(rest, ids, 0, len(ids), max_wires)]

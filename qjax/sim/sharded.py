@@ -39,7 +39,7 @@ from qjax.errors import ConfigError
 from qjax.ir.gates import GATES
 from qjax.ir.pauli import PauliSum
 from qjax.sim.fusion import FusedProgram, fuse
-from qjax.sim.layering import _subprogram
+from qjax.sim.layering import subprogram
 from qjax.sim.pauli import PauliPlan, plan_apply
 from qjax.sim.program import Program, Step, apply
 
@@ -232,7 +232,7 @@ def schedule(program: Program, k: int) -> Schedule:
 
 
 def _local_run(program: Program, run, k: int) -> LocalRun:
-    sub, index = _subprogram(program, [i for i, _ in run])
+    sub, index = subprogram(program, [i for i, _ in run])
     steps = tuple(s._replace(wires=tuple(p - k for p in phys)) for s, (_, phys) in zip(sub.steps, run))
     local = sub._replace(num_wires=program.num_wires - k, steps=steps)
     return LocalRun(fuse(local), index)
