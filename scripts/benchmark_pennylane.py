@@ -34,6 +34,7 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -42,30 +43,14 @@ import numpy as np
 import pennylane as qml
 from pennylane import numpy as pnp
 
-LAYERS = 4
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmark import LAYERS, pennylane_energy, tfim  # noqa: E402  (a sibling script: W1 written once)
+
 QAOA_LAYERS = 4
 RTOL = 1e-4
 
 
 # -- the QNode code, written once ------------------------------------------------------
-
-
-def w1_hamiltonian(n: int):
-    return qml.Hamiltonian(
-        [1.0] * (n - 1) + [0.5] * n, [qml.Z(i) @ qml.Z(i + 1) for i in range(n - 1)] + [qml.X(i) for i in range(n)]
-    )
-
-
-def w1_energy(params, n: int, hamiltonian):
-    k = 0
-    for _ in range(LAYERS):
-        for gate in (qml.RY, qml.RZ):
-            for w in range(n):
-                gate(params[k], wires=w)
-                k += 1
-        for w in range(n - 1):
-            qml.CNOT(wires=[w, w + 1])
-    return qml.expval(hamiltonian)
 
 
 def qaoa_graph(n: int):
@@ -87,8 +72,12 @@ def workload(name: str, n: int):
     """``(quantum function of params, params (P,) float32, Σ|c|)``."""
     rng = np.random.default_rng(n)
     if name == "W1":
-        h = w1_hamiltonian(n)
-        return (lambda p: w1_energy(p, n, h)), rng.uniform(-np.pi, np.pi, 2 * LAYERS * n).astype(np.float32), 1.5 * n
+        h = tfim(n).to_pennylane()
+        return (
+            (lambda p: pennylane_energy(p, n, h)),
+            rng.uniform(-np.pi, np.pi, 2 * LAYERS * n).astype(np.float32),
+            1.5 * n,
+        )
     edges = qaoa_graph(n)
     h = qml.Hamiltonian([1.0] * len(edges), [qml.Z(i) @ qml.Z(j) for i, j in edges])
     return (

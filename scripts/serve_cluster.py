@@ -39,85 +39,12 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serve_load import percentile, workload  # noqa: E402  (a sibling script)
-
-
-def run_clients(urls: list[str], keys: list[str], duration: float, make_body, request_timeout: float = 30.0) -> dict:
-    """One thread per key for ``duration`` s; client ``c`` starts on ``urls[c % len(urls)]`` and moves to the next
-    URL when a request meets a dead process (same ``Idempotency-Key``). Returns latencies, counts, accepted jobs."""
-    import httpx
-
-    lock = threading.Lock()
-    out = {"latencies": [], "status": Counter(), "accepted": {}, "failovers": 0, "rate_limited": 0}
-    deadline = time.monotonic() + duration
-
-    def client(c: int, key: str) -> None:
-        at = c % len(urls)
-        headers = {"Authorization": f"Bearer {key}"}
-        with httpx.Client(headers=headers, timeout=request_timeout) as http:
-
-            def call(method: str, path: str, **kw):
-                nonlocal at
-                while True:
-                    try:
-                        r = http.request(method, urls[at] + path, **kw)
-                    except httpx.TransportError:
-                        with lock:
-                            out["failovers"] += 1
-                        at = (at + 1) % len(urls)
-                        time.sleep(0.1)
-                        continue
-                    if r.status_code == 429:
-                        with lock:
-                            out["rate_limited"] += 1
-                        time.sleep(float(r.headers.get("retry-after", "1")))
-                        continue
-                    if r.status_code >= 500:  # a process shutting down mid-request: the next one answers
-                        at = (at + 1) % len(urls)
-                        time.sleep(0.1)
-                        continue
-                    return r
-
-            i = 0
-            while i == 0 or time.monotonic() < deadline:
-                body = make_body(c, i)
-                idem = f"cluster-{c}-{i}-{uuid.uuid4().hex[:8]}"
-                started = time.perf_counter()
-                r = call("POST", "/v1/jobs", json=body, headers={"Idempotency-Key": idem})
-                if r.status_code >= 400:
-                    with lock:
-                        out["status"][f"http_{r.status_code}"] += 1
-                    i += 1
-                    continue
-                job_id = r.json()["id"]
-                with lock:
-                    out["accepted"][job_id] = idem
-                while (doc := call("GET", f"/v1/jobs/{job_id}?wait=20").json())["status"] not in (
-                    "done",
-                    "failed",
-                    "cancelled",
-                ):
-                    pass
-                with lock:
-                    out["latencies"].append(time.perf_counter() - started)
-                    out["status"][doc["status"]] += 1
-                i += 1
-
-    threads = [threading.Thread(target=client, args=(c, k), daemon=True) for c, k in enumerate(keys)]
-    started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    out["wall_s"] = time.monotonic() - started
-    return out
+from serve_load import percentile, run_clients, workload  # noqa: E402  (a sibling script)
 
 
 class Cluster:
@@ -189,7 +116,10 @@ def fault(args, db_url: str) -> dict:
     holder: dict = {}
     try:
         clients = threading.Thread(
-            target=lambda: holder.update(run_clients(cluster.urls, keys, args.duration, make_body)), daemon=True
+            target=lambda: holder.update(
+                run_clients(cluster.urls, keys, args.duration, make_body, request_timeout=30.0)
+            ),
+            daemon=True,
         )
         clients.start()
         time.sleep(args.duration * args.kill_at)
@@ -268,8 +198,8 @@ def fault(args, db_url: str) -> dict:
 def _load_row(name: str, urls: list[str], keys: list[str], args, body) -> dict:
     import os
 
-    run_clients(urls, keys, args.warmup, lambda c, i: body)  # new workers compile the batch's shape once
-    out = run_clients(urls, keys, args.duration, lambda c, i: body)
+    run_clients(urls, keys, args.warmup, lambda c, i: body, request_timeout=30.0)  # new workers compile once
+    out = run_clients(urls, keys, args.duration, lambda c, i: body, request_timeout=30.0)
     lat, done = out["latencies"], out["status"].get("done", 0)
     row = {
         "setup": name,

@@ -30,6 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+#: A job's statuses that end the long poll.
+TERMINAL = ("done", "failed", "cancelled")
+
 
 def workload(qubits: int, batch: int, seed: int):
     """(circuit, observable, params (batch, P)) of one step-sized batch."""
@@ -45,45 +48,61 @@ def workload(qubits: int, batch: int, seed: int):
 
 
 def run_clients(
-    url: str, keys: list[str], duration: float, make_body, *, on_done=None, stop=None, request_timeout: float = 60.0
+    urls: str | list[str],
+    keys: list[str],
+    duration: float,
+    make_body,
+    *,
+    on_done=None,
+    stop=None,
+    request_timeout: float = 60.0,
 ) -> dict:
     """``len(keys)`` client threads for ``duration`` s; returns latencies, counts and accepted jobs.
 
-    ``make_body(client, i)`` → the i-th request body of a client. Connection errors
-    (a service being restarted) are retried with the same ``Idempotency-Key`` until
-    the service answers, so a request in flight during a crash is never lost nor
-    doubled. ``on_done(job_doc, body)`` sees every finished job.
+    ``make_body(client, i)`` → the i-th request body of a client. Client ``c`` starts on
+    ``urls[c % len(urls)]``. A request that meets a dead process (a connection error; with
+    several URLs also a 5xx from a process shutting down) is sent again with the same
+    ``Idempotency-Key`` to the next URL (the same one when there is one) until a process
+    answers, so a request in flight during a crash is never lost nor doubled; counted in
+    ``failovers``. ``on_done(job_doc, body)`` sees every finished job.
     """
     import httpx
 
+    urls = [urls] if isinstance(urls, str) else list(urls)
     lock = threading.Lock()
-    out = {"latencies": [], "status": Counter(), "accepted": {}, "retried_connection": 0, "rate_limited": 0}
+    out = {"latencies": [], "status": Counter(), "accepted": {}, "failovers": 0, "rate_limited": 0}
     deadline = time.monotonic() + duration
 
-    def call(http, method, path, **kw):
-        while True:
-            try:
-                r = http.request(method, path, **kw)
-            except httpx.TransportError:
-                with lock:
-                    out["retried_connection"] += 1
-                time.sleep(0.2)
-                continue
-            if r.status_code == 429:
-                with lock:
-                    out["rate_limited"] += 1
-                time.sleep(float(r.headers.get("retry-after", "1")))
-                continue
-            return r
-
     def client(c: int, key: str) -> None:
-        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=request_timeout) as http:
+        at = c % len(urls)
+        with httpx.Client(headers={"Authorization": f"Bearer {key}"}, timeout=request_timeout) as http:
+
+            def call(method: str, path: str, **kw):
+                nonlocal at
+                while True:
+                    try:
+                        r = http.request(method, urls[at] + path, **kw)
+                    except httpx.TransportError:
+                        r = None
+                    if r is not None and r.status_code == 429:
+                        with lock:
+                            out["rate_limited"] += 1
+                        time.sleep(float(r.headers.get("retry-after", "1")))
+                        continue
+                    if r is None or (len(urls) > 1 and r.status_code >= 500):
+                        with lock:
+                            out["failovers"] += 1
+                        at = (at + 1) % len(urls)
+                        time.sleep(0.1)
+                        continue
+                    return r
+
             i = 0
             while (i == 0 or time.monotonic() < deadline) and not (stop is not None and stop.is_set()):
                 body = make_body(c, i)
                 idem = f"load-{c}-{i}-{uuid.uuid4().hex[:8]}"
                 started = time.perf_counter()
-                r = call(http, "POST", "/v1/jobs", json=body, headers={"Idempotency-Key": idem})
+                r = call("POST", "/v1/jobs", json=body, headers={"Idempotency-Key": idem})
                 if r.status_code >= 400:
                     with lock:
                         out["status"][f"http_{r.status_code}"] += 1
@@ -92,10 +111,8 @@ def run_clients(
                 job_id = r.json()["id"]
                 with lock:
                     out["accepted"][job_id] = idem
-                while True:
-                    doc = call(http, "GET", f"/v1/jobs/{job_id}?wait=20").json()
-                    if doc["status"] in ("done", "failed", "cancelled"):
-                        break
+                while (doc := call("GET", f"/v1/jobs/{job_id}?wait=20").json())["status"] not in TERMINAL:
+                    pass
                 with lock:
                     out["latencies"].append(time.perf_counter() - started)
                     out["status"][doc["status"]] += 1
@@ -130,7 +147,7 @@ def summary(out: dict, batch: int) -> dict:
         "latency_p99_ms": None if not lat else round(1000 * percentile(lat, 99), 1),
         "latency_max_ms": None if not lat else round(1000 * max(lat), 1),
         "rate_limited": out["rate_limited"],
-        "connection_retries": out["retried_connection"],
+        "connection_retries": out["failovers"],
         "refused": {k: v for k, v in out["status"].items() if k.startswith("http_")},
     }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from qjax.backends.base import Backend, Capabilities, Objective
+from qjax.backends.base import RUN_KEYS, UNIFORM_KEYS, Backend, Capabilities, Objective
 from qjax.backends.executor import Evaluation, Executor, Job
 from qjax.backends.jobs import Budget, JobRunner, RunControl
 from qjax.errors import ConfigError
@@ -51,15 +51,21 @@ def make_backend(name: str, **options) -> Backend:
     """Instantiate the backend registered as ``name`` with its config ``options``.
 
     An option the backend does not take (:meth:`Backend.options`) is refused with
-    :class:`ConfigError` before anything is constructed, naming the allowed ones.
+    :class:`ConfigError` before anything is constructed, naming the allowed ones; the
+    keys every run passes (:data:`~qjax.backends.base.RUN_KEYS`) and every backend's
+    config has (:data:`~qjax.backends.base.UNIFORM_KEYS`) are dropped where the backend
+    has no use for them. ``backend.execution_mode`` is checked here for every backend.
     """
+    from qjax.backends.modes import check_execution_mode
+
     cls = backend_class(name)
     # every backend's: the final evaluation's target precision (Backend.final_precision), not a constructor option
     final_precision = options.pop("final_precision", None)
+    check_execution_mode(options.get("execution_mode", "job"), name)
     allowed = cls.options()
-    unknown = [k for k in options if k not in allowed]
+    unknown = [k for k in options if k not in allowed and k not in RUN_KEYS | UNIFORM_KEYS]
     if unknown:
         raise ConfigError(f"backend={name} has no option {unknown[0]!r}; its options are: {', '.join(allowed)}")
-    backend = cls(**options)
+    backend = cls(**{k: v for k, v in options.items() if k in allowed})
     backend.final_precision = None if final_precision == "auto" else final_precision
     return backend

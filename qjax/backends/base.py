@@ -26,7 +26,15 @@ if TYPE_CHECKING:
     from qjax.ir.circuit import Circuit
     from qjax.ir.pauli import PauliSum
 
-__all__ = ["Objective", "Backend", "Capabilities", "Samples", "ideal_samples"]
+__all__ = ["Objective", "Backend", "JobBackend", "Capabilities", "Samples", "ideal_samples", "RUN_KEYS", "UNIFORM_KEYS"]
+
+#: What a run passes to EVERY backend besides its own ``backend.*`` keys (train/evaluate all of them, the
+#: service some). A backend whose ``__init__`` takes none of one has no use for it: ``make_backend`` drops it.
+RUN_KEYS = frozenset({"dtype", "mitigation", "seed", "state_dir", "budget", "fallback_options"})
+
+#: ``backend.*`` keys every backend's config has, so that one shape fits all; dropped the same way by a
+#: backend that has no use for them (the statevector simulator has no device and nothing queues).
+UNIFORM_KEYS = frozenset({"device", "seed_simulator", "execution_mode"})
 
 
 class Objective(NamedTuple):
@@ -127,6 +135,14 @@ class Backend(abc.ABC):
     #: before :meth:`objective`; ``None``: the training shots.
     final_precision: float | None = None
 
+    #: The widest and longest circuit :meth:`check_limits` lets through (``backend.max_qubits`` /
+    #: ``backend.max_operations``).
+    max_qubits: int = 0
+    max_operations: int = 0
+
+    #: The run's ``mitigation`` config (:class:`qjax.schemas.MitigationConfig`); ``None``: none.
+    mitigation: Any = None
+
     #: Backend names to fall back to, in order, when this one fails (``backend.fallback``).
     fallback: tuple[str, ...] = ()
 
@@ -164,6 +180,20 @@ class Backend(abc.ABC):
     def check(self, circuit: "Circuit", observable: "PauliSum") -> None:
         """Raise :class:`qjax.errors.BackendError` if this backend cannot run the pair."""
 
+    def check_limits(self, circuit: "Circuit", observable: "PauliSum") -> None:
+        """The checks every backend makes first, before a device is looked up or anything is built: the pair
+        fits :attr:`max_qubits` and :attr:`max_operations` (ZNE's folding counted) with :attr:`mitigation`."""
+        from qjax.resources import check_circuit
+
+        check_circuit(
+            circuit,
+            observable,
+            backend=self.name,
+            max_qubits=self.max_qubits,
+            max_operations=self.max_operations,
+            mitigation=self.mitigation,
+        )
+
     @abc.abstractmethod
     def objective(self, circuit: "Circuit", observable: "PauliSum", *, gradient: str = "auto") -> Objective:
         """Compile ``circuit`` and ``observable`` into an :class:`Objective`."""
@@ -200,4 +230,35 @@ class Backend(abc.ABC):
         raise BackendError(
             f"backend={self.name} has no executor; use backend=simulator, noisy_simulator or ibm_fake "
             "where an executor is needed (a fallback, a service target)"
+        )
+
+
+class JobBackend(Backend):
+    """A backend whose circuits run as jobs through a :class:`~qjax.backends.jobs.JobRunner` (IBM devices, a
+    qjax service). It takes the run's fallback chain (``backend.fallback`` and each fallback's options), the
+    journal's directory and budget, and how jobs are waited for and retried (``backend.timeout_s``,
+    ``retries``, ``backoff_s``, ``poll_s``); subclasses forward these keywords here with ``**options``.
+    """
+
+    #: ``backend.backoff_s`` where none is given: the first retry's delay, doubling after each.
+    default_backoff_s: ClassVar[float] = 1.0
+
+    def __init__(
+        self,
+        *,
+        fallback=(),
+        fallback_options: dict | None = None,
+        state_dir: str | None = None,
+        budget=None,
+        timeout_s: float = 600.0,
+        retries: int = 3,
+        backoff_s: float | None = None,
+        poll_s: float = 0.2,
+    ):
+        from qjax.backends.jobs import RunControl
+
+        self.fallback, self.fallback_options, self.state_dir = tuple(fallback), dict(fallback_options or {}), state_dir
+        backoff = self.default_backoff_s if backoff_s is None else backoff_s
+        self.control: RunControl = RunControl.with_budget(
+            budget, timeout_s=timeout_s, retries=retries, backoff_s=backoff, poll_s=poll_s
         )

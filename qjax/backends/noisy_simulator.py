@@ -28,14 +28,12 @@ import numpy as np
 
 from qjax.backends.base import Backend, Capabilities, Objective
 from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
-from qjax.backends.modes import check_execution_mode
 from qjax.errors import BackendError
 from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
 from qjax.noise.channels import NoiseModel, device_noise
 from qjax.noise.density import DENSITY_MATRIX_MAX_QUBITS, METHODS, compile_noisy, noisy_shift_values
 from qjax.noise.mitigation import check_jax_mitigation, mitigated_expval
-from qjax.resources import check_circuit
 from qjax.schemas import MAX_OPERATIONS
 from qjax.sim.gradients import GRADIENT_METHODS, GRADIENTS, SAMPLED_GRADIENTS
 
@@ -192,14 +190,9 @@ class NoisySimulatorBackend(Backend):
         mitigation=None,
         seed: int = 0,
         state_dir: str | None = None,
-        # accepted for a uniform call (the CLI passes the run-level keys to every backend); unused:
-        # sampled evaluations finish when submitted and never fall back
-        budget=None,
-        fallback_options: dict | None = None,
-        # every mode runs as job mode: nothing queues
-        execution_mode: str = "job",
     ):
-        check_execution_mode(execution_mode, self.name)
+        # sampled evaluations finish when submitted and never fall back: make_backend drops the run's budget and
+        # fallback_options, and every execution_mode runs as job mode
         if shots is not None and (isinstance(shots, bool) or int(shots) < 1):
             raise BackendError(f"backend.shots={shots} is invalid: use null (exact) or an integer ≥ 1")
         if method not in METHODS:
@@ -243,14 +236,7 @@ class NoisySimulatorBackend(Backend):
                 f"the circuit needs {n} qubits but {device.name} has {device.num_qubits}; "
                 "pick a larger device (backend.device=...) or a smaller problem"
             )
-        check_circuit(
-            circuit,
-            observable,
-            backend=self.name,
-            max_qubits=self.max_qubits,
-            max_operations=self.max_operations,
-            mitigation=self.mitigation,
-        )
+        self.check_limits(circuit, observable)
         if self.method == "density_matrix" and n > _DENSITY_LIMIT:
             raise BackendError(
                 f"backend.method=density_matrix on {n} qubits needs 4**{n} amplitudes; "

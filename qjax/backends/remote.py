@@ -28,10 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from qjax.backends.base import Backend, Capabilities, Objective
+from qjax.backends.base import Capabilities, JobBackend, Objective
 from qjax.backends.executor import Evaluation, angle_circuit
-from qjax.backends.jobs import SECONDS_PER_SHOT, JobRunner, RunControl
-from qjax.backends.modes import check_execution_mode
+from qjax.backends.jobs import SECONDS_PER_SHOT, JobRunner
 from qjax.backends.sampled import chained_objective
 from qjax.errors import BackendError, BackendUnavailable, ConfigError
 from qjax.ir.circuit import Circuit
@@ -288,7 +287,7 @@ def api_key(environ=os.environ) -> str:
     return key
 
 
-class RemoteBackend(Backend):
+class RemoteBackend(JobBackend):
     """The :class:`~qjax.backends.base.Backend` of a qjax service (see the module docstring)."""
 
     name = "remote"
@@ -301,28 +300,17 @@ class RemoteBackend(Backend):
         device: str | None = None,
         shots: int | None = None,
         seed_simulator: int | None = None,
-        timeout_s: float = 600.0,
-        retries: int = 3,
-        backoff_s: float = 1.0,
-        poll_s: float = 0.2,
-        fallback=(),
         mitigation=None,
         seed: int = 0,
-        state_dir: str | None = None,
-        budget=None,
-        fallback_options: dict | None = None,
         transport=None,
         max_qubits: int = 26,
         max_operations: int | None = None,
-        # every mode runs as job mode: the service owns the queue
-        execution_mode: str = "job",
-        # accepted for a uniform call (the CLI passes precision to every backend); unused: the service's
-        # target decides how it computes
-        dtype=None,
+        **options,  # the job settings of JobBackend: fallback, state_dir, budget, timeouts and retries
     ):
+        # the service's target decides how it computes (make_backend drops the run's dtype) and owns the queue
+        # (every execution_mode runs as job mode)
         from qjax.schemas import MAX_OPERATIONS, MitigationConfig
 
-        check_execution_mode(execution_mode, self.name)
         if shots is None and target in SAMPLING_TARGETS:  # hardware samples: its usual default, as backend=ibm_fake
             shots = DEFAULT_SHOTS
         self.url, self.target, self.device_name, self.shots = url, target, device, shots
@@ -330,11 +318,10 @@ class RemoteBackend(Backend):
         self.max_operations = int(max_operations if max_operations is not None else MAX_OPERATIONS)
         self.seed = seed_simulator if seed_simulator is not None else seed
         self.mitigation = mitigation if mitigation is not None else MitigationConfig("none")
-        self.fallback, self.fallback_options, self.state_dir = tuple(fallback), dict(fallback_options or {}), state_dir
-        self.control: RunControl = RunControl.with_budget(
-            budget, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, poll_s=poll_s
+        super().__init__(**options)
+        self.client = ServiceClient(
+            url, api_key(), retries=self.control.retries, backoff_s=self.control.backoff_s, transport=transport
         )
-        self.client = ServiceClient(url, api_key(), retries=retries, backoff_s=backoff_s, transport=transport)
         self.runner: JobRunner | None = None
         self._executor: RemoteExecutor | None = None
         self._probed: dict | None = None
@@ -359,17 +346,7 @@ class RemoteBackend(Backend):
         return self._probed
 
     def check(self, circuit: Circuit, observable: PauliSum) -> None:
-        from qjax.resources import check_circuit
-
-        # this run's own limits first: a circuit past them is never encoded and sent
-        check_circuit(
-            circuit,
-            observable,
-            backend=self.name,
-            max_qubits=self.max_qubits,
-            max_operations=self.max_operations,
-            mitigation=self.mitigation,
-        )
+        self.check_limits(circuit, observable)  # this run's own limits first: past them, nothing is encoded and sent
         self.probe()  # the service checks width and settings against its target when the first batch arrives
 
     def executor(self, circuit: Circuit, observables) -> RemoteExecutor:

@@ -25,15 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from qjax.backends.base import Backend, Capabilities, Objective
+from qjax.backends.base import Capabilities, JobBackend, Objective
 from qjax.backends.executor import Evaluation, angle_circuit, runtime_job_state
-from qjax.backends.jobs import SECONDS_PER_SHOT, JobRunner, RunControl
+from qjax.backends.jobs import SECONDS_PER_SHOT, JobRunner
 from qjax.backends.modes import check_execution_mode, close_mode, open_execution_mode
 from qjax.backends.sampled import chained_objective
 from qjax.errors import BackendError
 from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
-from qjax.resources import check_circuit
 from qjax.schemas import MAX_OPERATIONS
 from qjax.sim.gradients import SAMPLED_GRADIENTS
 
@@ -377,12 +376,13 @@ def calibration_snapshot(device, qubits: list[int]) -> dict:
     return out
 
 
-class RuntimeBackend(Backend):
+class RuntimeBackend(JobBackend):
     """The :class:`~qjax.backends.base.Backend` of qiskit-ibm-runtime devices (see the module docstring)."""
 
     name = "runtime"
     persistent_ids = False
     default_device = "least_busy"
+    default_backoff_s = 2.0
     #: The device has a queue, so ``backend.execution_mode`` batch / session mean something (IBM only).
     opens_modes = False
 
@@ -393,25 +393,16 @@ class RuntimeBackend(Backend):
         shots: int = 4096,
         seed_simulator: int | None = None,
         optimization_level: int = 1,
-        timeout_s: float = 600.0,
-        retries: int = 3,
-        backoff_s: float = 2.0,
-        poll_s: float = 0.2,
-        fallback=(),
         min_qubits: int | None = None,
         max_pending_jobs: int | None = None,
         max_qubits: int = 26,
         max_operations: int = MAX_OPERATIONS,
         mitigation=None,
         seed: int = 0,
-        state_dir: str | None = None,
-        budget=None,
-        fallback_options: dict | None = None,
         execution_mode: str = "job",
-        # accepted for a uniform call (the CLI passes precision to every backend); unused: the device
-        # computes, not JAX
-        dtype=None,
+        **options,  # the job settings of JobBackend: fallback, state_dir, budget, timeouts and retries
     ):
+        # the device computes, not JAX: make_backend drops the run's dtype
         if shots is None or shots < 1:
             raise BackendError(
                 f"backend.shots={shots} is invalid: backend={self.name} samples; "
@@ -426,12 +417,8 @@ class RuntimeBackend(Backend):
         self.seed = seed_simulator if seed_simulator is not None else seed
         self.min_qubits, self.max_pending_jobs = min_qubits, max_pending_jobs
         self.max_qubits, self.max_operations = int(max_qubits), int(max_operations)
-        self.fallback, self.state_dir = tuple(fallback), state_dir
         self.execution_mode = check_execution_mode(execution_mode, self.name)
-        self.fallback_options = dict(fallback_options or {})
-        self.control = RunControl.with_budget(
-            budget, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s, poll_s=poll_s
-        )
+        super().__init__(**options)
         self._device = None
         self.layout = None
         self.runner: JobRunner | None = None
@@ -460,15 +447,7 @@ class RuntimeBackend(Backend):
         return self._device
 
     def check(self, circuit: Circuit, observable: PauliSum) -> None:
-        # before the device is looked up and long before transpiling, which a huge circuit hangs in
-        check_circuit(
-            circuit,
-            observable,
-            backend=self.name,
-            max_qubits=self.max_qubits,
-            max_operations=self.max_operations,
-            mitigation=self.mitigation,
-        )
+        self.check_limits(circuit, observable)  # before the device is looked up and long before transpiling
         n = max(circuit.num_wires, observable.num_wires)
         device = self.device(n)
         if n > device.num_qubits:

@@ -15,11 +15,9 @@ import numpy as np
 
 from qjax.backends.base import Backend, Capabilities, Objective
 from qjax.backends.executor import DoneJob, Evaluation, angle_circuit
-from qjax.backends.modes import check_execution_mode
 from qjax.errors import BackendError
 from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
-from qjax.resources import check_circuit
 from qjax.schemas import MAX_OPERATIONS
 from qjax.sim.compile import compile as compile_circuit
 from qjax.sim.gradients import GRADIENT_METHODS
@@ -48,18 +46,9 @@ class SimulatorBackend(Backend):
         dtype=jnp.complex64,
         devices: int | str = 1,
         mitigation=None,
-        # accepted for a uniform call (the CLI passes every backend.* key and the run-level ones, the
-        # service a device); unused: exact, noiseless, no device, no jobs, nothing to persist or fall back
-        device: str | None = None,
-        seed_simulator: int | None = None,
-        seed: int = 0,
-        state_dir: str | None = None,
-        budget=None,
-        fallback_options: dict | None = None,
-        # every mode runs as job mode: nothing queues
-        execution_mode: str = "job",
     ):
-        check_execution_mode(execution_mode, self.name)
+        # exact, noiseless, no device, no jobs: make_backend drops the run's other keys (seed, state_dir, budget,
+        # fallback_options) and the uniform ones (device, seed_simulator; every execution_mode runs as job mode)
         if shots is not None:
             raise BackendError(
                 f"backend.shots={shots}: the simulator backend computes exact expectations; "
@@ -76,9 +65,7 @@ class SimulatorBackend(Backend):
         self.global_wires: list[int] = []
 
     def check(self, circuit: Circuit, observable: PauliSum) -> None:
-        check_circuit(
-            circuit, observable, backend=self.name, max_qubits=self.max_qubits, max_operations=self.max_operations
-        )
+        self.check_limits(circuit, observable)
 
     def objective(self, circuit: Circuit, observable: PauliSum, *, gradient: str = "auto") -> Objective:
         if gradient not in GRADIENT_METHODS:

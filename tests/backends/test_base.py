@@ -6,6 +6,7 @@ import dataclasses
 import pytest
 
 from qjax.backends import BACKENDS, Backend, Capabilities, backend_class, make_backend
+from qjax.backends.base import RUN_KEYS, UNIFORM_KEYS
 from qjax.errors import BackendError, ConfigError
 from qjax.schemas import SCHEMAS
 from qjax.sim.gradients import GRADIENTS
@@ -49,13 +50,39 @@ def test_local_backends_construct_with_their_defaults(name, api_key):
 
 @pytest.mark.parametrize("name", list(BACKENDS))
 def test_every_cli_and_service_key_is_an_option(name):
-    """A CLI run passes the backend's own config keys plus the run-level ones; none may be refused."""
+    """A CLI run passes the backend's own config keys plus the run-level ones; none may be refused. The run-level
+    and uniform keys a backend has no use for are dropped by make_backend, so they need not be its options."""
     schema = SCHEMAS["backend"][name]
     keys = {f.name for f in dataclasses.fields(schema)} - {"name"}
-    allowed = set(backend_class(name).options()) | MAKE_BACKEND
+    allowed = set(backend_class(name).options()) | MAKE_BACKEND | RUN_KEYS | UNIFORM_KEYS
     assert keys | RUN_LEVEL <= allowed, (keys | RUN_LEVEL) - allowed
     if name in SERVICE_TARGETS:
         assert SERVICE <= allowed, SERVICE - allowed
+
+
+# The run-level keys each backend must really take (a misspelt keyword would otherwise be dropped silently:
+# a job journal without its state_dir, a budget never enforced).
+USES = {
+    "simulator": {"dtype", "mitigation"},
+    "noisy_simulator": {"dtype", "mitigation", "seed", "state_dir"},
+    "ibm_fake": {"mitigation", "seed", "state_dir", "budget", "fallback_options", "execution_mode"},
+    "ibm": {"mitigation", "seed", "state_dir", "budget", "fallback_options", "execution_mode"},
+    "remote": {"mitigation", "seed", "state_dir", "budget", "fallback_options"},
+}
+
+
+def test_run_level_and_uniform_keys_are_the_ones_the_base_declares():
+    assert RUN_LEVEL == set(RUN_KEYS)
+    for name, used in USES.items():
+        assert used <= set(backend_class(name).options()), (name, used - set(backend_class(name).options()))
+
+
+def test_unused_uniform_keys_are_dropped_and_the_execution_mode_is_checked_everywhere():
+    sim = make_backend("simulator", device="FakeManilaV2", seed=3, state_dir="/nonexistent", execution_mode="session")
+    assert sim.state_dir is None and sim.describe()["name"] == "simulator"
+    for name in ("simulator", "noisy_simulator"):
+        with pytest.raises(BackendError, match=r"backend.execution_mode=sesion is unknown .*session"):
+            make_backend(name, execution_mode="sesion")
 
 
 def test_an_unknown_option_is_refused_naming_the_allowed_ones():
