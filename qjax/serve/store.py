@@ -299,7 +299,6 @@ class JobStore:
             existing = self.get_by_idempotency(key_id, idempotency_key)
             if existing is not None:
                 return existing, False
-        now = time.time()
         row = {
             "id": uuid.uuid4().hex,
             "key_id": key_id,
@@ -310,7 +309,7 @@ class JobStore:
             "shots": shots,
             "payload": json.dumps(payload, separators=(",", ":")),
             "attempts": 0,
-            "created_at": now,
+            "created_at": self._clock(),
         }
         try:
             with self.engine.begin() as conn:
@@ -419,12 +418,20 @@ class JobStore:
         except sa.exc.SQLAlchemyError:
             return False
 
+    def _clock(self):
+        """Now, in UNIX seconds, as an SQL expression: on PostgreSQL the database server's clock (the
+        transaction's start), so processes on machines whose clocks disagree still agree on when a lease ends, a
+        process was last seen, or a rate-limit token comes back; on SQLite (one machine) this process's clock."""
+        if self.postgresql:
+            return sa.cast(sa.func.extract("epoch", sa.func.now()), sa.Float)
+        return sa.literal(time.time(), sa.Float)
+
     # ---- the rate limit, shared by every API process ----------------------------------------------------------
 
     def take_token(self, key_id: str, rate: float, burst: int, now: float | None = None) -> float:
         """Take one token of ``key_id``'s bucket (``rate`` per second, at most ``burst``): 0.0 when taken, else the
         seconds until one is there. One conditional ``UPDATE``, atomic across processes."""
-        now = time.time() if now is None else now
+        now = self._clock() if now is None else now
         filled = _keys.c.tokens + (now - _keys.c.refilled_at) * rate
         level = sa.case((_keys.c.refilled_at < 0, float(burst)), (filled > burst, float(burst)), else_=filled)
         with self.engine.begin() as conn:
@@ -455,7 +462,7 @@ class JobStore:
             if conn.execute(pick.limit(1)).first() is None:
                 return None
         pick = pick.order_by(_jobs.c.created_at).limit(1).with_for_update(skip_locked=True)
-        now = time.time()
+        now = self._clock()
         with self.engine.begin() as conn:
             job_id = conn.execute(
                 _jobs.update()
@@ -486,7 +493,7 @@ class JobStore:
             return conn.execute(
                 _jobs.update()
                 .where(_jobs.c.status == "running", _jobs.c.worker.in_(names))
-                .values(lease_until=time.time() + self.lease_s)
+                .values(lease_until=self._clock() + self.lease_s)
             ).rowcount
 
     def release_expired(
@@ -498,7 +505,7 @@ class JobStore:
 
         Returns ``{"requeued": [...], "reattach": [...], "failed": [...]}`` (job ids).
         """
-        now = time.time() if now is None else now
+        now = self._clock() if now is None else now
         expired = sa.and_(_jobs.c.status == "running", _jobs.c.lease_until < now)
         with self.engine.begin() as conn:
             running = conn.execute(sa.select(_jobs.c.id, _jobs.c.remote_id, _jobs.c.attempts).where(expired)).all()
@@ -513,7 +520,7 @@ class JobStore:
                         .where(_jobs.c.id.in_(failed), expired)
                         .values(
                             status="failed",
-                            finished_at=time.time(),
+                            finished_at=self._clock(),
                             lease_until=None,
                             error=f"the worker running this job stopped {max_attempts} times, so it is not run "
                             "again; submit a smaller batch (fewer parameter sets or qubits)",
@@ -537,7 +544,7 @@ class JobStore:
 
     def beat(self, process: str, *, role: str, workers: int, targets: Iterable[str], started_at: float) -> None:
         """Record that ``process`` is alive now (one row per process, refreshed by its heartbeat)."""
-        now = time.time()
+        now = self._clock()
         values = {"role": role, "workers": workers, "targets": ",".join(targets)[:255], "seen_at": now}
         with self.engine.begin() as conn:
             if conn.execute(_processes.update().where(_processes.c.id == process).values(**values)).rowcount == 0:
@@ -556,7 +563,7 @@ class JobStore:
 
     def processes(self, within_s: float | None = None) -> builtins.list[dict]:
         """The processes seen in the last ``within_s`` seconds (default: two leases), newest first."""
-        since = time.time() - (2 * self.lease_s if within_s is None else within_s)
+        since = self._clock() - (2 * self.lease_s if within_s is None else within_s)
         query = _processes.select().where(_processes.c.seen_at >= since).order_by(_processes.c.started_at.desc())
         with self.engine.connect() as conn:
             return [dict(row._mapping) for row in conn.execute(query)]
@@ -581,7 +588,9 @@ class JobStore:
             query = query.where(_jobs.c.worker == worker)
         with self.engine.begin() as conn:
             return (
-                conn.execute(query.values(status=status, finished_at=time.time(), lease_until=None, **values)).rowcount
+                conn.execute(
+                    query.values(status=status, finished_at=self._clock(), lease_until=None, **values)
+                ).rowcount
                 == 1
             )
 
@@ -592,7 +601,8 @@ class JobStore:
             query = query.where(_jobs.c.key_id == key_id)
         with self.engine.begin() as conn:
             return (
-                conn.execute(query.values(status="cancelled", finished_at=time.time(), lease_until=None)).rowcount == 1
+                conn.execute(query.values(status="cancelled", finished_at=self._clock(), lease_until=None)).rowcount
+                == 1
             )
 
     def close(self) -> None:

@@ -285,3 +285,22 @@ def test_a_database_of_the_earlier_schema_gets_the_lease_column_when_opened(url)
     store = JobStore(url)
     assert "lease_until" in {c["name"] for c in sa.inspect(store.engine).get_columns("jobs")}
     assert store.claim_next("w").id == job.id and store.get(job.id).lease_until > time.time()
+
+
+def test_leases_heartbeats_and_tokens_keep_the_database_clock_not_the_machines(pg_url, monkeypatch):
+    """Processes on machines whose clocks disagree share one PostgreSQL store: a worker whose clock runs an hour
+    ahead must neither release a lease another worker just took, nor drop a process it sees beating, nor refill a
+    rate-limit bucket early. (On SQLite the store is one machine's, so its clock is the clock.)"""
+    store = JobStore(pg_url, lease_s=30)
+    job, _ = _submit(store)
+    assert store.claim_next("w-on-time").id == job.id
+    store.beat("p-on-time", role="worker", workers=1, targets=["simulator"], started_at=time.time())
+    assert store.take_token("key", 0.001, 1) == 0.0  # the only token; the next comes back after 1000 s
+
+    real = time.time
+    monkeypatch.setattr(store_module.time, "time", lambda: real() + 3600)  # this process's clock: an hour ahead
+    fast = JobStore(pg_url, lease_s=30)
+    assert fast.release_expired() == {"requeued": [], "reattach": [], "failed": []}
+    assert fast.holds(job.id, "w-on-time")
+    assert [p["id"] for p in fast.processes()] == ["p-on-time"]
+    assert fast.take_token("key", 0.001, 1) > 900  # still empty: an hour of this clock is not an hour passed
