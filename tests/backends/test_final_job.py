@@ -12,6 +12,7 @@ the runtime's own decoding (``job.result()``) for the mitigated reading.
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import numpy as np
@@ -112,3 +113,20 @@ def test_the_mitigated_reading_is_the_runtimes_own_and_the_raw_one_undoes_only_t
     _wait(job)
     assert job.result().unmitigated is None
     assert read_job(job._job, raw=False)[1] is None
+
+
+def test_without_a_raw_reading_the_unmitigated_value_costs_one_more_job_and_one_warning(monkeypatch, caplog):
+    """An installed runtime that lacks the raw reading: today's extra job, and one line saying why."""
+    from qjax.backends import runtime_results
+
+    monkeypatch.setattr(runtime_results, "_entry_points", lambda: "this runtime has no decoders (a test)")
+    circuit = Circuit(1, num_params=1).ry(Param(0), 0)
+    backend = make_backend(
+        "ibm_fake", device="FakeManilaV2", shots=500, mitigation=ReadoutMitigationConfig("readout"), seed=3
+    )
+    objective = backend.objective(circuit, PauliSum.from_string("Z0"), gradient="parameter_shift")
+    with caplog.at_level(logging.WARNING, logger="qjax"):
+        report = objective.report(np.array([0.4]))
+    assert backend.runner.stats()["num_jobs"] == 2 and "energy_unmitigated" in report
+    lines = [r.getMessage() for r in caplog.records if "unmitigated" in r.getMessage()]
+    assert len(lines) == 1 and "this runtime has no decoders (a test)" in lines[0] and "steps + 2" in lines[0]
