@@ -83,6 +83,23 @@ def test_default_h2_run_on_ibm_fake_is_steps_plus_one_jobs_and_unmitigated_match
     assert unmitigated == pytest.approx(twin, abs=4 * sigma)
 
 
+class _ServiceJob:
+    """Stands in for ``RuntimeJobV2`` (IBM's jobs): ``result(decoder=[...])`` chains the given decoders over the raw
+    result, as the runtime does; the raw result here is a local job's undecoded program result."""
+
+    def __init__(self, local):
+        self._local, self.decoders = local, []
+
+    def result(self, decoder=None):
+        from qiskit.primitives.primitive_job import PrimitiveJob
+
+        if decoder is None:
+            return self._local.result()
+        self.decoders.append([d.__name__ for d in decoder])
+        program = PrimitiveJob.result(self._local)  # what ExecutorResultDecoder makes of the service's JSON
+        return program
+
+
 def _wait(job):
     while job.status() not in ("done", "error"):
         time.sleep(0.05)
@@ -107,6 +124,13 @@ def test_the_mitigated_reading_is_the_runtimes_own_and_the_raw_one_undoes_only_t
     # readout error pulls ⟨Z⟩, ⟨X⟩ towards 0: the raw values lie between the identity term and the TREX values
     identity = -0.3287
     assert np.all(np.abs(ev.unmitigated - identity) < np.abs(ev.values - identity))
+
+    # a service job (RuntimeJobV2) gives the undecoded result through its public decoder argument: same readings
+    service_job = _ServiceJob(job._job)
+    result, raw = read_job(service_job, raw=True)
+    assert service_job.decoders == [["ExecutorResultDecoder"]]
+    np.testing.assert_allclose(np.asarray(result[0].data.evs).ravel(), ev.values[:, 0])
+    np.testing.assert_allclose(raw[0].ravel(), ev.unmitigated[:, 0])
 
     plain = make_backend("ibm_fake", device="FakeManilaV2", shots=500, mitigation=MitigationConfig("none"), seed=3)
     job = plain.executor(circuit, [observable]).submit(np.array([[0.3]]))
