@@ -399,9 +399,7 @@ class NoisySimulatorBackend(Backend):
         transpiled circuit, noise and readout errors); with shots set, one job of the run's runner."""
         from qjax.backends.base import Samples
 
-        every_wire = PauliSum([(1.0, ((w, "Z"),)) for w in range(circuit.num_wires)], circuit.num_wires)
-        twin = self.twin(circuit, [every_wire])  # every wire simulated, even one no gate touches
-        sampler = NoisySampler(twin, self.compile(twin), shots=int(shots), seed=seed, device=self.device_name)
+        sampler = self.sampler(circuit, shots, seed=seed)
         lm = circuit.linear_map()
         angles = (np.asarray(lm.A) @ np.asarray(params, dtype=np.float64) + np.asarray(lm.c))[None]
         if self.runner is not None:
@@ -413,6 +411,13 @@ class NoisySimulatorBackend(Backend):
 
         where = self.name if self.device_name is None else f"{self.name}:{self.device_name}"
         return Samples(bits_from_counts(counts, circuit.num_wires, seed=seed), where)
+
+    def sampler(self, circuit: Circuit, shots: int, *, seed: int = 0) -> "NoisySampler":
+        """The :class:`NoisySampler` of ``circuit``'s gate angles: ``shots`` measurements of every wire (what
+        :meth:`sample` runs, and the service's ``samples`` jobs)."""
+        every_wire = PauliSum([(1.0, ((w, "Z"),)) for w in range(circuit.num_wires)], circuit.num_wires)
+        twin = self.twin(circuit, [every_wire])  # every wire simulated, even one no gate touches
+        return NoisySampler(twin, self.compile(twin), shots=int(shots), seed=seed, device=self.device_name)
 
     def executor(self, circuit: Circuit, observables) -> "NoisySimulatorExecutor":
         """This simulator as an :class:`~qjax.backends.executor.Executor` of ``circuit``'s gate angles."""

@@ -37,12 +37,13 @@ from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
 from qjax.sim.gradients import SAMPLED_GRADIENTS
 
-__all__ = ["RemoteBackend", "RemoteExecutor", "ServiceClient", "RemoteRefused"]
+__all__ = ["RemoteBackend", "RemoteExecutor", "RemoteSampler", "ServiceClient", "RemoteRefused"]
 
 log = logging.getLogger("qjax")
 
 KEY_VARIABLE = "QJAX_API_KEY"
 SAMPLING_TARGETS = ("ibm_fake", "ibm")
+SAMPLED_TARGETS = ("noisy_simulator", "ibm_fake", "ibm")  # the service takes samples jobs for them (noise)
 DEFAULT_SHOTS = 4096  # backend.shots=null on a sampling target
 _RETRY_STATUS = (429, 500, 502, 503, 504)  # 500: e.g. a database briefly locked
 _STATES = {"queued": "queued", "running": "running", "done": "done", "failed": "error", "cancelled": "cancelled"}
@@ -174,6 +175,17 @@ class RemoteJob:
             raise RuntimeError(f"service job {self.job_id} {doc.get('status')}: {doc.get('error')}")
         r = doc["result"]
         self._executor.ran = {k: r.get(k) for k in ("device", "depth", "two_qubit_gates")}
+        if r.get("kind") == "samples":  # counts of the outcomes that occurred: dense, (1, 2**n), as a local Sampler's
+            counts = np.zeros((1, self._executor.num_observables))  # 2**n of the circuit sent, whatever came back
+            for outcome, count in r["counts"]:
+                if not 0 <= int(outcome) < counts.shape[1]:
+                    raise RuntimeError(f"service job {self.job_id}: outcome {outcome} of {counts.shape[1]} possible")
+                counts[0, int(outcome)] = float(count)
+            if isinstance(self._executor, RemoteSampler):
+                self._executor.sampled_on = r.get("sampled_on")
+            return Evaluation(
+                counts, np.zeros_like(counts), None, int(r.get("shots", 0)), float(r.get("qpu_seconds", 0))
+            )
         unmitigated = None if r.get("unmitigated") is None else np.asarray(r["unmitigated"], dtype=float)
         return Evaluation(
             np.asarray(r["values"], dtype=float),
@@ -277,6 +289,48 @@ class RemoteExecutor:
         }
 
 
+class RemoteSampler(RemoteExecutor):
+    """``shots`` measurements of every wire of one circuit, taken by the service's noisy or hardware ``target`` as
+    ONE ``kind: samples`` job (on ``ibm_fake`` / ``ibm`` the same transpiled circuit and qubits as its expectation
+    jobs); an Executor whose values are the counts ``(1, 2**n)``, wire 0 the most significant bit, like a local
+    :class:`~qjax.backends.runtime_sampler.RuntimeSampler`. ``sampled_on``: where the service says it sampled."""
+
+    def __init__(
+        self,
+        client: ServiceClient,
+        circuit: Circuit,
+        *,
+        target: str,
+        device: str | None,
+        shots: int,
+        seed: int | None,
+        wait_s: float = 10.0,
+    ):
+        super().__init__(
+            client,
+            circuit,
+            [],
+            target=target,
+            device=device,
+            shots=int(shots),
+            seed=seed,
+            mitigation={"name": "none"},
+            wait_s=wait_s,
+        )
+        self.num_observables = 2**circuit.num_wires
+        self.sampled_on: str | None = None
+        self._fingerprint = hashlib.sha256(f"samples|{self._fingerprint}".encode()).hexdigest()[:16]
+
+    def _body(self, params: np.ndarray, mitigate: bool) -> dict:
+        body = super()._body(params, False)
+        del body["observables"]
+        return {**body, "kind": "samples"}
+
+    def planned_cost(self, batch_size: int, *, mitigate: bool = False) -> tuple[int, float]:
+        shots = batch_size * int(self.shots or 0)
+        return shots, shots * SECONDS_PER_SHOT if self.target in ("ibm", "ibm_fake") else 0.0
+
+
 def api_key(environ=os.environ) -> str:
     key = environ.get(KEY_VARIABLE, "").strip()
     if not key:
@@ -367,6 +421,36 @@ class RemoteBackend(JobBackend):
         return chained_objective(
             self, circuit, observable, lambda: self.executor(circuit, [observable]), gradient=gradient
         )
+
+    def sample(self, circuit: Circuit, params, shots: int, *, seed: int = 0):
+        """``shots`` samples of ``circuit`` at ``params``: on a noisy or hardware target (``noisy_simulator``,
+        ``ibm_fake``, ``ibm``) ONE ``samples`` job of the service (:class:`RemoteSampler`), through the run's
+        :class:`JobRunner`: journalled, budgeted, counted, ``sampled_on`` = ``<target>:<device>``. On
+        ``target=simulator`` (as ``backend=simulator`` does), before any job, or after a fallback off the service:
+        the base class's ideal samples, labelled ``simulator``."""
+        from qjax.backends.base import Samples
+        from qjax.backends.runtime_sampler import bits_from_counts
+
+        runner = self.runner
+        if self.target not in SAMPLED_TARGETS or runner is None or not isinstance(runner.executor, RemoteExecutor):
+            return super().sample(circuit, params, shots, seed=seed)
+        sampler = RemoteSampler(
+            self.client,
+            circuit,
+            target=self.target,
+            device=self.device_name,
+            shots=shots,
+            seed=self.seed,
+            wait_s=min(10.0, self.control.timeout_s),
+        )
+        lm = circuit.linear_map()
+        angles = np.asarray(lm.A) @ np.asarray(params, dtype=np.float64) + np.asarray(lm.c)
+        runner.step = "final"
+        ev = runner.evaluate(angles[None], purpose="samples", mitigate=False, executor=sampler)
+        where = sampler.sampled_on  # None when the result came from the run's cache: named from the config
+        if where is None:
+            where = self.target if self.device_name is None else f"{self.target}:{self.device_name}"
+        return Samples(bits_from_counts(ev.values[0], circuit.num_wires, seed=seed), where)
 
     def describe(self) -> dict:
         out: dict[str, Any] = {

@@ -130,14 +130,19 @@ class _RuntimeJob:
         return runtime_job_state(self._job.status())
 
     def result(self) -> Evaluation:
-        pub = self._job.result()[0]
-        data = pub.data
+        from qjax.backends.runtime_results import read_job
+
+        # TREX: the same shots are read twice, rescaled and raw (the unmitigated value costs no second job)
+        result, raw = read_job(self._job, raw=self._mitigate and self._executor.reads_raw)
+        data = result[0].data
         k = self._executor.num_observables
         values = np.asarray(data.evs, dtype=float).reshape(-1, k)
         stds = np.asarray(data.stds, dtype=float).reshape(-1, k)
         unmitigated = None
         if "evs_noise_factors" in data:  # ZNE: noise factor 1 (the first) is the unamplified circuit
             unmitigated = np.asarray(data.evs_noise_factors, dtype=float)[..., 0].reshape(-1, k)
+        elif raw is not None:
+            unmitigated = raw[0].reshape(-1, k)
         shots, qpu = self._executor.planned_cost(len(values), mitigate=self._mitigate)
         usage = getattr(self._job, "usage", None)
         if callable(usage):
@@ -210,6 +215,23 @@ class RuntimeExecutor:
             m: estimator_options(self.mitigation, shots=self.shots, seed=self._seed, mitigate=m) for m in (True, False)
         }
         self._fingerprint = None
+
+    @property
+    def reads_raw(self) -> bool:
+        """A mitigated job's result also gives the unmitigated values of its shots (TREX is post-processing)."""
+        techniques = self.mitigation.techniques
+        return "readout" in techniques and "zne" not in techniques
+
+    def unmitigated_gap(self) -> str:
+        """Why a mitigated job gave no unmitigated value alongside (the final evaluation then sends one more)."""
+        from qjax.backends.runtime_results import raw_reading_gap
+
+        if "readout" not in self.mitigation.techniques and "zne" not in self.mitigation.techniques:
+            return (
+                f"mitigation={self.mitigation.name} changes the circuits that run (dynamical decoupling, twirling), "
+                "so only a job without it measures the unmitigated value"
+            )
+        return raw_reading_gap() or "the final evaluation came from a result cache written without it"
 
     @property
     def service(self):

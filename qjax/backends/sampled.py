@@ -43,7 +43,10 @@ def sampled_objective(
 
     ``runner``'s executor must run :func:`angle_circuit` ``(circuit)`` with one
     observable. ``mitigated``: the runner's executor applies mitigation, so
-    ``report`` also measures the final parameters without it. ``reference``
+    ``report`` also gives the final parameters' unmitigated energy: from the final
+    job itself where its evaluation carries it (``Evaluation.unmitigated``: TREX's
+    raw reading, ZNE's noise factor 1), else from one more job without mitigation
+    (one warning line says why). ``reference``
     (:class:`~qjax.noise.mitigation.Reference`): reference-state mitigation; its row
     rides in every batch (same job) and its measured error is subtracted from the
     values (gradients, differences of values, are unchanged). ``final_precision``
@@ -154,8 +157,16 @@ def sampled_objective(
         else:
             out.update(energy=float(ev.values[0, 0]), energy_std=float(ev.stds[0, 0]))
         if mitigated:
+            # measured alongside, in the same job (TREX's raw reading, ZNE's noise factor 1), else one more job
             unmitigated = ev.unmitigated
-            if unmitigated is None:  # not measured alongside (no ZNE): one more job, mitigation off
+            if unmitigated is None:
+                gap = getattr(runner.executor, "unmitigated_gap", None)
+                log.warning(
+                    "%s: the final job did not also give the unmitigated energy (%s); measuring it in one more job "
+                    "without mitigation, so num_jobs is steps + 2",
+                    runner.backend,
+                    gap() if callable(gap) else f"backend={runner.backend} does not return it",
+                )
                 unmitigated = runner.evaluate(angles(params)[None], purpose="final_unmitigated", mitigate=False).values
             out["energy_unmitigated"] = float(unmitigated[0, 0])
         elif ref_row is not None:  # REM alone: the raw row of the same job

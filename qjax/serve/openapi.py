@@ -8,7 +8,7 @@ refuses naming the field); this JSON Schema only describes the same format, so t
 from __future__ import annotations
 
 from qjax.ir.gates import GATES
-from qjax.wire import IR_FORMAT, QASM3_FORMAT, WIRE_VERSION, Limits
+from qjax.wire import IR_FORMAT, KINDS, QASM3_FORMAT, WIRE_VERSION, Limits
 
 __all__ = ["batch_schema"]
 
@@ -112,10 +112,17 @@ def batch_schema(targets: tuple[str, ...], limits: Limits = Limits()) -> dict:
     return {
         "examples": [example],
         "type": "object",
-        "required": ["target", "circuit", "observables", "params"],
+        # observables: required unless kind is samples (which measures every wire and takes none)
+        "required": ["target", "circuit", "params"],
         "additionalProperties": False,
         "properties": {
             "version": {"const": WIRE_VERSION},
+            "kind": {
+                "type": "string",
+                "enum": list(KINDS),
+                "description": "expectations (default) or samples: shots measurements of every wire at one "
+                "parameter set on a noisy or hardware target, returned as counts",
+            },
             "target": {"type": "string", "enum": list(targets)},
             "device": {"type": ["string", "null"], "minLength": 1, "maxLength": 100},
             "circuit": {"oneOf": [ir, qasm]},

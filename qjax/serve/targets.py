@@ -7,6 +7,9 @@ the answer to its submission) and, in the worker, into an
 :class:`~qjax.backends.executor.Executor` of the batch's circuit and observables
 (transpiled / compiled once, then reused by every later batch of the same
 circuit, observables, shots, seed and mitigation — a training run's steps).
+A ``samples`` batch gets the target's Sampler instead (:meth:`Targets.sampler`):
+the same transpiled circuit and qubits on ``ibm_fake`` / ``ibm``, the device
+twin's noise on ``noisy_simulator``.
 """
 
 from __future__ import annotations
@@ -29,12 +32,16 @@ __all__ = [
     "state_bytes",
     "chunk_rows",
     "noise_factors",
+    "SAMPLED_TARGETS",
+    "sampled_on",
 ]
 
 #: Every target the service knows; which ones a service offers is its ``--targets`` setting.
 TARGETS = ("simulator", "noisy_simulator", "ibm_fake", "ibm")
 #: Targets that only sample: a batch for them must give ``shots``.
 SAMPLING_TARGETS = ("ibm_fake", "ibm")
+#: Targets that take ``samples`` batches (their noise makes samples differ from the ideal state's).
+SAMPLED_TARGETS = ("noisy_simulator", "ibm_fake", "ibm")
 #: IBM Quantum's pay-as-you-go price (USD per QPU second), for the status page's cost estimate.
 USD_PER_QPU_SECOND = 1.60
 
@@ -161,6 +168,22 @@ class Targets:
 
     def check(self, batch: Batch) -> None:
         """Refuse (:class:`RequestError`) a batch its target cannot run: width, device, settings, work, memory."""
+        if batch.kind == "samples":
+            from qjax.backends.runtime_sampler import MAX_SAMPLED_WIRES
+
+            if batch.target not in SAMPLED_TARGETS:
+                raise RequestError(
+                    "kind",
+                    f"target {batch.target} has no noise: sample its ideal state on the client; samples batches go "
+                    f"to {', '.join(SAMPLED_TARGETS)}",
+                )
+            if batch.circuit.num_wires > MAX_SAMPLED_WIRES:
+                raise RequestError(
+                    "circuit.num_wires",
+                    f"samples come back as counts of all 2**n outcomes; this service samples up to "
+                    f"{MAX_SAMPLED_WIRES} wires, got {batch.circuit.num_wires}",
+                    413,
+                )
         factors = noise_factors(batch)
         if len(factors) > _MAX_NOISE_FACTORS:
             raise RequestError(
@@ -198,6 +221,33 @@ class Targets:
         backend = self.backend(batch)
         key = self._key(batch, encode_circuit(batch.circuit), [encode_observable(o) for o in batch.observables])
         return self._executors.get_or_build(key, lambda: backend.executor(batch.circuit, batch.observables))
+
+    def sampler(self, batch: Batch):
+        """The Sampler executor of a ``samples`` batch (counts of every wire, ``(1, 2**n)``): on ``ibm_fake`` /
+        ``ibm`` beside the Estimator of the same circuit (same transpiled circuit, same physical qubits), on
+        ``noisy_simulator`` the device twin's (or the configured) noise, readout included."""
+        backend = self.backend(batch)
+        if batch.target in SAMPLING_TARGETS:
+            from qjax.backends.runtime_sampler import RuntimeSampler
+
+            return RuntimeSampler(self.executor(batch), shots=int(batch.shots or 0), seed=backend.seed)
+        key = self._key(batch, "samples", encode_circuit(batch.circuit))
+        return self._executors.get_or_build(
+            key, lambda: backend.sampler(batch.circuit, int(batch.shots or 0), seed=batch.seed or 0)
+        )
+
+
+def sampled_on(batch: Batch, sampler) -> str:
+    """Where a ``samples`` batch was taken, named as a local run names it: ``ibm_fake:FakeManilaV2``,
+    ``noisy_simulator:FakeManilaV2``, or the target alone (a noisy simulator without a device)."""
+    device = sampler.device
+    if device is None:
+        return batch.target
+    if not isinstance(device, str):  # a Qiskit device: the name a user gives backend.device
+        from qjax.backends.runtime import device_label
+
+        device = device_label(device)
+    return f"{batch.target}:{device}"
 
 
 def _field_of(message: str, default: str = "target") -> str:

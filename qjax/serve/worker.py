@@ -2,7 +2,9 @@
 
 Each worker is a thread that claims the oldest queued job of its targets with a
 lease (:meth:`JobStore.claim_next`, atomic across processes) and builds (or reuses)
-the executor of the batch's circuit on its target. A backend whose job ids survive
+the executor of the batch's circuit on its target (for a ``samples`` batch, the
+target's Sampler: its result is the counts of the outcomes that occurred and where
+they were taken, ``sampled_on``). A backend whose job ids survive
 a restart (IBM) gets the whole batch as ONE job, its id recorded before waiting; the
 worker polls it and cancels it when the client cancels. Work this process does
 itself (the simulators, fake devices) runs a chunk of parameter sets at a time
@@ -30,7 +32,7 @@ from qjax.backends.executor import Evaluation
 from qjax.errors import QjaxError
 from qjax.serve import logs
 from qjax.serve.store import JobRecord, JobStore
-from qjax.serve.targets import USD_PER_QPU_SECOND, Targets, chunk_rows
+from qjax.serve.targets import USD_PER_QPU_SECOND, Targets, chunk_rows, sampled_on
 from qjax.wire import Batch, Limits, RequestError, decode_batch
 
 __all__ = ["Worker", "job_facts"]
@@ -135,9 +137,7 @@ class Worker:
                 return
             if self.store.finish(job.id, result, self.name):
                 run_s = time.monotonic() - started
-                logs.log.info(
-                    "job %s done on %s in %.3f s (%d parameter sets)", job.id, target, run_s, len(result["values"])
-                )
+                logs.log.info("job %s done on %s in %.3f s (%d parameter sets)", job.id, target, run_s, result["batch"])
                 if self.metrics is not None:
                     self.metrics.run_seconds.labels(target).observe(run_s)
                     self.metrics.shots.labels(target).inc(result["shots"])
@@ -163,7 +163,8 @@ class Worker:
     def _execute(self, job: JobRecord) -> dict | None:
         """The job's result document, or ``None`` when it was cancelled while it ran."""
         batch = decode_batch(job.payload, self.targets.names, self.limits)
-        executor = self.targets.executor(batch)
+        sampling = batch.kind == "samples"
+        executor = self.targets.sampler(batch) if sampling else self.targets.executor(batch)
         if executor.persistent_ids:
             evaluations = self._run_remote(job, executor, batch)
         else:
@@ -172,10 +173,23 @@ class Worker:
             return None
         ev, job_ids = _joined([e for e, _ in evaluations]), [i for _, i in evaluations]
         facts = job_facts(executor, batch)
+        if sampling:  # counts of the 2**n outcomes, sent as the [outcome, count] pairs that occurred
+            counts = np.asarray(ev.values, dtype=float)[0]
+            seen = np.flatnonzero(counts)
+            what: dict = {
+                "kind": "samples",
+                "counts": [[int(i), int(round(counts[i]))] for i in seen],
+                "num_wires": batch.circuit.num_wires,
+                "sampled_on": sampled_on(batch, executor),
+            }
+        else:
+            what = {
+                "values": np.asarray(ev.values, dtype=float).tolist(),
+                "stds": np.asarray(ev.stds, dtype=float).tolist(),
+                "unmitigated": None if ev.unmitigated is None else np.asarray(ev.unmitigated, dtype=float).tolist(),
+            }
         return {
-            "values": np.asarray(ev.values, dtype=float).tolist(),
-            "stds": np.asarray(ev.stds, dtype=float).tolist(),
-            "unmitigated": None if ev.unmitigated is None else np.asarray(ev.unmitigated, dtype=float).tolist(),
+            **what,
             "shots": int(ev.shots),
             "qpu_seconds": float(ev.qpu_seconds),
             "estimated_cost_usd": round(float(ev.qpu_seconds) * USD_PER_QPU_SECOND, 4)

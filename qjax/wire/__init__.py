@@ -21,6 +21,7 @@ simulator sees it.
 from qjax.wire.body import decode_json, json_depth
 from qjax.wire.format import (
     IR_FORMAT,
+    KINDS,
     QASM3_FORMAT,
     WIRE_VERSION,
     Batch,
@@ -31,6 +32,7 @@ from qjax.wire.format import (
     decode_observable,
     encode_circuit,
     encode_observable,
+    every_wire,
     mitigation_config,
 )
 
@@ -44,9 +46,11 @@ __all__ = [
     "decode_json",
     "encode_circuit",
     "encode_observable",
+    "every_wire",
     "json_depth",
     "mitigation_config",
     "WIRE_VERSION",
+    "KINDS",
     "IR_FORMAT",
     "QASM3_FORMAT",
 ]

@@ -6,6 +6,11 @@ A batch (``version: 1``) names a ``target`` backend (and optionally its
 ``mitigation`` setting (a name such as ``"zne"`` or a mapping like the
 ``mitigation`` config group, e.g. ``{"name": "zne", "zne": {"noise_factors": [1, 3]}}``).
 
+Its ``kind`` is ``"expectations"`` (the default: the observables' values at every
+parameter set) or ``"samples"``: ``shots`` measurements of every wire at ONE
+parameter set, raw (no observables, no mitigation), taken by a noisy or hardware
+target on the device and layout its expectation jobs of the same circuit use.
+
 The circuit is either qjax's IR::
 
     {"format": "qjax.circuit", "version": 1, "num_wires": 2, "num_params": 1,
@@ -40,6 +45,7 @@ from qjax.ir.circuit import Angle, Circuit, Operation
 from qjax.ir.pauli import PauliSum
 
 __all__ = [
+    "KINDS",
     "Batch",
     "Limits",
     "RequestError",
@@ -48,6 +54,7 @@ __all__ = [
     "decode_circuit",
     "encode_observable",
     "decode_observable",
+    "every_wire",
     "mitigation_config",
     "WIRE_VERSION",
     "IR_FORMAT",
@@ -56,6 +63,8 @@ __all__ = [
 
 WIRE_VERSION = 1
 IR_FORMAT, QASM3_FORMAT = "qjax.circuit", "openqasm3"
+#: What a batch asks for: expectation values of its observables, or measurement samples of every wire.
+KINDS = ("expectations", "samples")
 
 
 # A refusal quotes at most this much of the request (a 1 MB Pauli word once came back whole).
@@ -103,7 +112,9 @@ class Limits(NamedTuple):
 
 
 class Batch(NamedTuple):
-    """A validated evaluation batch: ``params (B, P)`` float64; ``mitigation`` a plain mapping."""
+    """A validated evaluation batch: ``params (B, P)`` float64; ``mitigation`` a plain mapping; ``kind`` one of
+    :data:`KINDS` (a ``samples`` batch has one parameter set, shots, no mitigation, and as its one observable Z on
+    every wire: what its counts are of)."""
 
     target: str
     device: str | None
@@ -113,6 +124,7 @@ class Batch(NamedTuple):
     shots: int | None
     seed: int | None
     mitigation: dict
+    kind: str = "expectations"
 
     @property
     def requested_shots(self) -> int:
@@ -412,7 +424,12 @@ def _decode_observables(value: Any, num_wires: int, limits: Limits) -> tuple[Pau
 
 # The largest mitigation setting (as JSON) a batch may carry; validated ones are cached, so they stay small.
 _MAX_MITIGATION_CHARS = 4096
-_BATCH_KEYS = {"version", "target", "device", "circuit", "observables", "params", "shots", "seed", "mitigation"}
+_BATCH_KEYS = {"version", "kind", "target", "device", "circuit", "observables", "params", "shots", "seed", "mitigation"}
+
+
+def every_wire(num_wires: int) -> PauliSum:
+    """Z on every wire: the observable of a ``samples`` batch (its counts are of every wire's measurement)."""
+    return PauliSum([(1.0, ((w, "Z"),)) for w in range(num_wires)], num_wires)
 
 
 def decode_batch(doc: Any, targets: tuple[str, ...], limits: Limits = Limits()) -> Batch:
@@ -423,6 +440,9 @@ def decode_batch(doc: Any, targets: tuple[str, ...], limits: Limits = Limits()) 
         raise RequestError(sorted(unknown)[0], f"unknown key; a batch has {', '.join(sorted(_BATCH_KEYS))}")
     if doc.get("version", WIRE_VERSION) != WIRE_VERSION:
         raise RequestError("version", f"this service reads version {WIRE_VERSION}, got {doc.get('version')!r}")
+    kind = doc.get("kind", "expectations")
+    if kind not in KINDS:
+        raise RequestError("kind", f"must be one of {', '.join(KINDS)}, got {kind!r}")
     target = doc.get("target")
     if target not in targets:
         raise RequestError("target", f"must be one of {', '.join(targets)} (this service's backends), got {target!r}")
@@ -438,8 +458,15 @@ def decode_batch(doc: Any, targets: tuple[str, ...], limits: Limits = Limits()) 
         raise RequestError(
             "circuit.num_wires", f"{circuit.num_wires} qubits exceed this service's limit of {limits.max_qubits}"
         )
-    observables = _decode_observables(doc.get("observables"), circuit.num_wires, limits)
+    if kind == "samples":
+        if "observables" in doc:
+            raise RequestError("observables", "a samples batch measures every wire; leave observables out")
+        observables: tuple[PauliSum, ...] = (every_wire(circuit.num_wires),)
+    else:
+        observables = _decode_observables(doc.get("observables"), circuit.num_wires, limits)
     rows = _list(doc.get("params"), "params", limits.max_batch, 1)
+    if kind == "samples" and len(rows) != 1:
+        raise RequestError("params", f"a samples batch takes one parameter set, got {len(rows)}")
     values = []  # checked row by row, so memory follows what was sent, not B × P
     for b, row in enumerate(rows):
         row = _list(row, f"params[{b}]", limits.max_params)
@@ -452,6 +479,8 @@ def decode_batch(doc: Any, targets: tuple[str, ...], limits: Limits = Limits()) 
     shots = doc.get("shots")
     if shots is not None:
         shots = _integer(shots, "shots", 1, limits.max_shots)
+    elif kind == "samples":
+        raise RequestError("shots", f"a samples batch needs shots: an integer between 1 and {limits.max_shots}")
     seed = doc.get("seed")
     if seed is not None:
         seed = _integer(seed, "seed", 0, 2**32 - 1)
@@ -470,4 +499,6 @@ def decode_batch(doc: Any, targets: tuple[str, ...], limits: Limits = Limits()) 
         raise RequestError("mitigation", str(exc)) from None
     except TypeError:  # not JSON-able after all: cannot happen for a parsed body
         raise RequestError("mitigation", "must be a JSON object") from None
-    return Batch(target, device, circuit, observables, params, shots, seed, mitigation)
+    if kind == "samples" and mitigation.get("name", "none") != "none":
+        raise RequestError("mitigation", "samples are raw measurements; send mitigation none (or leave it out)")
+    return Batch(target, device, circuit, observables, params, shots, seed, mitigation, kind)

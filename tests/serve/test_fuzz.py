@@ -32,7 +32,8 @@ SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 def test_the_openapi_document_describes_the_batch_body():
     body = SCHEMA.raw_schema["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    assert set(body["required"]) == {"target", "circuit", "observables", "params"}
+    assert set(body["required"]) == {"target", "circuit", "params"}  # observables too, unless kind=samples
+    assert body["properties"]["kind"]["enum"] == ["expectations", "samples"]
     assert body["properties"]["target"]["enum"] == ["simulator", "noisy_simulator", "ibm_fake"]
     assert len(body["properties"]["circuit"]["oneOf"]) == 2
 
