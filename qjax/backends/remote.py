@@ -45,6 +45,7 @@ KEY_VARIABLE = "QJAX_API_KEY"
 SAMPLING_TARGETS = ("ibm_fake", "ibm")
 SAMPLED_TARGETS = ("noisy_simulator", "ibm_fake", "ibm")  # the service takes samples jobs for them (noise)
 DEFAULT_SHOTS = 4096  # backend.shots=null on a sampling target
+OLD_SERVICE_MAX_SHOTS = 1_000_000  # the per-job shot limit of a service whose /readyz does not say its limits
 _RETRY_STATUS = (429, 500, 502, 503, 504)  # 500: e.g. a database briefly locked
 _STATES = {"queued": "queued", "running": "running", "done": "done", "failed": "error", "cancelled": "cancelled"}
 
@@ -220,6 +221,7 @@ class RemoteExecutor:
         seed: int | None,
         mitigation: dict,
         wait_s: float = 10.0,
+        max_shots: int | None = None,
     ):
         from qjax.wire import encode_circuit, encode_observable
 
@@ -227,14 +229,36 @@ class RemoteExecutor:
         self.client, self.target, self.device, self.shots, self.seed = client, target, device, shots, seed
         self.num_params, self.num_observables = angles.num_params, len(observables)
         self._circuit, self._observables = encode_circuit(angles), [encode_observable(o) for o in observables]
-        self._mitigation, self._wait_s = mitigation, wait_s
+        self._mitigation, self._wait_s, self.max_shots = mitigation, wait_s, max_shots
+        self._capped: set[int] = set()  # final shot counts the service's limit capped, warned about
         self._submissions: collections.Counter = collections.Counter()
         self.ran: dict | None = None  # device, depth and two-qubit gates as the service last ran the circuit
-        self._fingerprint = hashlib.sha256(
-            json.dumps(
-                [client.url, target, device, shots, seed, mitigation, self._circuit, self._observables], sort_keys=True
-            ).encode()
-        ).hexdigest()[:16]
+        self._fingerprint = self._fingerprint_of(shots)
+
+    def _fingerprint_of(self, shots: int | None) -> str:
+        blob = [self.client.url, self.target, self.device, shots, self.seed, self._mitigation, self._circuit]
+        return hashlib.sha256(json.dumps(blob + [self._observables], sort_keys=True).encode()).hexdigest()[:16]
+
+    def set_shots(self, shots: int) -> None:
+        """Shots per parameter set of later jobs (the final evaluation's ``backend.final_precision``), at most the
+        service's per-job limit (one warning line when that caps them); exact targets stay exact. The fingerprint,
+        hence the result cache's key, and :meth:`planned_cost` follow."""
+        if self.shots is None:
+            return
+        shots = int(shots)
+        if self.max_shots is not None and shots > self.max_shots:
+            if shots not in self._capped:  # once: the loss at the end and the report share the final job
+                self._capped.add(shots)
+                log.warning(
+                    "backend=remote: the final evaluation wants %d shots per parameter set, but the service at %s takes "
+                    "at most %d in one job (its --max-shots), so its energy is less precise than backend.final_precision "
+                    "asks; raise the service's --max-shots, or set backend.final_precision higher",
+                    shots,
+                    self.client.url,
+                    self.max_shots,
+                )
+            shots = self.max_shots
+        self.shots, self._fingerprint = shots, self._fingerprint_of(shots)
 
     def _body(self, params: np.ndarray, mitigate: bool) -> dict:
         return {
@@ -414,6 +438,8 @@ class RemoteBackend(JobBackend):
             seed=self.seed,
             mitigation=dataclasses.asdict(self.mitigation),  # JSON: tuples become lists
             wait_s=min(10.0, self.control.timeout_s),
+            # what one job may hold (its /readyz says; a service from before it did takes at most a million)
+            max_shots=int(((self._probed or {}).get("limits") or {}).get("max_shots") or OLD_SERVICE_MAX_SHOTS),
         )
         return self._executor
 

@@ -20,6 +20,8 @@ import os
 import sys
 from pathlib import Path
 
+from qjax.schemas import MAX_SHOTS
+
 __all__ = ["main", "parse_args"]
 
 
@@ -81,6 +83,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--max-qubits", type=int, default=20, help="widest circuit the JAX simulators accept")
     p.add_argument("--max-batch", type=int, default=4096, help="most parameter sets per request")
     p.add_argument(
+        "--max-shots",
+        type=int,
+        default=MAX_SHOTS,
+        help=f"most shots per parameter set in one job (at most {MAX_SHOTS:,}); a client's final evaluation "
+        "(backend.final_precision) is capped at it",
+    )
+    p.add_argument(
         "--public-jobs",
         action="store_true",
         help="the status page (GET /, no key needed) also lists every key's recent jobs (ids, targets, "
@@ -105,10 +114,13 @@ def build(args: argparse.Namespace):
         ("--port", args.port),
         ("--max-qubits", args.max_qubits),
         ("--max-batch", args.max_batch),
+        ("--max-shots", args.max_shots),
         ("--burst", args.burst),
     ):
         if value < (0 if name == "--port" else 1):
             raise ConfigError(f"{name}={value} is invalid: must be a positive integer")
+    if args.max_shots > MAX_SHOTS:
+        raise ConfigError(f"--max-shots={args.max_shots} is too many: use at most {MAX_SHOTS} (qjax's largest shots)")
     for name, value in (("--lease-s", args.lease_s), ("--poll-s", args.poll_s)):
         if not value > 0:
             raise ConfigError(f"{name}={value} is invalid: must be a positive number of seconds")
@@ -134,7 +146,7 @@ def build(args: argparse.Namespace):
         jobs_per_day=args.jobs_per_day or None,
         shots_per_day=args.shots_per_day or None,
         max_body_bytes=int(args.max_body_mb * 1024 * 1024),
-        limits=Limits(max_qubits=args.max_qubits, max_batch=args.max_batch),
+        limits=Limits(max_qubits=args.max_qubits, max_batch=args.max_batch, max_shots=args.max_shots),
         public_jobs=args.public_jobs,
         role=args.role,
         lease_s=args.lease_s,

@@ -43,6 +43,7 @@ import numpy as np
 from qjax.errors import QjaxError
 from qjax.ir.circuit import Angle, Circuit, Operation
 from qjax.ir.pauli import PauliSum
+from qjax.schemas import MAX_SHOTS
 
 __all__ = [
     "KINDS",
@@ -103,7 +104,7 @@ class Limits(NamedTuple):
     max_operations: int = 20_000
     max_terms: int = 2_000
     max_observables: int = 64
-    max_shots: int = 1_000_000
+    max_shots: int = MAX_SHOTS  # per parameter set: a final evaluation sized for backend.final_precision fits
     max_qasm_bytes: int = 256 * 1024
     max_qasm_gate_calls: int = 2_000
     max_nesting: int = 64

@@ -264,3 +264,28 @@ def test_a_training_run_survives_a_kill_9_of_the_service(tmp_path):
     assert all(j.status == "done" for j in jobs)
     assert "fallbacks" not in remote
     assert "no answer" in out + err or "retrying" in out + err  # it did meet the dead service
+
+
+def test_the_final_evaluation_is_sized_up_to_the_services_shot_limit_in_one_job(tmp_path):
+    """H2 on remote → ibm_fake with the hardware defaults (readout_rem, final_precision 0.3 mHa): the final job wants
+    millions of shots per parameter set; a service started with --max-shots 20000 says so in /readyz, and the run
+    sends one final job of exactly that many (more than the 4096 training shots), with one warning line."""
+    import httpx
+
+    with ServiceProcess(tmp_path / "capped", [KEY], args=["--max-shots", "20000"]) as svc:
+        assert httpx.get(svc.url + "/readyz", timeout=30).json()["limits"]["max_shots"] == 20000
+        proc = train(
+            tmp_path,
+            "+experiment=vqe",
+            "backend=remote",
+            f"backend.url={svc.url}",
+            "backend.target=ibm_fake",
+            "trainer.steps=2",
+            "hydra.run.dir=run",
+        )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["num_jobs"] == 3  # two steps and ONE final job
+    assert result["final_shots"] == 2 * 20000  # the parameters' row and REM's reference row, 20000 shots each
+    warned = [line for line in proc.stdout.splitlines() + proc.stderr.splitlines() if "--max-shots" in line]
+    assert len(warned) == 1 and "at most 20000" in warned[0], proc.stderr

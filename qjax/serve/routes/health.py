@@ -39,6 +39,12 @@ async def readyz(service: Service):
             "workers": alive,
             "heartbeat": beating,
             "targets": list(service.settings.targets),
+            # what one job may ask for: a client sizes its final evaluation's shots by max_shots
+            "limits": {
+                "max_qubits": service.settings.limits.max_qubits,
+                "max_batch": service.settings.limits.max_batch,
+                "max_shots": service.settings.limits.max_shots,
+            },
             "live_workers": sum(p["workers"] for p in processes),
             "live_processes": [
                 {
