@@ -27,7 +27,6 @@ Everything runs inside one :func:`jax.shard_map`, so ``jit``, ``grad`` and ``vma
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, Callable, NamedTuple, Sequence, cast
 
 import jax
@@ -38,6 +37,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from qjax.errors import ConfigError
 from qjax.ir.gates import GATES
 from qjax.ir.pauli import PauliSum
+from qjax.sim import swaps
 from qjax.sim.fusion import FusedProgram, fuse
 from qjax.sim.layering import subprogram
 from qjax.sim.pauli import PauliPlan, _flip, _weights
@@ -179,22 +179,14 @@ def mixed_positions(step: Step) -> tuple[int, ...]:
     return tuple(i for i in range(m) if np.any(((rows >> (m - 1 - i)) & 1) != ((cols >> (m - 1 - i)) & 1)))
 
 
-def schedule(program: Program, k: int) -> Schedule:
-    """Place the wires and order the swaps for ``k`` global bits (Python only)."""
+def schedule(program: Program, k: int, reorder: bool = True) -> Schedule:
+    """Place the wires and order the gates and swaps for ``k`` global bits (Python only):
+    :func:`qjax.sim.swaps.plan` reorders commuting gates so that the gates waiting for a
+    global wire run after one swap (``reorder=False``: circuit order)."""
     n, steps = program.num_wires, program.steps
     mixes = [tuple(s.wires[i] for i in mixed_positions(s)) for s in steps]
-    uses: dict[int, list[int]] = {w: [] for w in range(n)}
-    for i, ws in enumerate(mixes):
-        for w in ws:
-            uses[w].append(i)
-
-    def next_mix(w: int, after: int) -> float:
-        later = [i for i in uses[w] if i > after]
-        return later[0] if later else math.inf
-
-    # Start with the wires mixed latest (never mixed: inf) as global; ties keep the top wires.
-    order = sorted(range(n), key=lambda w: (-next_mix(w, -1), w))
-    global_wires = tuple(sorted(order[:k]))
+    swap_plan = swaps.plan([s.wires for s in steps], mixes, n, k, reorder=reorder)
+    global_wires = swap_plan.initial
     physical_of = {w: j for j, w in enumerate(global_wires)}
     rest = [w for w in range(n) if w not in physical_of]
     physical_of.update({w: k + j for j, w in enumerate(rest)})
@@ -211,25 +203,21 @@ def schedule(program: Program, k: int) -> Schedule:
             items.append(_local_run(program, run, k))
             run.clear()
 
-    for i, s in enumerate(steps):
-        phys = [pos[w] for w in s.wires]
-        need = [j for j, w in enumerate(s.wires) if pos[w] < k and w in mixes[i]]
-        if need:
+    for event in swap_plan.events:
+        if event[0] == "swap":
             flush()
-        for j in need:
-            g = phys[j]
-            free = [p for p in range(k, n) if p not in phys]
-            local = max(free, key=lambda p: (next_mix(at[p], i), p))
+            g, local = pos[event[1]], pos[event[2]]
             items.append(Swap(g, local))
-            wg, wl = at[g], at[local]
-            pos[wg], pos[wl], at[g], at[local] = local, g, wl, wg
-            phys[j] = local
+            pos[event[1]], pos[event[2]], at[g], at[local] = local, g, event[2], event[1]
+            continue
+        i = event[1]
+        phys = tuple(pos[w] for w in steps[i].wires)
         on_global = tuple((j, p) for j, p in enumerate(phys) if p < k)
         if on_global:
             flush()
-            items.append(ShardGate(i, tuple(phys), on_global))
+            items.append(ShardGate(i, phys, on_global))
         else:
-            run.append((i, tuple(phys)))
+            run.append((i, phys))
     flush()
     return Schedule(tuple(items), initial, tuple(pos), global_wires)
 
