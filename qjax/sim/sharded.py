@@ -592,8 +592,9 @@ class ShardedProgram(NamedTuple):
         return psi
 
     def _h_apply(self, psi, bits, classes):
-        """``H ψ`` on this shard for one observable's classes (an expression: XLA fuses it
-        into its consumer, so it is materialised only where the caller keeps it)."""
+        """``H ψ`` on this shard for one observable's classes: each class's term from this
+        shard or, for X/Y on global wires, from the partner's (one ``ppermute``), times the
+        sign its Z/Y on global wires read from the shard index."""
         out = None
         rd = psi.real.dtype
         for flips, phases, plan in classes:
