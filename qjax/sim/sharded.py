@@ -466,7 +466,7 @@ class ShardedProgram(NamedTuple):
         slice back in place. Returns the new arrays and ``extra`` plus the sum of the terms."""
         if not chunk:
             new, term = fn(list(arrays))
-            return new, extra + term
+            return new, jax.tree.map(jnp.add, extra, term)
         shape, axes = _chunk_view(self.local_wires, chunk)
         sizes = tuple(1 if a in axes else d for a, d in enumerate(shape))
         c = len(chunk)
@@ -478,7 +478,7 @@ class ShardedProgram(NamedTuple):
                 starts[a] = ((i >> (c - 1 - j)) & 1).astype(jnp.int32)
             new, term = fn([jax.lax.dynamic_slice(v, starts, sizes).reshape(-1) for v in views])
             views = [jax.lax.dynamic_update_slice(v, x.reshape(sizes), starts) for v, x in zip(views, new)]
-            return views, acc + term
+            return views, jax.tree.map(jnp.add, acc, term)
 
         views, extra = jax.lax.fori_loop(0, 2**c, body, ([a.reshape(shape) for a in arrays], extra))
         return [v.reshape(-1) for v in views], extra
@@ -493,16 +493,32 @@ class ShardedProgram(NamedTuple):
             op = op.reshape(tuple(d for w, d in enumerate(jnp.shape(op)) if w not in chunk))
         return chunk, fused, block, op
 
+    @staticmethod
+    def _groups(item: LocalRun) -> list[tuple[tuple[int, ...], list[int]]]:
+        """Consecutive blocks that leave the same chunk wires alone, as ``(chunk, blocks)``:
+        one loop runs them all on a slice (while it is in cache); ``()`` a block run whole."""
+        groups: list[tuple[tuple[int, ...], list[int]]] = []
+        for b, entry in enumerate(item.chunks):
+            chunk = entry[0] if entry is not None else ()
+            if chunk and groups and groups[-1][0] == chunk:
+                groups[-1][1].append(b)
+            else:
+                groups.append((chunk, [b]))
+        return groups
+
     def _run_local(self, psi, item: LocalRun, ops, chunked: bool):
         """A local run's blocks on ``psi``; ``chunked``: slice by slice, in place."""
         if not chunked:
             return item.fused.run(psi, ops)
         zero = jnp.zeros((), self.program.real_dtype)
-        for b, op in enumerate(ops):
-            chunk, fused, block, sub = self._block_pass(item, b, op)
+        for chunk, blocks in self._groups(item):
+            passes = [self._block_pass(item, b, ops[b])[1:] for b in blocks]
 
-            def fn(x, fused=fused, block=block, sub=sub):
-                return [fused.apply(x[0], block, sub)], zero
+            def fn(x, passes=passes):
+                p = x[0]
+                for fused, block, sub in passes:
+                    p = fused.apply(p, block, sub)
+                return [p], zero
 
             (psi,), _ = self._chunked(chunk, [psi], fn, zero)
         return psi
@@ -510,17 +526,25 @@ class ShardedProgram(NamedTuple):
     def _back_local(self, psi, lam, item: LocalRun, ops):
         """Undo a local run's blocks on ψ and λ (slice by slice, in place) and their cotangents."""
         cots: list = [None] * len(ops)
-        for b in range(len(ops) - 1, -1, -1):
-            op = ops[b]
-            chunk, fused, block, sub = self._block_pass(item, b, op)
-            dag = fused.dagger(block, sub)
+        for chunk, blocks in reversed(self._groups(item)):
+            passes = [self._block_pass(item, b, ops[b])[1:] for b in blocks]
+            shapes = [(jnp.shape(ops[b]), ops[b].dtype) for b in blocks]
 
-            def fn(x, fused=fused, block=block, sub=sub, dag=dag, op=op):
-                p = fused.apply(x[0], block, dag)
-                c = fused.cotangent(block, x[1], p, sub)
-                return [p, fused.apply(x[1], block, dag)], c.reshape(jnp.shape(op)).astype(op.dtype)
+            def fn(x, passes=passes, shapes=shapes):
+                p, lam_ = x
+                out: list = [None] * len(passes)
+                for j in range(len(passes) - 1, -1, -1):
+                    fused, block, sub = passes[j]
+                    dag = fused.dagger(block, sub)
+                    p = fused.apply(p, block, dag)
+                    out[j] = fused.cotangent(block, lam_, p, sub).reshape(shapes[j][0]).astype(shapes[j][1])
+                    lam_ = fused.apply(lam_, block, dag)
+                return [p, lam_], tuple(out)
 
-            (psi, lam), cots[b] = self._chunked(chunk, [psi, lam], fn, jnp.zeros(jnp.shape(op), op.dtype))
+            extra = tuple(jnp.zeros(shape, dtype) for shape, dtype in shapes)
+            (psi, lam), block_cots = self._chunked(chunk, [psi, lam], fn, extra)
+            for b, c in zip(blocks, block_cots):
+                cots[b] = c
         return psi, lam, tuple(cots)
 
     def _back_gate(self, psi, lam, item: ShardGate, op):
