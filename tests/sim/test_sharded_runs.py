@@ -211,7 +211,7 @@ def _launch_two(cwd, overrides, tmpdir, timeout=300):
     return [(proc.pid, out, err) for proc, (out, err) in zip(procs, outputs)]
 
 
-@pytest.mark.slow  # about 50 s on 2 busy cores: four interpreters start, join and compile
+@pytest.mark.slow  # 41-50 s on 2 busy cores: four interpreters start, join and compile
 def test_two_process_cli_run_checkpoints_and_both_resume_from_the_same_step(tmp_path, train_in_process):
     # Launch 1: 3 steps, a checkpoint every step. Launch 2: the same run to 6 steps resumes both
     # processes from step 3. Reference: 6 steps on one device in this process (unsharded).
