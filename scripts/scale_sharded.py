@@ -43,13 +43,17 @@ WORKER = textwrap.dedent(
     c = qjax.compile(circuit, obs, gradient="adjoint", mesh=mesh)
     f = jax.jit(jax.value_and_grad(c.expval))
     p = jnp.asarray(np.random.default_rng(0).uniform(-1, 1, circuit.num_params), jnp.float32)
-    t0 = time.perf_counter(); e, g = f(p); jax.block_until_ready(g); first = time.perf_counter() - t0
+    def hwm():
+        return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM")) / 1024
+    t0 = time.perf_counter(); f = f.lower(p).compile(); compiled_hwm = hwm()
+    temp = f.memory_analysis().temp_size_in_bytes / 2**20
+    e, g = f(p); jax.block_until_ready(g); first = time.perf_counter() - t0
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter(); e, g = f(p); jax.block_until_ready(g); times.append(time.perf_counter() - t0)
-    hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
     print("RESULT " + json.dumps({"process": jax.process_index(), "energy": float(e), "first_s": first,
-                                  "median_s": float(np.median(times)), "vmhwm_mib": hwm / 1024}), flush=True)
+                                  "median_s": float(np.median(times)), "vmhwm_mib": hwm(),
+                                  "compiled_hwm_mib": compiled_hwm, "xla_temp_mib": temp}), flush=True)
     """
 )
 
@@ -94,16 +98,21 @@ def run_workers(n: int, devices: int, processes: int, repeats: int, forced: int 
 
 
 def memory(qubits, repeats: int) -> None:
-    print("| n | state (MiB) | 1 process: VmHWM (MiB) | 2 processes: VmHWM per process (MiB) | ratio | energy diff |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| n | state (MiB) | 1 process: VmHWM (MiB) | 2 processes: VmHWM per process (MiB) | ratio "
+        "| after compile, 1 / 2 (MiB) | XLA temp, 1 / 2 (MiB) | energy diff |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for n in qubits:
         one = run_workers(n, 1, 1, repeats)[0]
         two = run_workers(n, 2, 2, repeats)
         peak = max(r["vmhwm_mib"] for r in two)
+        compiled = max(r["compiled_hwm_mib"] for r in two)
+        temp = max(r["xla_temp_mib"] for r in two)
         diff = abs(two[0]["energy"] - one["energy"])
         print(
             f"| {n} | {8 * 2**n / 2**20:.0f} | {one['vmhwm_mib']:.0f} | {peak:.0f} | {peak / one['vmhwm_mib']:.2f} "
-            f"| {diff:.1e} |",
+            f"| {one['compiled_hwm_mib']:.0f} / {compiled:.0f} | {one['xla_temp_mib']:.0f} / {temp:.0f} | {diff:.1e} |",
             flush=True,
         )
 

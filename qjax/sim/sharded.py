@@ -10,10 +10,11 @@ pick the device (they are *global*), the other ``n - k`` bits index the device's
 - a gate that leaves the global bits of its wires alone (a diagonal gate, a control on a
   global wire) runs on every shard with the block of its matrix that the shard's global
   bits select: no communication;
-- a gate that mixes a global wire first swaps it with a local one: one ``all_to_all``
-  between the device pairs that differ in that bit (the index-bit swap of cuStateVec's
-  distributed mode and Lightning-MPI). The local wire given up is the one a gate mixes
-  latest (Belady's rule), which keeps the number of swaps small;
+- a gate that mixes a global wire first swaps it with a local one: half of each shard goes,
+  by ``ppermute``, to the device that differs in that bit, and the partner's half comes back
+  into its place (the index-bit swap of cuStateVec's distributed mode and Lightning-MPI).
+  :func:`qjax.sim.swaps.plan` reorders commuting gates so the gates waiting for one global
+  wire run after one swap, and gives up the local wire mixed latest (Belady's rule);
 - runs of local gates are fused into few wide blocks (:mod:`qjax.sim.fusion`) and run per
   shard as on one device.
 
@@ -21,13 +22,16 @@ Expectation values are computed in the final layout: a Pauli term's Z on a globa
 a sign from the shard index, its X/Y flips there a ``ppermute`` of the shard to the partner
 device; local sums then one ``psum``. The adjoint gradient sweeps back over the same items
 inside ``shard_map``, so every state it holds is a shard: memory O(state / D) per device.
+Its passes run slice by slice (:meth:`ShardedProgram._chunked`: a loop over the values of
+``_CHUNK_BITS`` wires the pass leaves alone, updating ψ and λ in place), so XLA's temporaries
+are slice-sized: its temp allocation for W1 is about 5 shards per device, against 6 states
+on one device (``memory_analysis``).
 Everything runs inside one :func:`jax.shard_map`, so ``jit``, ``grad`` and ``vmap`` compose.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any, Callable, NamedTuple, Sequence, cast
 
 import jax
@@ -38,9 +42,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from qjax.errors import ConfigError
 from qjax.ir.gates import GATES
 from qjax.ir.pauli import PauliSum
+from qjax.sim import swaps
 from qjax.sim.fusion import FusedProgram, fuse
 from qjax.sim.layering import subprogram
-from qjax.sim.pauli import PauliPlan, plan_apply
+from qjax.sim.pauli import PauliPlan, _flip, _weights
 from qjax.sim.program import Program, Step, apply
 
 __all__ = [
@@ -69,10 +74,13 @@ class Swap(NamedTuple):
 class LocalRun(NamedTuple):
     """Consecutive steps whose wires are all local: fused blocks on the ``n - k`` local wires.
 
-    ``angles_at``: the ``(g,)`` positions of the run's angles in the program's angle vector."""
+    ``angles_at``: the ``(g,)`` positions of the run's angles in the program's angle vector;
+    ``chunks``: per block, None (its passes run whole) or ``(chunk wires, the block on a
+    slice)`` from :func:`chunk_wires` and :func:`_sliced`."""
 
     fused: FusedProgram
     angles_at: np.ndarray
+    chunks: tuple = ()
 
 
 class ShardGate(NamedTuple):
@@ -176,22 +184,14 @@ def mixed_positions(step: Step) -> tuple[int, ...]:
     return tuple(i for i in range(m) if np.any(((rows >> (m - 1 - i)) & 1) != ((cols >> (m - 1 - i)) & 1)))
 
 
-def schedule(program: Program, k: int) -> Schedule:
-    """Place the wires and order the swaps for ``k`` global bits (Python only)."""
+def schedule(program: Program, k: int, reorder: bool = True) -> Schedule:
+    """Place the wires and order the gates and swaps for ``k`` global bits (Python only):
+    :func:`qjax.sim.swaps.plan` reorders commuting gates so that the gates waiting for a
+    global wire run after one swap (``reorder=False``: circuit order)."""
     n, steps = program.num_wires, program.steps
     mixes = [tuple(s.wires[i] for i in mixed_positions(s)) for s in steps]
-    uses: dict[int, list[int]] = {w: [] for w in range(n)}
-    for i, ws in enumerate(mixes):
-        for w in ws:
-            uses[w].append(i)
-
-    def next_mix(w: int, after: int) -> float:
-        later = [i for i in uses[w] if i > after]
-        return later[0] if later else math.inf
-
-    # Start with the wires mixed latest (never mixed: inf) as global; ties keep the top wires.
-    order = sorted(range(n), key=lambda w: (-next_mix(w, -1), w))
-    global_wires = tuple(sorted(order[:k]))
+    swap_plan = swaps.plan([s.wires for s in steps], mixes, n, k, reorder=reorder)
+    global_wires = swap_plan.initial
     physical_of = {w: j for j, w in enumerate(global_wires)}
     rest = [w for w in range(n) if w not in physical_of]
     physical_of.update({w: k + j for j, w in enumerate(rest)})
@@ -208,25 +208,21 @@ def schedule(program: Program, k: int) -> Schedule:
             items.append(_local_run(program, run, k))
             run.clear()
 
-    for i, s in enumerate(steps):
-        phys = [pos[w] for w in s.wires]
-        need = [j for j, w in enumerate(s.wires) if pos[w] < k and w in mixes[i]]
-        if need:
+    for event in swap_plan.events:
+        if event[0] == "swap":
             flush()
-        for j in need:
-            g = phys[j]
-            free = [p for p in range(k, n) if p not in phys]
-            local = max(free, key=lambda p: (next_mix(at[p], i), p))
+            g, local = pos[event[1]], pos[event[2]]
             items.append(Swap(g, local))
-            wg, wl = at[g], at[local]
-            pos[wg], pos[wl], at[g], at[local] = local, g, wl, wg
-            phys[j] = local
+            pos[event[1]], pos[event[2]], at[g], at[local] = local, g, event[2], event[1]
+            continue
+        i = event[1]
+        phys = tuple(pos[w] for w in steps[i].wires)
         on_global = tuple((j, p) for j, p in enumerate(phys) if p < k)
         if on_global:
             flush()
-            items.append(ShardGate(i, tuple(phys), on_global))
+            items.append(ShardGate(i, phys, on_global))
         else:
-            run.append((i, tuple(phys)))
+            run.append((i, phys))
     flush()
     return Schedule(tuple(items), initial, tuple(pos), global_wires)
 
@@ -235,7 +231,66 @@ def _local_run(program: Program, run, k: int) -> LocalRun:
     sub, index = subprogram(program, [i for i, _ in run])
     steps = tuple(s._replace(wires=tuple(p - k for p in phys)) for s, (_, phys) in zip(sub.steps, run))
     local = sub._replace(num_wires=program.num_wires - k, steps=steps)
-    return LocalRun(fuse(local), index)
+    fused = fuse(local)
+    chunks = []
+    for block in fused.blocks:
+        chunk = chunk_wires(_touched(fused, block), local.num_wires)
+        chunks.append(None if chunk is None else (chunk, _sliced(fused, block, chunk)))
+    return LocalRun(fused, index, tuple(chunks))
+
+
+#: A pass over a shard runs in ``2**_CHUNK_BITS`` slices of the shard (a loop that updates
+#: the state in place), so XLA's transposes and products around a block are slice-sized
+#: instead of shard-sized; only when a slice holds at least ``_CHUNK_MIN`` amplitudes.
+_CHUNK_BITS = 4
+_CHUNK_MIN = 2**12
+
+
+def chunk_wires(touched, local_wires: int) -> tuple[int, ...] | None:
+    """The ``_CHUNK_BITS`` local wires (the highest ones that ``touched`` leaves alone) that
+    index the slices of a pass reading and writing local wires ``touched``; None: run whole."""
+    c = _CHUNK_BITS
+    free = [w for w in range(local_wires) if w not in set(touched)]
+    if len(free) < c or (2**local_wires >> c) < _CHUNK_MIN:
+        return None
+    return tuple(free[:c])
+
+
+def _renumber(wires, chunk: tuple[int, ...]) -> tuple[int, ...]:
+    """Wire numbers on a slice: each wire moves down by the chunk wires above it."""
+    return tuple(w - sum(s < w for s in chunk) for w in wires)
+
+
+def _sliced(fused: FusedProgram, block, chunk: tuple[int, ...]):
+    """``fused`` (for ``block`` only) on the slices that fixing ``chunk`` makes."""
+    program = fused.program
+    steps = list(program.steps)
+    for i in block.steps:
+        steps[i] = steps[i]._replace(wires=_renumber(steps[i].wires, chunk))
+    sub = program._replace(num_wires=program.num_wires - len(chunk), steps=tuple(steps))
+    shift = sum(s < block.lo for s in chunk)
+    return fused._replace(program=sub, blocks=(block._replace(lo=block.lo - shift, hi=block.hi - shift),))
+
+
+def _chunk_view(local_wires: int, chunk: tuple[int, ...]):
+    """A low-rank view of a shard with each chunk wire an axis of its own: ``(shape, axes)``."""
+    shape: list[int] = []
+    axes: list[int] = []
+    for w in range(local_wires):
+        if w in chunk:
+            axes.append(len(shape))
+            shape.append(2)
+        elif shape and (len(shape) - 1) not in axes:
+            shape[-1] *= 2
+        else:
+            shape.append(2)
+    return tuple(shape), tuple(axes)
+
+
+def _touched(fused: FusedProgram, block) -> tuple[int, ...]:
+    if block.kind == "dense":
+        return tuple(range(block.lo, block.hi))
+    return tuple(sorted({w for i in block.steps for w in fused.program.steps[i].wires}))
 
 
 def _local_plans(obs: PauliSum, final: tuple[int, ...], k: int, n: int):
@@ -268,6 +323,40 @@ def _blocked_sum(v):
     size = v.shape[0]
     row = 1 << (max(size.bit_length() - 1, 0) // 2)
     return jnp.sum(jnp.sum(v.reshape(size // row, row), axis=1))
+
+
+def _re_dot(a, b, shape, axes):
+    """``Re Σ conj(a) b`` of two flat complex shards, slice by slice over the view
+    ``(shape, axes)`` of :func:`_chunk_view`: XLA's CPU reductions take their input
+    materialised (real and imaginary parts as separate float arrays), so a one-shot sum would
+    add two shard-sized temporaries; a slice adds 1/16 of that. The adjoint's backward pass
+    reads ``b`` (Hψ) in the same view, so XLA stores it once."""
+    sizes = tuple(1 if i in axes else d for i, d in enumerate(shape))
+    c = len(axes)
+    a, b = a.reshape(shape), b.reshape(shape)
+
+    def body(i, acc):
+        starts = [jnp.zeros((), jnp.int32)] * len(shape)
+        for j, ax in enumerate(axes):
+            starts[ax] = ((i >> (c - 1 - j)) & 1).astype(jnp.int32)
+        x = jax.lax.dynamic_slice(a, starts, sizes).reshape(-1)
+        y = jax.lax.dynamic_slice(b, starts, sizes).reshape(-1)
+        return acc + _blocked_sum(jnp.real(x) * jnp.real(y) + jnp.imag(x) * jnp.imag(y))
+
+    return jax.lax.fori_loop(0, 2**c, body, jnp.zeros((), jnp.real(a).dtype))
+
+
+def _h_part(psi, plan: PauliPlan):
+    """:func:`qjax.sim.pauli.plan_apply`, with a flip group's constant weight applied after
+    the flip (XLA then reads ψ through the flips instead of storing ``c ψ`` first)."""
+    n, rd = plan.num_wires, psi.real.dtype
+    out = psi * _weights(n, plan.z_terms, rd) if plan.z_terms else jnp.zeros_like(psi)
+    for flips, terms in plan.groups:
+        if any(wires for _, wires in terms):
+            out = out + _flip(psi * _weights(n, terms, psi.dtype), flips, n)
+        else:
+            out = out + _flip(psi, flips, n) * jnp.asarray(sum(c for c, _ in terms), psi.dtype)
+    return out
 
 
 class ShardedProgram(NamedTuple):
@@ -323,26 +412,41 @@ class ShardedProgram(NamedTuple):
         left = m - len(item.global_)
         return t.reshape(-1) if diagonal else t.reshape(2**left, 2**left)
 
-    def _local_step(self, item: ShardGate) -> Step:
+    def _first_back_chunk(self) -> tuple[int, ...]:
+        """The chunk wires of the backward sweep's first pass (the circuit's last), or ()."""
+        last = self.plan.items[-1] if self.plan.items else None
+        if isinstance(last, LocalRun) and last.chunks and last.chunks[-1] is not None:
+            return last.chunks[-1][0]
+        if isinstance(last, ShardGate):
+            return self._gate_chunk(last)
+        return ()
+
+    def _local_step(self, item: ShardGate, chunk: tuple[int, ...] = ()) -> Step:
+        """The shard gate's step on its local wires (renumbered for a slice without ``chunk``)."""
         step = self.program.steps[item.step]
         glob = {j for j, _ in item.global_}
         wires = tuple(p - self.k for j, p in enumerate(item.physical) if j not in glob)
-        return step._replace(wires=wires)
+        return step._replace(wires=_renumber(wires, chunk))
 
-    def _gate_apply(self, psi, item: ShardGate, u, dagger: bool = False):
-        local = self._local_step(item)
+    def _gate_chunk(self, item: ShardGate) -> tuple[int, ...]:
+        wires = self._local_step(item).wires
+        return (chunk_wires(wires, self.local_wires) or ()) if wires else ()
+
+    def _gate_apply(self, psi, item: ShardGate, u, dagger: bool = False, chunk: tuple[int, ...] = ()):
+        local = self._local_step(item, chunk)
+        nl = self.local_wires - len(chunk)
         if local.diagonal or not local.wires:
             u = jnp.conj(u) if dagger else u
         else:
             u = jnp.conj(u).T if dagger else u
         if not local.wires:
             return psi * u.reshape(())
-        return apply(psi.reshape((2,) * self.local_wires), u, local).reshape(-1)
+        return apply(psi.reshape((2,) * nl), u, local).reshape(-1)
 
-    def _gate_cotangent(self, item: ShardGate, lam, psi, u):
+    def _gate_cotangent(self, item: ShardGate, lam, psi, u, chunk: tuple[int, ...] = ()):
         """``2 M`` with ``dE = Re Σ 2M ⊙ du`` on this shard (as :meth:`FusedProgram.cotangent`)."""
-        local = self._local_step(item)
-        nl = self.local_wires
+        local = self._local_step(item, chunk)
+        nl = self.local_wires - len(chunk)
         if not local.wires:
             return 2 * jnp.sum(jnp.conj(lam) * psi).reshape(jnp.shape(u))
         wires, k = local.wires, len(local.wires)
@@ -356,26 +460,154 @@ class ShardedProgram(NamedTuple):
         m = jnp.transpose(m, order + tuple(k + i for i in order))
         return 2 * m.reshape(2**k, 2**k)
 
-    def _swap(self, psi, item: Swap):
+    def _chunked(self, chunk: tuple[int, ...], arrays, fn, extra):
+        """``fn(slices) -> (new slices, term)`` over the shards in ``arrays``: whole (``chunk``
+        empty), or slice by slice (each value of the ``chunk`` wires) in a loop that writes each
+        slice back in place. Returns the new arrays and ``extra`` plus the sum of the terms."""
+        if not chunk:
+            new, term = fn(list(arrays))
+            return new, jax.tree.map(jnp.add, extra, term)
+        shape, axes = _chunk_view(self.local_wires, chunk)
+        sizes = tuple(1 if a in axes else d for a, d in enumerate(shape))
+        c = len(chunk)
+
+        def body(i, carry):
+            views, acc = carry
+            starts = [jnp.zeros((), jnp.int32)] * len(shape)
+            for j, a in enumerate(axes):
+                starts[a] = ((i >> (c - 1 - j)) & 1).astype(jnp.int32)
+            new, term = fn([jax.lax.dynamic_slice(v, starts, sizes).reshape(-1) for v in views])
+            views = [jax.lax.dynamic_update_slice(v, x.reshape(sizes), starts) for v, x in zip(views, new)]
+            return views, jax.tree.map(jnp.add, acc, term)
+
+        views, extra = jax.lax.fori_loop(0, 2**c, body, ([a.reshape(shape) for a in arrays], extra))
+        return [v.reshape(-1) for v in views], extra
+
+    def _block_pass(self, item: LocalRun, b: int, op):
+        """``(chunk wires, program, block, operator)`` of block ``b``'s passes."""
+        if item.chunks[b] is None:
+            return (), item.fused, item.fused.blocks[b], op
+        chunk, fused = item.chunks[b]
+        block = fused.blocks[0]
+        if block.kind == "diagonal":  # (2|1,)*n: the chunk wires are 1s, dropped
+            op = op.reshape(tuple(d for w, d in enumerate(jnp.shape(op)) if w not in chunk))
+        return chunk, fused, block, op
+
+    @staticmethod
+    def _groups(item: LocalRun) -> list[tuple[tuple[int, ...], list[int]]]:
+        """Consecutive blocks that leave the same chunk wires alone, as ``(chunk, blocks)``:
+        one loop runs them all on a slice (while it is in cache); ``()`` a block run whole."""
+        groups: list[tuple[tuple[int, ...], list[int]]] = []
+        for b, entry in enumerate(item.chunks):
+            chunk = entry[0] if entry is not None else ()
+            if chunk and groups and groups[-1][0] == chunk:
+                groups[-1][1].append(b)
+            else:
+                groups.append((chunk, [b]))
+        return groups
+
+    def _run_local(self, psi, item: LocalRun, ops, chunked: bool):
+        """A local run's blocks on ``psi``; ``chunked``: slice by slice, in place."""
+        if not chunked:
+            return item.fused.run(psi, ops)
+        zero = jnp.zeros((), self.program.real_dtype)
+        for chunk, blocks in self._groups(item):
+            passes = [self._block_pass(item, b, ops[b])[1:] for b in blocks]
+
+            def fn(x, passes=passes):
+                p = x[0]
+                for fused, block, sub in passes:
+                    p = fused.apply(p, block, sub)
+                return [p], zero
+
+            (psi,), _ = self._chunked(chunk, [psi], fn, zero)
+        return psi
+
+    def _back_local(self, psi, lam, item: LocalRun, ops):
+        """Undo a local run's blocks on ψ and λ (slice by slice, in place) and their cotangents."""
+        cots: list = [None] * len(ops)
+        for chunk, blocks in reversed(self._groups(item)):
+            passes = [self._block_pass(item, b, ops[b])[1:] for b in blocks]
+            shapes = [(jnp.shape(ops[b]), ops[b].dtype) for b in blocks]
+
+            def fn(x, passes=passes, shapes=shapes):
+                p, lam_ = x
+                out: list = [None] * len(passes)
+                for j in range(len(passes) - 1, -1, -1):
+                    fused, block, sub = passes[j]
+                    dag = fused.dagger(block, sub)
+                    p = fused.apply(p, block, dag)
+                    out[j] = fused.cotangent(block, lam_, p, sub).reshape(shapes[j][0]).astype(shapes[j][1])
+                    lam_ = fused.apply(lam_, block, dag)
+                return [p, lam_], tuple(out)
+
+            extra = tuple(jnp.zeros(shape, dtype) for shape, dtype in shapes)
+            (psi, lam), block_cots = self._chunked(chunk, [psi, lam], fn, extra)
+            for b, c in zip(blocks, block_cots):
+                cots[b] = c
+        return psi, lam, tuple(cots)
+
+    def _back_gate(self, psi, lam, item: ShardGate, op):
+        chunk = self._gate_chunk(item)
+
+        def fn(x):
+            p = self._gate_apply(x[0], item, op, dagger=True, chunk=chunk)
+            c = self._gate_cotangent(item, x[1], p, op, chunk).reshape(jnp.shape(op)).astype(op.dtype)
+            return [p, self._gate_apply(x[1], item, op, dagger=True, chunk=chunk)], c
+
+        (psi, lam), cot = self._chunked(chunk, [psi, lam], fn, jnp.zeros(jnp.shape(op), op.dtype))
+        return psi, lam, cot
+
+    def _run_gate(self, psi, item: ShardGate, op, chunked: bool):
+        chunk = self._gate_chunk(item) if chunked else ()
+        zero = jnp.zeros((), self.program.real_dtype)
+
+        def fn(x):
+            return [self._gate_apply(x[0], item, op, chunk=chunk)], zero
+
+        (psi,), _ = self._chunked(chunk, [psi], fn, zero)
+        return psi
+
+    def _swap(self, arrays, item: Swap, bits, chunked: bool = True):
+        """Exchange global bit ``item.axis`` with local bit ``item.local`` in every shard of
+        ``arrays``: the half of a shard whose local bit differs from this device's global bit
+        goes to the partner device, and the partner's half comes back into its place (an
+        in-place update, slice by slice: a slice's half is sent and received at a time)."""
         p = item.local - self.k
-        view = psi.reshape(2**p, 2, 2 ** (self.local_wires - p - 1))
-        out = jax.lax.all_to_all(view, self.axes[item.axis], 1, 1, tiled=True)
-        return out.reshape(-1)
+        chunk = (chunk_wires((p,), self.local_wires) or ()) if chunked else ()
+        q = _renumber((p,), chunk)[0]
+        nl = self.local_wires - len(chunk)
+        away = 1 - bits[item.axis]
+        zero = jnp.zeros((), self.program.real_dtype)
+
+        def fn(xs):
+            out = []
+            for x in xs:
+                view = x.reshape(2**q, 2, 2 ** (nl - q - 1))
+                send = jax.lax.dynamic_slice_in_dim(view, away, 1, axis=1)
+                got = jax.lax.ppermute(send, self.axes[item.axis], [(0, 1), (1, 0)])
+                out.append(jax.lax.dynamic_update_slice_in_dim(view, got, away, axis=1).reshape(-1))
+            return out, zero
+
+        return self._chunked(chunk, list(arrays), fn, zero)[0]
 
     def _initial(self, bits):
         first = functools.reduce(jnp.logical_and, [b == 0 for b in bits], jnp.bool_(True))
         zero = jnp.zeros((2**self.local_wires,), self.program.dtype)
         return zero.at[0].set(jnp.where(first, 1, 0).astype(self.program.dtype))
 
-    def _forward(self, angles, bits, ops):
+    def _forward(self, angles, bits, ops, chunked: bool = False):
+        """The final shard. ``chunked`` (the adjoint's forward pass): every pass slice by
+        slice in place, so XLA holds one shard and slice-sized temporaries; JAX's own
+        autodiff (backprop) takes the passes whole."""
         psi = self._initial(bits)
         for item, op in zip(self.plan.items, ops):
             if isinstance(item, LocalRun):
-                psi = item.fused.run(psi, op)
+                psi = self._run_local(psi, item, op, chunked)
             elif isinstance(item, ShardGate):
-                psi = self._gate_apply(psi, item, op)
+                psi = self._run_gate(psi, item, op, chunked)
             else:
-                psi = self._swap(psi, item)
+                (psi,) = self._swap([psi], item, bits, chunked)
         return psi
 
     def _partner(self, psi, flips):
@@ -384,21 +616,27 @@ class ShardedProgram(NamedTuple):
         return psi
 
     def _h_apply(self, psi, bits, classes):
-        """``H ψ`` on this shard for one observable's classes."""
-        out = jnp.zeros_like(psi)
+        """``H ψ`` on this shard for one observable's classes: each class's term from this
+        shard or, for X/Y on global wires, from the partner's (one ``ppermute``), times the
+        sign its Z/Y on global wires read from the shard index."""
+        out = None
         rd = psi.real.dtype
         for flips, phases, plan in classes:
             sign = jnp.ones((), rd)
             for axis in phases:  # the phase reads the partner's bit: (b ^ f) & z
                 bit = bits[axis] ^ (1 if axis in flips else 0)
                 sign = sign * (1 - 2 * bit).astype(rd)
-            out = out + sign.astype(psi.dtype) * plan_apply(self._partner(psi, flips), plan)
-        return out
+            part = sign.astype(psi.dtype) * _h_part(self._partner(psi, flips), plan)
+            out = part if out is None else out + part
+        return jnp.zeros_like(psi) if out is None else out
 
-    def _measure(self, psi, bits):
-        hs = [self._h_apply(psi, bits, classes) for classes in self.observables]
-        local = jnp.stack([_blocked_sum(jnp.real(psi) * jnp.real(h) + jnp.imag(psi) * jnp.imag(h)) for h in hs])
-        return jax.lax.psum(local, self.axes), hs
+    def _measure(self, psi, bits, keep: bool = False):
+        """``(k,)`` values ``Re Σ conj(ψ) Hψ`` (a local sum per shard, then one ``psum``), and
+        with ``keep`` the list of ``Hψ`` shards (for the adjoint's λ)."""
+        hs = [self._h_apply(psi, bits, c) for c in self.observables]
+        view = _chunk_view(self.local_wires, self._first_back_chunk() or tuple(range(min(4, self.local_wires))))
+        local = jnp.stack([_re_dot(psi, h, *view) for h in hs])
+        return jax.lax.psum(local, self.axes), (hs if keep else None)
 
     # -- public pure functions ------------------------------------------------------
 
@@ -447,48 +685,46 @@ class ShardedProgram(NamedTuple):
         def fwd(angles):
             def run(angles):
                 bits = self._bits()
-                psi = self._forward(angles, bits, self._operators(angles, bits))
-                return self._measure(psi, bits)[0], psi
+                psi = self._forward(angles, bits, self._operators(angles, bits), chunked=True)
+                values, hs = self._measure(psi, bits, keep=True)
+                # One observable: its Hψ is kept for λ = c Hψ (no second pass, no second partner copy).
+                return values, psi, (hs[0] if len(hs) == 1 else jnp.zeros((0,), psi.dtype))
 
-            values, psi = self._shard_map(run, (PartitionSpec(),), (PartitionSpec(), self.spec))(angles)
-            return values, (angles, psi)
+            spec, h_spec = self.spec, (self.spec if len(self.observables) == 1 else PartitionSpec())
+            values, psi, h = self._shard_map(run, (PartitionSpec(),), (PartitionSpec(), spec, h_spec))(angles)
+            return values, (angles, psi, h)
 
         def bwd(res, cot):
-            angles, psi = res
+            angles, psi, h = res
+            h_spec = self.spec if len(self.observables) == 1 else PartitionSpec()
             return (
-                self._shard_map(self._backward, (PartitionSpec(), self.spec, PartitionSpec()), PartitionSpec())(
-                    angles, psi, cot
+                self._shard_map(self._backward, (PartitionSpec(), self.spec, h_spec, PartitionSpec()), PartitionSpec())(
+                    angles, psi, h, cot
                 ),
             )
 
         f.defvjp(fwd, bwd)
         return f
 
-    def _backward(self, angles, psi, cot):
+    def _backward(self, angles, psi, h, cot):
         bits = self._bits()
         ops, pullback = jax.vjp(lambda a: self._operators(a, bits), angles)
-        hs = [self._h_apply(psi, bits, classes) for classes in self.observables]
-        lam = sum(cot[j].astype(psi.dtype) * h for j, h in enumerate(hs))
+        if len(self.observables) == 1:
+            lam = h  # λ = c Hψ; the sweep is linear in λ, so c scales the gradient at the end
+        else:
+            lam = sum(cot[j].astype(psi.dtype) * self._h_apply(psi, bits, c) for j, c in enumerate(self.observables))
         cots: list = [None] * len(ops)
         for i in range(len(ops) - 1, -1, -1):
             item, op = self.plan.items[i], ops[i]
             if isinstance(item, Swap):
-                psi, lam = self._swap(psi, item), self._swap(lam, item)
+                psi, lam = self._swap([psi, lam], item, bits)
             elif isinstance(item, ShardGate):
-                psi = self._gate_apply(psi, item, op, dagger=True)
-                cots[i] = self._gate_cotangent(item, lam, psi, op).reshape(jnp.shape(op)).astype(op.dtype)
-                lam = self._gate_apply(lam, item, op, dagger=True)
+                psi, lam, cots[i] = self._back_gate(psi, lam, item, op)
             else:
-                fused, block_cots = item.fused, [None] * len(op)
-                for b in range(len(op) - 1, -1, -1):
-                    block = fused.blocks[b]
-                    dag = fused.dagger(block, op[b])
-                    psi = fused.apply(psi, block, dag)
-                    c = fused.cotangent(block, lam, psi, op[b])
-                    block_cots[b] = c.reshape(jnp.shape(op[b])).astype(op[b].dtype)
-                    lam = fused.apply(lam, block, dag)
-                cots[i] = tuple(block_cots)
+                psi, lam, cots[i] = self._back_local(psi, lam, item, op)
         (grad,) = pullback(tuple(cots))
+        if len(self.observables) == 1:
+            grad = grad * cot[0].astype(grad.dtype)
         return jax.lax.psum(grad, self.axes)
 
 

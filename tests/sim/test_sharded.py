@@ -33,8 +33,11 @@ SCRIPT = textwrap.dedent(
     from oracles import qiskit_state, random_pauli_terms, random_problem
 
     assert len(jax.devices()) == 8, jax.devices()
+    from qjax.sim import sharded
     cases = json.loads(sys.argv[1])
-    for n, D, dtype, methods, seed in cases:
+    for n, D, dtype, methods, seed, *chunk_min in cases:
+        # the adjoint's slice-by-slice passes run from _CHUNK_MIN amplitudes a slice on; 1 forces them here
+        sharded._CHUNK_MIN = chunk_min[0] if chunk_min else 2**12
         dt = jnp.complex128 if dtype == "complex128" else jnp.complex64
         rd = jnp.float64 if dtype == "complex128" else jnp.float32
         rng, ops, circuit, p, x = random_problem(seed, n, extra=4)
@@ -88,6 +91,9 @@ def test_sharded_matches_unsharded_on_2_4_8_devices():
             [6, 2, "complex128", ["backprop"], 1],
             [6, 4, "complex64", ["adjoint"], 2],
             [6, 8, "complex128", ["parameter_shift", "adjoint"], 3],
+            # sliced passes and swaps (chunk wires, in-place updates) in both dtypes
+            [7, 2, "complex128", ["adjoint"], 4, 1],
+            [8, 4, "complex64", ["adjoint"], 5, 1],
         ]
     )
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from oracles import qiskit_state, random_pauli_terms, random_problem
 
 import qjax
@@ -98,6 +99,8 @@ TWO_PROCESS = textwrap.dedent(
     rng, ops, circuit, p, x = random_problem(5, n, extra=4)
     obs = qjax.PauliSum(random_pauli_terms(rng, n, 6) + [(0.5, {0: "X"})], n)
     p, x = jnp.asarray(p, jnp.float32), jnp.asarray(x, jnp.float32)
+    from qjax.sim import sharded
+    sharded._CHUNK_MIN = 1  # the adjoint's passes and swaps slice by slice (ppermutes inside loops, over gloo)
     c = qjax.compile(circuit, obs, gradient="adjoint", mesh=jax.devices())
     e, g = jax.jit(jax.value_and_grad(c.expval))(p, x)
     psi = jax.jit(c.state)(p, x)
@@ -172,3 +175,65 @@ def test_process_spec_reads_qjax_and_slurm_variables_and_refuses_half_settings()
     ]:
         with pytest.raises(ConfigError, match=words):
             process_spec(env)
+
+
+def _launch_two(cwd, overrides, tmpdir, timeout=300):
+    """``python -m qjax.train <overrides>`` as processes 0 and 1 of one jax.distributed job (one CPU
+    device each); returns ``[(pid, stdout, stderr), ...]`` after both ended with exit code 0."""
+    port = _free_port()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "qjax.train", *overrides],
+            env=_env(
+                QJAX_COORDINATOR=f"127.0.0.1:{port}",
+                QJAX_NUM_PROCESSES="2",
+                QJAX_PROCESS_ID=str(i),
+                QJAX_DISTRIBUTED_TIMEOUT_S="120",
+                TMPDIR=str(tmpdir),  # process 1 writes its records into a scratch folder under here
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=cwd,
+        )
+        for i in range(2)
+    ]
+    outputs = []
+    try:
+        for proc in procs:
+            outputs.append(proc.communicate(timeout=timeout))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    for proc, (_, stderr) in zip(procs, outputs):
+        assert proc.returncode == 0, stderr[-3000:]
+    return [(proc.pid, out, err) for proc, (out, err) in zip(procs, outputs)]
+
+
+@pytest.mark.slow  # 41-50 s on 2 busy cores: four interpreters start, join and compile
+def test_two_process_cli_run_checkpoints_and_both_resume_from_the_same_step(tmp_path, train_in_process):
+    # Launch 1: 3 steps, a checkpoint every step. Launch 2: the same run to 6 steps resumes both
+    # processes from step 3. Reference: 6 steps on one device in this process (unsharded).
+    want = train_in_process(*VQE, "trainer.steps=6", f"checkpoint.root={tmp_path / 'ref'}")
+    common = [*VQE, "backend.devices=2", "checkpoint.every=1", f"checkpoint.root={tmp_path / 'ckpt'}"]
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    _launch_two(tmp_path, [*common, "trainer.steps=3", "hydra.run.dir=first"], scratch)
+    runs = _launch_two(tmp_path, [*common, "trainer.steps=6", "hydra.run.dir=second"], scratch)
+
+    # Process 0 wrote the run's records; process 1 only into its own scratch folder.
+    result = json.loads((tmp_path / "second" / "result.json").read_text())
+    metrics = (tmp_path / "second" / "metrics.jsonl").read_text().splitlines()
+    others = sorted(scratch.glob(f"qjax-process-1-{runs[1][0]}/result.json"))
+    assert len(others) == 1 and not list(scratch.glob("qjax-process-0-*")), sorted(p.name for p in scratch.iterdir())
+    other = json.loads(others[0].read_text())
+    assert result["resumed_from"] == 3 and other["resumed_from"] == 3, (result["resumed_from"], other["resumed_from"])
+    steps = [json.loads(line)["step"] for line in metrics]
+    assert steps == list(range(6)), steps  # one writer: every step once (the resumed run rewrites 0-2)
+    # Only process 0 took the checkpoint directory's lock (the file names its holder's pid).
+    locks = sorted((tmp_path / "ckpt").rglob(".lock"))
+    assert len(locks) == 1 and locks[0].read_text().split()[0] == str(runs[0][0]), [p.read_text() for p in locks]
+    # Both processes trained the same state and end at the single-device energy (float64).
+    assert abs(other["energy"] - result["energy"]) < 1e-12
+    assert abs(result["energy"] - want["energy"]) < 1e-9, (result["energy"], want["energy"])
