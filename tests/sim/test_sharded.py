@@ -33,11 +33,12 @@ SCRIPT = textwrap.dedent(
     from oracles import qiskit_state, random_pauli_terms, random_problem
 
     assert len(jax.devices()) == 8, jax.devices()
-    from qjax.sim import sharded
+    from qjax.sim import shard_schedule
+    default_chunk_min = shard_schedule._CHUNK_MIN
     cases = json.loads(sys.argv[1])
     for n, D, dtype, methods, seed, *chunk_min in cases:
         # the adjoint's slice-by-slice passes run from _CHUNK_MIN amplitudes a slice on; 1 forces them here
-        sharded._CHUNK_MIN = chunk_min[0] if chunk_min else 2**12
+        shard_schedule._CHUNK_MIN = chunk_min[0] if chunk_min else default_chunk_min
         dt = jnp.complex128 if dtype == "complex128" else jnp.complex64
         rd = jnp.float64 if dtype == "complex128" else jnp.float32
         rng, ops, circuit, p, x = random_problem(seed, n, extra=4)

@@ -99,8 +99,8 @@ TWO_PROCESS = textwrap.dedent(
     rng, ops, circuit, p, x = random_problem(5, n, extra=4)
     obs = qjax.PauliSum(random_pauli_terms(rng, n, 6) + [(0.5, {0: "X"})], n)
     p, x = jnp.asarray(p, jnp.float32), jnp.asarray(x, jnp.float32)
-    from qjax.sim import sharded
-    sharded._CHUNK_MIN = 1  # the adjoint's passes and swaps slice by slice (ppermutes inside loops, over gloo)
+    from qjax.sim import shard_schedule
+    shard_schedule._CHUNK_MIN = 1  # the adjoint's passes and swaps slice by slice (ppermutes inside loops, over gloo)
     c = qjax.compile(circuit, obs, gradient="adjoint", mesh=jax.devices())
     e, g = jax.jit(jax.value_and_grad(c.expval))(p, x)
     psi = jax.jit(c.state)(p, x)

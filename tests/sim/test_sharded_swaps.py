@@ -18,7 +18,7 @@ from oracles import random_problem
 from qjax.ir.ansatze import hardware_efficient
 from qjax.sim import swaps
 from qjax.sim.program import lower
-from qjax.sim.sharded import mixed_positions, schedule
+from qjax.sim.shard_schedule import mixed_positions, schedule
 
 
 def _gates(circuit):
