@@ -141,4 +141,6 @@ ADDED: dict[str, dict] = {
     },
     # issue 19: `best` adds reference-state mitigation where there is a reference; false = best as before
     "mitigation.best": {"rem": False},
+    # issue 19 (LiH on hardware): UCC's circuit form; excitations = the UCC singles and doubles, as before
+    "ansatz.ucc": {"form": "excitations", "reps": 2},
 }

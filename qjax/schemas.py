@@ -753,6 +753,15 @@ class AnsatzConfig:
 class UCCConfig(AnsatzConfig):
     init: str = _opt("zeros", "zeros or random", _one_of("zeros", "random"))
     init_scale: float = _opt(0.1, _INIT_SCALE, _init_scale)
+    #: validate() resolves auto (qjax.hardware_defaults): real_amplitudes for a tapered molecule with hardware
+    #: defaults, excitations elsewhere
+    form: str = _opt(
+        "auto",
+        "auto, excitations (the UCC singles and doubles) or real_amplitudes (RY layers and a CNOT chain on the "
+        "tapered wires, Hartree-Fock at 0; needs problem.taper=true)",
+        _one_of("auto", "excitations", "real_amplitudes"),
+    )
+    reps: int = _opt(2, _LAYERS + " (CNOT layers of ansatz.form=real_amplitudes)", _within(1, LAYERS_MAX))
 
 
 def _rotations(v: Any) -> bool:

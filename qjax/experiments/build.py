@@ -68,6 +68,9 @@ PROBLEMS: dict[str, Callable[[Any], Problem]] = {
 
 
 def _ucc(cfg, problem: Problem) -> Circuit:
+    if getattr(cfg, "form", "excitations") == "real_amplitudes":  # validate() allows it on tapered molecules only
+        assert problem.hf_state is not None, "real_amplitudes starts from a molecule's Hartree-Fock state"
+        return templates.real_amplitudes(problem.num_wires, cfg.reps, problem.hf_state)
     if problem.tapering is not None:  # the excitations tapered like the Hamiltonian
         return tapering.tapered_ucc(problem)
     assert problem.electrons is not None, "UCC runs on molecules (config.check_rules)"
