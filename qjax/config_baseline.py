@@ -143,4 +143,6 @@ ADDED: dict[str, dict] = {
     "mitigation.best": {"rem": False},
     # issue 19 (LiH on hardware): UCC's circuit form; excitations = the UCC singles and doubles, as before
     "ansatz.ucc": {"form": "excitations", "reps": 2},
+    # issue 19 (LiH on hardware): REM's model; shift = the reference's error subtracted, as before
+    **{f"mitigation.{m}": {"rem_model": "shift"} for m in ("rem", "readout_rem")},
 }

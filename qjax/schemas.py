@@ -952,6 +952,12 @@ class BestMitigationConfig(MitigationConfig):
     rem: bool = _opt(True, _BOOL + " (reference-state mitigation where the problem has a reference)")
 
 
+_REM_MODEL = (
+    "shift (subtract the reference's measured error) or scale (also undo a global-depolarising contraction, "
+    "measured on the reference)"
+)
+
+
 @register("mitigation", "rem")
 @dataclass(frozen=True)
 class REMMitigationConfig(MitigationConfig):
@@ -959,6 +965,7 @@ class REMMitigationConfig(MitigationConfig):
     subtracted (the same circuit at the parameters that give it, in the same job)."""
 
     techniques: ClassVar[tuple[str, ...]] = ("rem",)
+    rem_model: str = _opt("shift", _REM_MODEL, _one_of("shift", "scale"))
 
 
 @register("mitigation", "readout_rem")
@@ -967,6 +974,7 @@ class ReadoutREMMitigationConfig(MitigationConfig):
     """Readout mitigation (TREX on IBM, the calibration inverse in JAX) and then REM."""
 
     techniques: ClassVar[tuple[str, ...]] = ("readout", "rem")
+    rem_model: str = _opt("shift", _REM_MODEL, _one_of("shift", "scale"))
 
 
 @register("mitigation", "auto")

@@ -141,7 +141,11 @@ def _reference(rc, problem: Problem, circuit: Circuit) -> Reference | None:
     if not has_reference(rc.problem, rc.ansatz) or problem.hf_state is None:
         return None
     return Reference(
-        np.zeros(circuit.num_params), basis_state_energy(problem.observable, problem.hf_state), "hartree_fock"
+        np.zeros(circuit.num_params),
+        basis_state_energy(problem.observable, problem.hf_state),
+        "hartree_fock",
+        model=getattr(rc.mitigation, "rem_model", "shift"),
+        constant=float(sum(coeff for coeff, word in problem.observable.terms if not word)),
     )
 
 
