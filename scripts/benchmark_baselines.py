@@ -47,6 +47,7 @@ _TWIN = ["backend=noisy_simulator", "backend.device=FakeManilaV2"]
 _FAKE = ["backend=ibm_fake", "backend.device=FakeManilaV2"]
 #: The behaviour before the hardware defaults (docs/hardware-answers.md): full-width circuit, no mitigation.
 _OLD = ["problem.taper=false", "mitigation=none", "backend.final_precision=null"]
+_SCALE = ["mitigation=readout_rem", "mitigation.rem_model=scale"]
 
 #: name → (overrides added to the problem's, is it job-based). Hardware defaults (tapering, readout_rem,
 #: final_precision) apply unless a method says otherwise; "untapered" rows are the circuits before them.
@@ -60,6 +61,9 @@ METHODS = {
     "twin defaults (readout_rem)": (_TWIN, False),
     # the tapered UCC excitations instead of the default shallow circuit (ansatz.form=real_amplitudes)
     "twin excitations (readout_rem)": ([*_TWIN, "ansatz.form=excitations"], False),
+    # REM rescaled by the reference's measured signal (mitigation.rem_model=scale) instead of shifted
+    "twin readout_rem scale": ([*_TWIN, *_SCALE], False),
+    "twin excitations readout_rem scale": ([*_TWIN, *_SCALE, "ansatz.form=excitations"], False),
     "twin tapered+zne": ([*_TWIN, "mitigation=zne"], False),
     "ibm_fake": ([*_FAKE, *_OLD], True),
     "ibm_fake+zne": ([*_FAKE, "problem.taper=false", "mitigation=zne", "backend.final_precision=null"], True),
@@ -68,6 +72,7 @@ METHODS = {
     "ibm_fake tapered+rem": ([*_FAKE, "mitigation=rem"], True),
     "ibm_fake defaults (readout_rem)": (_FAKE, True),
     "ibm_fake excitations (readout_rem)": ([*_FAKE, "ansatz.form=excitations"], True),
+    "ibm_fake readout_rem scale": ([*_FAKE, *_SCALE], True),
     "ibm_fake tapered+zne": ([*_FAKE, "mitigation=zne"], True),
 }
 

@@ -86,3 +86,20 @@ def test_h2_on_hardware_keeps_its_circuit(compose):
     got = np.asarray(compile_circuit(experiment.circuit).state(theta))
     assert np.allclose(got, np.asarray(compile_circuit(tapered_ucc).state(theta)), atol=1e-7)
     assert [op.gate for op in experiment.circuit.operations] == ["X", "RY"]
+
+
+@pytest.mark.slow
+def test_lih_default_run_on_the_noisy_twin_beats_hartree_fock_3x(train_in_process):
+    """The issue's LiH case (3.0 Å) with defaults only on the FakeManilaV2 twin (about 15 s)."""
+    result = train_in_process(
+        "+experiment=vqe", "problem=lih", "problem.bond_length=3.0", "backend=noisy_simulator",
+        "backend.device=FakeManilaV2",
+    )  # fmt: skip
+    full = chemistry.lih(3.0)
+    matrix = np.asarray(full.observable.to_matrix(sparse=False, num_qubits=6))
+    keep = [i for i in range(64) if bin(i).count("1") == 2]  # the 2-electron sector, diagonalised here
+    exact = float(np.linalg.eigvalsh(matrix[np.ix_(keep, keep)]).min())
+    hartree_fock = float(matrix[int("110000", 2), int("110000", 2)].real)
+    error = abs(result["energy"] - exact)
+    assert error <= 5e-3 and error <= (hartree_fock - exact) / 3
+    assert result["two_qubit_gates"] <= 6  # the tapered excitations transpile to 40
