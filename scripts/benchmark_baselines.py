@@ -349,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
                     overrides.append(f"trainer.steps={steps}")
                 if hardware:
                     overrides += [f"backend.shots={args.shots}", f"backend.seed_simulator={seed}"]
-                run_dir = args.out / "runs" / problem / method / f"seed{seed}"
+                # a Hydra override value (checkpoint.dir) cannot hold spaces or parentheses: "defaults (readout_rem)"
+                slug = "".join(c if c.isalnum() or c in "+-_" else "_" for c in method)
+                run_dir = args.out / "runs" / problem / slug / f"seed{seed}"
                 t0 = time.perf_counter()
                 try:
                     result = _train(overrides, run_dir)
