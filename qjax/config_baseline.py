@@ -141,4 +141,8 @@ ADDED: dict[str, dict] = {
     },
     # issue 19: `best` adds reference-state mitigation where there is a reference; false = best as before
     "mitigation.best": {"rem": False},
+    # issue 19 (LiH on hardware): UCC's circuit form; excitations = the UCC singles and doubles, as before
+    "ansatz.ucc": {"form": "excitations", "reps": 2},
+    # issue 19 (LiH on hardware): REM's model; shift = the reference's error subtracted, as before
+    **{f"mitigation.{m}": {"rem_model": "shift"} for m in ("rem", "readout_rem")},
 }

@@ -8,7 +8,10 @@ on its ``backend.target``, so ``backend=remote backend.target=simulator`` behave
 - ``mitigation: auto`` is :data:`~qjax.schemas.HARDWARE_MITIGATION` (readout + reference-state
   mitigation) where the run has a reference state (a molecule with UCC), ``none`` elsewhere;
 - ``backend.final_precision: auto`` is :data:`~qjax.schemas.HARDWARE_PRECISION` Ha for a molecule
-  whose backend samples.
+  whose backend samples;
+- ``ansatz.form: auto`` (UCC) is ``real_amplitudes`` for a tapered molecule: RY layers and a CNOT chain
+  on the tapered wires, Hartree–Fock at parameters 0 (LiH at 3.0 Å: 4 two-qubit gates instead of the
+  tapered excitations' 40; H2's one wire: the same single RY either way).
 
 Elsewhere ``auto`` means the behaviour from before these keys existed: no tapering, no
 mitigation, the training shots (so those runs keep their config hash).
@@ -29,7 +32,12 @@ NOISY_BACKENDS = ("noisy_simulator", "ibm_fake", "ibm")
 
 #: What each ``auto`` key did before it existed (config_baseline.ADDED holds the same values); the
 #: checkpoint refusal names them so an old run can be resumed.
-OLD_BEHAVIOUR = {"problem.taper": "false", "mitigation": "none", "backend.final_precision": "null"}
+OLD_BEHAVIOUR = {
+    "problem.taper": "false",
+    "mitigation": "none",
+    "backend.final_precision": "null",
+    "ansatz.form": "excitations",
+}
 
 
 def hardware_defaults(backend: Any) -> bool:
@@ -74,6 +82,16 @@ def resolve(experiment: str, groups: dict) -> dict:
         )
     if taper == "auto":
         out["problem"] = dataclasses.replace(problem, taper=hardware and molecular)
+    tapered = getattr(out["problem"], "taper", False) is True
+    form = getattr(ansatz, "form", None)
+    if form == "real_amplitudes" and not tapered:
+        raise ConfigError(
+            "ansatz.form=real_amplitudes spans every state of its wires, which leaves the electron sector unless "
+            "the molecule is tapered; set problem.taper=true (or auto with a hardware backend), or "
+            "ansatz.form=excitations"
+        )
+    if form == "auto":
+        out["ansatz"] = dataclasses.replace(ansatz, form="real_amplitudes" if hardware and tapered else "excitations")
     reference = has_reference(problem, ansatz)
     if mitigation.name == "auto":
         sampled_twin = backend.name == "noisy_simulator" and backend.shots is not None  # JAX mitigation is exact-only

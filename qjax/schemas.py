@@ -753,6 +753,15 @@ class AnsatzConfig:
 class UCCConfig(AnsatzConfig):
     init: str = _opt("zeros", "zeros or random", _one_of("zeros", "random"))
     init_scale: float = _opt(0.1, _INIT_SCALE, _init_scale)
+    #: validate() resolves auto (qjax.hardware_defaults): real_amplitudes for a tapered molecule with hardware
+    #: defaults, excitations elsewhere
+    form: str = _opt(
+        "auto",
+        "auto, excitations (the UCC singles and doubles) or real_amplitudes (RY layers and a CNOT chain on the "
+        "tapered wires, Hartree-Fock at 0; needs problem.taper=true)",
+        _one_of("auto", "excitations", "real_amplitudes"),
+    )
+    reps: int = _opt(2, _LAYERS + " (CNOT layers of ansatz.form=real_amplitudes)", _within(1, LAYERS_MAX))
 
 
 def _rotations(v: Any) -> bool:
@@ -943,6 +952,12 @@ class BestMitigationConfig(MitigationConfig):
     rem: bool = _opt(True, _BOOL + " (reference-state mitigation where the problem has a reference)")
 
 
+_REM_MODEL = (
+    "shift (subtract the reference's measured error) or scale (also undo a global-depolarising contraction, "
+    "measured on the reference)"
+)
+
+
 @register("mitigation", "rem")
 @dataclass(frozen=True)
 class REMMitigationConfig(MitigationConfig):
@@ -950,6 +965,7 @@ class REMMitigationConfig(MitigationConfig):
     subtracted (the same circuit at the parameters that give it, in the same job)."""
 
     techniques: ClassVar[tuple[str, ...]] = ("rem",)
+    rem_model: str = _opt("shift", _REM_MODEL, _one_of("shift", "scale"))
 
 
 @register("mitigation", "readout_rem")
@@ -958,6 +974,7 @@ class ReadoutREMMitigationConfig(MitigationConfig):
     """Readout mitigation (TREX on IBM, the calibration inverse in JAX) and then REM."""
 
     techniques: ClassVar[tuple[str, ...]] = ("readout", "rem")
+    rem_model: str = _opt("shift", _REM_MODEL, _one_of("shift", "scale"))
 
 
 @register("mitigation", "auto")

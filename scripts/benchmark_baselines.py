@@ -12,6 +12,7 @@ config, exactly what ``python -m qjax.train`` runs), and reports per method:
 - queue time, where the backend reports one (local simulators and fake devices
   have no queue: "n/a");
 - cost: jobs, shots and estimated QPU seconds;
+- the transpiled two-qubit gate count of the trained circuit;
 - spread across seeds (standard deviation).
 
 The classical heuristic (Hartree–Fock energy; greedy one-exchange and
@@ -46,6 +47,7 @@ _TWIN = ["backend=noisy_simulator", "backend.device=FakeManilaV2"]
 _FAKE = ["backend=ibm_fake", "backend.device=FakeManilaV2"]
 #: The behaviour before the hardware defaults (docs/hardware-answers.md): full-width circuit, no mitigation.
 _OLD = ["problem.taper=false", "mitigation=none", "backend.final_precision=null"]
+_SCALE = ["mitigation=readout_rem", "mitigation.rem_model=scale"]
 
 #: name → (overrides added to the problem's, is it job-based). Hardware defaults (tapering, readout_rem,
 #: final_precision) apply unless a method says otherwise; "untapered" rows are the circuits before them.
@@ -57,6 +59,11 @@ METHODS = {
     "twin tapered+readout": ([*_TWIN, "mitigation=readout"], False),
     "twin tapered+rem": ([*_TWIN, "mitigation=rem"], False),
     "twin defaults (readout_rem)": (_TWIN, False),
+    # the tapered UCC excitations instead of the default shallow circuit (ansatz.form=real_amplitudes)
+    "twin excitations (readout_rem)": ([*_TWIN, "ansatz.form=excitations"], False),
+    # REM rescaled by the reference's measured signal (mitigation.rem_model=scale) instead of shifted
+    "twin readout_rem scale": ([*_TWIN, *_SCALE], False),
+    "twin excitations readout_rem scale": ([*_TWIN, *_SCALE, "ansatz.form=excitations"], False),
     "twin tapered+zne": ([*_TWIN, "mitigation=zne"], False),
     "ibm_fake": ([*_FAKE, *_OLD], True),
     "ibm_fake+zne": ([*_FAKE, "problem.taper=false", "mitigation=zne", "backend.final_precision=null"], True),
@@ -64,6 +71,8 @@ METHODS = {
     "ibm_fake tapered+readout": ([*_FAKE, "mitigation=readout"], True),
     "ibm_fake tapered+rem": ([*_FAKE, "mitigation=rem"], True),
     "ibm_fake defaults (readout_rem)": (_FAKE, True),
+    "ibm_fake excitations (readout_rem)": ([*_FAKE, "ansatz.form=excitations"], True),
+    "ibm_fake readout_rem scale": ([*_FAKE, *_SCALE], True),
     "ibm_fake tapered+zne": ([*_FAKE, "mitigation=zne"], True),
 }
 
@@ -120,6 +129,7 @@ def _row(problem: str, method: str, seed: int, result: dict, run_dir: Path, wall
         "qpu_s": result.get("qpu_seconds_estimated", 0.0),
         "final_shots": result.get("final_shots"),
         "energy_std": result.get("energy_std"),
+        "two_qubit_gates": result.get("two_qubit_gates"),
     }
     if row["energy_unmitigated"] is not None and row["exact"] is not None:
         row["error_unmitigated"] = row["energy_unmitigated"] - row["exact"]
@@ -227,6 +237,7 @@ SUMMARY_KEYS = (
     "jobs",
     "shots",
     "qpu_s",
+    "two_qubit_gates",
 )
 
 
@@ -255,7 +266,7 @@ def _fmt(mean, std, digits: int = 3, sci: bool = False) -> str:
 def markdown(summary: list[dict]) -> str:
     head = (
         "| problem | method | runs | error vs exact | error unmitigated | approx. ratio | step (s) | run (s) "
-        "| queue (s) | jobs | shots | QPU s (est.) |"
+        "| queue (s) | jobs | shots | QPU s (est.) | 2q gates |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for e in summary:
@@ -276,6 +287,7 @@ def markdown(summary: list[dict]) -> str:
                     _fmt(e["jobs"], e["jobs_std"]),
                     _fmt(e["shots"], e["shots_std"]),
                     _fmt(e["qpu_s"], e["qpu_s_std"]),
+                    _fmt(e["two_qubit_gates"], e["two_qubit_gates_std"]),
                 ]
             )
             + " |"
@@ -337,7 +349,9 @@ def main(argv: list[str] | None = None) -> int:
                     overrides.append(f"trainer.steps={steps}")
                 if hardware:
                     overrides += [f"backend.shots={args.shots}", f"backend.seed_simulator={seed}"]
-                run_dir = args.out / "runs" / problem / method / f"seed{seed}"
+                # a Hydra override value (checkpoint.dir) cannot hold spaces or parentheses: "defaults (readout_rem)"
+                slug = "".join(c if c.isalnum() or c in "+-_" else "_" for c in method)
+                run_dir = args.out / "runs" / problem / slug / f"seed{seed}"
                 t0 = time.perf_counter()
                 try:
                     result = _train(overrides, run_dir)

@@ -33,7 +33,7 @@ from qjax.ir.circuit import Circuit
 from qjax.ir.pauli import PauliSum
 from qjax.noise.channels import NoiseModel, device_noise
 from qjax.noise.density import DENSITY_MATRIX_MAX_QUBITS, METHODS, compile_noisy, noisy_shift_values
-from qjax.noise.mitigation import check_jax_mitigation, mitigated_expval
+from qjax.noise.mitigation import check_jax_mitigation, mitigated_expval, rem_energy, rem_factor
 from qjax.schemas import MAX_OPERATIONS
 from qjax.sim.gradients import GRADIENT_METHODS, GRADIENTS, SAMPLED_GRADIENTS
 
@@ -349,18 +349,20 @@ class NoisySimulatorBackend(Backend):
             )
 
         mitigated, raw = mitigated_expval(twin.circuit, twin.schedule, twin.readout, self.mitigation, compile_one)
-        reference, shift = self.reference if "rem" in self.techniques else None, 0.0
+        reference, measured_reference = self.reference if "rem" in self.techniques else None, 0.0
         if "rem" in self.techniques and reference is None:
             raise BackendError(
                 f"mitigation={self.mitigation.name} needs a reference state (a molecule with ansatz=ucc: "
                 "Hartree–Fock at parameters 0); use mitigation=readout"
             )
-        if reference is not None:  # REM: a constant shift (the reference's error), measured once
+        if reference is not None:  # REM: the reference's value, measured once (a shift, or a rescaling)
             rd = jnp.finfo(self.dtype).dtype
-            shift = reference.energy - float(mitigated(simulated_params(jnp.asarray(reference.params, rd)))[0])
+            measured_reference = float(mitigated(simulated_params(jnp.asarray(reference.params, rd)))[0])
+            shift = reference.energy - measured_reference
 
         def energy(params):
-            return mitigated(simulated_params(params))[0] + shift
+            value = mitigated(simulated_params(params))[0]
+            return value if reference is None else rem_energy(value, measured_reference, reference)
 
         unmitigated = jax.jit(lambda params: raw(simulated_params(params))[0])
         value = jax.jit(energy)
@@ -369,6 +371,8 @@ class NoisySimulatorBackend(Backend):
             out = {"energy": float(value(params)), "energy_unmitigated": float(unmitigated(params))}
             if reference is not None:
                 out["rem_shift"] = shift
+                if reference.model == "scale":
+                    out["rem_factor"] = rem_factor(measured_reference, reference)
             return out
 
         return Objective(

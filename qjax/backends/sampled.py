@@ -54,7 +54,7 @@ def sampled_objective(
     ``set_shots``) for the standard error of the reported energy (REM's reference
     included) to reach it, estimated from the last step's standard errors.
     """
-    from qjax.noise.mitigation import rem_energy, rem_std
+    from qjax.noise.mitigation import rem_energy, rem_factor, rem_std
 
     if gradient not in SAMPLED_GRADIENTS:
         raise BackendError(
@@ -149,11 +149,13 @@ def sampled_objective(
         if ref_row is not None:
             out.update(
                 energy=float(rem_energy(ev.values[0, 0], ev.values[1, 0], reference)),
-                energy_std=float(rem_std(ev.stds[0, 0], ev.stds[1, 0])),
+                energy_std=float(rem_std(ev.stds[0, 0], ev.stds[1, 0], ev.values[0, 0], ev.values[1, 0], reference)),
                 energy_unreferenced=float(ev.values[0, 0]),
                 rem_shift=float(reference.energy - ev.values[1, 0]),
                 reference=reference.name,
             )
+            if reference.model == "scale":
+                out["rem_factor"] = rem_factor(ev.values[1, 0], reference)
         else:
             out.update(energy=float(ev.values[0, 0]), energy_std=float(ev.stds[0, 0]))
         if mitigated:

@@ -41,7 +41,7 @@ def checkpoint_options(rc, default_dir: str, config_hash: str) -> CheckpointOpti
 
 def changed_defaults(rc) -> dict[str, str]:
     """``{config hash: message}`` for this run with each subset of the hardware defaults (problem.taper,
-    mitigation, backend.final_precision; :mod:`qjax.hardware_defaults`) set back to its old behaviour: a
+    ansatz.form, mitigation, backend.final_precision; :mod:`qjax.hardware_defaults`) set back to its old behaviour: a
     checkpoint carrying one of them was written before that default, and the message says how to resume it."""
     import dataclasses
     from itertools import combinations
@@ -53,6 +53,14 @@ def changed_defaults(rc) -> dict[str, str]:
     if getattr(rc.problem, "taper", False) is True:
         old.append(
             ("problem.taper=false", "problem.taper=true", {"problem": dataclasses.replace(rc.problem, taper=False)})
+        )
+    if getattr(rc.ansatz, "form", None) == "real_amplitudes":
+        old.append(
+            (
+                "ansatz.form=excitations",
+                "ansatz.form=real_amplitudes",
+                {"ansatz": dataclasses.replace(rc.ansatz, form="excitations")},
+            )
         )
     if rc.mitigation.name in ("readout_rem", "readout"):
         old.append(("mitigation=none", f"mitigation={rc.mitigation.name}", {"mitigation": MitigationConfig("none")}))

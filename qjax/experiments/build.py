@@ -68,6 +68,9 @@ PROBLEMS: dict[str, Callable[[Any], Problem]] = {
 
 
 def _ucc(cfg, problem: Problem) -> Circuit:
+    if getattr(cfg, "form", "excitations") == "real_amplitudes":  # validate() allows it on tapered molecules only
+        assert problem.hf_state is not None, "real_amplitudes starts from a molecule's Hartree-Fock state"
+        return templates.real_amplitudes(problem.num_wires, cfg.reps, problem.hf_state)
     if problem.tapering is not None:  # the excitations tapered like the Hamiltonian
         return tapering.tapered_ucc(problem)
     assert problem.electrons is not None, "UCC runs on molecules (config.check_rules)"
@@ -138,7 +141,11 @@ def _reference(rc, problem: Problem, circuit: Circuit) -> Reference | None:
     if not has_reference(rc.problem, rc.ansatz) or problem.hf_state is None:
         return None
     return Reference(
-        np.zeros(circuit.num_params), basis_state_energy(problem.observable, problem.hf_state), "hartree_fock"
+        np.zeros(circuit.num_params),
+        basis_state_energy(problem.observable, problem.hf_state),
+        "hartree_fock",
+        model=getattr(rc.mitigation, "rem_model", "shift"),
+        constant=float(sum(coeff for coeff, word in problem.observable.terms if not word)),
     )
 
 

@@ -17,6 +17,7 @@ from qjax.ir.circuit import Angle, Circuit, Input, Operation, Param
 
 __all__ = [
     "hardware_efficient",
+    "real_amplitudes",
     "angle_embedding",
     "single_excitation",
     "double_excitation",
@@ -82,6 +83,43 @@ def hardware_efficient(
                 ops.append(Operation(gate, (w,), (Param(index),)))
                 index += 1
         ops.extend(Operation("CNOT", pair) for pair in links)
+    return Circuit(n, tuple(ops), num_params=index)
+
+
+def real_amplitudes(
+    num_wires: int,
+    layers: int,
+    reference: Sequence[int],
+    pairs: Sequence[Sequence[int]] | None = None,
+) -> Circuit:
+    """A shallow real-amplitude ansatz whose parameters 0 prepare the basis state ``reference``.
+
+    ``RY`` on every wire, then ``layers`` × (a CNOT on each of ``pairs``, default the chain
+    ``(w, w+1)``; then ``RY`` on every wire): ``(layers + 1) · num_wires`` parameters and
+    ``layers · len(pairs)`` CNOTs (Qiskit's ``RealAmplitudes`` with ``reps=layers``). It is
+    preceded by ``X`` on the bits of the basis state that the CNOT network maps to
+    ``reference``, so parameters 0 give ``reference`` (REM's Hartree–Fock state) exactly. Its
+    amplitudes stay real, as a real Hamiltonian's ground state is. On one wire it is one ``RY``.
+    """
+    n = _positive("num_wires", num_wires)
+    layers = _positive("layers", layers, 0) if n > 1 else 0
+    bits = [int(b) for b in reference]
+    if len(bits) != n or set(bits) - {0, 1}:
+        raise CircuitError(f"reference must be {n} bits (0 or 1), got {tuple(reference)!r}")
+    links = [(w, w + 1) for w in range(n - 1)] if pairs is None else [_wires(p, 2, "a pair") for p in pairs]
+    if any(w >= n for p in links for w in p):
+        raise WireError(f"pairs {links} name wires beyond 0..{n - 1}")
+    start = list(bits)  # the preimage of `reference` under the CNOT network (each CNOT is its own inverse)
+    for control, target in reversed(links * layers):
+        start[target] ^= start[control]
+    ops = [Operation("X", (w,)) for w, bit in enumerate(start) if bit]
+    index = 0
+    for layer in range(layers + 1):
+        if layer:
+            ops.extend(Operation("CNOT", pair) for pair in links)
+        for w in range(n):
+            ops.append(Operation("RY", (w,), (Param(index),)))
+            index += 1
     return Circuit(n, tuple(ops), num_params=index)
 
 

@@ -18,6 +18,12 @@ Reference-state error mitigation (REM; Lolur et al., JCTC 2023) runs the same ci
 parameters that prepare a classically known state (:class:`Reference`: UCC at 0 gives
 Hartree–Fock) and subtracts that state's measured error: ``E(θ) − E(θ_ref) + E_exact(θ_ref)``
 (:func:`rem_energy`). It is a constant shift, so gradients are those of ``E``.
+
+``model="scale"`` (``mitigation.rem_model=scale``; noise-estimation circuits, Urbanek et al., PRL 127,
+270502 (2021)) assumes the remaining gate noise is global depolarising, ``⟨H⟩_noisy = c₀ + f·(⟨H⟩ − c₀)``
+with ``c₀ = tr(H)/2ⁿ`` (the identity coefficient). The reference gives ``f`` (:func:`rem_factor`) and
+``E = c₀ + (E_measured − c₀)/f``; unlike the shift, this restores the slope that gate noise takes
+from the energy landscape.
 """
 
 from __future__ import annotations
@@ -46,16 +52,28 @@ __all__ = [
     "Reference",
     "uses_rem",
     "rem_energy",
+    "rem_factor",
     "rem_std",
+    "REM_MODELS",
+    "MIN_REM_FACTOR",
 ]
+
+#: ``mitigation.rem_model``: subtract the reference's error (``shift``), or rescale by its signal (``scale``).
+REM_MODELS = ("shift", "scale")
+#: Below this signal factor the rescaled REM would amplify shot noise beyond use: refused.
+MIN_REM_FACTOR = 0.05
 
 
 class Reference(NamedTuple):
-    """A classically known state of an ansatz: ``params (P,)`` that prepare it, its exact ``energy`` and ``name``."""
+    """A classically known state of an ansatz: ``params (P,)`` that prepare it, its exact ``energy`` and ``name``;
+    ``model``: ``shift`` or ``scale`` (:func:`rem_energy`), ``constant``: the observable's identity coefficient
+    ``c₀ = tr(H)/2ⁿ`` (what the ``scale`` model's depolarised energy decays to)."""
 
     params: np.ndarray
     energy: float
     name: str = "hartree_fock"
+    model: str = "shift"
+    constant: float = 0.0
 
 
 def uses_rem(mitigation) -> bool:
@@ -63,14 +81,42 @@ def uses_rem(mitigation) -> bool:
     return mitigation is not None and "rem" in mitigation.techniques and bool(getattr(mitigation, "rem", True))
 
 
+def rem_factor(measured_reference, reference: Reference) -> float:
+    """The ``scale`` model's signal factor ``f = (E_ref,measured − c₀)/(E_ref,exact − c₀)`` (1: no gate noise);
+    a :class:`~qjax.errors.BackendError` (one line) where ``f < MIN_REM_FACTOR``: dividing by it would blow up."""
+    from qjax.errors import BackendError
+
+    gap = reference.energy - reference.constant
+    factor = float((measured_reference - reference.constant) / gap) if gap else 0.0
+    if not factor >= MIN_REM_FACTOR:
+        raise BackendError(
+            f"mitigation.rem_model=scale: the reference state measured {float(measured_reference):.6f} Ha against "
+            f"an exact {reference.energy:.6f} Ha (identity term {reference.constant:.6f}), a signal factor "
+            f"f={factor:.3g} below {MIN_REM_FACTOR}; dividing by it would amplify the noise without bound: use "
+            "mitigation.rem_model=shift or a shallower circuit (ansatz.form=real_amplitudes)"
+        )
+    return factor
+
+
 def rem_energy(measured, measured_reference, reference: Reference):
-    """``measured − measured_reference + reference.energy``: the reference state's measured error removed."""
+    """The reference state's measured error removed from ``measured`` (numbers or JAX/NumPy arrays).
+
+    ``shift``: ``measured − measured_reference + reference.energy``; ``scale``:
+    ``c₀ + (measured − c₀)/f`` with ``f`` from :func:`rem_factor`; both give the exact energy at the reference.
+    """
+    if reference.model == "scale":
+        return reference.constant + (measured - reference.constant) / rem_factor(measured_reference, reference)
     return measured - measured_reference + reference.energy
 
 
-def rem_std(std, std_reference):
-    """Standard error of :func:`rem_energy` from independent estimates' standard errors."""
-    return (std**2 + std_reference**2) ** 0.5
+def rem_std(std, std_reference, measured=None, measured_reference=None, reference: Reference | None = None):
+    """Standard error of :func:`rem_energy` from independent estimates' standard errors (first order in them;
+    the ``scale`` model needs the measured values and the reference)."""
+    if reference is None or reference.model != "scale":
+        return (std**2 + std_reference**2) ** 0.5
+    factor = rem_factor(measured_reference, reference)
+    d_reference = (measured - reference.constant) / (factor * (measured_reference - reference.constant))
+    return ((std / factor) ** 2 + (std_reference * d_reference) ** 2) ** 0.5
 
 
 #: Gates that are their own inverse.

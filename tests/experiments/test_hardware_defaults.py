@@ -60,8 +60,11 @@ def test_changed_defaults_name_the_values_and_the_way_back(compose):
     rc = _rc(compose, "backend=ibm_fake")
     old = _rc(compose, "backend=ibm_fake", "mitigation=none", "problem.taper=false", "backend.final_precision=null")
     message = changed_defaults(rc)[config_hash(old)]
-    assert "problem.taper=true, mitigation=readout_rem, backend.final_precision=0.0003" in message
-    assert "add problem.taper=false mitigation=none backend.final_precision=null" in message
+    assert (
+        "problem.taper=true, ansatz.form=real_amplitudes, mitigation=readout_rem, backend.final_precision=0.0003"
+        in message
+    )
+    assert "add problem.taper=false ansatz.form=excitations mitigation=none backend.final_precision=null" in message
     only_taper = dataclasses.replace(rc, problem=dataclasses.replace(rc.problem, taper=False))
     assert changed_defaults(rc)[config_hash(only_taper)].endswith("add problem.taper=false")
 

@@ -49,3 +49,13 @@ def test_a_method_that_cannot_run_is_reported_not_fatal(tmp_path, monkeypatch):
     assert bench.main(["--problems", "h2", "--methods", "simulator+zne", "--seeds", "1", "--out", str(tmp_path)]) == 0
     row = list(csv.DictReader(open(tmp_path / "runs.csv")))[-1]
     assert row["method"] == "simulator+zne" and row["status"].startswith("BackendError: mitigation=zne")
+
+
+def test_a_method_name_with_spaces_and_parentheses_runs(tmp_path, monkeypatch):
+    """Its run directory becomes a Hydra override (checkpoint.dir), which cannot hold spaces or parentheses."""
+    bench = _load()
+    monkeypatch.setitem(bench.METHODS, "simulator (plain)", ([], False))
+    args = ["--problems", "h2", "--methods", "simulator (plain)", "--seeds", "1", "--steps", "2"]
+    assert bench.main([*args, "--out", str(tmp_path)]) == 0
+    row = list(csv.DictReader(open(tmp_path / "runs.csv")))[-1]
+    assert row["method"] == "simulator (plain)" and row["status"] == "ok"
