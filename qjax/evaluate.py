@@ -27,6 +27,9 @@ __all__ = ["evaluate", "main", "CHOSEN"]
 #: Groups this command chooses; everything else comes from the evaluated run's config.
 CHOSEN = ("backend", "mitigation", "budget")
 
+#: Groups that define the trained circuit: taken from the evaluated run's config with its ``auto`` values resolved.
+CIRCUIT_GROUPS = ("problem", "ansatz")
+
 
 def evaluate(cfg: DictConfig) -> dict:
     """Evaluate ``cfg.run_dir``'s final parameters on ``cfg.backend``; returns the ``result.json`` dict."""
@@ -39,6 +42,10 @@ def evaluate(cfg: DictConfig) -> dict:
     run = load_run(run_dir)
     chosen: Any = OmegaConf.to_container(cfg, resolve=True)
     merged = {**run.config, **{k: chosen[k] for k in CHOSEN}}
+    # the circuit the run trained: its `auto`s (problem.taper, ansatz.form) as ITS backend resolved them, not
+    # as this one would (a hardware run's tapered 1-qubit H2 stays tapered on backend=simulator)
+    trained = to_container(validate(run.config))
+    merged.update({group: trained[group] for group in CIRCUIT_GROUPS})
     merged["checkpoint"] = {**run.config.get("checkpoint", {}), "dir": str(out / "state")}
     rc = validate(merged)
     preflight(rc)

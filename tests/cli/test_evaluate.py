@@ -172,3 +172,41 @@ def test_a_vqe_run_evaluates_to_energy_against_exact(trained):
     assert result["exact_energy"] == pytest.approx(exact, abs=1e-6)
     assert result["error"] == pytest.approx(result["energy"] - exact, abs=1e-6)
     assert "energy" in proc.stdout and "exact" in proc.stdout
+
+
+def test_a_hardware_run_evaluates_on_the_simulator_with_the_circuit_it_trained(tmp_path):
+    """H2 trained on the noisy twin with the hardware defaults is tapered to one qubit (problem.taper=auto); on
+    backend=simulator the same `auto` would not taper, so evaluate keeps the run's own resolved circuit: its energy
+    is the 1-qubit tapered Hamiltonian's at the final parameters, checked against PennyLane's qml.taper."""
+    import pennylane as qml
+
+    proc = _py(
+        tmp_path,
+        "qjax.train",
+        "+experiment=vqe",
+        "backend=noisy_simulator",
+        "backend.device=FakeManilaV2",
+        "trainer.steps=3",
+        "hydra.run.dir=hw",
+    )
+    assert proc.returncode == 0, proc.stderr
+    proc = _py(tmp_path, "qjax.evaluate", "run_dir=hw", "backend=simulator", "hydra.run.dir=ideal")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((tmp_path / "ideal" / "result.json").read_text())
+    manifest = json.loads((tmp_path / "ideal" / "manifest.json").read_text())
+    assert manifest["config"]["problem"]["taper"] is True and len(result["final_params"]) == 1
+    # independent: PennyLane tapers H2 (STO-3G, 0.7414 Å) itself; the tapered HF state is |1>, then RY(θ)
+    symbols, geometry = ["H", "H"], np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.7414]]) / 0.529177210903
+    h, qubits = qml.qchem.molecular_hamiltonian(symbols, geometry)
+    generators = qml.symmetry_generators(h)
+    paulixops = qml.paulix_ops(generators, qubits)
+    sector = qml.qchem.optimal_sector(h, generators, 2)
+    h1 = qml.taper(h, generators, paulixops, sector)
+    tapered = np.real(qml.matrix(h1, wire_order=sorted(h1.wires)))
+    assert tapered.shape == (2, 2)
+    energies = np.linalg.eigvalsh(tapered)
+    assert result["exact_energy"] == pytest.approx(energies[0], abs=1e-6)
+    # the circuit is X then RY(θ) (parameters 0: the tapered Hartree–Fock state |1>): RY(θ)|1> = (−sin θ/2, cos θ/2)
+    theta = result["final_params"][0]
+    psi = np.array([-np.sin(theta / 2), np.cos(theta / 2)])
+    assert result["energy"] == pytest.approx(psi @ tapered @ psi, abs=1e-5)
