@@ -115,33 +115,9 @@ TWO_PROCESS = textwrap.dedent(
 
 
 def test_two_processes_hold_half_the_state_each_and_match_one_process(tmp_path):
-    port, out = _free_port(), tmp_path / "two.npy"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", TWO_PROCESS, str(out)],
-            env=_env(
-                QJAX_COORDINATOR=f"127.0.0.1:{port}",
-                QJAX_NUM_PROCESSES="2",
-                QJAX_PROCESS_ID=str(i),
-                QJAX_DISTRIBUTED_TIMEOUT_S="120",
-            ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=ROOT,
-        )
-        for i in range(2)
-    ]
-    outputs = []
-    try:
-        for proc in procs:
-            outputs.append(proc.communicate(timeout=600))
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-    for proc, (stdout, stderr) in zip(procs, outputs):
-        assert proc.returncode == 0 and "OK" in stdout, stderr[-3000:]
+    out = tmp_path / "two.npy"
+    for _, stdout, _ in _launch_two(ROOT, ["-c", TWO_PROCESS, str(out)], timeout=600):
+        assert "OK" in stdout
     got = np.load(out)
     n = 6
     rng, ops, circuit, p, x = random_problem(5, n, extra=4)
@@ -177,19 +153,20 @@ def test_process_spec_reads_qjax_and_slurm_variables_and_refuses_half_settings()
             process_spec(env)
 
 
-def _launch_two(cwd, overrides, tmpdir, timeout=300):
-    """``python -m qjax.train <overrides>`` as processes 0 and 1 of one jax.distributed job (one CPU
-    device each); returns ``[(pid, stdout, stderr), ...]`` after both ended with exit code 0."""
+def _launch_two(cwd, argv, tmpdir=None, timeout=300):
+    """``python <argv>`` as processes 0 and 1 of one jax.distributed job (one CPU device each); returns
+    ``[(pid, stdout, stderr), ...]`` after both ended with exit code 0."""
     port = _free_port()
+    scratch = {} if tmpdir is None else {"TMPDIR": str(tmpdir)}  # process 1 writes its CLI records under here
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "qjax.train", *overrides],
+            [sys.executable, *argv],
             env=_env(
                 QJAX_COORDINATOR=f"127.0.0.1:{port}",
                 QJAX_NUM_PROCESSES="2",
                 QJAX_PROCESS_ID=str(i),
                 QJAX_DISTRIBUTED_TIMEOUT_S="120",
-                TMPDIR=str(tmpdir),  # process 1 writes its records into a scratch folder under here
+                **scratch,
             ),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -219,8 +196,8 @@ def test_two_process_cli_run_checkpoints_and_both_resume_from_the_same_step(tmp_
     common = [*VQE, "backend.devices=2", "checkpoint.every=1", f"checkpoint.root={tmp_path / 'ckpt'}"]
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    _launch_two(tmp_path, [*common, "trainer.steps=3", "hydra.run.dir=first"], scratch)
-    runs = _launch_two(tmp_path, [*common, "trainer.steps=6", "hydra.run.dir=second"], scratch)
+    _launch_two(tmp_path, ["-m", "qjax.train", *common, "trainer.steps=3", "hydra.run.dir=first"], scratch)
+    runs = _launch_two(tmp_path, ["-m", "qjax.train", *common, "trainer.steps=6", "hydra.run.dir=second"], scratch)
 
     # Process 0 wrote the run's records; process 1 only into its own scratch folder.
     result = json.loads((tmp_path / "second" / "result.json").read_text())
