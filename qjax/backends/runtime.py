@@ -120,6 +120,15 @@ def estimator_options(mitigation, *, shots: int, seed: int | None, mitigate: boo
     return options
 
 
+#: Bytes a job on a fake device holds on this machine per shot, per parameter set and measurement basis: the
+#: raw bits of every randomization and their post-processing (measured 110-120 B with qiskit-ibm-runtime 0.51
+#: on FakeManilaV2: LiH's 13 M-shot final job peaked at 18 GiB before this bound).
+LOCAL_BYTES_PER_SHOT = 160
+#: The most memory a fake device's job may take: a final evaluation sized for ``backend.final_precision`` is
+#: capped to fit (a run on a 16 GiB laptop must not be killed for memory at its last job).
+LOCAL_JOB_BYTES = 6 << 30
+
+
 def job_seed(options: dict, params: np.ndarray, mitigate: bool) -> int:
     """The simulator seed of one job on a fake device: the run's seed (``backend.seed_simulator``, else ``seed``)
     mixed with the batch's parameters. One seed for every job would replay the same shot-noise stream at every
@@ -218,11 +227,38 @@ class RuntimeExecutor:
         self._options = {m: estimator_options(mitigation, shots=shots, seed=seed, mitigate=m) for m in (True, False)}
         self._factors = len(mitigation.zne.noise_factors) if "zne" in mitigation.techniques else 1
         self._fingerprint: str | None = None
+        self._capped: set[int] = set()  # final shot counts local_shot_cap capped, warned about
+
+    def local_shot_cap(self) -> int | None:
+        """The most shots per parameter set a job on a fake device may ask for, so that the raw shots it holds on
+        this machine stay within :data:`LOCAL_JOB_BYTES` with two rows (the parameters and REM's reference), every
+        measurement basis and noise factor; ``None`` on IBM (its shots are held on IBM's side)."""
+        if self.persistent_ids:
+            return None
+        per_shot = LOCAL_BYTES_PER_SHOT * 2 * self._groups * self._factors
+        return max(1, LOCAL_JOB_BYTES // per_shot)
 
     def set_shots(self, shots: int) -> None:
-        """Shots per PUB of later jobs (the final evaluation's ``backend.final_precision``); the fingerprint, hence
+        """Shots per PUB of later jobs (the final evaluation's ``backend.final_precision``), at most
+        :meth:`local_shot_cap` on a fake device (one warning line when it caps them); the fingerprint, hence
         the cache key, and :meth:`planned_cost` follow."""
-        self.shots = int(shots)
+        shots, cap = int(shots), self.local_shot_cap()
+        if cap is not None and shots > cap:
+            if shots not in self._capped:  # once: the loss at the end and the report share the final job
+                self._capped.add(shots)
+                log.warning(
+                    "%s: the final evaluation wants %d shots per parameter set, which the fake device would hold "
+                    "in about %.0f GiB on this machine; it uses %d (about %.0f GiB), so its standard error is about "
+                    "%.1fx what backend.final_precision asks (set backend.final_precision higher to silence this)",
+                    self.name,
+                    shots,
+                    shots / cap * LOCAL_JOB_BYTES / 2**30,
+                    cap,
+                    LOCAL_JOB_BYTES / 2**30,
+                    (shots / cap) ** 0.5,
+                )
+            shots = cap
+        self.shots = shots
         self._options = {
             m: estimator_options(self.mitigation, shots=self.shots, seed=self._seed, mitigate=m) for m in (True, False)
         }

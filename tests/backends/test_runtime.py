@@ -242,3 +242,55 @@ def test_ibm_unreachable_follows_the_fallback_chain(monkeypatch, tmp_path):
     assert value == pytest.approx(_exact(CIRCUIT, OBSERVABLE, params), abs=1e-5)  # exact: it ran on the simulator
     (record,) = backend.stats()["fallbacks"]
     assert record["from"] == "ibm" and record["to"] == "simulator" and "QISKIT_IBM_TOKEN" in record["reason"]
+
+
+_MEMORY_PROBE = """
+import resource, sys, time
+import numpy as np
+from qjax.backends import make_backend
+from qjax.ir.circuit import Circuit, Param
+from qjax.ir.pauli import PauliSum
+from qjax.schemas import SCHEMAS
+shots = int(sys.argv[1])
+executor = make_backend(
+    "ibm_fake", device="FakeManilaV2", shots=shots, seed_simulator=1, mitigation=SCHEMAS["mitigation"]["readout"]("readout")
+).executor(Circuit(1).ry(Param(0), 0), [PauliSum("Z0 + 0.5 X0")])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+job = executor.submit(np.full((2, 1), 0.3))
+while job.status() not in ("done", "error"):
+    time.sleep(0.05)
+job.result()
+print(executor._groups, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+"""
+
+
+def test_a_fake_devices_job_holds_no_more_than_the_bound_its_final_shots_are_capped_by(caplog):
+    """The final evaluation's shots on a fake device are capped so the job's raw shots fit LOCAL_JOB_BYTES; the
+    bound per shot is checked here against what a real job grows this process by (2 rows, 2 bases, TREX)."""
+    import subprocess
+    import sys
+
+    from qjax.backends.runtime import LOCAL_BYTES_PER_SHOT, LOCAL_JOB_BYTES
+
+    shots = 400_000
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEMORY_PROBE, str(shots)], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    groups, grown = (int(v) for v in proc.stdout.split()[-2:])
+    assert groups == 2
+    assert grown <= LOCAL_BYTES_PER_SHOT * 2 * groups * shots, grown  # the bound holds (2 rows)
+    assert grown >= LOCAL_BYTES_PER_SHOT * 2 * groups * shots / 4, grown  # and is not wildly loose
+
+    executor = make_backend("ibm_fake", device="FakeManilaV2", shots=1000).executor(
+        Circuit(1).ry(Param(0), 0), [PauliSum("Z0 + 0.5 X0")]
+    )
+    cap = executor.local_shot_cap()
+    assert cap == LOCAL_JOB_BYTES // (LOCAL_BYTES_PER_SHOT * 2 * 2)
+    executor.set_shots(cap * 4)
+    executor.set_shots(cap * 4)  # the loss at the end and the report: one warning line between them
+    assert executor.shots == cap and executor.planned_cost(2)[0] == 2 * cap
+    warned = [r.getMessage() for r in caplog.records if "final_precision" in r.getMessage()]
+    assert len(warned) == 1 and "2.0x" in warned[0], warned
+    executor.set_shots(1000)  # back to the training shots: below the cap, kept
+    assert executor.shots == 1000
