@@ -264,7 +264,7 @@ print(executor._groups, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - be
 """
 
 
-def test_a_fake_devices_job_holds_no_more_than_the_bound_its_final_shots_are_capped_by(caplog):
+def test_a_fake_devices_job_holds_no_more_than_the_bound_its_final_shots_are_capped_by():
     """The final evaluation's shots on a fake device are capped so the job's raw shots fit LOCAL_JOB_BYTES; the
     bound per shot is checked here against what a real job grows this process by (2 rows, 2 bases, TREX)."""
     import subprocess
@@ -279,18 +279,34 @@ def test_a_fake_devices_job_holds_no_more_than_the_bound_its_final_shots_are_cap
     assert proc.returncode == 0, proc.stderr[-2000:]
     groups, grown = (int(v) for v in proc.stdout.split()[-2:])
     assert groups == 2
-    assert grown <= LOCAL_BYTES_PER_SHOT * 2 * groups * shots, grown  # the bound holds (2 rows)
-    assert grown >= LOCAL_BYTES_PER_SHOT * 2 * groups * shots / 4, grown  # and is not wildly loose
+    # the bound holds (2 rows). ru_maxrss is a high-water mark: where the imports peaked higher than the job (it
+    # happens in some environments) the growth reads low, so only the upper bound is asserted
+    assert grown <= LOCAL_BYTES_PER_SHOT * 2 * groups * shots, grown
 
     executor = make_backend("ibm_fake", device="FakeManilaV2", shots=1000).executor(
         Circuit(1).ry(Param(0), 0), [PauliSum("Z0 + 0.5 X0")]
     )
     cap = executor.local_shot_cap()
     assert cap == LOCAL_JOB_BYTES // (LOCAL_BYTES_PER_SHOT * 2 * 2)
-    executor.set_shots(cap * 4)
-    executor.set_shots(cap * 4)  # the loss at the end and the report: one warning line between them
+    import logging
+
+    class Lines(logging.Handler):  # on qjax's own logger: an earlier CLI run in this process may stop propagation
+        def __init__(self):
+            super().__init__(logging.WARNING)
+            self.lines: list[str] = []
+
+        def emit(self, record):
+            self.lines.append(record.getMessage())
+
+    lines = Lines()
+    logging.getLogger("qjax").addHandler(lines)
+    try:
+        executor.set_shots(cap * 4)
+        executor.set_shots(cap * 4)  # the loss at the end and the report: one warning line between them
+    finally:
+        logging.getLogger("qjax").removeHandler(lines)
     assert executor.shots == cap and executor.planned_cost(2)[0] == 2 * cap
-    warned = [r.getMessage() for r in caplog.records if "final_precision" in r.getMessage()]
+    warned = [line for line in lines.lines if "final_precision" in line]
     assert len(warned) == 1 and "2.0x" in warned[0], warned
     executor.set_shots(1000)  # back to the training shots: below the cap, kept
     assert executor.shots == 1000
